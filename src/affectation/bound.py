@@ -1,0 +1,217 @@
+"""Proven upper bounds on the pupils that can be placed for both weeks.
+
+Two relaxations, each a maximum flow; the smaller value is the bound.
+
+*Three-layer bound* (any rules): source -> (offer, week 1) -> pupil -> (offer, week 2) -> sink,
+with an arc for every offer the pupil may use that week (reserved offers only for priority
+pupils; a signed week has the signed offer as its only arc, since conventions never move).
+Every valid allocation is such a flow. It relaxes that a two-week offer keeps its pupil both
+weeks, the pairs' rules and their minimum group.
+
+*Role bound* (when two-week offers may not be split, so that offers have disjoint roles): a
+pupil placed for both weeks is a `single` at a two-week offer, a `split` over two one-week
+offers, or in a pair; pupils with one signed week complete it at the signed offer or with a
+one-week stay. Each family is bounded by its own maximum flow, and the bound is their sum.
+
+A region has tens of millions of reachable pairs, too many for a fast max-flow. Each flow is
+first computed on every pupil's nearest arcs; a minimum cut of that network is then checked
+against every omitted arc: when none crosses the cut, the cut (whose capacity equals the flow)
+is also a cut of the full network, so the value is proven for the full network. Otherwise the
+crossing arcs are added and the flow solved again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.graph.python import max_flow
+
+from affectation.candidates import OfferRoles, pair_options, rank_within_student
+from affectation.inputs import Instance
+from affectation.travel import Reach
+
+INITIAL_ARCS_PER_PUPIL = 24
+MAX_ROUNDS = 12
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A proven upper bound, and the size of the flows that proved it."""
+
+    value: int
+    rounds: int
+    arcs: int
+
+
+@dataclass(frozen=True, eq=False)
+class _Network:
+    """Fixed arcs, plus optional pupil arcs (capacity 1) of which a subset is loaded first."""
+
+    n_nodes: int
+    tails: np.ndarray
+    heads: np.ndarray
+    caps: np.ndarray
+    opt_tails: np.ndarray
+    opt_heads: np.ndarray
+    opt_rank: np.ndarray
+
+
+def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1) -> Bound:
+    chosen = net.opt_rank < INITIAL_ARCS_PER_PUPIL
+    rounds = 0
+    while True:
+        rounds += 1
+        flow = max_flow.SimpleMaxFlow()
+        t = np.concatenate([net.tails, net.opt_tails[chosen]])
+        h = np.concatenate([net.heads, net.opt_heads[chosen]])
+        c = np.concatenate([net.caps, np.ones(int(chosen.sum()), dtype=np.int64)])
+        flow.add_arcs_with_capacity(t, h, c)
+        status = flow.solve(source, sink)
+        if status != flow.OPTIMAL:
+            raise RuntimeError(f"max flow failed with status {status}")
+        value = int(flow.optimal_flow())
+        side = np.zeros(net.n_nodes, dtype=bool)
+        side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
+        crossing = ~chosen & side[net.opt_tails] & ~side[net.opt_heads]
+        if not crossing.any():
+            return Bound(value=value, rounds=rounds, arcs=len(t))
+        chosen = chosen | crossing if rounds < MAX_ROUNDS else np.ones_like(chosen)
+
+
+def _pupil_arcs(reach: Reach, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(student, offer, rank by travel within the student) of the masked reachable pairs."""
+    idx = np.flatnonzero(mask)
+    student = reach.student_of_pair()[idx].astype(np.int64)
+    return student, reach.offer[idx].astype(np.int64), rank_within_student(student)
+
+
+def three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
+                      student_mask: np.ndarray) -> Bound:
+    """Max flow of the three-layer network (see the module docstring)."""
+    st, of = instance.students, instance.offers
+    fixed = instance.fixed
+    n_s, n_o = st.n, of.n
+    pair_student = reach.student_of_pair()
+    open_w = of.open_week
+    o1, o2, p_in, p_out = 2, 2 + n_o, 2 + 2 * n_o, 2 + 2 * n_o + n_s
+    tails, heads, caps = [], [], []
+    cap_w = of.capacity[:, None] * open_w
+    pupils = np.flatnonzero(student_mask)
+    tails += [np.zeros(n_o, dtype=np.int64), o2 + np.arange(n_o), p_in + pupils]
+    heads += [o1 + np.arange(n_o), np.ones(n_o, dtype=np.int64), p_out + pupils]
+    caps += [cap_w[:, 0], cap_w[:, 1], np.ones(len(pupils), dtype=np.int64)]
+    for w in (0, 1):
+        signed = np.flatnonzero((fixed[:, w] >= 0) & student_mask)
+        if w == 0:
+            tails.append(o1 + fixed[signed, 0])
+            heads.append(p_in + signed)
+        else:
+            tails.append(p_out + signed)
+            heads.append(o2 + fixed[signed, 1])
+        caps.append(np.ones(len(signed), dtype=np.int64))
+    opt_t, opt_h, opt_r = [], [], []
+    for w in (0, 1):
+        mask = allowed & open_w[reach.offer, w] & student_mask[pair_student]
+        mask &= fixed[pair_student, w] < 0
+        s, o, r = _pupil_arcs(reach, mask)
+        opt_t.append(o1 + o if w == 0 else p_out + s)
+        opt_h.append(p_in + s if w == 0 else o2 + o)
+        opt_r.append(r)
+    net = _Network(2 + 2 * n_o + 2 * n_s, np.concatenate(tails), np.concatenate(heads),
+                   np.concatenate(caps), np.concatenate(opt_t), np.concatenate(opt_h),
+                   np.concatenate(opt_r))
+    return _certified_max_flow(net)
+
+
+def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: OfferRoles,
+               student_mask: np.ndarray) -> Bound:
+    """Sum of per-family maximum flows, valid when offers' roles are disjoint."""
+    st, of = instance.students, instance.offers
+    fixed = instance.fixed
+    n_s, n_o = st.n, of.n
+    pair_student = reach.student_of_pair()
+    free_both = student_mask & (fixed[:, 0] < 0) & (fixed[:, 1] < 0)
+    signed_both = student_mask & (fixed[:, 0] >= 0) & (fixed[:, 1] >= 0)
+    half = student_mask & ((fixed[:, 0] >= 0) ^ (fixed[:, 1] >= 0))
+    rem = of.capacity[:, None] * of.open_week
+    np.subtract.at(rem, (instance.conventions.offer, instance.conventions.week - 1), 1)
+    rounds = arcs = 0
+
+    # Singles: free pupils -> two-week offers, seats = the fewer left over the two weeks.
+    o_node, p_node = 2, 2 + n_o
+    s, o, r = _pupil_arcs(reach, allowed & roles.single[reach.offer] & free_both[pair_student])
+    pupils = np.flatnonzero(free_both)
+    net = _Network(
+        2 + n_o + n_s,
+        np.r_[np.zeros(len(pupils), dtype=np.int64), o_node + np.arange(n_o)],
+        np.r_[p_node + pupils, np.ones(n_o, dtype=np.int64)],
+        np.r_[np.ones(len(pupils), dtype=np.int64), np.maximum(rem.min(axis=1), 0)],
+        p_node + s, o_node + o, r,
+    )
+    singles = _certified_max_flow(net)
+
+    # Splits, and pupils with one signed week completing it by a one-week stay.
+    o1, o2, p_in, p_out = 2, 2 + n_o, 2 + 2 * n_o, 2 + 2 * n_o + n_s
+    pupils = np.flatnonzero(free_both | half)
+    t = [np.zeros(n_o, dtype=np.int64), o2 + np.arange(n_o), p_in + pupils]
+    h = [o1 + np.arange(n_o), np.ones(n_o, dtype=np.int64), p_out + pupils]
+    c = [np.maximum(rem[:, 0], 0), np.maximum(rem[:, 1], 0), np.ones(len(pupils), dtype=np.int64)]
+    signed1 = np.flatnonzero(half & (fixed[:, 0] >= 0))
+    signed2 = np.flatnonzero(half & (fixed[:, 1] >= 0))
+    t += [np.zeros(len(signed1), dtype=np.int64), p_out + signed2]
+    h += [p_in + signed1, np.ones(len(signed2), dtype=np.int64)]
+    c += [np.ones(len(signed1), dtype=np.int64), np.ones(len(signed2), dtype=np.int64)]
+    opt_t, opt_h, opt_r = [], [], []
+    for w, role in ((0, roles.week1), (1, roles.week2)):
+        needs = (free_both | half) & (fixed[:, w] < 0)
+        s, o, r = _pupil_arcs(reach, allowed & role[reach.offer] & needs[pair_student])
+        opt_t.append(o1 + o if w == 0 else p_out + s)
+        opt_h.append(p_in + s if w == 0 else o2 + o)
+        opt_r.append(r)
+    net = _Network(2 + 2 * n_o + 2 * n_s, np.concatenate(t), np.concatenate(h),
+                   np.concatenate(c), np.concatenate(opt_t), np.concatenate(opt_h),
+                   np.concatenate(opt_r))
+    splits = _certified_max_flow(net)
+
+    # Pairs: the three-layer network on paired offers only (pair options are few: no pruning).
+    options = pair_options(instance, reach, allowed)
+    keep = free_both[options.student]
+    ps, pk, pd = options.student[keep], options.pair[keep], options.direction[keep]
+    x = instance.pairs.offers[pk, pd]
+    y = instance.pairs.offers[pk, 1 - pd]
+    pupils = np.unique(ps)
+    net = _Network(
+        2 + 2 * n_o + 2 * n_s,
+        np.r_[np.zeros(n_o, dtype=np.int64), o2 + np.arange(n_o), p_in + pupils, o1 + x, p_out + ps],
+        np.r_[o1 + np.arange(n_o), np.ones(n_o, dtype=np.int64), p_out + pupils, p_in + ps, o2 + y],
+        np.r_[np.maximum(rem[:, 0], 0), np.maximum(rem[:, 1], 0),
+              np.ones(len(pupils) + 2 * len(ps), dtype=np.int64)],
+        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+    )
+    paired = _certified_max_flow(net)
+
+    # Pupils with one signed week who could extend it to the other week.
+    from affectation.candidates import extensions
+
+    extendable = int((half & (extensions(instance, reach) >= 0)).sum())
+    value = int(signed_both.sum()) + singles.value + splits.value + paired.value + extendable
+    for b in (singles, splits, paired):
+        rounds += b.rounds
+        arcs += b.arcs
+    return Bound(value=value, rounds=rounds, arcs=arcs)
+
+
+def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
+                         roles: OfferRoles, student_mask: np.ndarray | None = None) -> Bound:
+    """The best proven upper bound on pupils (of `student_mask`) placed for both weeks."""
+    if student_mask is None:
+        student_mask = instance.students.to_place
+    bound = three_layer_bound(instance, reach, allowed, student_mask)
+    if not instance.scenario.rules.split_two_week_offers:
+        other = role_bound(instance, reach, allowed, roles, student_mask)
+        if other.value < bound.value:
+            bound = other
+    # The role bound may count a pupil in two families; no bound exceeds the pupils themselves.
+    pupils = int(student_mask.sum())
+    return Bound(value=min(bound.value, pupils), rounds=bound.rounds, arcs=bound.arcs)
