@@ -144,15 +144,38 @@ def rank_within_student(student: np.ndarray) -> np.ndarray:
     return np.arange(n) - np.repeat(starts, lengths)
 
 
+def rank_within_offer(reach: Reach, mask: np.ndarray) -> np.ndarray:
+    """For masked pairs, their rank by travel time among the offer's masked pupils."""
+    idx = np.flatnonzero(mask)
+    offer = reach.offer[idx].astype(np.int64)
+    # Pack (offer, minutes, student) in one integer key: a plain sort is far faster than argsort.
+    student = reach.student_of_pair()[idx].astype(np.int64)
+    key = (offer << 40) | (reach.deciminutes[idx].astype(np.int64) << 24) | np.arange(len(idx))
+    key.sort()
+    order = key & 0xFFFFFF
+    del student
+    ranks = np.empty(len(idx), dtype=np.int64)
+    ranks[order] = rank_within_student(offer[order])
+    return ranks
+
+
 def role_arcs(reach: Reach, usable: np.ndarray, limit: int | None,
-              keep: np.ndarray | None = None) -> RoleArcs:
-    """The `limit` nearest usable offers of each pupil (all when None), plus `keep`'s pairs."""
+              keep: np.ndarray | None = None, offer_limit: int | None = None) -> RoleArcs:
+    """Each pupil's `limit` nearest usable offers and each offer's `offer_limit` nearest pupils.
+
+    Pupil-side pruning alone starves offers that are nobody's nearest (in towns, every pupil
+    has the same nearest offers); the offer side keeps every offer within reach of the pupils
+    closest to it. `keep` adds pairs of a current allocation. `limit` None keeps everything.
+    """
     student = reach.student_of_pair()
     mask = usable.copy()
     if limit is not None:
-        rank = rank_within_student(student[mask])
-        sub = np.flatnonzero(mask)
+        sub = np.flatnonzero(usable)
+        rank = rank_within_student(student[sub])
         mask[sub[rank >= limit]] = False
+        if offer_limit:
+            ranks = rank_within_offer(reach, usable)
+            mask[sub[ranks < offer_limit]] = True
         if keep is not None:
             mask |= keep & usable
     return RoleArcs(
@@ -176,8 +199,10 @@ def pair_membership(reach: Reach, students: np.ndarray, offers: np.ndarray) -> n
 class Pruning:
     """How many of each pupil's nearest offers the solver considers, per role."""
 
-    single: int | None = 10
+    single: int | None = 16
     stay: int | None = 6
+    offer_single: int | None = 16
+    offer_stay: int | None = 16
 
 
 def build_candidates(
@@ -200,12 +225,12 @@ def build_candidates(
         keep = pair_membership(reach, s_idx[sel], o_idx[sel])
     on_offer = reach.offer
     single = role_arcs(reach, allowed & roles.single[on_offer] & free_both[student],
-                       pruning.single, keep)
+                       pruning.single, keep, pruning.offer_single)
     stays = []
     for w, role in ((0, roles.week1), (1, roles.week2)):
         # A pupil may take a one-week stay in week w when week w is not signed.
         usable = allowed & role[on_offer] & (fixed[student, w] < 0)
-        stays.append(role_arcs(reach, usable, pruning.stay, keep))
+        stays.append(role_arcs(reach, usable, pruning.stay, keep, pruning.offer_stay))
     pairs = pair_options(instance, reach, allowed)
     pairs_free = free_both[pairs.student]
     pairs = PairOption(*(getattr(pairs, f)[pairs_free] for f in

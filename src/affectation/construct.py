@@ -25,11 +25,11 @@ from ortools.graph.python import min_cost_flow
 
 from affectation.candidates import Candidates, OfferRoles
 from affectation.inputs import Instance
+from affectation.travel import Reach
 
-# Flow costs: a placed pupil gains PLACED (times 1 + its priority weight), a pupil with other
-# options is slightly less attractive for singles, travel minutes break ties.
-_PLACED = 1 << 26
-_FLEXIBLE = 1 << 25
+# Travel minutes of one path are at most this (tie-break level of the flows' costs).
+_MAX_PATH_MINUTES = 1 << 11
+ALTERNATIONS = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,22 +64,57 @@ def initial_allocation(problem: Problem) -> np.ndarray:
     rem = of.capacity[:, None] * of.open_week
     np.subtract.at(rem, (inst.conventions.offer, inst.conventions.week - 1), 1)
     to_place = st.to_place
-    if not inst.scenario.rules.split_two_week_offers:
-        _singles(problem, to_place & (week[:, 0] < 0) & (week[:, 1] < 0), week, rem)
-    for _ in range(2):
-        pending = to_place & ((week < 0).sum(axis=1) > 0)
-        if not pending.any() or not _three_layer(problem, pending, week, rem):
-            break
+    if inst.scenario.rules.split_two_week_offers:
+        for _ in range(2):
+            pending = to_place & (week < 0).any(axis=1)
+            if pending.any():
+                _three_layer(problem, pending, week, rem, with_singles=True)
+    else:
+        # Pupils placed for both weeks are singles (two-week offers) or use one-week offers
+        # and pairs; the two families compete only for pupils. Alternate the two exact family
+        # flows, each avoiding the pupils the other one wants, then commit singles first.
+        free = to_place & (week < 0).all(axis=1)
+        wants_stays = _stays_family(problem, free, week, rem, avoid=None)
+        wants_single = np.zeros(st.n, dtype=bool)
+        for _ in range(ALTERNATIONS):
+            wants_single = _singles(problem, free, week, rem, wants_stays, accept=False)
+            wants_stays = _stays_family(problem, free, week, rem, avoid=wants_single)
+        _singles(problem, free, week, rem, wants_stays & ~wants_single)
+        for _ in range(2):
+            pending = to_place & (week < 0).any(axis=1)
+            if pending.any():
+                _three_layer(problem, pending, week, rem, False)
+            free = to_place & (week < 0).all(axis=1)
+            if free.any():
+                _singles(problem, free, week, rem, np.zeros(st.n, dtype=bool))
     _close_small_pairs(problem, week, rem)
     order = np.r_[np.flatnonzero(st.priority & to_place), np.flatnonzero(~st.priority & to_place)]
+    _open_pairs(problem, week, rem)
     _greedy(problem, order, week, rem)
     return week
 
 
-def _pupil_gain(inst: Instance, students: np.ndarray) -> np.ndarray:
-    """Cost (negative gain) of placing each pupil: priority pupils outweigh all others."""
+def _pupil_costs(inst: Instance, students: np.ndarray,
+                 preferred: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """Costs of the pupil arcs, and the multiplier of travel minutes on offer arcs.
+
+    Lexicographic levels: priority pupils placed, pupils placed, then either preferred pupils
+    (when `preferred` is given; travel is then ignored to keep costs within 64 bits) or shorter
+    travel. Each unit outweighs everything the levels below can add up to.
+    """
     n = len(students) + 1
-    return -_PLACED * (1 + n * inst.students.priority[students].astype(np.int64))
+    if preferred is None:
+        travel, pref_unit = 1, 0
+        count_unit = n * _MAX_PATH_MINUTES + 1
+    else:
+        travel, pref_unit = 0, 1
+        count_unit = n + 1
+    priority_unit = n * count_unit + 1
+    prio = inst.students.priority[students].astype(np.int64)
+    costs = -(count_unit + priority_unit * prio)
+    if preferred is not None:
+        costs = costs - pref_unit * preferred[students].astype(np.int64)
+    return costs, travel
 
 
 def _solve(arcs: _Arcs, n_nodes: int, source: int, sink: int, units: int) -> tuple[np.ndarray, ...]:
@@ -99,8 +134,21 @@ def _solve(arcs: _Arcs, n_nodes: int, source: int, sink: int, units: int) -> tup
     return t, h, flow.flows(ids)
 
 
-def _singles(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
-    """Stage 1: a weighted maximum matching of pupils to two-week offers."""
+def _stays_family(problem: Problem, free: np.ndarray, week: np.ndarray, rem: np.ndarray,
+                  avoid: np.ndarray | None) -> np.ndarray:
+    """Pupils the one-week-offers-and-pairs flow places, preferring pupils not in `avoid`."""
+    pending = free | (problem.instance.students.to_place & (week < 0).any(axis=1))
+    bonus = None if avoid is None else ~avoid
+    got = _three_layer(problem, pending, week, rem, False, accept=False, bonus=bonus)
+    return free & (got >= 0).all(axis=1)
+
+
+def _singles(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
+             penalised: np.ndarray, accept: bool = True) -> np.ndarray:
+    """A weighted maximum matching of pupils to two-week offers; `penalised` pupils last.
+
+    Returns the matched pupils; assigns them (and takes their seats) when `accept`.
+    """
     inst, cands = problem.instance, problem.candidates
     n_o, n_s = inst.offers.n, inst.students.n
     arcs_in = cands.single
@@ -108,32 +156,38 @@ def _singles(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.nd
     s, o, d = arcs_in.student[sel], arcs_in.offer[sel], arcs_in.deciminutes[sel]
     students = np.unique(s)
     if not len(students):
-        return
-    flexible = np.zeros(n_s, dtype=bool)
-    for other in (cands.week1, cands.week2):
-        flexible[other.student] = True
-    flexible[cands.pairs.student] = True
+        return np.zeros(n_s, dtype=bool)
     source, sink, o_node, p_node = 0, 1, 2, 2 + n_o
     arcs = _Arcs([], [], [], [])
-    arcs.add(np.full(len(students), source), p_node + students, 1,
-             _pupil_gain(inst, students) + _FLEXIBLE * flexible[students])
-    arcs.add(p_node + s, o_node + o, 1, d // 10)
+    costs, travel = _pupil_costs(inst, students, ~penalised if penalised.any() else None)
+    arcs.add(np.full(len(students), source), p_node + students, 1, costs)
+    arcs.add(p_node + s, o_node + o, 1, travel * (d // 10))
     offers = np.unique(o)
     arcs.add(o_node + offers, np.full(len(offers), sink), np.minimum(rem[offers, 0], rem[offers, 1]), 0)
     t, h, f = _solve(arcs, 2 + n_o + n_s, source, sink, len(students))
     used = (f > 0) & (t >= p_node) & (h >= o_node) & (h < p_node)
     ps, po = t[used] - p_node, h[used] - o_node
+    matched = np.zeros(n_s, dtype=bool)
+    matched[ps] = True
+    if not accept:
+        return matched
     week[ps, 0] = po
     week[ps, 1] = po
     for w in (0, 1):
         np.subtract.at(rem[:, w], po, 1)
+    return matched
 
 
-def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.ndarray) -> bool:
-    """Stage 2: weighted flow offer-week -> pupil -> offer-week; accept valid paths."""
+def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
+                 with_singles: bool, accept: bool = True,
+                 bonus: np.ndarray | None = None) -> np.ndarray:
+    """Weighted flow offer-week -> pupil -> offer-week; accept valid paths when `accept`.
+
+    Returns each pupil's (week-1, week-2) ends of its path (-1 where none). `bonus` pupils are
+    preferred among equally many placed.
+    """
     inst, roles, cands = problem.instance, problem.roles, problem.candidates
     n_o, n_s = inst.offers.n, inst.students.n
-    split_all = inst.scenario.rules.split_two_week_offers
     free_both = pending & (week[:, 0] < 0) & (week[:, 1] < 0)
     need = [pending & (week[:, 0] < 0) & (week[:, 1] >= 0),
             pending & (week[:, 1] < 0) & (week[:, 0] >= 0)]
@@ -144,18 +198,19 @@ def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: n
     arcs.add(np.full(n_o, source), o1 + offers, rem[:, 0], 0)
     arcs.add(o2 + offers, np.full(n_o, sink), rem[:, 1], 0)
     students = np.flatnonzero(pending)
-    arcs.add(p_in + students, p_out + students, 1, _pupil_gain(inst, students))
+    costs, travel = _pupil_costs(inst, students, bonus)
+    arcs.add(p_in + students, p_out + students, 1, costs)
 
     def side(w: int, s: np.ndarray, o: np.ndarray, d: np.ndarray) -> None:
         keep = rem[o, w] > 0
-        s, o, d = s[keep], o[keep], d[keep] // 10
+        s, o, d = s[keep], o[keep], travel * (d[keep] // 10)
         if w == 0:
             arcs.add(o1 + o, p_in + s, 1, d)
         else:
             arcs.add(p_out + s, o2 + o, 1, d)
 
     for w in (0, 1):
-        role_lists = [cands.stays(w)] + ([cands.single] if split_all else [])
+        role_lists = [cands.stays(w)] + ([cands.single] if with_singles else [])
         for a in role_lists:
             sel = free_both[a.student]
             side(w, a.student[sel], a.offer[sel], a.deciminutes[sel])
@@ -189,6 +244,8 @@ def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: n
     got = np.full((n_s, 2), -1, dtype=np.int64)
     got[h[into] - p_in, 0] = t[into] - o1
     got[t[outof] - p_out, 1] = h[outof] - o2
+    if not accept:
+        return got
     a, b = got[:, 0], got[:, 1]
     a0, b0 = np.maximum(a, 0), np.maximum(b, 0)
     of_pair = inst.offers.pair
@@ -201,7 +258,7 @@ def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: n
         take = ok & (got[:, w] >= 0) & (week[:, w] < 0)
         week[take, w] = got[take, w]
         np.subtract.at(rem[:, w], got[take, w], 1)
-    return bool(ok.any())
+    return got
 
 
 def _close_small_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
@@ -222,6 +279,36 @@ def _close_small_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
     for w in (0, 1):
         np.add.at(rem[:, w], week[drop, w], 1)
         week[drop, w] = -1
+
+
+def _open_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+    """Open closed pairs when enough unplaced pupils can fill them to their minimum group."""
+    inst, options = problem.instance, problem.candidates.pairs
+    pairs, st = inst.pairs, inst.students
+    if pairs.n == 0 or len(options.student) == 0:
+        return
+    count = _pair_counts(inst, week)
+    for k in np.flatnonzero(count == 0):
+        sel = (options.pair == k) & (week[options.student] < 0).all(axis=1)
+        if not sel.any():
+            continue
+        s, d = options.student[sel], options.direction[sel]
+        order = np.lexsort((s, ~st.priority[s]))
+        chosen: list[tuple[int, int, int]] = []
+        left = rem.copy()
+        taken: set[int] = set()
+        for i in order:
+            if int(s[i]) in taken:
+                continue
+            x, y = pairs.offers[k, d[i]], pairs.offers[k, 1 - d[i]]
+            if left[x, 0] > 0 and left[y, 1] > 0:
+                left[x, 0] -= 1
+                left[y, 1] -= 1
+                taken.add(int(s[i]))
+                chosen.append((int(s[i]), int(x), int(y)))
+        if len(chosen) >= max(int(pairs.min_group[k]), 1):
+            for pupil, x, y in chosen:
+                _assign(week, rem, pupil, (x, y))
 
 
 def _pair_of_pupil(inst: Instance, week: np.ndarray) -> np.ndarray:
@@ -304,3 +391,63 @@ def _assign(week: np.ndarray, rem: np.ndarray, s: int, offers: tuple[int, int]) 
         if o >= 0:
             week[s, w] = o
             rem[o, w] -= 1
+
+
+def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
+                    extension: np.ndarray, week: np.ndarray) -> np.ndarray:
+    """Give every pupil still missing a week any free seat within reach (never leave one empty).
+
+    Looks at every reachable offer, not only the candidates the solver kept, so that no pupil
+    stays unplaced or partial while a seat they could take is free. Priority pupils first.
+    """
+    st, of = instance.students, instance.offers
+    week = week.copy()
+    rem = of.capacity[:, None] * of.open_week
+    for w in (0, 1):
+        o = week[:, w]
+        np.subtract.at(rem[:, w], o[o >= 0], 1)
+    pairs = instance.pairs
+    pair_count = _pair_counts(instance, week)
+    missing = st.to_place & (week < 0).any(axis=1)
+    order = np.r_[np.flatnonzero(missing & st.priority), np.flatnonzero(missing & ~st.priority)]
+    for s in order:
+        offers, _ = reach.row(s)
+        offers = offers[~of.reserved[offers] | st.priority[s]].astype(np.int64)
+        a, b = week[s]
+        if a < 0 and b < 0:
+            o = _first_free(offers[roles.single[offers]], rem, both=True)
+            if o >= 0:
+                _assign(week, rem, s, (o, o))
+                continue
+            placed = False
+            for k in np.unique(of.pair[offers[of.pair[offers] >= 0]]):
+                x, y = pairs.offers[k]
+                if not (np.isin(x, offers) and np.isin(y, offers)):
+                    continue
+                if pair_count[k] == 0 and pairs.min_group[k] > 1:
+                    continue
+                for p, q in ((x, y), (y, x)):
+                    if rem[p, 0] > 0 and rem[q, 1] > 0:
+                        _assign(week, rem, s, (p, q))
+                        pair_count[k] += 1
+                        placed = True
+                        break
+                if placed:
+                    break
+            if placed:
+                continue
+            x = _first_free(offers[roles.week1[offers]], rem, week_index=0)
+            y = _first_free(offers[roles.week2[offers]], rem, week_index=1, avoid=x)
+            _assign(week, rem, s, (x, y))
+            continue
+        w = 0 if a < 0 else 1
+        if instance.fixed[s, w] >= 0:
+            continue
+        role = roles.week1 if w == 0 else roles.week2
+        ext = extension[s]
+        o = ext if ext >= 0 and rem[ext, w] > 0 else _first_free(offers[role[offers]], rem,
+                                                                   week_index=w)
+        if o >= 0:
+            week[s, w] = o
+            rem[o, w] -= 1
+    return week

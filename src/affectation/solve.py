@@ -14,12 +14,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from affectation.bound import full_placement_bound
-from affectation.candidates import Pruning, allowed_pairs, build_candidates, offer_roles
-from affectation.construct import Problem, initial_allocation
+from affectation.candidates import (
+    OfferRoles,
+    Pruning,
+    allowed_pairs,
+    build_candidates,
+    offer_roles,
+)
+from affectation.construct import Problem, fill_free_seats, initial_allocation
 from affectation.inputs import Instance
 from affectation.improve import SearchSettings, improve
 from affectation.polish import polish
-from affectation.travel import Reach, pupil_travel, reachable
+from affectation.travel import PupilTravel, Reach, pupil_travel, reachable
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Solution:
     upper_bound_full: int
     upper_bound_priority_full: int
     reach: Reach
+    travel: PupilTravel
+    roles: OfferRoles
     timings: dict[str, float]
     cpsat: dict[str, float | int | str]
 
@@ -87,6 +95,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     if stats.neighbourhoods:
         status = "FEASIBLE"
     t = lap("search", t)
+    week = fill_free_seats(instance, roles, reach, cands.extension, week)
     week = polish(instance, roles, cands, week)
     lap("polish", t)
     return Solution(
@@ -95,6 +104,8 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
         upper_bound_full=bound.value,
         upper_bound_priority_full=bound_priority.value,
         reach=reach,
+        travel=travel,
+        roles=roles,
         timings=timings,
         cpsat=info,
     )

@@ -1,0 +1,113 @@
+"""The `affectation` command line: parse, call the library, write, print a short summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from affectation.errors import InputError
+
+
+def _fail_input(exc: InputError) -> None:
+    click.echo("Erreur dans les données d'entrée :", err=True)
+    click.echo(exc.message(), err=True)
+    sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="affectation")
+def main() -> None:
+    """Affectation des élèves de seconde aux offres de stage (CP-SAT)."""
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Dossier de résultats (défaut : results/ à côté du scénario).")
+@click.option("--time-limit", type=float, default=None,
+              help="Temps maximal de l'étape de résolution, en secondes (défaut : scénario).")
+@click.option("--seed", type=int, default=None, help="Graine (défaut : scénario).")
+def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
+          seed: int | None) -> None:
+    """Résout SCENARIO et écrit assignments.csv et summary.json."""
+    from affectation.inputs import load_instance
+    from affectation.output import assignments_csv, summary_json, write_result_folder
+    from affectation.result import make_result
+    from affectation.solve import SolveSettings
+    from affectation.solve import solve as run_solve
+
+    started = time.perf_counter()
+    try:
+        instance = load_instance(scenario)
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    params = instance.scenario.solver
+    settings = SolveSettings(
+        time_limit_s=params.time_limit_s if time_limit is None else time_limit,
+        seed=params.seed if seed is None else seed,
+        workers=params.workers,
+    )
+    solution = run_solve(instance, settings)
+    result = make_result(instance, solution, settings.seed, time.perf_counter() - started)
+    out = out_dir if out_dir is not None else Path(scenario).parent / "results"
+    write_result_folder(out, {
+        "assignments.csv": lambda: assignments_csv(instance, result),
+        "summary.json": lambda: summary_json(result.summary),
+    })
+    s = result.summary
+    click.echo(
+        f"{s['scenario']} : {s['placed_full']} élèves placés deux semaines sur "
+        f"{s['students_to_place']} à placer (borne prouvée {s['upper_bound_full']}, "
+        f"écart {100 * s['gap']:.2f} %), {s['placed_partial']} une semaine, "
+        f"{s['unplaced']} sans stage ; prioritaires {s['priority_placed_full']}/"
+        f"{s['priority_students']} ; statut {s['solver_status']} ; "
+        f"{s['wall_seconds']:.1f} s -> {out}"
+    )
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("assignments", type=click.Path(path_type=Path))
+def check(scenario: Path, assignments: Path) -> None:
+    """Vérifie ASSIGNMENTS (assignments.csv) contre les règles, depuis les fichiers d'entrée."""
+    from affectation.check import check_files
+
+    try:
+        violations = check_files(scenario, assignments)
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    if not violations:
+        click.echo("Affectation valide : toutes les règles sont respectées.")
+        return
+    for v in violations:
+        click.echo(str(v))
+    click.echo(f"{len(violations)} violation(s).", err=True)
+    sys.exit(1)
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Dossier où écrire le scénario.")
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="1 = les 25 556 élèves de seconde GT de l'académie (2022).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def generate(out_dir: Path, scale: float, seed: int) -> None:
+    """Génère un scénario normand réaliste (géographie réelle, données synthétiques)."""
+    from affectation.generate import generate_scenario
+
+    if scale <= 0:
+        raise click.BadParameter("doit être > 0", param_hint="--scale")
+    counts = generate_scenario(out_dir, scale=scale, seed=seed)
+    click.echo(
+        f"Scénario écrit dans {out_dir} : {counts['students']} élèves, "
+        f"{counts['offers']} offres, {counts['conventions']} conventions."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Why a pupil is not placed for both weeks, in plain words derived from the data.
+
+Each reason states a fact of the final allocation that anyone can verify: no offer within the
+pupil's travel limit (and how far the nearest one is), only offers reserved to priority pupils
+within reach, every offer within reach full in the week concerned, or a mutualised pair that
+did not reach its minimum group. French by default, English on request.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from affectation.candidates import OfferRoles
+from affectation.inputs import Instance
+from affectation.travel import PupilTravel, Reach, exact_minutes, flat_km
+
+MODE_WORDS = {
+    "fr": {"public": "en transports en commun", "car": "en voiture", "bike": "à vélo",
+           "walk": "à pied"},
+    "en": {"public": "by public transport", "car": "by car", "bike": "by bike",
+           "walk": "on foot"},
+}
+
+TEXT = {
+    "fr": {
+        "none_within": "aucune offre à moins de {limit} min {mode} (la plus proche est à {nearest} min)",
+        "no_offer": "aucune offre active dans le fichier des offres",
+        "reserved_only": "seules des offres réservées aux élèves prioritaires sont à portée "
+                         "({n} offre(s) à moins de {limit} min)",
+        "all_full": "{n} offre(s) à portée, toutes complètes{detail}",
+        "full_both": "les {n} offre(s) de deux semaines à portée sont complètes "
+                     "(au moins une des deux semaines)",
+        "full_week": "les {n} offre(s) à portée ouvertes en semaine {w} sont complètes",
+        "no_week_offer": "aucune offre à portée ouverte en semaine {w}",
+        "pair_closed": "l'offre mutualisée à portée n'a pas atteint son effectif minimum "
+                       "({count} élève(s) pour {min} requis)",
+        "one_week": "placé(e) en semaine {w} seulement : {why}",
+        "signed_one_week": "convention signée pour la semaine {w} seulement ; {why}",
+        "two_week_only": "les offres à portée ouvertes en semaine {w} accueillent pour deux "
+                         "semaines (règle split_two_week_offers)",
+        "priority_taken": " (dont {n} occupée(s) par des élèves prioritaires)",
+    },
+    "en": {
+        "none_within": "no offer within {limit} min {mode} (the nearest is {nearest} min away)",
+        "no_offer": "no active offer in the offers file",
+        "reserved_only": "only offers reserved to priority pupils are within reach "
+                         "({n} offer(s) within {limit} min)",
+        "all_full": "{n} offer(s) within reach, all full{detail}",
+        "full_both": "the {n} two-week offer(s) within reach are full "
+                     "(in at least one of the weeks)",
+        "full_week": "the {n} offer(s) within reach open in week {w} are full",
+        "no_week_offer": "no offer within reach open in week {w}",
+        "pair_closed": "the mutualised pair within reach did not reach its minimum group "
+                       "({count} pupil(s) for {min} required)",
+        "one_week": "placed in week {w} only: {why}",
+        "signed_one_week": "convention signed for week {w} only; {why}",
+        "two_week_only": "the offers within reach open in week {w} host for two weeks "
+                         "(split_two_week_offers rule)",
+        "priority_taken": " ({n} of them held by priority pupils)",
+    },
+}
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.0f}" if abs(x - round(x)) < 1e-9 else f"{x:.1f}"
+
+
+def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferRoles,
+            week: np.ndarray, kind: np.ndarray, language: str = "fr") -> np.ndarray:
+    """A reason for every `partial` or `unplaced` pupil ('' for the others)."""
+    text = TEXT[language]
+    st, of = instance.students, instance.offers
+    reasons = np.full(st.n, "", dtype=object)
+    used = np.zeros((of.n, 2), dtype=np.int64)
+    used_priority = np.zeros((of.n, 2), dtype=np.int64)
+    for w in (0, 1):
+        o = week[:, w]
+        np.add.at(used[:, w], o[o >= 0], 1)
+        np.add.at(used_priority[:, w], o[(o >= 0) & st.priority], 1)
+    cap = of.capacity[:, None] * of.open_week
+    full = used >= cap
+    names = instance.scenario.travel.mode_names
+    mode_words = MODE_WORDS[language]
+    pair_count = np.zeros(instance.pairs.n, dtype=np.int64)
+    w1 = week[:, 0]
+    in_pair = np.where(w1 >= 0, of.pair[np.maximum(w1, 0)], -1)
+    np.add.at(pair_count, in_pair[in_pair >= 0], 1)
+    active = np.flatnonzero(of.capacity > 0)
+    fixed = instance.fixed
+
+    for s in np.flatnonzero((kind == "unplaced") | (kind == "partial")):
+        offers, _ = reach.row(s)
+        limit = _fmt(float(travel.limit_minutes[s]))
+        mode = mode_words.get(names[st.mode[s]], f"({names[st.mode[s]]})")
+        if kind[s] == "unplaced":
+            if len(offers) == 0:
+                if len(active) == 0:
+                    reasons[s] = text["no_offer"]
+                    continue
+                km = flat_km(np.full(len(active), st.lat[s]), np.full(len(active), st.lon[s]),
+                             of.lat[active], of.lon[active])
+                nearest = active[int(np.argmin(km))]
+                minutes = exact_minutes(instance, np.array([s]), np.array([nearest]), travel)[0]
+                reasons[s] = text["none_within"].format(limit=limit, mode=mode,
+                                                        nearest=_fmt(round(minutes)))
+                continue
+            usable = offers[~of.reserved[offers] | st.priority[s]]
+            if len(usable) == 0:
+                reasons[s] = text["reserved_only"].format(n=len(offers), limit=limit)
+                continue
+            reasons[s] = _full_story(instance, roles, usable, full, used_priority, pair_count,
+                                     text)
+            continue
+        # Partial: placed in one week; explain the other.
+        w_missing = 0 if week[s, 0] < 0 else 1
+        w_placed = 1 - w_missing
+        usable = offers[~of.reserved[offers] | st.priority[s]]
+        why = _week_story(instance, roles, usable, w_missing, full, text)
+        key = "signed_one_week" if fixed[s, w_placed] >= 0 else "one_week"
+        reasons[s] = text[key].format(w=w_placed + 1, why=why)
+    return reasons
+
+
+def _full_story(instance: Instance, roles: OfferRoles, usable: np.ndarray, full: np.ndarray,
+                used_priority: np.ndarray, pair_count: np.ndarray, text: dict[str, str]) -> str:
+    of, pairs = instance.offers, instance.pairs
+    parts = []
+    singles = usable[roles.single[usable]]
+    if len(singles):
+        parts.append(text["full_both"].format(n=len(singles)))
+    for w, role in ((0, roles.week1), (1, roles.week2)):
+        stays = usable[role[usable] & ~roles.single[usable]]
+        if len(stays):
+            parts.append(text["full_week"].format(n=len(stays), w=w + 1))
+    paired = np.unique(of.pair[usable[of.pair[usable] >= 0]])
+    for k in paired:
+        a, b = pairs.offers[k]
+        if pair_count[k] == 0 and pairs.min_group[k] > 1 and not (full[a].all() and full[b].all()):
+            parts.append(text["pair_closed"].format(count=0, min=int(pairs.min_group[k])))
+    held = int(used_priority[usable].max(axis=1).clip(0).sum())
+    detail = " : " + " ; ".join(parts) if parts else ""
+    if text is TEXT["en"] and parts:
+        detail = ": " + "; ".join(parts)
+    story = text["all_full"].format(n=len(usable), detail=detail)
+    if held:
+        story += text["priority_taken"].format(n=min(held, len(usable)))
+    return story
+
+
+def _week_story(instance: Instance, roles: OfferRoles, usable: np.ndarray, w: int,
+                full: np.ndarray, text: dict[str, str]) -> str:
+    role = roles.week1 if w == 0 else roles.week2
+    stays = usable[role[usable]]
+    if len(stays):
+        return text["full_week"].format(n=len(stays), w=w + 1)
+    open_that_week = usable[instance.offers.open_week[usable, w]]
+    if len(open_that_week):
+        return text["two_week_only"].format(w=w + 1)
+    return text["no_week_offer"].format(w=w + 1)

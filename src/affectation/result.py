@@ -1,0 +1,43 @@
+"""From a solution to the result users read: kinds, exact minutes, reasons and the summary."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from affectation.allocation import classify
+from affectation.inputs import Instance
+from affectation.output import Result, counts, engine_version, input_hashes
+from affectation.reasons import explain
+from affectation.solve import Solution
+from affectation.travel import exact_minutes
+
+
+def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds: float) -> Result:
+    """Everything `assignments.csv` and `summary.json` say about `solution`."""
+    week = solution.week
+    kind = classify(instance, week)
+    minutes = np.full(week.shape, np.nan)
+    for w in (0, 1):
+        s = np.flatnonzero(week[:, w] >= 0)
+        minutes[s, w] = exact_minutes(instance, s, week[s, w], solution.travel)
+    reason = explain(instance, solution.reach, solution.travel, solution.roles, week, kind,
+                     instance.scenario.output.language)
+    summary = {"scenario": instance.scenario.name}
+    summary.update(counts(instance, kind))
+    bound = solution.upper_bound_full
+    summary["upper_bound_full"] = bound
+    summary["gap"] = round(1 - summary["placed_full"] / bound, 6) if bound else 0.0
+    summary["upper_bound_priority_full"] = solution.upper_bound_priority_full
+    summary["priority_gap"] = (
+        round(1 - summary["priority_placed_full"] / solution.upper_bound_priority_full, 6)
+        if solution.upper_bound_priority_full else 0.0
+    )
+    summary["solver_status"] = solution.status
+    summary["reachable_pairs"] = int(solution.reach.n_pairs)
+    summary["search"] = solution.cpsat
+    summary["wall_seconds"] = round(wall_seconds, 3)
+    summary["timings"] = solution.timings
+    summary["seed"] = seed
+    summary["engine_version"] = engine_version()
+    summary["inputs"] = input_hashes(instance)
+    return Result(week=week, minutes=minutes, kind=kind, reason=reason, summary=summary)
