@@ -20,19 +20,14 @@ BAD = FIXTURES / "bad"
 GOOD = FIXTURES / "good"
 
 # Folders whose correct message the engine does not produce yet (bugs reported to the lead).
-KNOWN_BUGS = {
-    "empty_students_path": (
-        'params.parse_scenario: inputs.students = "" passes validation, then '
-        "`assert files['students'] is not None` raises AssertionError (traceback, exit 1)"
-    ),
-    "convention_pair_implied_week_clash": (
-        "inputs.read_conventions: a clash on the week implied by a pair (line 0) is reported "
-        "at the other convention's line with the partner offer PB, instead of naming the "
-        "paired convention's own line (5) and offer PA"
-    ),
-    "errors_in_students_and_offers": (
-        "inputs.read_instance raises on students.csv before reading offers.csv, so a user "
-        "needs one run per file (errors.py promises every problem in one pass)"
+KNOWN_BUGS: dict[str, str] = {}
+
+# Folders for a decided rule that is implemented but not switched on yet.
+PENDING = {
+    "convention_pair_below_min_group": (
+        "decision 12 (a pair opened by signed conventions holds at least its min_group of "
+        "them) is off (inputs.SIGNED_PAIRS_NEED_MIN_GROUP) until tests/fixtures/good and "
+        "tests/test_check.py, whose pairs hold one convention under min_group 2, comply"
     ),
 }
 
@@ -40,7 +35,7 @@ FOLDERS = sorted(p for p in BAD.iterdir() if p.is_dir())
 
 
 def _param(folder: Path) -> object:
-    reason = KNOWN_BUGS.get(folder.name)
+    reason = KNOWN_BUGS.get(folder.name) or PENDING.get(folder.name)
     marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
     return pytest.param(folder, id=folder.name, marks=marks)
 
@@ -59,7 +54,7 @@ def test_the_bad_fixtures_are_complete() -> None:
     for folder in FOLDERS:
         assert (folder / "scenario.toml").is_file(), folder.name
         assert _expected(folder), f"{folder.name}: expected.txt is empty"
-    assert set(KNOWN_BUGS) <= {f.name for f in FOLDERS}
+    assert set(KNOWN_BUGS) | set(PENDING) <= {f.name for f in FOLDERS}
 
 
 def test_the_good_fixture_solves(tmp_path: Path) -> None:

@@ -173,6 +173,7 @@ def test_conventions_are_expanded(good: Instance) -> None:
         ("E2", "O1", 1, 2), ("E2", "O1", 2, 2), ("E4", "PA", 1, 3), ("E4", "PB", 2, 0),
     }
     assert good.conventions.n == 4
+    assert good.conventions.source_line.tolist() == [2, 2, 3, 3]
 
 
 def test_fixed_matrix(good: Instance) -> None:
@@ -286,8 +287,6 @@ def test_many_problems_are_listed_then_counted(folder: Path) -> None:
     assert "ligne 8," in message  # the first bad row, right after the fixture's 6 pupils
 
 
-@pytest.mark.xfail(strict=True, reason="tables.check_identifiers keeps only the first 50 "
-                   "duplicates (`[:50]`), so the '… et N autre(s)' count is wrong")
 def test_many_duplicate_ids_are_all_counted(folder: Path) -> None:
     n_dup = MAX_LISTED_PROBLEMS + 10
     rows = "".join("E2,0140052F,49.18,-0.37\n" for _ in range(n_dup))
@@ -310,3 +309,117 @@ def test_valid_one_week_convention_solves(folder: Path, tmp_path: Path) -> None:
     rows = (out / "assignments.csv").read_text(encoding="utf-8").splitlines()
     e3 = next(r.split(",") for r in rows if r.startswith("E3,"))
     assert e3[3] == "O5"  # week2_offer_id: the signed week is kept
+
+
+def _problems(folder: Path, rows: str) -> list[tuple[int | None, str | None, str | None]]:
+    with pytest.raises(InputError) as err:
+        _conventions(folder, rows)
+    assert all(p.file == "conventions.csv" for p in err.value.problems)
+    return [(p.line, p.column, p.value) for p in err.value.problems]
+
+
+def test_clash_on_a_week_implied_by_a_pair_names_the_paired_row(folder: Path) -> None:
+    # Line 2: E3 at O5 in week 2; line 3: E3 at PA in week 1, which implies PB in week 2.
+    with pytest.raises(InputError) as err:
+        _conventions(folder, "E3,O5,2\nE3,PA,1\n")
+    [p] = err.value.problems
+    assert (p.line, p.column, p.value) == (3, "offer_id", "PA")
+    assert "O5 (ligne 2)" in p.expected and "PB" in p.expected
+
+
+def test_clash_with_an_implied_week_names_the_pair_row(folder: Path) -> None:
+    # Line 2: E3 at PA in week 1 (PB implied in week 2); line 3: E3 at O5 in week 2.
+    with pytest.raises(InputError) as err:
+        _conventions(folder, "E3,PA,1\nE3,O5,2\n")
+    [p] = err.value.problems
+    assert (p.line, p.column, p.value) == (3, "offer_id", "O5")
+    assert "PB" in p.expected and "PA, ligne 2" in p.expected
+
+
+def test_both_halves_of_a_pair_written_out_are_one_convention(folder: Path) -> None:
+    instance = _conventions(folder, "E3,PA,1\nE3,PB,2\n")
+    assert _rows(instance) == {("E3", "PA", 1, 2), ("E3", "PB", 2, 3)}
+    instance = _conventions(folder, "E3,PB,2\nE3,PA,1\n")
+    assert _rows(instance) == {("E3", "PB", 2, 2), ("E3", "PA", 1, 3)}
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("E3,O5,2\nE3,O5,2\n", [(3, "offer_id", "O5")]),
+        ("E3,O5,\nE3,O5,2\n", [(3, "offer_id", "O5")]),
+        ("E3,PA,1\nE3,PA,1\n", [(3, "offer_id", "PA")]),
+        ("E3,O1,1\nE5,O5,2\nE3,O1,\n", [(4, "offer_id", "O1")]),
+    ],
+)
+def test_a_convention_signed_twice_is_an_error(folder: Path, rows: str,
+                                               expected: list[tuple[int, str, str]]) -> None:
+    _replace(folder / "offers.csv", "-0.3650,2,0", "-0.3650,3,0")
+    (folder / "conventions.csv").write_text("student_id,offer_id,week\n" + rows,
+                                            encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_instance(folder / "scenario.toml")
+    assert [(p.line, p.column, p.value) for p in err.value.problems] == expected
+    assert all("convention en double" in p.expected for p in err.value.problems)
+    assert "ligne 2" in err.value.problems[0].expected
+
+
+def test_over_capacity_is_reported_once_at_the_last_line(folder: Path) -> None:
+    # O1 (capacity 2) in week 1: lines 2 (E2, both weeks), 3, 4 and 5.
+    problems = _problems(folder, "E2,O1,\nE3,O1,1\nE5,O1,1\n00123,O1,1\n")
+    assert problems == [(5, "offer_id", "O1")]
+
+
+def test_over_capacity_counts_implied_pair_weeks(folder: Path) -> None:
+    # Capacity 1 each: E4 signs PA in week 1 (PB implied in week 2, line 2), E3 signs PB in
+    # week 2 (PA implied in week 1, line 3): both offers overflow, each reported at line 3.
+    with pytest.raises(InputError) as err:
+        _conventions(folder, "E4,PA,1\nE3,PB,2\n")
+    assert [(p.line, p.value) for p in err.value.problems] == [(3, "PA"), (3, "PB")]
+    assert all("lignes 2, 3" in p.expected for p in err.value.problems)
+
+
+def test_signed_pair_must_reach_its_min_group(folder: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import affectation.inputs as inputs
+
+    monkeypatch.setattr(inputs, "SIGNED_PAIRS_NEED_MIN_GROUP", True)
+    # Pair M1 needs 2 (the larger of PA's 1 and PB's 2).
+    with pytest.raises(InputError) as err:
+        _conventions(folder, "E4,PA,1\n")
+    [p] = err.value.problems
+    assert (p.file, p.line, p.column, p.value) == ("conventions.csv", 2, "offer_id", "PA")
+    assert "M1" in p.expected and "min_group 2" in p.expected
+    # Two pupils signed (one each way): the pair is full enough.
+    instance = _conventions(folder, "E4,PA,1\nE3,PB,1\n")
+    assert instance.conventions.n == 4
+    # No signed pupil in the pair: nothing to check.
+    assert _conventions(folder, "E2,O1,\n").conventions.n == 2
+
+
+def test_problems_of_every_file_are_raised_together(folder: Path) -> None:
+    _replace(folder / "students.csv", "49.1700,-0.3800", "x,-0.3800")
+    _replace(folder / "offers.csv", "-0.3650,2,0", "-0.3650,deux,0")
+    (folder / "conventions.csv").write_text("student_id,offer_id,week\nE9,O1,\n",
+                                            encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_instance(folder / "scenario.toml")
+    # Conventions are checked against valid students and offers only.
+    assert [(p.file, p.line, p.column) for p in err.value.problems] == [
+        ("students.csv", 4, "lat"), ("offers.csv", 2, "capacity"),
+    ]
+
+
+def test_missing_input_files_name_their_scenario_key(folder: Path) -> None:
+    (folder / "offers.csv").unlink()
+    (folder / "conventions.csv").unlink()
+    (folder / "conventions.csv").mkdir()
+    _replace(folder / "students.csv", "49.1700,-0.3800", "x,-0.3800")
+    with pytest.raises(InputError) as err:
+        load_instance(folder / "scenario.toml")
+    assert [(p.file, p.column, p.value) for p in err.value.problems] == [
+        ("scenario.toml", "inputs.offers", str(folder / "offers.csv")),
+        ("scenario.toml", "inputs.conventions", str(folder / "conventions.csv")),
+        ("students.csv", "lat", "x"),
+    ]
+    assert "dossier" in err.value.problems[1].expected

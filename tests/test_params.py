@@ -241,11 +241,22 @@ def test_other_formats_are_rejected(tmp_path: Path, value: str) -> None:
     assert _columns(tmp_path, text) == ["scenario.format"]
 
 
-@pytest.mark.xfail(strict=True, reason="params.parse_scenario compares `fmt != 1`, and "
-                   "True == 1 in Python, so `format = true` is accepted as version 1")
-def test_boolean_format_is_rejected(tmp_path: Path) -> None:
-    text = MINIMAL.replace('name = "mini"', 'name = "mini"\nformat = true')
+@pytest.mark.parametrize("value", ["true", "1.0"])
+def test_boolean_or_float_format_is_rejected(tmp_path: Path, value: str) -> None:
+    text = MINIMAL.replace('name = "mini"', f'name = "mini"\nformat = {value}')
     assert _columns(tmp_path, text) == ["scenario.format"]
+
+
+@pytest.mark.parametrize("key", ["students", "offers"])
+@pytest.mark.parametrize("value", ['""', '"  "'])
+def test_empty_input_path_is_rejected(tmp_path: Path, key: str, value: str) -> None:
+    text = MINIMAL.replace(f'{key} = "{key}.csv"', f"{key} = {value}")
+    assert _columns(tmp_path, text) == [f"inputs.{key}"]
+
+
+def test_empty_conventions_path_is_rejected(tmp_path: Path) -> None:
+    text = MINIMAL.replace('offers = "offers.csv"', 'offers = "offers.csv"\nconventions = ""')
+    assert _problems(tmp_path, text) == [("inputs.conventions", "")]
 
 
 def test_2026_has_53_iso_weeks_and_2025_has_52() -> None:
@@ -297,19 +308,41 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
     assert "absent.toml" in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="params.load_scenario only catches FileNotFoundError: "
-                   "a folder given as SCENARIO raises IsADirectoryError (traceback, exit 1)")
 def test_folder_instead_of_scenario_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as err:
         load_scenario(tmp_path)
+    [problem] = err.value.problems
+    assert problem.file == str(tmp_path) and "dossier" in problem.expected
+
+
+def test_unreadable_scenario_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "scenario.toml"
+    path.write_text(MINIMAL, encoding="utf-8")
+
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    [problem] = err.value.problems
+    assert problem.file == str(path) and "Permission denied" in problem.expected
 
 
 def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         _load(tmp_path, MINIMAL.replace('name = "mini"', 'name = "mini'))
     [problem] = err.value.problems
-    assert problem.file == "scenario.toml"
-    assert "TOML" in problem.expected and "line 2" in problem.expected
+    assert (problem.file, problem.line, problem.column) == ("scenario.toml", 2, "13")
+    assert problem.value == 'name = "mini'
+    assert "TOML" in problem.expected and "(at line" not in problem.expected
+
+
+def test_toml_error_at_end_of_document_names_the_last_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as err:
+        _load(tmp_path, MINIMAL + "max_minutes = 40\n")
+    [problem] = err.value.problems
+    assert (problem.line, problem.value) == (len(MINIMAL.splitlines()) + 1, "max_minutes = 40")
 
 
 def test_non_utf8_scenario_is_an_input_error(tmp_path: Path) -> None:
@@ -317,4 +350,12 @@ def test_non_utf8_scenario_is_an_input_error(tmp_path: Path) -> None:
     path.write_bytes(MINIMAL.replace("mini", "Hérouville").encode("latin-1"))
     with pytest.raises(InputError) as err:
         load_scenario(path)
-    assert "scenario.toml" in str(err.value)
+    [problem] = err.value.problems
+    assert (problem.file, problem.line) == ("scenario.toml", 2)
+    assert "UTF-8" in problem.expected
+
+
+def test_utf8_bom_in_scenario_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode("utf-8"))
+    assert load_scenario(path).name == "mini"

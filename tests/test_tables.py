@@ -143,21 +143,33 @@ def test_line_numbers_count_the_header(tmp_path: Path) -> None:
     assert [(p.file, p.line, p.column, p.value) for p in problems] == [("s.csv", 3, "lat", "x")]
 
 
-@pytest.mark.xfail(strict=True, reason="tables.read_table numbers rows as index + 2, but "
-                   "pandas skips blank lines, so rows after a blank line get a wrong line")
 def test_line_numbers_after_a_blank_line(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.csv", "student_id,school_id,lat,lon\nE1,X,1,0\n\nE2,X,x,0\n")
     _, problems = _floats(read_table(path, REQUIRED), "lat")
     assert [(p.line, p.value) for p in problems] == [(4, "x")]
 
 
-@pytest.mark.xfail(strict=True, reason="tables.read_table: pandas renames a repeated header "
-                   "to 'lat.1', so the duplicated-column check never fires for a CSV")
 def test_duplicated_header_column_is_an_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.csv", "student_id,school_id,lat,lon,lat\nE1,X,1,0,2\n")
     with pytest.raises(InputError) as err:
         read_table(path, REQUIRED)
-    assert "lat" in str(err.value)
+    [problem] = err.value.problems
+    assert (problem.line, problem.column) == (1, "lat")
+    assert "positions 3, 5" in problem.expected
+
+
+def test_duplicated_header_column_in_xlsx_is_an_error(tmp_path: Path) -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["student_id", "school_id", "lat", "lon", "lat"])
+    sheet.append(["E1", "X", 1, 0, 2])
+    path = tmp_path / "s.xlsx"
+    workbook.save(path)
+    with pytest.raises(InputError) as err:
+        read_table(path, REQUIRED)
+    assert [(p.line, p.column) for p in err.value.problems] == [(1, "lat")]
 
 
 def test_non_utf8_file_names_its_line(tmp_path: Path) -> None:
@@ -170,38 +182,94 @@ def test_non_utf8_file_names_its_line(tmp_path: Path) -> None:
     assert "UTF-8" in problem.expected
 
 
-@pytest.mark.xfail(strict=True, reason="tables._read_csv: with a BOM, UnicodeDecodeError.start "
-                   "counts from after the 3 BOM bytes, so the line can be off by one")
 def test_non_utf8_line_is_right_after_a_bom(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_bytes(b"\xef\xbb\xbfstudent_id,school_id,lat,lon\nE1,X,1,0\n\xc9E2,X,1,0\n")
     with pytest.raises(InputError) as err:
         read_table(path, REQUIRED)
-    assert err.value.problems[0].line == 3
+    [problem] = err.value.problems
+    assert (problem.line, problem.column, problem.value) == (3, "student_id", "\ufffdE2")
+
+
+def test_every_non_utf8_cell_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    text = 'student_id;school_id;lat;lon;note\nE1;Hérouville;1;0;"a\nbé"\nE2;X;1;0;\nÉ3;X;1;0;\n'
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(InputError) as err:
+        read_table(path, REQUIRED)
+    assert [(p.line, p.column, p.value) for p in err.value.problems] == [
+        (2, "school_id", "H\ufffdrouville"),
+        (3, "note", "a\nb\ufffd"),
+        (5, "student_id", "\ufffd3"),
+    ]
 
 
 def test_row_with_too_many_fields_is_an_input_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.csv", "student_id,school_id,lat,lon\nE1,X,1,0\nE2,X,1,0,extra\n")
     with pytest.raises(InputError) as err:
         read_table(path, REQUIRED)
-    assert "s.csv" in str(err.value)
-    assert "line 3" in str(err.value)
+    [problem] = err.value.problems
+    assert (problem.file, problem.line, problem.value) == ("s.csv", 3, "extra")
+    assert "(4), trouvé 5" in problem.expected
+    assert "s.csv, ligne 3" in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="tables._read_csv: when the FIRST data row has more "
-                   "fields than the header, pandas turns the extra leading fields into an index "
-                   "and every column of every row shifts silently (needs index_col=False and "
-                   "a field-count check)")
 def test_first_row_with_too_many_fields_is_an_input_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.csv", "student_id,school_id,lat,lon\nE1,X,1,0,extra\nE2,Y,2,0\n")
-    try:
-        table = read_table(path, REQUIRED)
-    except InputError as err:
-        assert "s.csv" in str(err)
-    else:
-        # Never silently shifted: E2's identifier must still be E2.
-        assert list(table.column("student_id")) == ["E1", "E2"]
-        pytest.fail("a row with 5 fields under a 4-column header was accepted")
+    with pytest.raises(InputError) as err:
+        read_table(path, REQUIRED)
+    [problem] = err.value.problems
+    assert (problem.file, problem.line, problem.value) == ("s.csv", 2, "extra")
+
+
+def test_every_row_with_too_many_fields_is_listed(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.csv",
+                  "student_id;school_id;lat;lon\nE1;X;1;0;a\nE2;X;1;0\nE3;X;1;0;b;c\n")
+    with pytest.raises(InputError) as err:
+        read_table(path, REQUIRED)
+    assert [(p.line, p.value) for p in err.value.problems] == [(2, "a"), (4, "b;c")]
+
+
+def test_empty_trailing_fields_are_accepted(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.csv", "student_id,school_id,lat,lon\nE1,X,1,0,,\nE2,X\n")
+    table = read_table(path, REQUIRED)
+    assert list(table.column("student_id")) == ["E1", "E2"]
+    assert list(table.column("lat")) == ["1", ""]
+
+
+def test_rows_of_empty_cells_are_skipped(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.csv", "student_id;school_id;lat;lon\n;;;\nE1;X;1;0\n ; ;;\n")
+    table = read_table(path, REQUIRED)
+    assert list(table.column("student_id")) == ["E1"]
+    assert list(table.lines) == [3]
+
+
+def test_line_numbers_after_a_quoted_line_break(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.csv",
+                  'student_id,school_id,lat,lon,note\nE1,X,1,0,"deux\r\nlignes"\n\nE2,X,x,0,\n')
+    table = read_table(path, REQUIRED)
+    assert list(table.column("note")) == ["deux\r\nlignes", ""]
+    assert list(table.lines) == [2, 5]
+    _, problems = _floats(table, "lat")
+    assert [(p.line, p.value) for p in problems] == [(5, "x")]
+
+
+def test_header_after_blank_lines(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.csv", "\n\nstudent_id;school_id;lat\nE1;X;1\n", bom=True)
+    with pytest.raises(InputError) as err:
+        read_table(path, REQUIRED)
+    assert [(p.line, p.column) for p in err.value.problems] == [(3, "lon")]
+    table = read_table(path, ("student_id",))
+    assert table.header_line == 3 and list(table.lines) == [4]
+
+
+def test_unclosed_quote_is_an_input_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.csv",
+                  'student_id,school_id,lat,lon\nE1,X,1,0\nE2,"X,1,0\nE3,X,1,0\n')
+    with pytest.raises(InputError) as err:
+        read_table(path, REQUIRED)
+    [problem] = err.value.problems
+    assert problem.line == 3 and "guillemet" in problem.expected
 
 
 def test_empty_file_is_an_input_error(tmp_path: Path) -> None:
@@ -353,3 +421,33 @@ def test_unreadable_xlsx_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         read_table(path, REQUIRED)
     assert "students.xlsx" in str(err.value)
+
+
+def test_xlsx_lines_count_blank_rows_and_skip_them(tmp_path: Path) -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["student_id", "school_id", "lat", "lon", ""])
+    sheet.append(["E1", "X", 49.5, 0])
+    sheet.append([])
+    sheet.append([None, " ", None, None])
+    sheet.append(["E2", "X", "nord", 0, "hors colonne"])
+    path = tmp_path / "s.xlsx"
+    workbook.save(path)
+    table = read_table(path, REQUIRED)
+    assert list(table.frame.columns) == list(REQUIRED)
+    assert list(table.column("student_id")) == ["E1", "E2"]
+    assert list(table.lines) == [2, 5]
+    _, problems = _floats(table, "lat")
+    assert [(p.line, p.value) for p in problems] == [(5, "nord")]
+
+
+def test_many_duplicate_identifiers_are_fast_and_all_reported(tmp_path: Path) -> None:
+    rows = "".join(f"A{i % 100}\n" for i in range(20_000))
+    table = read_table(_write(tmp_path / "s.csv", "id\n" + rows), ("id",))
+    problems: list[Problem] = []
+    check_identifiers(table, "id", problems, "élève")
+    assert len(problems) == 20_000 - 100
+    assert (problems[0].line, problems[0].value) == (102, "A0")
+    assert "ligne 2" in problems[0].expected

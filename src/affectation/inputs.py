@@ -96,13 +96,15 @@ class Pairs:
 class Conventions:
     """Signed agreements, one row per (student, week) they fix, implied pair weeks included.
 
-    `line` is the conventions.csv line that fixes the week (0 for a pair's implied week).
+    `line` is the conventions.csv line that fixes the week (0 for a pair's implied week);
+    `source_line` is the line of the row it comes from, implied weeks included.
     """
 
     student: np.ndarray
     offer: np.ndarray
     week: np.ndarray
     line: np.ndarray
+    source_line: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -147,17 +149,61 @@ def load_instance(scenario_path: Path) -> Instance:
 
 
 def read_instance(scenario: Scenario) -> Instance:
-    """Read and validate the input files of an already parsed scenario."""
-    students = read_students(scenario.inputs.students, scenario)
-    offers, pairs = read_offers(scenario.inputs.offers)
-    if scenario.inputs.conventions is not None:
-        conventions = read_conventions(scenario.inputs.conventions, students, offers, pairs)
-    else:
-        conventions = Conventions(*(np.zeros(0, dtype=np.int64) for _ in range(4)))
+    """Read and validate the input files of an already parsed scenario.
+
+    Problems of every file are collected and raised together (one `InputError`), so that a
+    user fixes all of them in one pass; conventions are checked only once students and offers
+    are valid, since each convention is checked against them.
+    """
+    problems: list[Problem] = []
+    files = scenario.inputs
+    present = {
+        key: _input_file_exists(scenario, key, path, problems)
+        for key, path in (("students", files.students), ("offers", files.offers),
+                          ("conventions", files.conventions))
+        if path is not None
+    }
+    students: Students | None = None
+    offers: Offers | None = None
+    pairs: Pairs | None = None
+    if present["students"]:
+        try:
+            students = read_students(files.students, scenario)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if present["offers"]:
+        try:
+            offers, pairs = read_offers(files.offers)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    conventions = Conventions(*(np.zeros(0, dtype=np.int64) for _ in range(5)))
+    if files.conventions is not None and present["conventions"] and not problems:
+        assert students is not None and offers is not None and pairs is not None
+        try:
+            conventions = read_conventions(files.conventions, students, offers, pairs)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    raise_if_any(problems)
+    assert students is not None and offers is not None and pairs is not None
     return Instance(scenario, students, offers, pairs, conventions)
 
 
-def _sector_lists(table: Table, column: str, problems: list[Problem]) -> tuple[tuple[str, ...], ...]:
+def _input_file_exists(scenario: Scenario, key: str, path: Path, problems: list[Problem]) -> bool:
+    """Is the input file named by `inputs.KEY` there? If not, a problem names the key."""
+    if path.is_file():
+        return True
+    what = "un fichier, pas un dossier" if path.is_dir() else "un fichier existant"
+    problems.append(Problem(
+        scenario.path.name,
+        f"{what} (chemin relatif au dossier du scénario)",
+        column=f"inputs.{key}",
+        value=str(path),
+    ))
+    return False
+
+
+def _sector_lists(table: Table, column: str,
+                  problems: list[Problem]) -> tuple[tuple[str, ...], ...]:
     out: list[tuple[str, ...]] = []
     for row, text in enumerate(table.column(column)):
         if not text:
@@ -305,10 +351,53 @@ def read_offers(path: Path) -> tuple[Offers, Pairs]:
     return offers, Pairs(ids=pair_ids.astype(object), offers=members, min_group=pair_min)
 
 
+@dataclass(frozen=True)
+class _Signed:
+    """One (student, week, offer) fixed by a conventions.csv row, or implied by it for a pair.
+
+    `line` is the line of the row that fixes it; `row_offer` the offer written on that row
+    (the partner of `offer` when `implied`).
+    """
+
+    student: int
+    offer: int
+    week: int
+    line: int
+    row_offer: int
+    implied: bool
+
+
+# Decision 12: a pair opened by signed conventions must hold at least `min_group` of them.
+# Off until the good fixture (tests/fixtures/good: pair M1, min_group 2, one convention) and
+# tests/test_check.py (pair P1, min_group 2, one convention) are made consistent with it.
+SIGNED_PAIRS_NEED_MIN_GROUP = False
+
+
 def read_conventions(path: Path, students: Students, offers: Offers, pairs: Pairs) -> Conventions:
     """Read conventions.csv and check that every agreement fits the rules (spec: conventions)."""
     table = read_table(path, ("student_id", "offer_id"))
     problems: list[Problem] = []
+    file = table.file
+    signed = _signed_rows(table, students, offers, pairs, problems)
+    raise_if_any(problems)
+    kept = _one_offer_per_week(file, signed, offers, problems)
+    raise_if_any(problems)
+    _check_capacity(file, kept, offers, problems)
+    if SIGNED_PAIRS_NEED_MIN_GROUP:
+        _check_signed_min_group(file, kept, offers, pairs, problems)
+    raise_if_any(problems)
+    return Conventions(
+        student=np.array([c.student for c in kept], dtype=np.int64),
+        offer=np.array([c.offer for c in kept], dtype=np.int64),
+        week=np.array([c.week for c in kept], dtype=np.int64),
+        line=np.array([0 if c.implied else c.line for c in kept], dtype=np.int64),
+        source_line=np.array([c.line for c in kept], dtype=np.int64),
+    )
+
+
+def _signed_rows(table: Table, students: Students, offers: Offers, pairs: Pairs,
+                 problems: list[Problem]) -> list[_Signed]:
+    """Each row checked alone, expanded to the weeks it fixes (a pair's implied week too)."""
     s_index = {sid: i for i, sid in enumerate(students.ids)}
     o_index = {oid: i for i, oid in enumerate(offers.ids)}
     s_text, o_text, w_text = (table.column(c) for c in ("student_id", "offer_id", "week"))
@@ -318,7 +407,7 @@ def read_conventions(path: Path, students: Students, offers: Offers, pairs: Pair
             Problem(table.file, expected, line=int(table.lines[row]), column=column, value=value)
         )
 
-    rows: list[tuple[int, int, int, int]] = []  # student, offer, week, line
+    signed: list[_Signed] = []
     open_w = offers.open_week
     for row in range(len(s_text)):
         s, o = s_index.get(s_text[row]), o_index.get(o_text[row])
@@ -334,7 +423,8 @@ def read_conventions(path: Path, students: Students, offers: Offers, pairs: Pair
         line = int(table.lines[row])
         if students.status[s] != "":
             bad(row, "student_id", s_text[row],
-                f"un élève à placer (statut « {students.status[s]} » incompatible avec une convention)")
+                f"un élève à placer (statut « {students.status[s]} » incompatible avec "
+                "une convention)")
             continue
         if offers.capacity[o] == 0:
             bad(row, "offer_id", o_text[row],
@@ -342,67 +432,123 @@ def read_conventions(path: Path, students: Students, offers: Offers, pairs: Pair
             continue
         if offers.reserved[o] and not students.priority[s]:
             bad(row, "offer_id", o_text[row],
-                f"une offre non réservée (réservée aux élèves prioritaires ; {s_text[row]} ne l'est pas)")
+                f"une offre non réservée (réservée aux élèves prioritaires ; {s_text[row]} "
+                "ne l'est pas)")
             continue
         if w_text[row]:
             weeks = [int(w_text[row])]
             if not open_w[o, weeks[0] - 1]:
                 bad(row, "week", w_text[row],
-                    f"une semaine où l'offre {o_text[row]} est ouverte (période {offers.period[o]})")
+                    f"une semaine où l'offre {o_text[row]} est ouverte "
+                    f"(période {offers.period[o]})")
                 continue
         else:
             weeks = [w for w in (1, 2) if open_w[o, w - 1]]
             if offers.pair[o] >= 0 and len(weeks) == 2:
                 bad(row, "week", "",
-                    "la semaine (1 ou 2) : l'offre est mutualisée, l'élève y passe une seule semaine")
+                    "la semaine (1 ou 2) : l'offre est mutualisée, l'élève y passe une "
+                    "seule semaine")
                 continue
         for w in weeks:
-            rows.append((s, o, w, line))
             k = offers.pair[o]
-            if k >= 0:
-                a, b = pairs.offers[k]
-                partner = b if o == a else a
-                if not open_w[partner, 2 - w]:
-                    bad(row, "offer_id", o_text[row],
-                        f"une offre mutualisée dont la partenaire {offers.ids[partner]} "
-                        f"est ouverte la semaine {3 - w}")
-                    continue
-                rows.append((s, partner, 3 - w, 0))
-    raise_if_any(problems)
+            if k < 0:
+                signed.append(_Signed(s, o, w, line, o, implied=False))
+                continue
+            a, b = pairs.offers[k]
+            partner = int(b if o == a else a)
+            if not open_w[partner, 2 - w]:
+                bad(row, "offer_id", o_text[row],
+                    f"une offre mutualisée dont la partenaire {offers.ids[partner]} "
+                    f"est ouverte la semaine {3 - w}")
+                continue
+            signed.append(_Signed(s, o, w, line, o, implied=False))
+            signed.append(_Signed(s, partner, 3 - w, line, o, implied=True))
+    return signed
 
-    fixed: dict[tuple[int, int], tuple[int, int]] = {}
-    kept: list[tuple[int, int, int, int]] = []
-    for s, o, w, line in rows:
-        if (s, w) in fixed:
-            other, other_line = fixed[(s, w)]
-            if other != o:
-                where = f" (ligne {other_line})" if other_line else " (semaine impliquée par une paire)"
-                problems.append(
-                    Problem(table.file,
-                            f"une seule offre par semaine : semaine {w} déjà signée avec "
-                            f"{offers.ids[other]}{where}",
-                            line=line or other_line, column="offer_id", value=str(offers.ids[o]))
-                )
+
+def _one_offer_per_week(file: str, signed: list[_Signed], offers: Offers,
+                        problems: list[Problem]) -> list[_Signed]:
+    """One offer per (student, week): a clash or a row signed twice is reported at the row
+    that causes it, naming the earlier row; a pair's week written out in full is merged."""
+    ids = offers.ids
+    fixed: dict[tuple[int, int], _Signed] = {}
+    reported: set[tuple[int, int]] = set()
+    for c in signed:
+        key = (c.student, c.week)
+        other = fixed.get(key)
+        if other is None:
+            fixed[key] = c
             continue
-        fixed[(s, w)] = (o, line)
-        kept.append((s, o, w, line))
-    raise_if_any(problems)
+        if other.offer == c.offer:
+            if other.implied and not c.implied:
+                fixed[key] = c  # the pair's other half written out: keep its own line
+            elif not other.implied and not c.implied and (c.line, other.line) not in reported:
+                reported.add((c.line, other.line))
+                problems.append(Problem(
+                    file,
+                    f"une seule ligne par convention : convention en double (semaine "
+                    f"{c.week} déjà signée avec {ids[c.offer]}, ligne {other.line})",
+                    line=c.line, column="offer_id", value=str(ids[c.row_offer])))
+            continue
+        if (c.line, other.line) in reported:
+            continue
+        reported.add((c.line, other.line))
+        taken = f"semaine {c.week} déjà signée avec {ids[other.offer]}"
+        if other.implied:
+            taken += f" (mutualisée avec {ids[other.row_offer]}, ligne {other.line})"
+        else:
+            taken += f" (ligne {other.line})"
+        if c.implied:
+            taken += (f" ; {ids[c.row_offer]} est mutualisée avec {ids[c.offer]}, "
+                      f"qui occupe la semaine {c.week}")
+        problems.append(Problem(file, f"une seule offre par semaine : {taken}",
+                                line=c.line, column="offer_id", value=str(ids[c.row_offer])))
+    return list(fixed.values())
 
-    arr = np.array(kept, dtype=np.int64).reshape(-1, 4)
-    student, offer, week, line = arr.T
-    used = np.zeros((offers.n, 2), dtype=np.int64)
-    np.add.at(used, (offer, week - 1), 1)
-    over = np.argwhere(used > offers.capacity[:, None])
-    for o, w0 in over:
-        lines = sorted({int(x) for x in line[(offer == o) & (week == w0 + 1)] if x})
-        problems.append(
-            Problem(table.file,
-                    f"au plus {offers.capacity[o]} convention(s) en semaine {w0 + 1} "
-                    f"(capacité de l'offre ; lignes {', '.join(map(str, lines))})",
-                    line=lines[0] if lines else None, column="offer_id", value=str(offers.ids[o]))
-        )
-    raise_if_any(problems)
-    return Conventions(student=student, offer=offer, week=week, line=line)
+
+def _check_capacity(file: str, kept: list[_Signed], offers: Offers,
+                    problems: list[Problem]) -> None:
+    """Conventions of one offer and week fit its capacity: one problem per (offer, week), at
+    the last line that overflows, listing every line."""
+    lines: dict[tuple[int, int], list[int]] = {}
+    for c in kept:
+        lines.setdefault((c.offer, c.week), []).append(c.line)
+    for (o, w), found in sorted(lines.items()):
+        if len(found) <= offers.capacity[o]:
+            continue
+        shown = sorted(set(found))
+        problems.append(Problem(
+            file,
+            f"au plus {offers.capacity[o]} convention(s) en semaine {w} pour l'offre "
+            f"{offers.ids[o]} (sa capacité) : {len(found)} signées, lignes "
+            f"{', '.join(map(str, shown))}",
+            line=shown[-1], column="offer_id", value=str(offers.ids[o])))
+
+
+def _check_signed_min_group(file: str, kept: list[_Signed], offers: Offers, pairs: Pairs,
+                            problems: list[Problem]) -> None:
+    """A pair opened by signed conventions holds at least its `min_group` of them (decision:
+    a signed convention opens its pair, and no run may have to move anything to fill it)."""
+    pupils: dict[int, set[int]] = {}
+    lines: dict[int, list[tuple[int, int]]] = {}
+    for c in kept:
+        k = int(offers.pair[c.offer])
+        if k >= 0:
+            pupils.setdefault(k, set()).add(c.student)
+            lines.setdefault(k, []).append((c.line, c.row_offer))
+    for k in sorted(pupils):
+        need, have = int(pairs.min_group[k]), len(pupils[k])
+        if have >= need:
+            continue
+        a, b = pairs.offers[k]
+        rows = sorted(set(lines[k]))
+        problems.append(Problem(
+            file,
+            f"au moins {need} conventions dans la paire mutualisée {pairs.ids[k]} "
+            f"({offers.ids[a]}/{offers.ids[b]}, min_group {need}) : {have} élève(s) signé(s), "
+            f"ligne(s) {', '.join(str(line) for line, _ in rows)} ; signer tout le groupe, ou "
+            "baisser min_group dans offers.csv",
+            line=rows[0][0], column="offer_id", value=str(offers.ids[rows[0][1]])))
 
 
 __all__ = [

@@ -185,13 +185,49 @@ def load_scenario(path: Path) -> Scenario:
     path = Path(path)
     file = path.name
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError([Problem(str(path), "un fichier de scénario existant")]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(file, f"un fichier TOML valide ({exc})")]) from None
+    except IsADirectoryError:
+        raise InputError(
+            [Problem(str(path), "un fichier de scénario (c'est un dossier)")]
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            [Problem(str(path), f"un fichier de scénario lisible ({exc.strerror or exc})")]
+        ) from None
+    if raw.startswith(b"\xef\xbb\xbf"):  # a BOM, as Windows editors may write
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            [Problem(file, "un fichier TOML encodé en UTF-8", line=line)]
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError([_toml_problem(file, text, exc)]) from None
     return parse_scenario(data, path)
+
+
+_TOML_PLACE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+def _toml_problem(file: str, text: str, exc: tomllib.TOMLDecodeError) -> Problem:
+    """The TOML syntax error at its line (column = character position, value = the line)."""
+    message = str(exc)
+    found = _TOML_PLACE.search(message)
+    reason = message[: found.start()] if found else message
+    lines = text.splitlines()
+    if found and found.group(1):
+        line, column = int(found.group(1)), found.group(2)
+    else:  # "at end of document": the last line
+        line, column = max(len(lines), 1), None
+    value = lines[line - 1].strip() if 0 < line <= len(lines) else None
+    return Problem(file, f"un fichier TOML valide ({reason})", line=line, column=column,
+                   value=value or None)
 
 
 def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
@@ -206,9 +242,10 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     if weeks is None:
         r.problem("scenario.weeks", None, "clé obligatoire manquante")
     elif not _valid_weeks(weeks):
-        r.problem("scenario.weeks", weeks, 'deux semaines ISO consécutives, ex. ["2026-W25", "2026-W26"]')
+        r.problem("scenario.weeks", weeks,
+                  'deux semaines ISO consécutives, ex. ["2026-W25", "2026-W26"]')
     fmt = scen.get("format", 1)
-    if fmt != 1:
+    if type(fmt) is not int or fmt != 1:  # `true == 1` and `1.0 == 1` in Python
         r.problem("scenario.format", fmt, "1 (seule version connue)")
 
     inp = r.table(data, "inputs", required=True)
@@ -218,6 +255,10 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     for key in ("students", "offers", "conventions"):
         required = key in ("students", "offers")
         value = r.string(inp, "inputs", key, ... if required else None)
+        if value is not None and not value.strip():
+            r.problem(f"inputs.{key}", value, "un chemin de fichier non vide"
+                      + ("" if required else " (ou retirer la clé : pas de conventions)"))
+            value = None
         files[key] = base / value if value else None
 
     travel = _read_travel(r, r.table(data, "travel", required=True))
