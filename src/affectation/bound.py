@@ -32,7 +32,8 @@ from affectation.inputs import Instance
 from affectation.travel import Reach
 
 INITIAL_ARCS_PER_PUPIL = 24
-MAX_ROUNDS = 12
+MAX_ROUNDS = 30
+ARCS_ADDED_PER_ROUND = 4
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,18 @@ class Bound:
     value: int
     rounds: int
     arcs: int
+
+
+@dataclass(frozen=True, eq=False)
+class FlowArcs:
+    """Reachable pairs (indices into `Reach`) that carried a proven maximum flow, per role.
+
+    They are what the solver's candidates must contain for the flow's value to be reachable.
+    """
+
+    single: np.ndarray
+    week1: np.ndarray
+    week2: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,9 +68,12 @@ class _Network:
     opt_tails: np.ndarray
     opt_heads: np.ndarray
     opt_rank: np.ndarray
+    opt_pupil: np.ndarray  # pupil of each optional arc (arcs sorted by pupil)
 
 
-def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1) -> Bound:
+def _certified_max_flow(net: _Network, source: int = 0,
+                        sink: int = 1) -> tuple[Bound, np.ndarray]:
+    """The max flow of the full network, proven by a cut; also the optional arcs it loaded."""
     chosen = net.opt_rank < INITIAL_ARCS_PER_PUPIL
     rounds = 0
     while True:
@@ -75,20 +91,28 @@ def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1) -> Bound:
         side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
         crossing = ~chosen & side[net.opt_tails] & ~side[net.opt_heads]
         if not crossing.any():
-            return Bound(value=value, rounds=rounds, arcs=len(t))
-        chosen = chosen | crossing if rounds < MAX_ROUNDS else np.ones_like(chosen)
+            return Bound(value=value, rounds=rounds, arcs=len(t)), chosen
+        if rounds >= MAX_ROUNDS:
+            chosen = np.ones_like(chosen)
+            continue
+        # Add each pupil's few nearest crossing arcs only: enough to move the cut, while the
+        # network stays small (adding every crossing arc makes it several times larger).
+        idx = np.flatnonzero(crossing)
+        rank = rank_within_student(net.opt_pupil[idx])
+        chosen[idx[rank < ARCS_ADDED_PER_ROUND]] = True
 
 
-def _pupil_arcs(reach: Reach, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(student, offer, rank by travel within the student) of the masked reachable pairs."""
+def _pupil_arcs(reach: Reach, mask: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(student, offer, rank by travel within the student, reach index) of masked pairs."""
     idx = np.flatnonzero(mask)
     student = reach.student_of_pair()[idx].astype(np.int64)
-    return student, reach.offer[idx].astype(np.int64), rank_within_student(student)
+    return student, reach.offer[idx].astype(np.int64), rank_within_student(student), idx
 
 
 def three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
-                      student_mask: np.ndarray) -> Bound:
-    """Max flow of the three-layer network (see the module docstring)."""
+                      student_mask: np.ndarray) -> tuple[Bound, FlowArcs]:
+    """Max flow of the three-layer network (see the module docstring), and its arcs."""
     st, of = instance.students, instance.offers
     fixed = instance.fixed
     n_s, n_o = st.n, of.n
@@ -110,23 +134,29 @@ def three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
             tails.append(p_out + signed)
             heads.append(o2 + fixed[signed, 1])
         caps.append(np.ones(len(signed), dtype=np.int64))
-    opt_t, opt_h, opt_r = [], [], []
+    opt_t, opt_h, opt_r, opt_i, opt_s = [], [], [], [], []
     for w in (0, 1):
         mask = allowed & open_w[reach.offer, w] & student_mask[pair_student]
         mask &= fixed[pair_student, w] < 0
-        s, o, r = _pupil_arcs(reach, mask)
+        s, o, r, i = _pupil_arcs(reach, mask)
+        opt_s.append(s)
         opt_t.append(o1 + o if w == 0 else p_out + s)
         opt_h.append(p_in + s if w == 0 else o2 + o)
         opt_r.append(r)
+        opt_i.append(i)
     net = _Network(2 + 2 * n_o + 2 * n_s, np.concatenate(tails), np.concatenate(heads),
                    np.concatenate(caps), np.concatenate(opt_t), np.concatenate(opt_h),
-                   np.concatenate(opt_r))
-    return _certified_max_flow(net)
+                   np.concatenate(opt_r), np.concatenate(opt_s))
+    bound, chosen = _certified_max_flow(net)
+    n1 = len(opt_i[0])
+    arcs = FlowArcs(single=np.zeros(0, dtype=np.int64), week1=opt_i[0][chosen[:n1]],
+                    week2=opt_i[1][chosen[n1:]])
+    return bound, arcs
 
 
 def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: OfferRoles,
-               student_mask: np.ndarray) -> Bound:
-    """Sum of per-family maximum flows, valid when offers' roles are disjoint."""
+               student_mask: np.ndarray) -> tuple[Bound, FlowArcs]:
+    """Sum of per-family maximum flows, valid when offers' roles are disjoint; their arcs."""
     st, of = instance.students, instance.offers
     fixed = instance.fixed
     n_s, n_o = st.n, of.n
@@ -140,16 +170,17 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
 
     # Singles: free pupils -> two-week offers, seats = the fewer left over the two weeks.
     o_node, p_node = 2, 2 + n_o
-    s, o, r = _pupil_arcs(reach, allowed & roles.single[reach.offer] & free_both[pair_student])
+    s, o, r, single_idx = _pupil_arcs(
+        reach, allowed & roles.single[reach.offer] & free_both[pair_student])
     pupils = np.flatnonzero(free_both)
     net = _Network(
         2 + n_o + n_s,
         np.r_[np.zeros(len(pupils), dtype=np.int64), o_node + np.arange(n_o)],
         np.r_[p_node + pupils, np.ones(n_o, dtype=np.int64)],
         np.r_[np.ones(len(pupils), dtype=np.int64), np.maximum(rem.min(axis=1), 0)],
-        p_node + s, o_node + o, r,
+        p_node + s, o_node + o, r, s,
     )
-    singles = _certified_max_flow(net)
+    singles, single_chosen = _certified_max_flow(net)
 
     # Splits, and pupils with one signed week completing it by a one-week stay.
     o1, o2, p_in, p_out = 2, 2 + n_o, 2 + 2 * n_o, 2 + 2 * n_o + n_s
@@ -162,17 +193,20 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
     t += [np.zeros(len(signed1), dtype=np.int64), p_out + signed2]
     h += [p_in + signed1, np.ones(len(signed2), dtype=np.int64)]
     c += [np.ones(len(signed1), dtype=np.int64), np.ones(len(signed2), dtype=np.int64)]
-    opt_t, opt_h, opt_r = [], [], []
+    opt_t, opt_h, opt_r, opt_i, opt_s = [], [], [], [], []
     for w, role in ((0, roles.week1), (1, roles.week2)):
         needs = (free_both | half) & (fixed[:, w] < 0)
-        s, o, r = _pupil_arcs(reach, allowed & role[reach.offer] & needs[pair_student])
+        s, o, r, i = _pupil_arcs(reach, allowed & role[reach.offer] & needs[pair_student])
+        opt_s.append(s)
         opt_t.append(o1 + o if w == 0 else p_out + s)
         opt_h.append(p_in + s if w == 0 else o2 + o)
         opt_r.append(r)
+        opt_i.append(i)
     net = _Network(2 + 2 * n_o + 2 * n_s, np.concatenate(t), np.concatenate(h),
                    np.concatenate(c), np.concatenate(opt_t), np.concatenate(opt_h),
-                   np.concatenate(opt_r))
-    splits = _certified_max_flow(net)
+                   np.concatenate(opt_r), np.concatenate(opt_s))
+    splits, stay_chosen = _certified_max_flow(net)
+    n1 = len(opt_i[0])
 
     # Pairs: the three-layer network on paired offers only (pair options are few: no pruning).
     options = pair_options(instance, reach, allowed)
@@ -188,8 +222,9 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
         np.r_[np.maximum(rem[:, 0], 0), np.maximum(rem[:, 1], 0),
               np.ones(len(pupils) + 2 * len(ps), dtype=np.int64)],
         np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
     )
-    paired = _certified_max_flow(net)
+    paired, _ = _certified_max_flow(net)
 
     # Pupils with one signed week who could extend it to the other week.
     from affectation.candidates import extensions
@@ -199,19 +234,121 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
     for b in (singles, splits, paired):
         rounds += b.rounds
         arcs += b.arcs
-    return Bound(value=value, rounds=rounds, arcs=arcs)
+    flow_arcs = FlowArcs(single=single_idx[single_chosen], week1=opt_i[0][stay_chosen[:n1]],
+                         week2=opt_i[1][stay_chosen[n1:]])
+    return Bound(value=value, rounds=rounds, arcs=arcs), flow_arcs
+
+
+def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
+                       roles: OfferRoles, student_mask: np.ndarray) -> tuple[Bound, FlowArcs]:
+    """One flow in which the families share each pupil's unit (roles disjoint).
+
+    source -> week-1 stay offer -> pupil -> week-2 stay offer -> sink carries splits;
+    source -> pupil -> two-week offer, or pair direction -> sink carries singles and pairs.
+    Every allocation is such a flow (a pupil is in one family at most), so its maximum bounds
+    `placed_full`; unlike the role bound, no pupil counts twice.
+    """
+    st, of = instance.students, instance.offers
+    fixed = instance.fixed
+    pairs = instance.pairs
+    n_s, n_o = st.n, of.n
+    pair_student = reach.student_of_pair()
+    free_both = student_mask & (fixed[:, 0] < 0) & (fixed[:, 1] < 0)
+    signed_both = student_mask & (fixed[:, 0] >= 0) & (fixed[:, 1] >= 0)
+    half = student_mask & ((fixed[:, 0] >= 0) ^ (fixed[:, 1] >= 0))
+    rem = of.capacity[:, None] * of.open_week
+    np.subtract.at(rem, (instance.conventions.offer, instance.conventions.week - 1), 1)
+    rem = np.maximum(rem, 0)
+    # Nodes: source 0, sink 1, week-1 offers, week-2 offers, singles offers, pair directions,
+    # pupils in, pupils out.
+    o1, o2, o0 = 2, 2 + n_o, 2 + 2 * n_o
+    dn = 2 + 3 * n_o
+    p_in = dn + 2 * pairs.n
+    p_out = p_in + n_s
+    offers = np.arange(n_o)
+    pupils = np.flatnonzero(free_both | half)
+    t = [np.zeros(n_o, dtype=np.int64), o2 + offers, o0 + offers, p_in + pupils]
+    h = [o1 + offers, np.ones(n_o, dtype=np.int64), np.ones(n_o, dtype=np.int64), p_out + pupils]
+    c = [rem[:, 0], rem[:, 1], rem.min(axis=1), np.ones(len(pupils), dtype=np.int64)]
+    if pairs.n:
+        k = np.repeat(np.arange(pairs.n), 2)
+        d = np.tile([0, 1], pairs.n)
+        first, second = pairs.offers[k, d], pairs.offers[k, 1 - d]
+        t.append(dn + 2 * k + d)
+        h.append(np.ones(len(k), dtype=np.int64))
+        c.append(np.minimum(rem[first, 0], rem[second, 1]))
+    # Entry without a week-1 stay: pupils free for both weeks (singles, pairs) and pupils whose
+    # week 1 is signed; exit without a week-2 stay: pupils whose week 2 is signed.
+    entry = np.flatnonzero(free_both | (half & (fixed[:, 0] >= 0)))
+    leave = np.flatnonzero(half & (fixed[:, 1] >= 0))
+    t += [np.zeros(len(entry), dtype=np.int64), p_out + leave]
+    h += [p_in + entry, np.ones(len(leave), dtype=np.int64)]
+    c += [np.ones(len(entry), dtype=np.int64), np.ones(len(leave), dtype=np.int64)]
+    ext = None
+    from affectation.candidates import extensions, pair_options
+
+    ext = extensions(instance, reach)
+    has_ext = np.flatnonzero(half & (ext >= 0))
+    for pupil in (has_ext,):
+        w_missing = np.where(fixed[pupil, 0] >= 0, 1, 0)
+        # The signed offer extended to the missing week: a one-week seat of that week.
+        t.append(np.where(w_missing == 1, p_out + pupil, o1 + ext[pupil]))
+        h.append(np.where(w_missing == 1, o2 + ext[pupil], p_in + pupil))
+        c.append(np.ones(len(pupil), dtype=np.int64))
+    options = pair_options(instance, reach, allowed)
+    keep = free_both[options.student]
+    t.append(p_out + options.student[keep])
+    h.append(dn + 2 * options.pair[keep] + options.direction[keep])
+    c.append(np.ones(int(keep.sum()), dtype=np.int64))
+    opt_t, opt_h, opt_r, opt_i, opt_s = [], [], [], [], []
+    single_mask = allowed & roles.single[reach.offer] & free_both[pair_student]
+    s_, o_, r_, i_ = _pupil_arcs(reach, single_mask)
+    opt_t.append(p_out + s_)
+    opt_h.append(o0 + o_)
+    opt_r.append(r_)
+    opt_i.append(i_)
+    opt_s.append(s_)
+    for w, role in ((0, roles.week1), (1, roles.week2)):
+        needs = (free_both | half) & (fixed[:, w] < 0)
+        s_, o_, r_, i_ = _pupil_arcs(reach, allowed & role[reach.offer] & needs[pair_student])
+        opt_t.append(o1 + o_ if w == 0 else p_out + s_)
+        opt_h.append(p_in + s_ if w == 0 else o2 + o_)
+        opt_r.append(r_)
+        opt_i.append(i_)
+        opt_s.append(s_)
+    lengths = [len(x) for x in opt_i]
+    net = _Network(p_out + n_s, np.concatenate(t), np.concatenate(h), np.concatenate(c),
+                   np.concatenate(opt_t), np.concatenate(opt_h), np.concatenate(opt_r),
+                   np.concatenate(opt_s))
+    bound, chosen = _certified_max_flow(net)
+    parts = np.split(chosen, np.cumsum(lengths)[:-1])
+    arcs = FlowArcs(single=opt_i[0][parts[0]], week1=opt_i[1][parts[1]],
+                    week2=opt_i[2][parts[2]])
+    value = bound.value + int(signed_both.sum())
+    return Bound(value=value, rounds=bound.rounds, arcs=bound.arcs), arcs
 
 
 def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
-                         roles: OfferRoles, student_mask: np.ndarray | None = None) -> Bound:
-    """The best proven upper bound on pupils (of `student_mask`) placed for both weeks."""
+                         roles: OfferRoles, student_mask: np.ndarray | None = None,
+                         three_layer: bool = False) -> tuple[Bound, FlowArcs]:
+    """The best proven upper bound on pupils (of `student_mask`) placed for both weeks.
+
+    Also returns arcs that carried the flows, for the solver's candidates. With disjoint roles
+    (two-week offers not split) the role and shared-pupil bounds are computed, and the
+    three-layer bound too when `three_layer` (slower, sometimes a little tighter).
+    """
     if student_mask is None:
         student_mask = instance.students.to_place
-    bound = three_layer_bound(instance, reach, allowed, student_mask)
-    if not instance.scenario.rules.split_two_week_offers:
-        other = role_bound(instance, reach, allowed, roles, student_mask)
-        if other.value < bound.value:
-            bound = other
+    if instance.scenario.rules.split_two_week_offers:
+        bound, arcs = three_layer_bound(instance, reach, allowed, student_mask)
+    else:
+        bound, arcs = role_bound(instance, reach, allowed, roles, student_mask)
+        others = [shared_pupil_bound(instance, reach, allowed, roles, student_mask)[0]]
+        if three_layer:
+            others.append(three_layer_bound(instance, reach, allowed, student_mask)[0])
+        for other in others:
+            if other.value < bound.value:
+                bound = other
     # The role bound may count a pupil in two families; no bound exceeds the pupils themselves.
     pupils = int(student_mask.sum())
-    return Bound(value=min(bound.value, pupils), rounds=bound.rounds, arcs=bound.arcs)
+    return Bound(value=min(bound.value, pupils), rounds=bound.rounds, arcs=bound.arcs), arcs

@@ -199,10 +199,10 @@ def pair_membership(reach: Reach, students: np.ndarray, offers: np.ndarray) -> n
 class Pruning:
     """How many of each pupil's nearest offers the solver considers, per role."""
 
-    single: int | None = 16
+    single: int | None = 8
     stay: int | None = 6
-    offer_single: int | None = 16
-    offer_stay: int | None = 16
+    offer_single: int | None = None
+    offer_stay: int | None = None
 
 
 def build_candidates(
@@ -212,8 +212,11 @@ def build_candidates(
     roles: OfferRoles,
     pruning: Pruning = Pruning(),
     keep_week: np.ndarray | None = None,
+    flow_arcs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Candidates:
-    """Each pupil's options: nearest offers per role, plus those of `keep_week` (an allocation)."""
+    """Each pupil's options: nearest offers per role, those of `keep_week` (an allocation),
+    and the reachable pairs in `flow_arcs` (reach indices for single, week-1 and week-2 roles:
+    the arcs of a proven maximum flow, so that the candidates can achieve it)."""
     fixed = instance.fixed
     student = reach.student_of_pair()
     free_both = (fixed[:, 0] < 0) & (fixed[:, 1] < 0)
@@ -224,13 +227,23 @@ def build_candidates(
         sel = o_idx >= 0
         keep = pair_membership(reach, s_idx[sel], o_idx[sel])
     on_offer = reach.offer
+    extra = [None, None, None]
+    if flow_arcs is not None:
+        extra = []
+        for idx in flow_arcs:
+            m = np.zeros(reach.n_pairs, dtype=bool)
+            m[idx] = True
+            extra.append(m if keep is None else m | keep)
     single = role_arcs(reach, allowed & roles.single[on_offer] & free_both[student],
-                       pruning.single, keep, pruning.offer_single)
+                       pruning.single, extra[0] if flow_arcs is not None else keep,
+                       pruning.offer_single)
     stays = []
     for w, role in ((0, roles.week1), (1, roles.week2)):
         # A pupil may take a one-week stay in week w when week w is not signed.
         usable = allowed & role[on_offer] & (fixed[student, w] < 0)
-        stays.append(role_arcs(reach, usable, pruning.stay, keep, pruning.offer_stay))
+        stays.append(role_arcs(reach, usable, pruning.stay,
+                               extra[1 + w] if flow_arcs is not None else keep,
+                               pruning.offer_stay))
     pairs = pair_options(instance, reach, allowed)
     pairs_free = free_both[pairs.student]
     pairs = PairOption(*(getattr(pairs, f)[pairs_free] for f in

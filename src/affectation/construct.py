@@ -24,12 +24,15 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from affectation.candidates import Candidates, OfferRoles
+from affectation.errors import InputError
+from affectation.errors import Problem as Problem_
 from affectation.inputs import Instance
 from affectation.travel import Reach
 
 # Travel minutes of one path are at most this (tie-break level of the flows' costs).
-_MAX_PATH_MINUTES = 1 << 11
-ALTERNATIONS = 2
+_MAX_PATH_MINUTES = 1 << 8
+ALTERNATIONS = 1
+FINAL_ROUNDS = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,34 +67,72 @@ def initial_allocation(problem: Problem) -> np.ndarray:
     rem = of.capacity[:, None] * of.open_week
     np.subtract.at(rem, (inst.conventions.offer, inst.conventions.week - 1), 1)
     to_place = st.to_place
-    if inst.scenario.rules.split_two_week_offers:
-        for _ in range(2):
-            pending = to_place & (week < 0).any(axis=1)
-            if pending.any():
-                _three_layer(problem, pending, week, rem, with_singles=True)
-    else:
-        # Pupils placed for both weeks are singles (two-week offers) or use one-week offers
-        # and pairs; the two families compete only for pupils. Alternate the two exact family
-        # flows, each avoiding the pupils the other one wants, then commit singles first.
-        free = to_place & (week < 0).all(axis=1)
-        wants_stays = _stays_family(problem, free, week, rem, avoid=None)
-        wants_single = np.zeros(st.n, dtype=bool)
-        for _ in range(ALTERNATIONS):
-            wants_single = _singles(problem, free, week, rem, wants_stays, accept=False)
-            wants_stays = _stays_family(problem, free, week, rem, avoid=wants_single)
-        _singles(problem, free, week, rem, wants_stays & ~wants_single)
-        for _ in range(2):
-            pending = to_place & (week < 0).any(axis=1)
-            if pending.any():
-                _three_layer(problem, pending, week, rem, False)
-            free = to_place & (week < 0).all(axis=1)
-            if free.any():
-                _singles(problem, free, week, rem, np.zeros(st.n, dtype=bool))
+    _fill_signed_pairs(problem, week, rem)
+    # Two families of placements compete only for pupils: the layered one (one-week stays:
+    # splits, and singles when two-week offers may be split) and the bipartite one (pairs, and
+    # singles otherwise). Each is an exact flow; alternate them, each preferring pupils the
+    # other does not want, then commit the layered family first.
+    _families(problem, to_place, week, rem)
+    _rescue_priority(problem, week, rem)
     _close_small_pairs(problem, week, rem)
-    order = np.r_[np.flatnonzero(st.priority & to_place), np.flatnonzero(~st.priority & to_place)]
     _open_pairs(problem, week, rem)
+    order = np.r_[np.flatnonzero(st.priority & to_place), np.flatnonzero(~st.priority & to_place)]
     _greedy(problem, order, week, rem)
     return week
+
+
+def _families(problem: Problem, group: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
+    """Place `group` pupils by alternating the layered and bipartite family flows."""
+    st = problem.instance.students
+    free = group & (week < 0).all(axis=1)
+    wants_layered = _layered(problem, group, week, rem, preferred=None, accept=False)
+    wants_bipartite = np.zeros(st.n, dtype=bool)
+    for _ in range(ALTERNATIONS):
+        wants_bipartite = _bipartite(problem, free, week, rem, ~wants_layered, accept=False)
+        wants_layered = _layered(problem, group, week, rem, ~wants_bipartite, accept=False)
+    _layered(problem, group, week, rem, ~wants_bipartite)
+    for _ in range(FINAL_ROUNDS):
+        free = group & (week < 0).all(axis=1)
+        if free.any():
+            _bipartite(problem, free, week, rem, None)
+        _layered(problem, group, week, rem, None)
+
+
+def _rescue_priority(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+    """Place priority pupils still unplaced on seats other pupils hold, evicting those.
+
+    Level 1 of the objective outweighs level 2: a priority pupil who can only be placed where a
+    non-priority pupil sits takes the seat; the evicted pupils are placed again afterwards if
+    they can be (greedy pass).
+    """
+    inst = problem.instance
+    st, fixed = inst.students, inst.fixed
+    missing = st.to_place & st.priority & (week < 0).any(axis=1)
+    if not missing.any():
+        return
+    evictable = st.to_place & ~st.priority
+    held = np.zeros_like(rem)
+    for w in (0, 1):
+        o = week[:, w]
+        mine = evictable & (o >= 0) & (fixed[:, w] < 0)
+        np.add.at(held[:, w], o[mine], 1)
+    trial_week, trial_rem = week.copy(), rem + held
+    _families(problem, missing, trial_week, trial_rem)
+    placed = missing & (trial_week >= 0).all(axis=1)
+    if not placed.any():
+        return
+    for w in (0, 1):
+        week[placed, w] = trial_week[placed, w]
+        np.subtract.at(rem[:, w], week[placed, w], 1)
+    # Evict non-priority pupils from over-full offer-weeks, last in input order first.
+    for o, w in np.argwhere(rem < 0):
+        for q in np.flatnonzero(evictable & (week[:, w] == o) & (fixed[:, w] < 0))[::-1]:
+            if rem[o, w] >= 0:
+                break
+            for ww in (0, 1):
+                if fixed[q, ww] < 0 and week[q, ww] >= 0:
+                    rem[week[q, ww], ww] += 1
+                    week[q, ww] = -1
 
 
 def _pupil_costs(inst: Instance, students: np.ndarray,
@@ -134,48 +175,83 @@ def _solve(arcs: _Arcs, n_nodes: int, source: int, sink: int, units: int) -> tup
     return t, h, flow.flows(ids)
 
 
-def _stays_family(problem: Problem, free: np.ndarray, week: np.ndarray, rem: np.ndarray,
-                  avoid: np.ndarray | None) -> np.ndarray:
-    """Pupils the one-week-offers-and-pairs flow places, preferring pupils not in `avoid`."""
-    pending = free | (problem.instance.students.to_place & (week < 0).any(axis=1))
-    bonus = None if avoid is None else ~avoid
-    got = _three_layer(problem, pending, week, rem, False, accept=False, bonus=bonus)
-    return free & (got >= 0).all(axis=1)
+def _bipartite(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
+               preferred: np.ndarray | None, accept: bool = True) -> np.ndarray:
+    """Pupils free for both weeks to singles (unless two-week offers may be split: then the
+    layered family has them) and to pairs, as one weighted bipartite matching.
 
-
-def _singles(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
-             penalised: np.ndarray, accept: bool = True) -> np.ndarray:
-    """A weighted maximum matching of pupils to two-week offers; `penalised` pupils last.
-
-    Returns the matched pupils; assigns them (and takes their seats) when `accept`.
+    A pair is two nodes, one per direction, each with the seats it has left in both of its
+    weeks; so every matching is a valid set of placements (minimum groups aside). Returns the
+    matched pupils, and assigns them when `accept`.
     """
     inst, cands = problem.instance, problem.candidates
     n_o, n_s = inst.offers.n, inst.students.n
-    arcs_in = cands.single
-    sel = pending[arcs_in.student] & (np.minimum(rem[arcs_in.offer, 0], rem[arcs_in.offer, 1]) > 0)
-    s, o, d = arcs_in.student[sel], arcs_in.offer[sel], arcs_in.deciminutes[sel]
+    pairs = inst.pairs
+    with_singles = not inst.scenario.rules.split_two_week_offers
+    # Nodes: source, sink, offers (singles), pair directions, pupils.
+    source, sink, o_node = 0, 1, 2
+    d_node = 2 + n_o
+    p_node = d_node + 2 * pairs.n
+    s_list, t_list, d_list = [], [], []
+    if with_singles:
+        a = cands.single
+        sel = pending[a.student] & (np.minimum(rem[a.offer, 0], rem[a.offer, 1]) > 0)
+        s_list.append(a.student[sel])
+        t_list.append(o_node + a.offer[sel])
+        d_list.append(a.deciminutes[sel] // 10)
+    po = cands.pairs
+    x = pairs.offers[po.pair, po.direction]
+    y = pairs.offers[po.pair, 1 - po.direction]
+    sel = pending[po.student] & (rem[x, 0] > 0) & (rem[y, 1] > 0)
+    s_list.append(po.student[sel])
+    t_list.append(d_node + 2 * po.pair[sel] + po.direction[sel])
+    d_list.append(po.deciminutes[sel] // 10)
+    s = np.concatenate(s_list)
+    t = np.concatenate(t_list)
+    d = np.concatenate(d_list)
     students = np.unique(s)
     if not len(students):
         return np.zeros(n_s, dtype=bool)
-    source, sink, o_node, p_node = 0, 1, 2, 2 + n_o
+    costs, travel = _pupil_costs(inst, students, preferred)
     arcs = _Arcs([], [], [], [])
-    costs, travel = _pupil_costs(inst, students, ~penalised if penalised.any() else None)
     arcs.add(np.full(len(students), source), p_node + students, 1, costs)
-    arcs.add(p_node + s, o_node + o, 1, travel * (d // 10))
-    offers = np.unique(o)
-    arcs.add(o_node + offers, np.full(len(offers), sink), np.minimum(rem[offers, 0], rem[offers, 1]), 0)
-    t, h, f = _solve(arcs, 2 + n_o + n_s, source, sink, len(students))
-    used = (f > 0) & (t >= p_node) & (h >= o_node) & (h < p_node)
-    ps, po = t[used] - p_node, h[used] - o_node
+    arcs.add(p_node + s, t, 1, travel * np.minimum(d, _MAX_PATH_MINUTES - 1))
+    offers = np.arange(n_o)
+    arcs.add(o_node + offers, np.full(n_o, sink), np.maximum(np.minimum(rem[:, 0], rem[:, 1]), 0), 0)
+    if pairs.n:
+        k = np.repeat(np.arange(pairs.n), 2)
+        direction = np.tile([0, 1], pairs.n)
+        first, second = pairs.offers[k, direction], pairs.offers[k, 1 - direction]
+        seats = np.maximum(np.minimum(rem[first, 0], rem[second, 1]), 0)
+        # The two directions share each offer's seats only across different weeks: exact.
+        arcs.add(d_node + 2 * k + direction, np.full(len(k), sink), seats, 0)
+    tails, heads, flows = _solve(arcs, p_node + n_s, source, sink, len(students))
+    used = (flows > 0) & (tails >= p_node) & (heads >= o_node) & (heads < p_node)
+    ps, target = tails[used] - p_node, heads[used]
     matched = np.zeros(n_s, dtype=bool)
     matched[ps] = True
     if not accept:
         return matched
-    week[ps, 0] = po
-    week[ps, 1] = po
-    for w in (0, 1):
-        np.subtract.at(rem[:, w], po, 1)
+    is_single = target < d_node
+    for pupil, node, single in zip(ps, target, is_single, strict=True):
+        if single:
+            offer = node - o_node
+            _assign(week, rem, int(pupil), (offer, offer))
+        else:
+            kk, dd = divmod(int(node - d_node), 2)
+            _assign(week, rem, int(pupil), (pairs.offers[kk, dd], pairs.offers[kk, 1 - dd]))
     return matched
+
+
+def _layered(problem: Problem, group: np.ndarray, week: np.ndarray, rem: np.ndarray,
+             preferred: np.ndarray | None, accept: bool = True) -> np.ndarray:
+    """The layered family over `group` pupils still missing a week; returns who it places."""
+    inst = problem.instance
+    pending = group & (week < 0).any(axis=1)
+    got = _three_layer(problem, pending, week, rem,
+                       with_singles=inst.scenario.rules.split_two_week_offers,
+                       accept=accept, bonus=preferred)
+    return pending & (((got >= 0) | (week >= 0)).all(axis=1))
 
 
 def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
@@ -203,7 +279,7 @@ def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: n
 
     def side(w: int, s: np.ndarray, o: np.ndarray, d: np.ndarray) -> None:
         keep = rem[o, w] > 0
-        s, o, d = s[keep], o[keep], travel * (d[keep] // 10)
+        s, o, d = s[keep], o[keep], travel * np.minimum(d[keep] // 10, _MAX_PATH_MINUTES // 2 - 1)
         if w == 0:
             arcs.add(o1 + o, p_in + s, 1, d)
         else:
@@ -214,14 +290,6 @@ def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: n
         for a in role_lists:
             sel = free_both[a.student]
             side(w, a.student[sel], a.offer[sel], a.deciminutes[sel])
-    po = cands.pairs
-    sel = free_both[po.student]
-    if sel.any():
-        x = inst.pairs.offers[po.pair[sel], po.direction[sel]]
-        y = inst.pairs.offers[po.pair[sel], 1 - po.direction[sel]]
-        half = po.deciminutes[sel] // 2
-        side(0, po.student[sel], x, half)
-        side(1, po.student[sel], y, po.deciminutes[sel] - half)
     for w in (0, 1):
         s_need = np.flatnonzero(need[w])
         if not len(s_need):
@@ -279,6 +347,44 @@ def _close_small_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
     for w in (0, 1):
         np.add.at(rem[:, w], week[drop, w], 1)
         week[drop, w] = -1
+
+
+def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+    """Bring every pair holding a signed convention up to its minimum group, first of all.
+
+    A signed convention opens its pair, and nothing signed may move, so the pair must reach
+    `min_group` with other pupils: the nearest eligible ones, priority pupils first. When not
+    enough pupils can join, the inputs cannot be satisfied: an input error names the pair.
+    """
+    inst, options = problem.instance, problem.candidates.pairs
+    pairs, st = inst.pairs, inst.students
+    if pairs.n == 0 or inst.conventions.n == 0:
+        return
+    count = _pair_counts(inst, week)
+    signed = np.unique(inst.offers.pair[inst.conventions.offer])
+    for k in signed[signed >= 0]:
+        need = int(pairs.min_group[k]) - int(count[k])
+        if need <= 0:
+            continue
+        sel = (options.pair == k) & (week[options.student] < 0).all(axis=1)
+        s, d, m = options.student[sel], options.direction[sel], options.deciminutes[sel]
+        taken: set[int] = set()
+        for i in np.lexsort((s, m, ~st.priority[s])):
+            if need == 0:
+                break
+            x, y = pairs.offers[k, d[i]], pairs.offers[k, 1 - d[i]]
+            if int(s[i]) in taken or rem[x, 0] <= 0 or rem[y, 1] <= 0:
+                continue
+            _assign(week, rem, int(s[i]), (x, y))
+            taken.add(int(s[i]))
+            need -= 1
+        if need > 0:
+            raise InputError([Problem_(
+                inst.scenario.inputs.conventions.name if inst.scenario.inputs.conventions else "",
+                f"une paire mutualisée où au moins {pairs.min_group[k]} élèves peuvent être "
+                f"placés (min_group) : conventions signées {count[k]}, et seulement "
+                f"{len(taken)} autre(s) élève(s) à portée avec des places libres",
+                column="offer_id", value=str(pairs.ids[k]))])
 
 
 def _open_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:

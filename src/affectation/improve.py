@@ -27,10 +27,16 @@ from affectation.model import build_model, hint_allocation, neighbourhood, read_
 class SearchSettings:
     """Neighbourhood size, CP-SAT effort per neighbourhood, passes over the unplaced pupils."""
 
-    window: int = 1200
+    window: int = 600
     deterministic_time: float = 1.0
-    max_passes: int = 3
+    max_passes: int = 1
+    max_neighbourhoods: int = 4
+    # Up to this many pupils to place, one model holds them all (and every reachable offer).
+    whole_model_pupils: int = 800
+    whole_model_deterministic_time: float = 5.0
     seed: int = 0
+    workers: int = 1
+    linearization_level: int = 2
 
 
 @dataclass
@@ -39,6 +45,7 @@ class SearchStats:
     improved: int = 0
     passes: int = 0
     stopped_by_deadline: bool = False
+    proved_optimal: bool = False
 
 
 def lexicographic_score(instance: Instance, week: np.ndarray) -> tuple[int, int, int, int]:
@@ -58,67 +65,108 @@ def _plane_km(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     return st.lon * 111.32 * np.cos(np.radians(lat0)), st.lat * 110.57
 
 
+def _pairs_with_room(instance: Instance, week: np.ndarray, cands: Candidates) -> np.ndarray:
+    """Pairs that could host more pupils (seats left, and pupils with options on them)."""
+    pairs, of = instance.pairs, instance.offers
+    if pairs.n == 0:
+        return np.zeros(0, dtype=np.int64)
+    w1 = week[:, 0]
+    in_pair = np.where(w1 >= 0, of.pair[np.maximum(w1, 0)], -1)
+    count = np.bincount(in_pair[in_pair >= 0], minlength=pairs.n)
+    a, b = pairs.offers[:, 0], pairs.offers[:, 1]
+    cap = of.capacity[:, None] * of.open_week
+    seats = np.minimum(cap[a, 0], cap[b, 1]) + np.minimum(cap[b, 0], cap[a, 1])
+    has_options = np.bincount(cands.pairs.pair, minlength=pairs.n) > 0
+    return np.flatnonzero((count < seats) & has_options)
+
+
 def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.ndarray,
             deadline: float, settings: SearchSettings) -> tuple[np.ndarray, SearchStats]:
-    """Re-solve neighbourhoods around pupils not placed for both weeks until no gain or time."""
+    """Re-solve neighbourhoods until no gain, the budget of passes, or the deadline.
+
+    Neighbourhoods are centred first on mutualised pairs with room (opening a pair or filling
+    it needs several pupils to move at once: what flows cannot do and CP-SAT can), then on
+    pupils not placed for both weeks, priority pupils first.
+    """
     stats = SearchStats()
-    st = instance.students
+    st, of = instance.students, instance.offers
     x, y = _plane_km(instance)
+    lat0 = float(np.mean(st.lat)) if st.n else 0.0
     movable = st.to_place & ((instance.fixed < 0).any(axis=1))
     movable_idx = np.flatnonzero(movable)
     if not len(movable_idx):
         return week, stats
-    covered = np.zeros(st.n, dtype=bool)
     score = lexicographic_score(instance, week)
-    pass_start_score = score
-    while True:
-        missing = movable & ((week < 0).any(axis=1)) & ~covered
-        if not missing.any():
-            stats.passes += 1
-            if stats.passes >= settings.max_passes or score == pass_start_score:
-                break
-            pass_start_score = score
-            covered[:] = False
-            continue
-        if time.perf_counter() > deadline - 0.2:
-            stats.stopped_by_deadline = True
+    if len(movable_idx) <= settings.whole_model_pupils:
+        whole = SearchSettings(**{**settings.__dict__,
+                                  "deterministic_time": settings.whole_model_deterministic_time})
+        new, gained, optimal = _solve_neighbourhood(instance, roles, cands, week, movable,
+                                                    deadline, whole)
+        stats.neighbourhoods = 1
+        stats.passes = 1
+        stats.proved_optimal = optimal
+        stats.improved = int(lexicographic_score(instance, new) > score)
+        stats.stopped_by_deadline = time.perf_counter() > deadline - 0.2 and not optimal
+        return new, stats
+    for _ in range(settings.max_passes):
+        pass_start = score
+        centres: list[tuple[float, float]] = []
+        for k in _pairs_with_room(instance, week, cands):
+            o = instance.pairs.offers[k, 0]
+            centres.append((of.lon[o] * 111.32 * np.cos(np.radians(lat0)), of.lat[o] * 110.57))
+        covered = np.zeros(st.n, dtype=bool)
+        missing = movable & (week < 0).any(axis=1)
+        order = np.r_[np.flatnonzero(missing & st.priority), np.flatnonzero(missing & ~st.priority)]
+        queue = list(centres) + [int(i) for i in order]
+        for item in queue:
+            if isinstance(item, int):
+                if covered[item] or not (week[item] < 0).any():
+                    continue
+                cx, cy = x[item], y[item]
+            else:
+                cx, cy = item
+            if stats.neighbourhoods >= settings.max_neighbourhoods:
+                return week, stats
+            if time.perf_counter() > deadline - 0.2:
+                stats.stopped_by_deadline = True
+                return week, stats
+            d2 = (x[movable_idx] - cx) ** 2 + (y[movable_idx] - cy) ** 2
+            nearest = movable_idx[np.argsort(d2, kind="stable")[: settings.window]]
+            free = np.zeros(st.n, dtype=bool)
+            free[nearest] = True
+            covered[nearest] = True
+            week, gained, _ = _solve_neighbourhood(instance, roles, cands, week, free,
+                                                   deadline, settings)
+            stats.neighbourhoods += 1
+            if gained:
+                new_score = lexicographic_score(instance, week)
+                if new_score > score:
+                    stats.improved += 1
+                score = new_score
+        stats.passes += 1
+        if score == pass_start:
             break
-        # Priority pupils first, then input order: a deterministic sequence of centres.
-        centres = np.flatnonzero(missing)
-        prio = centres[st.priority[centres]]
-        centre = int(prio[0] if len(prio) else centres[0])
-        d2 = (x[movable_idx] - x[centre]) ** 2 + (y[movable_idx] - y[centre]) ** 2
-        nearest = movable_idx[np.argsort(d2, kind="stable")[: settings.window]]
-        free = np.zeros(st.n, dtype=bool)
-        free[nearest] = True
-        # Every pupil of the neighbourhood has had its chance in this pass.
-        covered[nearest] = True
-        week, gained = _solve_neighbourhood(instance, roles, cands, week, free, deadline, settings)
-        stats.neighbourhoods += 1
-        if gained:
-            new_score = lexicographic_score(instance, week)
-            if new_score > score:
-                stats.improved += 1
-            score = new_score
     return week, stats
 
 
 def _solve_neighbourhood(instance: Instance, roles: OfferRoles, cands: Candidates,
                          week: np.ndarray, free: np.ndarray, deadline: float,
-                         settings: SearchSettings) -> tuple[np.ndarray, bool]:
+                         settings: SearchSettings) -> tuple[np.ndarray, bool, bool]:
+    """CP-SAT over the `free` pupils; (allocation, changed, proved optimal on its options)."""
     hood = neighbourhood(instance, week, free)
     built = build_model(instance, roles, cands, hood)
     hint_allocation(built, instance, week)
     solver = cp_model.CpSolver()
     params = solver.parameters
-    params.num_workers = 1
+    params.num_workers = settings.workers
+    params.linearization_level = settings.linearization_level
     params.random_seed = settings.seed
     params.max_deterministic_time = settings.deterministic_time
     params.max_time_in_seconds = max(0.05, deadline - time.perf_counter() - 0.1)
     result = solver.solve(built.model)
     if result not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return week, False
+        return week, False, False
     new = read_allocation(solver, built, instance, week, hood)
     if lexicographic_score(instance, new) < lexicographic_score(instance, week):
-        return week, False
-    return new, True
+        return week, False, False
+    return new, True, result == cp_model.OPTIMAL

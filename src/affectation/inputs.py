@@ -367,10 +367,6 @@ class _Signed:
     implied: bool
 
 
-# Decision 12: a pair opened by signed conventions must hold at least `min_group` of them.
-# Off until the good fixture (tests/fixtures/good: pair M1, min_group 2, one convention) and
-# tests/test_check.py (pair P1, min_group 2, one convention) are made consistent with it.
-SIGNED_PAIRS_NEED_MIN_GROUP = False
 
 
 def read_conventions(path: Path, students: Students, offers: Offers, pairs: Pairs) -> Conventions:
@@ -383,8 +379,6 @@ def read_conventions(path: Path, students: Students, offers: Offers, pairs: Pair
     kept = _one_offer_per_week(file, signed, offers, problems)
     raise_if_any(problems)
     _check_capacity(file, kept, offers, problems)
-    if SIGNED_PAIRS_NEED_MIN_GROUP:
-        _check_signed_min_group(file, kept, offers, pairs, problems)
     raise_if_any(problems)
     return Conventions(
         student=np.array([c.student for c in kept], dtype=np.int64),
@@ -523,32 +517,6 @@ def _check_capacity(file: str, kept: list[_Signed], offers: Offers,
             f"{offers.ids[o]} (sa capacité) : {len(found)} signées, lignes "
             f"{', '.join(map(str, shown))}",
             line=shown[-1], column="offer_id", value=str(offers.ids[o])))
-
-
-def _check_signed_min_group(file: str, kept: list[_Signed], offers: Offers, pairs: Pairs,
-                            problems: list[Problem]) -> None:
-    """A pair opened by signed conventions holds at least its `min_group` of them (decision:
-    a signed convention opens its pair, and no run may have to move anything to fill it)."""
-    pupils: dict[int, set[int]] = {}
-    lines: dict[int, list[tuple[int, int]]] = {}
-    for c in kept:
-        k = int(offers.pair[c.offer])
-        if k >= 0:
-            pupils.setdefault(k, set()).add(c.student)
-            lines.setdefault(k, []).append((c.line, c.row_offer))
-    for k in sorted(pupils):
-        need, have = int(pairs.min_group[k]), len(pupils[k])
-        if have >= need:
-            continue
-        a, b = pairs.offers[k]
-        rows = sorted(set(lines[k]))
-        problems.append(Problem(
-            file,
-            f"au moins {need} conventions dans la paire mutualisée {pairs.ids[k]} "
-            f"({offers.ids[a]}/{offers.ids[b]}, min_group {need}) : {have} élève(s) signé(s), "
-            f"ligne(s) {', '.join(str(line) for line, _ in rows)} ; signer tout le groupe, ou "
-            "baisser min_group dans offers.csv",
-            line=rows[0][0], column="offer_id", value=str(offers.ids[rows[0][1]])))
 
 
 __all__ = [

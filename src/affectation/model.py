@@ -98,10 +98,14 @@ def create_variables(model: cp_model.CpModel, instance: Instance, cands: Candida
         ext = np.r_[np.zeros(len(s) - len(half), dtype=bool), np.ones(len(half), dtype=bool)]
         order = np.lexsort((o, s))
         s, o, ext = s[order], o[order], ext[order]
-        dup = np.r_[False, (s[1:] == s[:-1]) & (o[1:] == o[:-1])]
+        # A pupil's extension may also be one of its ordinary stays: keep one variable.
+        dup = np.zeros(len(s), dtype=bool)
+        dup[1:] = (s[1:] == s[:-1]) & (o[1:] == o[:-1])
+        ext_of_next = np.zeros(len(s), dtype=bool)
+        ext_of_next[:-1] = dup[1:] & ext[1:]
         stay_s.append(s[~dup])
         stay_o.append(o[~dup])
-        stay_ext.append((ext | np.r_[dup[1:] & ext[1:], False])[~dup])
+        stay_ext.append((ext | ext_of_next)[~dup])
     po = cands.pairs
     sel = free[po.student]
     both_free = free & (fixed[:, 0] < 0) & (fixed[:, 1] < 0)

@@ -80,12 +80,20 @@ def phase_one_coefficients(
 
 
 def sector_score(instance: Instance, students: np.ndarray, offers: np.ndarray) -> np.ndarray:
-    """Level-5 score of each (student, offer) placement week."""
-    sector = instance.offers.sector[offers]
+    """Level-5 score of each (student, offer) placement week (vectorised over the pairs)."""
     prefs = instance.students.sectors
+    longest = max((len(p) for p in prefs), default=0)
     out = np.zeros(len(students), dtype=np.int64)
-    for i, (s, code) in enumerate(zip(students, sector, strict=True)):
-        wanted = prefs[s]
-        if code and code in wanted:
-            out[i] = max(1, SECTOR_FIRST - wanted.index(code))
-    return out
+    if longest == 0 or len(students) == 0:
+        return out
+    codes = {c: i for i, c in enumerate(sorted({c for p in prefs for c in p}))}
+    table = np.full((len(prefs), longest), -1, dtype=np.int64)
+    for i, p in enumerate(prefs):
+        table[i, : len(p)] = [codes[c] for c in p]
+    offer_code = np.array([codes.get(c, -2) for c in instance.offers.sector], dtype=np.int64)
+    wanted = table[students]
+    got = offer_code[offers][:, None]
+    hit = wanted == got
+    ranks = np.arange(longest)
+    scores = np.maximum(1, SECTOR_FIRST - ranks)
+    return (hit * scores[None, :]).max(axis=1)

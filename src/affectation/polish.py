@@ -1,15 +1,100 @@
-"""Levels 5-6 of the objective (sector preference, then travel) without touching levels 1-4.
+"""Levels 5 and 6 of the objective (sector preference, then travel), levels 1-4 untouched.
 
-Placeholder until the class-by-class min-cost reassignment lands: returns the allocation as is.
+Once it is decided which pupils are singles, which take one-week stays and which join pairs,
+choosing *which* offer each of them gets is, family by family, a transportation problem: with
+the roles of offers disjoint (two-week offers not split), singles only compete with singles for
+two-week offers and week-1 stays with week-1 stays for week-1 offers. Each family is re-assigned
+by a min-cost flow that keeps every pupil of the family placed in it (so no level above moves)
+and minimises, lexicographically, the loss of sector preference then travel minutes. Signed
+weeks, pairs and extensions of a signed week stay as they are.
+
+When two-week offers may be split, a two-week offer serves both families and the re-assignment
+is not a set of independent flows; the allocation is then kept as the construction left it
+(its flows already minimise travel).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from ortools.graph.python import min_cost_flow
 
-from affectation.candidates import Candidates, OfferRoles
+from affectation.candidates import Candidates, OfferRoles, RoleArcs
 from affectation.inputs import Instance
+from affectation.objective import sector_score
 
 
 def polish(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.ndarray) -> np.ndarray:
+    """Re-assign each family to its best offers for sectors then travel; same kinds for all."""
+    if instance.scenario.rules.split_two_week_offers:
+        return week
+    week = week.copy()
+    fixed = instance.fixed
+    of = instance.offers
+    a, b = week[:, 0], week[:, 1]
+    unsigned = (fixed < 0).all(axis=1)
+    single = unsigned & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
+    _reassign(instance, cands.single, single, week, weeks=(0, 1))
+    for w in (0, 1):
+        o = week[:, w]
+        other = week[:, 1 - w]
+        role = roles.week1 if w == 0 else roles.week2
+        stay = (o >= 0) & (fixed[:, w] < 0) & role[np.maximum(o, 0)] & (o != other)
+        stay &= of.pair[np.maximum(o, 0)] < 0
+        _reassign(instance, cands.stays(w), stay, week, weeks=(w,))
     return week
+
+
+def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.ndarray,
+              weeks: tuple[int, ...]) -> None:
+    """Min-cost re-assignment of `members` (each keeps exactly one offer) in place."""
+    pupils = np.flatnonzero(members)
+    if len(pupils) < 2:
+        return
+    of = instance.offers
+    current = week[pupils, weeks[0]]
+    # Seats each offer has for the family: capacity minus what everyone else holds.
+    seats = of.capacity.copy()
+    for w in weeks:
+        held = np.zeros(of.n, dtype=np.int64)
+        o = week[:, w]
+        others = (o >= 0) & ~members
+        np.add.at(held, o[others], 1)
+        seats = np.minimum(seats, of.capacity * of.open_week[:, w] - held)
+    sel = members[arcs.student]
+    s = np.r_[arcs.student[sel], pupils]
+    o = np.r_[arcs.offer[sel], current]
+    d = np.r_[arcs.deciminutes[sel], np.full(len(pupils), -1)]
+    # The current assignment is always an arc (its minutes looked up when it is a candidate).
+    key = s * of.n + o
+    order = np.lexsort((-d, key))
+    key, s, o, d = key[order], s[order], o[order], d[order]
+    first = np.r_[True, key[1:] != key[:-1]]
+    s, o, d = s[first], o[first], d[first]
+    missing = d < 0
+    if missing.any():
+        from affectation.travel import exact_minutes
+
+        d[missing] = np.floor(exact_minutes(instance, s[missing], o[missing]) * 10).astype(np.int64)
+    score = sector_score(instance, s, o)
+    travel_total = int(d.max(initial=0)) * len(pupils) + 1
+    cost = d - travel_total * score
+    offers = np.unique(o)
+    n_p = len(pupils)
+    p_index = np.full(instance.students.n, -1, dtype=np.int64)
+    p_index[pupils] = np.arange(n_p)
+    o_index = np.full(of.n, -1, dtype=np.int64)
+    o_index[offers] = np.arange(len(offers))
+    sink = n_p + len(offers)
+    flow = min_cost_flow.SimpleMinCostFlow()
+    tails = np.r_[p_index[s], n_p + np.arange(len(offers))]
+    heads = np.r_[n_p + o_index[o], np.full(len(offers), sink)]
+    caps = np.r_[np.ones(len(s), dtype=np.int64), np.maximum(seats[offers], 0)]
+    costs = np.r_[cost, np.zeros(len(offers), dtype=np.int64)]
+    ids = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    supplies = np.r_[np.ones(n_p, dtype=np.int64), np.zeros(len(offers), dtype=np.int64), -n_p]
+    flow.set_nodes_supplies(np.arange(sink + 1), supplies)
+    if flow.solve() != flow.OPTIMAL:
+        return
+    used = flow.flows(ids)[: len(s)] > 0
+    for w in weeks:
+        week[s[used], w] = o[used]

@@ -101,8 +101,11 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
                              of.lat[active], of.lon[active])
                 nearest = active[int(np.argmin(km))]
                 minutes = exact_minutes(instance, np.array([s]), np.array([nearest]), travel)[0]
+                # Rounded up, so that the nearest never reads as within the limit.
+                nearest_text = f"{np.ceil(minutes * 10) / 10:.1f}".replace(
+                    ".", "," if language == "fr" else ".")
                 reasons[s] = text["none_within"].format(limit=limit, mode=mode,
-                                                        nearest=_fmt(round(minutes)))
+                                                        nearest=nearest_text)
                 continue
             usable = offers[~of.reserved[offers] | st.priority[s]]
             if len(usable) == 0:
