@@ -23,13 +23,7 @@ GOOD = FIXTURES / "good"
 KNOWN_BUGS: dict[str, str] = {}
 
 # Folders for a decided rule that is implemented but not switched on yet.
-PENDING = {
-    "convention_pair_below_min_group": (
-        "decision 12 (a pair opened by signed conventions holds at least its min_group of "
-        "them) is off (inputs.SIGNED_PAIRS_NEED_MIN_GROUP) until tests/fixtures/good and "
-        "tests/test_check.py, whose pairs hold one convention under min_group 2, comply"
-    ),
-}
+PENDING: dict[str, str] = {}
 
 FOLDERS = sorted(p for p in BAD.iterdir() if p.is_dir())
 

@@ -298,9 +298,6 @@ def test_many_duplicate_ids_are_all_counted(folder: Path) -> None:
     assert "10 autre(s)" in err.value.message()
 
 
-@pytest.mark.xfail(strict=True, reason="model.create_variables: for an empty stay list, "
-                   "`dup = np.r_[False, ...]` has length 1, so `s[~dup]` raises IndexError "
-                   "once the improvement step runs (valid one-week convention -> traceback)")
 def test_valid_one_week_convention_solves(folder: Path, tmp_path: Path) -> None:
     _conventions(folder, "E3,O5,\n")
     out = tmp_path / "out"
@@ -377,24 +374,6 @@ def test_over_capacity_counts_implied_pair_weeks(folder: Path) -> None:
         _conventions(folder, "E4,PA,1\nE3,PB,2\n")
     assert [(p.line, p.value) for p in err.value.problems] == [(3, "PA"), (3, "PB")]
     assert all("lignes 2, 3" in p.expected for p in err.value.problems)
-
-
-def test_signed_pair_must_reach_its_min_group(folder: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import affectation.inputs as inputs
-
-    monkeypatch.setattr(inputs, "SIGNED_PAIRS_NEED_MIN_GROUP", True)
-    # Pair M1 needs 2 (the larger of PA's 1 and PB's 2).
-    with pytest.raises(InputError) as err:
-        _conventions(folder, "E4,PA,1\n")
-    [p] = err.value.problems
-    assert (p.file, p.line, p.column, p.value) == ("conventions.csv", 2, "offer_id", "PA")
-    assert "M1" in p.expected and "min_group 2" in p.expected
-    # Two pupils signed (one each way): the pair is full enough.
-    instance = _conventions(folder, "E4,PA,1\nE3,PB,1\n")
-    assert instance.conventions.n == 4
-    # No signed pupil in the pair: nothing to check.
-    assert _conventions(folder, "E2,O1,\n").conventions.n == 2
 
 
 def test_problems_of_every_file_are_raised_together(folder: Path) -> None:

@@ -217,7 +217,8 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
     pupils = np.unique(ps)
     net = _Network(
         2 + 2 * n_o + 2 * n_s,
-        np.r_[np.zeros(n_o, dtype=np.int64), o2 + np.arange(n_o), p_in + pupils, o1 + x, p_out + ps],
+        np.r_[np.zeros(n_o, dtype=np.int64), o2 + np.arange(n_o), p_in + pupils, o1 + x,
+              p_out + ps],
         np.r_[o1 + np.arange(n_o), np.ones(n_o, dtype=np.int64), p_out + pupils, p_in + ps, o2 + y],
         np.r_[np.maximum(rem[:, 0], 0), np.maximum(rem[:, 1], 0),
               np.ones(len(pupils) + 2 * len(ps), dtype=np.int64)],

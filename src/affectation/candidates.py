@@ -82,7 +82,8 @@ def pair_options(instance: Instance, reach: Reach, allowed: np.ndarray) -> PairO
     # Both offers of a pair must be reachable: group by (student, pair) and keep complete groups.
     key = student * pairs.n + pair
     order = np.lexsort((~first, key))
-    key, first, deci, student, pair = key[order], first[order], deci[order], student[order], pair[order]
+    key, first, deci = key[order], first[order], deci[order]
+    student, pair = student[order], pair[order]
     both = np.flatnonzero((key[:-1] == key[1:]) & first[:-1]) if len(key) > 1 else empty
     s, k = student[both], pair[both]
     total = deci[both] + deci[both + 1]
@@ -253,7 +254,7 @@ def build_candidates(
 
 
 def extensions(instance: Instance, reach: Reach) -> np.ndarray:
-    """For pupils with exactly one signed week: the signed offer if they may stay there both weeks."""
+    """For pupils with exactly one signed week: the signed offer, if they may stay both weeks."""
     fixed = instance.fixed
     of = instance.offers
     out = np.full(instance.students.n, -1, dtype=np.int64)

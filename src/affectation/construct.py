@@ -51,7 +51,8 @@ class _Arcs:
     caps: list[np.ndarray]
     costs: list[np.ndarray]
 
-    def add(self, t: np.ndarray, h: np.ndarray, cap: np.ndarray | int, cost: np.ndarray | int) -> None:
+    def add(self, t: np.ndarray, h: np.ndarray, cap: np.ndarray | int,
+            cost: np.ndarray | int) -> None:
         t = np.asarray(t, dtype=np.int64)
         self.tails.append(t)
         self.heads.append(np.asarray(h, dtype=np.int64))
@@ -217,7 +218,8 @@ def _bipartite(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.
     arcs.add(np.full(len(students), source), p_node + students, 1, costs)
     arcs.add(p_node + s, t, 1, travel * np.minimum(d, _MAX_PATH_MINUTES - 1))
     offers = np.arange(n_o)
-    arcs.add(o_node + offers, np.full(n_o, sink), np.maximum(np.minimum(rem[:, 0], rem[:, 1]), 0), 0)
+    both_weeks = np.maximum(np.minimum(rem[:, 0], rem[:, 1]), 0)
+    arcs.add(o_node + offers, np.full(n_o, sink), both_weeks, 0)
     if pairs.n:
         k = np.repeat(np.arange(pairs.n), 2)
         direction = np.tile([0, 1], pairs.n)
@@ -448,7 +450,8 @@ def _greedy(problem: Problem, order: np.ndarray, week: np.ndarray, rem: np.ndarr
             for i in range(sl.start, sl.stop):
                 k, d = cands.pairs.pair[i], cands.pairs.direction[i]
                 # Joining a closed pair would leave it under its minimum group.
-                if pair_count[k] < pairs.min_group[k] - 1 or (pair_count[k] == 0 and pairs.min_group[k] > 1):
+                closed = pair_count[k] == 0 and pairs.min_group[k] > 1
+                if pair_count[k] < pairs.min_group[k] - 1 or closed:
                     continue
                 x, y = pairs.offers[k, d], pairs.offers[k, 1 - d]
                 if rem[x, 0] > 0 and rem[y, 1] > 0:

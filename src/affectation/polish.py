@@ -23,7 +23,8 @@ from affectation.inputs import Instance
 from affectation.objective import sector_score
 
 
-def polish(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.ndarray) -> np.ndarray:
+def polish(instance: Instance, roles: OfferRoles, cands: Candidates,
+           week: np.ndarray) -> np.ndarray:
     """Re-assign each family to its best offers for sectors then travel; same kinds for all."""
     if instance.scenario.rules.split_two_week_offers:
         return week

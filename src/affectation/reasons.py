@@ -23,7 +23,8 @@ MODE_WORDS = {
 
 TEXT = {
     "fr": {
-        "none_within": "aucune offre à moins de {limit} min {mode} (la plus proche est à {nearest} min)",
+        "none_within": "aucune offre à moins de {limit} min {mode} "
+                       "(la plus proche est à {nearest} min)",
         "no_offer": "aucune offre active dans le fichier des offres",
         "reserved_only": "seules des offres réservées aux élèves prioritaires sont à portée "
                          "({n} offre(s) à moins de {limit} min)",

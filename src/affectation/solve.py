@@ -6,8 +6,9 @@
 The flow-based start is valid, so there is always an allocation to write. `solver_status`:
 `OPTIMAL` when CP-SAT proved the whole model (every pupil, every reachable offer) optimal for
 levels 1-4 of the objective, or when the pupils placed for both weeks, and the priority pupils
-among them, equal their proven upper bounds (levels 1-2 then proven optimal); `FALLBACK` when the CP-SAT search could not run a single neighbourhood in
-the time left (the result is the flow-based allocation); `FEASIBLE` otherwise.
+among them, equal their proven upper bounds (levels 1-2 then proven optimal); `FALLBACK`
+when the CP-SAT search could not run a single neighbourhood in the time left (the result is the
+flow-based allocation); `FEASIBLE` otherwise.
 
 Determinism: every stage is deterministic (flows, single-worker CP-SAT with a fixed seed and a
 deterministic time limit per neighbourhood, a fixed budget of neighbourhoods); only the

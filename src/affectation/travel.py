@@ -91,7 +91,8 @@ def pupil_travel(instance: Instance) -> PupilTravel:
     )
 
 
-def geodesic_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+def geodesic_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
+                lon2: np.ndarray) -> np.ndarray:
     """Exact WGS84 geodesic distance in km (pyproj)."""
     if len(lat1) == 0:
         return np.zeros(0)

@@ -1,0 +1,168 @@
+"""Proven upper bounds on the pupils placed for both weeks: never below the true optimum
+(exhaustive search on tiny instances), the three-layer bound is exactly the max flow of its
+network (networkx), and the certified pruned flow equals the unpruned one."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pytest
+from conftest import brute_force, independent_usable, make_scenario, near, random_case
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import affectation.bound as bound_module
+from affectation.bound import full_placement_bound, three_layer_bound
+from affectation.candidates import allowed_pairs, offer_roles
+from affectation.generate import generate_scenario
+from affectation.inputs import Instance, load_instance
+from affectation.travel import reachable
+
+FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _bounds(inst: Instance, mask: np.ndarray | None = None) -> dict[str, int]:
+    reach = reachable(inst)
+    allowed = allowed_pairs(inst, reach)
+    roles = offer_roles(inst)
+    if mask is None:
+        mask = inst.students.to_place
+    return {
+        "full": full_placement_bound(inst, reach, allowed, roles, mask)[0].value,
+        "full_3": full_placement_bound(inst, reach, allowed, roles, mask,
+                                       three_layer=True)[0].value,
+        "three_layer": three_layer_bound(inst, reach, allowed, mask)[0].value,
+    }
+
+
+def _load(case: dict[str, Any], folder: Path) -> Instance:
+    return load_instance(make_scenario(folder, **case))
+
+
+@st.composite
+def tiny(draw: Any) -> dict[str, Any]:
+    case = random_case(draw, n_students=(1, 5), n_offers=(1, 4), pairs=False)
+    if len(case["offers"]) >= 3 and draw(st.booleans()):
+        a, b = case["offers"][-2:]
+        a["pair_id"] = b["pair_id"] = "M"
+        a["capacity"], b["capacity"] = max(a["capacity"], 1), max(b["capacity"], 1)
+        if (a["period"], b["period"]) in {(1, 1), (2, 2)}:
+            b["period"] = 0
+        if draw(st.booleans()):
+            a["min_group"] = draw(st.integers(2, 3))
+        case["conventions"] = [c for c in case["conventions"]
+                               if c["offer_id"] not in (a["offer_id"], b["offer_id"])]
+    return case
+
+
+@settings(FAST, max_examples=60)
+@given(case=tiny())
+def test_bound_never_below_exhaustive_optimum(case: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        inst = _load(case, Path(tmp))
+    best_full, _ = brute_force(inst, key=(1,))
+    b = _bounds(inst)
+    assert b["full"] >= best_full[0], (b, best_full)
+    assert b["full_3"] >= best_full[0], (b, best_full)
+    assert b["three_layer"] >= best_full[0], (b, best_full)
+    assert b["full_3"] <= b["full"]
+    assert b["full"] <= int(inst.students.to_place.sum())
+    # The priority bound (same functions, priority pupils only).
+    best_priority, _ = brute_force(inst, key=(0,))
+    prio = inst.students.to_place & inst.students.priority
+    bp = _bounds(inst, prio)
+    assert min(bp.values()) >= best_priority[0], (bp, best_priority)
+
+
+def test_bound_is_tight_on_simple_cases(tmp_path: Path) -> None:
+    """Three pupils, one two-week offer with 2 seats: the bound is 2, not 3."""
+    students = [{"student_id": f"S{i}", **near(0.001 * i)} for i in range(3)]
+    offers = [{"offer_id": "O", "capacity": 2, **near(0.01)}]
+    inst = load_instance(make_scenario(tmp_path, students=students, offers=offers))
+    assert _bounds(inst) == {"full": 2, "full_3": 2, "three_layer": 2}
+
+
+def networkx_three_layer(inst: Instance, mask: np.ndarray) -> int:
+    """The three-layer network built from the spec's rules alone, solved by networkx."""
+    of = inst.offers
+    usable = independent_usable(inst)
+    open_w = np.stack([(of.capacity > 0) & (of.period != 2),
+                       (of.capacity > 0) & (of.period != 1)], axis=1)
+    fixed = inst.fixed
+    g = nx.DiGraph()
+    for o in range(of.n):
+        g.add_edge("s", ("w1", o), capacity=int(of.capacity[o] * open_w[o, 0]))
+        g.add_edge(("w2", o), "t", capacity=int(of.capacity[o] * open_w[o, 1]))
+    for s in np.flatnonzero(mask):
+        g.add_edge(("in", s), ("out", s), capacity=1)
+        for o in range(of.n):
+            if (fixed[s, 0] == o) or (fixed[s, 0] < 0 and usable[s, o] and open_w[o, 0]):
+                g.add_edge(("w1", o), ("in", s), capacity=1)
+            if (fixed[s, 1] == o) or (fixed[s, 1] < 0 and usable[s, o] and open_w[o, 1]):
+                g.add_edge(("out", s), ("w2", o), capacity=1)
+    g.add_nodes_from(["s", "t"])
+    return int(nx.maximum_flow_value(g, "s", "t"))
+
+
+@st.composite
+def small(draw: Any) -> dict[str, Any]:
+    return random_case(draw, n_students=(5, 40), n_offers=(2, 15))
+
+
+@settings(FAST, max_examples=20)
+@given(case=small())
+def test_three_layer_bound_equals_networkx_max_flow(case: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        inst = _load(case, Path(tmp))
+    reach = reachable(inst)
+    allowed = allowed_pairs(inst, reach)
+    for mask in (inst.students.to_place, inst.students.to_place & inst.students.priority):
+        got = three_layer_bound(inst, reach, allowed, mask)[0].value
+        assert got == networkx_three_layer(inst, mask)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Instance]:
+    """The generator's scenario at scale 0.01, with both values of the split rule."""
+    folder = tmp_path_factory.mktemp("generated")
+    generate_scenario(folder, scale=0.01, seed=3)
+    text = (folder / "scenario.toml").read_text(encoding="utf-8")
+    out = {False: load_instance(folder / "scenario.toml")}
+    assert "split_two_week_offers = false" in text
+    (folder / "split.toml").write_text(
+        text.replace("split_two_week_offers = false", "split_two_week_offers = true"),
+        encoding="utf-8")
+    out[True] = load_instance(folder / "split.toml")
+    return out
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_certified_pruned_flow_equals_unpruned(generated: dict[bool, Instance], split: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = generated[split]
+    assert inst.scenario.rules.split_two_week_offers is split
+    masks = {"all": inst.students.to_place,
+             "priority": inst.students.to_place & inst.students.priority}
+    values: dict[int, dict[str, dict[str, int]]] = {}
+    rounds: dict[int, int] = {}
+    for arcs in (1, 10**6):
+        monkeypatch.setattr(bound_module, "INITIAL_ARCS_PER_PUPIL", arcs)
+        values[arcs] = {name: _bounds(inst, m) for name, m in masks.items()}
+        reach = reachable(inst)
+        rounds[arcs] = three_layer_bound(inst, reach, allowed_pairs(inst, reach),
+                                         masks["all"])[0].rounds
+    assert values[1] == values[10**6]
+    # The pruned run really was pruned (it needed extra rounds to certify its cut).
+    assert rounds[10**6] == 1
+    assert rounds[1] > 1
+
+
+def test_three_layer_equals_networkx_on_generated(generated: dict[bool, Instance]) -> None:
+    inst = generated[False]
+    reach = reachable(inst)
+    got = three_layer_bound(inst, reach, allowed_pairs(inst, reach), inst.students.to_place)
+    assert got[0].value == networkx_three_layer(inst, inst.students.to_place)
