@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 from pyproj import Geod
 
@@ -370,19 +369,6 @@ def brute_force(instance: Instance, key: Iterable[int] = (0, 1, 2, 3)
     dfs(0, zero)
     assert best[0] is not None, "no valid allocation at all (conventions should give one)"
     return best[0], best[1]
-
-
-@pytest.fixture
-def scenario_factory(tmp_path: Path):
-    """`make_scenario` bound to this test's `tmp_path` (folders numbered on each call)."""
-    calls = [0]
-
-    def factory(**kwargs: Any) -> Path:
-        calls[0] += 1
-        kwargs.setdefault("folder", f"scenario{calls[0]}")
-        return make_scenario(tmp_path, **kwargs)
-
-    return factory
 
 
 # -- Random small scenarios (hypothesis) -----------------------------------------------------

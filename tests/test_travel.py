@@ -223,9 +223,6 @@ def test_pupil_limit_applies_to_reachable(tmp_path: Path) -> None:
     assert sorted(ids[o] for s, o in got if s == 1) == ["IN", "MODE", "OUT"]
 
 
-@pytest.mark.xfail(strict=True, reason="flat-earth screening band (10 m) smaller than the "
-                   "flat-earth error at high latitudes (~20 m at 78 N, 95 km): pairs just "
-                   "inside the limit are dropped")
 def test_reachable_exact_at_high_latitude(tmp_path: Path) -> None:
     """The spec's rule holds anywhere on the ellipsoid, e.g. in Svalbard (78 N)."""
     mode = {"speed_kmh": 60.0, "detour": 1.0, "access_minutes": 0.0, "max_minutes": 95.0}

@@ -32,6 +32,8 @@ from affectation.inputs import Instance
 from affectation.travel import Reach
 
 INITIAL_ARCS_PER_PUPIL = 24
+# With a seed (the arcs of a related flow) far fewer nearest arcs are needed to start.
+SEEDED_ARCS_PER_PUPIL = 8
 MAX_ROUNDS = 30
 ARCS_ADDED_PER_ROUND = 4
 
@@ -71,10 +73,15 @@ class _Network:
     opt_pupil: np.ndarray  # pupil of each optional arc (arcs sorted by pupil)
 
 
-def _certified_max_flow(net: _Network, source: int = 0,
-                        sink: int = 1) -> tuple[Bound, np.ndarray]:
-    """The max flow of the full network, proven by a cut; also the optional arcs it loaded."""
-    chosen = net.opt_rank < INITIAL_ARCS_PER_PUPIL
+def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
+                        seed: np.ndarray | None = None) -> tuple[Bound, np.ndarray]:
+    """The max flow of the full network, proven by a cut; also the optional arcs it loaded.
+
+    `seed` marks optional arcs to load from the start (arcs of a related flow)."""
+    if seed is None:
+        chosen = net.opt_rank < INITIAL_ARCS_PER_PUPIL
+    else:
+        chosen = (net.opt_rank < SEEDED_ARCS_PER_PUPIL) | seed
     rounds = 0
     while True:
         rounds += 1
@@ -241,7 +248,8 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
 
 
 def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
-                       roles: OfferRoles, student_mask: np.ndarray) -> tuple[Bound, FlowArcs]:
+                       roles: OfferRoles, student_mask: np.ndarray,
+                       seed: FlowArcs | None = None) -> tuple[Bound, FlowArcs]:
     """One flow in which the families share each pupil's unit (roles disjoint).
 
     source -> week-1 stay offer -> pupil -> week-2 stay offer -> sink carries splits;
@@ -321,7 +329,12 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     net = _Network(p_out + n_s, np.concatenate(t), np.concatenate(h), np.concatenate(c),
                    np.concatenate(opt_t), np.concatenate(opt_h), np.concatenate(opt_r),
                    np.concatenate(opt_s))
-    bound, chosen = _certified_max_flow(net)
+    seed_mask = None
+    if seed is not None:
+        marked = np.zeros(reach.n_pairs, dtype=bool)
+        marked[np.concatenate([seed.single, seed.week1, seed.week2])] = True
+        seed_mask = marked[np.concatenate(opt_i)]
+    bound, chosen = _certified_max_flow(net, seed=seed_mask)
     parts = np.split(chosen, np.cumsum(lengths)[:-1])
     arcs = FlowArcs(single=opt_i[0][parts[0]], week1=opt_i[1][parts[1]],
                     week2=opt_i[2][parts[2]])
@@ -344,7 +357,7 @@ def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
         bound, arcs = three_layer_bound(instance, reach, allowed, student_mask)
     else:
         bound, arcs = role_bound(instance, reach, allowed, roles, student_mask)
-        others = [shared_pupil_bound(instance, reach, allowed, roles, student_mask)[0]]
+        others = [shared_pupil_bound(instance, reach, allowed, roles, student_mask, arcs)[0]]
         if three_layer:
             others.append(three_layer_bound(instance, reach, allowed, student_mask)[0])
         for other in others:

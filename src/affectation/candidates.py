@@ -204,6 +204,9 @@ class Pruning:
     stay: int | None = 6
     offer_single: int | None = None
     offer_stay: int | None = None
+    # Pair options: each pupil's nearest, and each pair direction's nearest pupils.
+    pair: int | None = 4
+    pupils_per_pair: int | None = 80
 
 
 def build_candidates(
@@ -249,8 +252,32 @@ def build_candidates(
     pairs_free = free_both[pairs.student]
     pairs = PairOption(*(getattr(pairs, f)[pairs_free] for f in
                          ("student", "pair", "direction", "deciminutes")))
+    if pruning.pair is not None:
+        pairs = _prune_pair_options(pairs, pruning, keep_week, instance)
     return Candidates(single=single, week1=stays[0], week2=stays[1], pairs=pairs,
                       extension=extensions(instance, reach))
+
+
+def _prune_pair_options(options: PairOption, pruning: Pruning, keep_week: np.ndarray | None,
+                        instance: Instance) -> PairOption:
+    """Keep each pupil's nearest pair options and each pair direction's nearest pupils."""
+    n = len(options.student)
+    if n == 0:
+        return options
+    by_pupil = np.lexsort((options.pair, options.deciminutes, options.student))
+    keep = np.zeros(n, dtype=bool)
+    keep[by_pupil[rank_within_student(options.student[by_pupil]) < pruning.pair]] = True
+    if pruning.pupils_per_pair is not None:
+        slot = options.pair * 2 + options.direction
+        by_slot = np.lexsort((options.student, options.deciminutes, slot))
+        keep[by_slot[rank_within_student(slot[by_slot]) < pruning.pupils_per_pair]] = True
+    if keep_week is not None:
+        pairs = instance.pairs
+        first = pairs.offers[options.pair, options.direction]
+        second = pairs.offers[options.pair, 1 - options.direction]
+        keep |= (keep_week[options.student, 0] == first) & (keep_week[options.student, 1] == second)
+    return PairOption(options.student[keep], options.pair[keep], options.direction[keep],
+                      options.deciminutes[keep])
 
 
 def extensions(instance: Instance, reach: Reach) -> np.ndarray:

@@ -87,11 +87,11 @@ def _families(problem: Problem, group: np.ndarray, week: np.ndarray, rem: np.nda
     st = problem.instance.students
     free = group & (week < 0).all(axis=1)
     wants_layered = _layered(problem, group, week, rem, preferred=None, accept=False)
-    wants_bipartite = np.zeros(st.n, dtype=bool)
-    for _ in range(ALTERNATIONS):
+    for i in range(ALTERNATIONS):
         wants_bipartite = _bipartite(problem, free, week, rem, ~wants_layered, accept=False)
-        wants_layered = _layered(problem, group, week, rem, ~wants_bipartite, accept=False)
-    _layered(problem, group, week, rem, ~wants_bipartite)
+        # The last layered flow of the alternation is the one committed.
+        wants_layered = _layered(problem, group, week, rem, ~wants_bipartite,
+                                 accept=i == ALTERNATIONS - 1)
     for _ in range(FINAL_ROUNDS):
         free = group & (week < 0).all(axis=1)
         if free.any():
@@ -381,12 +381,19 @@ def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
             taken.add(int(s[i]))
             need -= 1
         if need > 0:
+            conv = inst.conventions
+            in_pair = inst.offers.pair[conv.offer] == k
+            lines = sorted({int(x) for x in conv.line[in_pair] if x})
+            file = inst.scenario.inputs.conventions
             raise InputError([Problem_(
-                inst.scenario.inputs.conventions.name if inst.scenario.inputs.conventions else "",
-                f"une paire mutualisée où au moins {pairs.min_group[k]} élèves peuvent être "
-                f"placés (min_group) : conventions signées {count[k]}, et seulement "
-                f"{len(taken)} autre(s) élève(s) à portée avec des places libres",
-                column="offer_id", value=str(pairs.ids[k]))])
+                file.name if file is not None else "conventions.csv",
+                f"une paire mutualisée ({pairs.ids[k]}) qui puisse atteindre son effectif "
+                f"minimum {pairs.min_group[k]} : {count[k]} convention(s) signée(s) "
+                f"(ligne(s) {', '.join(map(str, lines))}) et seulement {len(taken)} autre(s) "
+                "élève(s) à portée des deux offres avec des places libres ; signer le groupe "
+                "ou baisser min_group",
+                line=lines[0] if lines else None, column="offer_id",
+                value=str(inst.offers.ids[conv.offer[in_pair][0]]) if in_pair.any() else None)])
 
 
 def _open_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:

@@ -49,7 +49,7 @@ def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.
               weeks: tuple[int, ...]) -> None:
     """Min-cost re-assignment of `members` (each keeps exactly one offer) in place."""
     pupils = np.flatnonzero(members)
-    if len(pupils) < 2:
+    if len(pupils) == 0:
         return
     of = instance.offers
     current = week[pupils, weeks[0]]

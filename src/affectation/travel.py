@@ -5,8 +5,10 @@
 The exact geodesic (pyproj, WGS84) costs about 0.5 µs a pair, too slow for the hundreds of
 millions of pairs a region holds. So reachability is decided in three steps: a grid keeps only
 offers in the cells around a pupil's; a local ellipsoidal flat-earth distance (error under 2 m
-up to 100 km) decides every pair clearly inside or outside the limit; the exact geodesic decides
-the few pairs within a safety band of the limit. Minutes written to outputs are always exact.
+up to 100 km at French latitudes) decides every pair clearly inside or outside the limit; the exact geodesic decides
+the few pairs within a safety band of the limit (wider at high latitudes, where the
+approximation is worse; beyond 75° every pair is exact). Minutes written to outputs are
+always exact.
 """
 
 from __future__ import annotations
@@ -192,6 +194,11 @@ def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
     exact_everywhere = cell_km > _FLAT_TRUSTED_KM
     for cell, lo, hi in zip(s_cells, s_start, s_end, strict=True):
         pupils = members[s_order[lo:hi]]
+        # The flat-earth error grows with latitude (2 m at 51°N, 40 m at 80°N for 95 km):
+        # a wider band below 75°, the exact geodesic for every pair beyond.
+        top = float(np.max(np.abs(st.lat[pupils])))
+        band_rel = 1e-4 if top <= 55 else 1e-3
+        exact_here = exact_everywhere or top > 75
         cx, cy = divmod(int(cell), 1 << 22)
         window = []
         for dx in (-1, 0, 1):
@@ -207,8 +214,8 @@ def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
         olat, olon = of.lat[offers][None, :], of.lon[offers][None, :]
         km = flat_km(plat, plon, olat, olon)
         r = radius_all[pupils][:, None]
-        band = np.maximum(1e-4 * r, 0.01)
-        if exact_everywhere:
+        band = np.maximum(band_rel * r, 0.01)
+        if exact_here:
             candidate = km <= r * 1.05 + 1.0
             sure = np.zeros_like(candidate)
         else:
