@@ -84,7 +84,6 @@ def initial_allocation(problem: Problem) -> np.ndarray:
 
 def _families(problem: Problem, group: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
     """Place `group` pupils by alternating the layered and bipartite family flows."""
-    st = problem.instance.students
     free = group & (week < 0).all(axis=1)
     wants_layered = _layered(problem, group, week, rem, preferred=None, accept=False)
     for i in range(ALTERNATIONS):

@@ -4,11 +4,11 @@
 
 The exact geodesic (pyproj, WGS84) costs about 0.5 µs a pair, too slow for the hundreds of
 millions of pairs a region holds. So reachability is decided in three steps: a grid keeps only
-offers in the cells around a pupil's; a local ellipsoidal flat-earth distance (error under 2 m
-up to 100 km at French latitudes) decides every pair clearly inside or outside the limit; the exact geodesic decides
-the few pairs within a safety band of the limit (wider at high latitudes, where the
-approximation is worse; beyond 75° every pair is exact). Minutes written to outputs are
-always exact.
+offers in the cells around a pupil's; a local ellipsoidal flat-earth distance (error under
+2 m up to 100 km at French latitudes) decides every pair clearly inside or outside the limit;
+the exact geodesic decides the few pairs within a safety band of the limit (wider at high
+latitudes, where the approximation is worse; beyond 75° every pair is exact). Minutes
+written to outputs are always exact.
 """
 
 from __future__ import annotations
