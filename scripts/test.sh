@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the whole test suite, then the light benchmark smoke run.
+# Set up (if needed), lint (ruff, mypy) and run the whole test suite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/ruff check src tests benchmarks scripts || exit 1
+.venv/bin/mypy src/affectation || exit 1
+.venv/bin/python -m pytest "$@"
 status=$?
 # pytest exits 5 when it collected no test: that is a failure here, never a pass.
 if [ "$status" -eq 5 ]; then

@@ -231,7 +231,7 @@ def build_candidates(
         sel = o_idx >= 0
         keep = pair_membership(reach, s_idx[sel], o_idx[sel])
     on_offer = reach.offer
-    extra = [None, None, None]
+    extra: list[np.ndarray | None] = [None, None, None]
     if flow_arcs is not None:
         extra = []
         for idx in flow_arcs:

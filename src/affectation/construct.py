@@ -288,9 +288,9 @@ def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: n
 
     for w in (0, 1):
         role_lists = [cands.stays(w)] + ([cands.single] if with_singles else [])
-        for a in role_lists:
-            sel = free_both[a.student]
-            side(w, a.student[sel], a.offer[sel], a.deciminutes[sel])
+        for role_arcs in role_lists:
+            sel = free_both[role_arcs.student]
+            side(w, role_arcs.student[sel], role_arcs.offer[sel], role_arcs.deciminutes[sel])
     for w in (0, 1):
         s_need = np.flatnonzero(need[w])
         if not len(s_need):
@@ -299,12 +299,12 @@ def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: n
             arcs.add(p_out + s_need, np.full(len(s_need), sink), 1, 0)
         else:
             arcs.add(np.full(len(s_need), source), p_in + s_need, 1, 0)
-        a = cands.stays(w)
-        sel = need[w][a.student]
+        stays = cands.stays(w)
+        sel = need[w][stays.student]
         ext = cands.extension[s_need]
         has = ext >= 0
-        side(w, np.r_[a.student[sel], s_need[has]], np.r_[a.offer[sel], ext[has]],
-             np.r_[a.deciminutes[sel], np.zeros(int(has.sum()), dtype=np.int64)])
+        side(w, np.r_[stays.student[sel], s_need[has]], np.r_[stays.offer[sel], ext[has]],
+             np.r_[stays.deciminutes[sel], np.zeros(int(has.sum()), dtype=np.int64)])
 
     t, h, f = _solve(arcs, 2 + 2 * n_o + 2 * n_s, source, sink, len(students))
     used = f > 0
@@ -519,16 +519,16 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
     week = week.copy()
     rem = of.capacity[:, None] * of.open_week
     for w in (0, 1):
-        o = week[:, w]
-        np.subtract.at(rem[:, w], o[o >= 0], 1)
+        col = week[:, w]
+        np.subtract.at(rem[:, w], col[col >= 0], 1)
     pairs = instance.pairs
     pair_count = _pair_counts(instance, week)
     missing = st.to_place & (week < 0).any(axis=1)
     order = np.r_[np.flatnonzero(missing & st.priority), np.flatnonzero(missing & ~st.priority)]
-    for s in order:
+    for s in (int(i) for i in order):
         offers, _ = reach.row(s)
         offers = offers[~of.reserved[offers] | st.priority[s]].astype(np.int64)
-        a, b = week[s]
+        a, b = (int(v) for v in week[s])
         if a < 0 and b < 0:
             o = _first_free(offers[roles.single[offers]], rem, both=True)
             if o >= 0:
@@ -536,7 +536,7 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
                 continue
             placed = False
             for k in np.unique(of.pair[offers[of.pair[offers] >= 0]]):
-                x, y = pairs.offers[k]
+                x, y = (int(v) for v in pairs.offers[k])
                 if not (np.isin(x, offers) and np.isin(y, offers)):
                     continue
                 if pair_count[k] == 0 and pairs.min_group[k] > 1:
@@ -551,15 +551,15 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
                     break
             if placed:
                 continue
-            x = _first_free(offers[roles.week1[offers]], rem, week_index=0)
-            y = _first_free(offers[roles.week2[offers]], rem, week_index=1, avoid=x)
-            _assign(week, rem, s, (x, y))
+            x1 = _first_free(offers[roles.week1[offers]], rem, week_index=0)
+            y2 = _first_free(offers[roles.week2[offers]], rem, week_index=1, avoid=x1)
+            _assign(week, rem, s, (x1, y2))
             continue
         w = 0 if a < 0 else 1
         if instance.fixed[s, w] >= 0:
             continue
         role = roles.week1 if w == 0 else roles.week2
-        ext = extension[s]
+        ext = int(extension[s])
         o = ext if ext >= 0 and rem[ext, w] > 0 else _first_free(offers[role[offers]], rem,
                                                                    week_index=w)
         if o >= 0:

@@ -284,6 +284,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     if r.problems:
         raise InputError(r.problems)
     assert files["students"] is not None and files["offers"] is not None and travel is not None
+    assert weeks is not None
     return Scenario(
         path=path,
         scenario=ScenarioInfo(name=name, weeks=(weeks[0], weeks[1]), format=1),

@@ -89,7 +89,7 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
     active = np.flatnonzero(of.capacity > 0)
     fixed = instance.fixed
 
-    for s in np.flatnonzero((kind == "unplaced") | (kind == "partial")):
+    for s in (int(i) for i in np.flatnonzero((kind == "unplaced") | (kind == "partial"))):
         offers, _ = reach.row(s)
         limit = _fmt(float(travel.limit_minutes[s]))
         mode = mode_words.get(names[st.mode[s]], f"({names[st.mode[s]]})")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from affectation.allocation import classify
@@ -22,7 +24,7 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
         minutes[s, w] = exact_minutes(instance, s, week[s, w], solution.travel)
     reason = explain(instance, solution.reach, solution.travel, solution.roles, week, kind,
                      instance.scenario.output.language)
-    summary = {"scenario": instance.scenario.name}
+    summary: dict[str, Any] = {"scenario": instance.scenario.name}
     summary.update(counts(instance, kind))
     bound = solution.upper_bound_full
     summary["upper_bound_full"] = bound

@@ -315,8 +315,9 @@ def check_identifiers(table: Table, column: str, problems: list[Problem], what: 
     if dup.any():
         first: dict[str, int] = {}
         for row, value in enumerate(ids):
-            first.setdefault(value, row)
-        for row in np.flatnonzero(dup):
+            first.setdefault(value, int(row))
+        for dup_row in np.flatnonzero(dup):
+            row = int(dup_row)
             problems.append(
                 Problem(
                     table.file,
