@@ -344,12 +344,13 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
 
 def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
                          roles: OfferRoles, student_mask: np.ndarray | None = None,
-                         three_layer: bool = False) -> tuple[Bound, FlowArcs]:
+                         three_layer: bool = False,
+                         shared: bool = True) -> tuple[Bound, FlowArcs]:
     """The best proven upper bound on pupils (of `student_mask`) placed for both weeks.
 
     Also returns arcs that carried the flows, for the solver's candidates. With disjoint roles
-    (two-week offers not split) the role and shared-pupil bounds are computed, and the
-    three-layer bound too when `three_layer` (slower, sometimes a little tighter).
+    (two-week offers not split) the role bound is computed, the shared-pupil bound when
+    `shared`, and the three-layer bound when `three_layer` (slower, sometimes tighter).
     """
     if student_mask is None:
         student_mask = instance.students.to_place
@@ -357,7 +358,10 @@ def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
         bound, arcs = three_layer_bound(instance, reach, allowed, student_mask)
     else:
         bound, arcs = role_bound(instance, reach, allowed, roles, student_mask)
-        others = [shared_pupil_bound(instance, reach, allowed, roles, student_mask, arcs)[0]]
+        others = []
+        if shared:
+            others.append(shared_pupil_bound(instance, reach, allowed, roles, student_mask,
+                                             arcs)[0])
         if three_layer:
             others.append(three_layer_bound(instance, reach, allowed, student_mask)[0])
         for other in others:

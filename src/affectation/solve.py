@@ -30,7 +30,12 @@ from affectation.candidates import (
     build_candidates,
     offer_roles,
 )
-from affectation.construct import Problem, fill_free_seats, initial_allocation
+from affectation.construct import (
+    Problem,
+    fill_free_seats,
+    greedy_allocation,
+    initial_allocation,
+)
 from affectation.improve import SearchSettings, improve, lexicographic_score
 from affectation.inputs import Instance
 from affectation.polish import polish
@@ -85,15 +90,22 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     allowed = allowed_pairs(instance, reach)
     roles = offer_roles(instance)
     st = instance.students
+    hurried = time.perf_counter() - start > settings.time_limit_s * 0.3
     bound, flow_arcs = full_placement_bound(
         instance, reach, allowed, roles,
-        three_layer=reach.n_pairs <= settings.three_layer_max_pairs)
-    bound_priority, _ = full_placement_bound(instance, reach, allowed, roles,
-                                             st.to_place & st.priority, three_layer=True)
+        three_layer=reach.n_pairs <= settings.three_layer_max_pairs and not hurried,
+        shared=not hurried)
+    bound_priority, _ = full_placement_bound(
+        instance, reach, allowed, roles, st.to_place & st.priority, three_layer=not hurried,
+        shared=not hurried)
     lap("bounds")
     arcs = (flow_arcs.single, flow_arcs.week1, flow_arcs.week2)
     cands = build_candidates(instance, reach, allowed, roles, settings.pruning, flow_arcs=arcs)
-    week = initial_allocation(Problem(instance, roles, cands))
+    if deadline - time.perf_counter() > settings.time_limit_s * 0.4:
+        week = initial_allocation(Problem(instance, roles, cands))
+    else:
+        # Too little time left for the flows: the nearest free seats, pupil by pupil.
+        week = greedy_allocation(Problem(instance, roles, cands), reach)
     lap("start")
     start_score = lexicographic_score(instance, week)
 
