@@ -249,14 +249,18 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
 
 def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
                        roles: OfferRoles, student_mask: np.ndarray,
-                       seed: FlowArcs | None = None) -> tuple[Bound, FlowArcs]:
+                       seed: FlowArcs | None = None,
+                       entry_week: int = 0) -> tuple[Bound, FlowArcs]:
     """One flow in which the families share each pupil's unit (roles disjoint).
 
-    source -> week-1 stay offer -> pupil -> week-2 stay offer -> sink carries splits;
-    source -> pupil -> two-week offer, or pair direction -> sink carries singles and pairs.
-    Every allocation is such a flow (a pupil is in one family at most), so its maximum bounds
-    `placed_full`; unlike the role bound, no pupil counts twice.
+    source -> stay offer of the entry week -> pupil -> stay offer of the other week -> sink
+    carries splits; source -> pupil -> two-week offer, or pair direction -> sink carries
+    singles and pairs. Every allocation is such a flow (a pupil is in one family at most), so
+    its maximum bounds `placed_full`; unlike the role bound, no pupil counts twice. Its only
+    slack is a pupil entering as a single and leaving through a one-week stay of the exit week:
+    computed with either week as the entry, the smaller value is the tighter bound.
     """
+    a, b = entry_week, 1 - entry_week
     st, of = instance.students, instance.offers
     fixed = instance.fixed
     pairs = instance.pairs
@@ -278,7 +282,7 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     pupils = np.flatnonzero(free_both | half)
     t = [np.zeros(n_o, dtype=np.int64), o2 + offers, o0 + offers, p_in + pupils]
     h = [o1 + offers, np.ones(n_o, dtype=np.int64), np.ones(n_o, dtype=np.int64), p_out + pupils]
-    c = [rem[:, 0], rem[:, 1], rem.min(axis=1), np.ones(len(pupils), dtype=np.int64)]
+    c = [rem[:, a], rem[:, b], rem.min(axis=1), np.ones(len(pupils), dtype=np.int64)]
     if pairs.n:
         k = np.repeat(np.arange(pairs.n), 2)
         d = np.tile([0, 1], pairs.n)
@@ -288,40 +292,45 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
         c.append(np.minimum(rem[first, 0], rem[second, 1]))
     # Entry without a week-1 stay: pupils free for both weeks (singles, pairs) and pupils whose
     # week 1 is signed; exit without a week-2 stay: pupils whose week 2 is signed.
-    entry = np.flatnonzero(free_both | (half & (fixed[:, 0] >= 0)))
-    leave = np.flatnonzero(half & (fixed[:, 1] >= 0))
+    # A pupil with no single or pair option could only use that entry to end on a one-week
+    # stay, which no allocation does: leaving it out keeps the bound valid and tighter.
+    from affectation.candidates import extensions, pair_options
+
+    options = pair_options(instance, reach, allowed)
+    single_mask = allowed & roles.single[reach.offer] & free_both[pair_student]
+    has_bipartite = np.zeros(n_s, dtype=bool)
+    has_bipartite[pair_student[single_mask]] = True
+    has_bipartite[options.student] = True
+    entry = np.flatnonzero((free_both & has_bipartite) | (half & (fixed[:, a] >= 0)))
+    leave = np.flatnonzero(half & (fixed[:, b] >= 0))
     t += [np.zeros(len(entry), dtype=np.int64), p_out + leave]
     h += [p_in + entry, np.ones(len(leave), dtype=np.int64)]
     c += [np.ones(len(entry), dtype=np.int64), np.ones(len(leave), dtype=np.int64)]
-    ext = None
-    from affectation.candidates import extensions, pair_options
-
     ext = extensions(instance, reach)
     has_ext = np.flatnonzero(half & (ext >= 0))
     for pupil in (has_ext,):
-        w_missing = np.where(fixed[pupil, 0] >= 0, 1, 0)
+        exit_missing = fixed[pupil, a] >= 0
         # The signed offer extended to the missing week: a one-week seat of that week.
-        t.append(np.where(w_missing == 1, p_out + pupil, o1 + ext[pupil]))
-        h.append(np.where(w_missing == 1, o2 + ext[pupil], p_in + pupil))
+        t.append(np.where(exit_missing, p_out + pupil, o1 + ext[pupil]))
+        h.append(np.where(exit_missing, o2 + ext[pupil], p_in + pupil))
         c.append(np.ones(len(pupil), dtype=np.int64))
-    options = pair_options(instance, reach, allowed)
     keep = free_both[options.student]
     t.append(p_out + options.student[keep])
     h.append(dn + 2 * options.pair[keep] + options.direction[keep])
     c.append(np.ones(int(keep.sum()), dtype=np.int64))
     opt_t, opt_h, opt_r, opt_i, opt_s = [], [], [], [], []
-    single_mask = allowed & roles.single[reach.offer] & free_both[pair_student]
     s_, o_, r_, i_ = _pupil_arcs(reach, single_mask)
     opt_t.append(p_out + s_)
     opt_h.append(o0 + o_)
     opt_r.append(r_)
     opt_i.append(i_)
     opt_s.append(s_)
-    for w, role in ((0, roles.week1), (1, roles.week2)):
+    for w in (a, b):
+        role = roles.week1 if w == 0 else roles.week2
         needs = (free_both | half) & (fixed[:, w] < 0)
         s_, o_, r_, i_ = _pupil_arcs(reach, allowed & role[reach.offer] & needs[pair_student])
-        opt_t.append(o1 + o_ if w == 0 else p_out + s_)
-        opt_h.append(p_in + s_ if w == 0 else o2 + o_)
+        opt_t.append(o1 + o_ if w == a else p_out + s_)
+        opt_h.append(p_in + s_ if w == a else o2 + o_)
         opt_r.append(r_)
         opt_i.append(i_)
         opt_s.append(s_)
@@ -336,8 +345,8 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
         seed_mask = marked[np.concatenate(opt_i)]
     bound, chosen = _certified_max_flow(net, seed=seed_mask)
     parts = np.split(chosen, np.cumsum(lengths)[:-1])
-    arcs = FlowArcs(single=opt_i[0][parts[0]], week1=opt_i[1][parts[1]],
-                    week2=opt_i[2][parts[2]])
+    stays = {a: opt_i[1][parts[1]], b: opt_i[2][parts[2]]}
+    arcs = FlowArcs(single=opt_i[0][parts[0]], week1=stays[0], week2=stays[1])
     value = bound.value + int(signed_both.sum())
     return Bound(value=value, rounds=bound.rounds, arcs=bound.arcs), arcs
 
@@ -360,8 +369,9 @@ def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
         bound, arcs = role_bound(instance, reach, allowed, roles, student_mask)
         others = []
         if shared:
-            others.append(shared_pupil_bound(instance, reach, allowed, roles, student_mask,
-                                             arcs)[0])
+            for entry_week in (0, 1):
+                others.append(shared_pupil_bound(instance, reach, allowed, roles, student_mask,
+                                                 arcs, entry_week)[0])
         if three_layer:
             others.append(three_layer_bound(instance, reach, allowed, student_mask)[0])
         for other in others:
