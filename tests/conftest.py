@@ -464,3 +464,30 @@ def _random_conventions(draw: Any, students: list[dict[str, Any]],
             used[f] = used.get(f, 0) + 1
         rows.append({"student_id": s["student_id"], "offer_id": o["offer_id"], "week": week})
     return rows
+
+
+def tiny_case(draw: Any, pair: bool | None = None) -> dict[str, Any]:
+    """A scenario small enough to enumerate (1-5 pupils, 1-4 offers), for brute-force checks.
+
+    `pair`: True always turns the last two offers into a mutualised pair (with 3-4 offers),
+    None does so at random when there are at least three offers, False never.
+    """
+    from hypothesis import strategies as st
+
+    case = random_case(draw, n_students=(1, 5), n_offers=(3, 4) if pair else (1, 4),
+                       pairs=False)
+    if pair is False or len(case["offers"]) < 3:
+        return case
+    if pair is None and not draw(st.booleans()):
+        return case
+    a, b = case["offers"][-2:]
+    a["pair_id"] = b["pair_id"] = "M"
+    a["capacity"], b["capacity"] = max(a["capacity"], 1), max(b["capacity"], 1)
+    if (a["period"], b["period"]) in {(1, 1), (2, 2)}:
+        b["period"] = 0
+    if draw(st.booleans()):
+        a["min_group"] = draw(st.integers(2, 3))
+    # Conventions were drawn before the pair existed: keep those off its offers.
+    case["conventions"] = [c for c in case["conventions"]
+                           if c["offer_id"] not in (a["offer_id"], b["offer_id"])]
+    return case

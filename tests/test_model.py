@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from conftest import brute_force, check_week, make_scenario, random_case, score_of
+from conftest import brute_force, check_week, make_scenario, random_case, score_of, tiny_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
@@ -43,18 +43,7 @@ def solve_model(inst: Instance, week: np.ndarray, free: np.ndarray,
 
 @st.composite
 def tiny(draw: Any) -> dict[str, Any]:
-    case = random_case(draw, n_students=(1, 5), n_offers=(1, 4), pairs=False)
-    if len(case["offers"]) >= 3 and draw(st.booleans()):
-        a, b = case["offers"][-2:]
-        a["pair_id"] = b["pair_id"] = "M"
-        a["capacity"], b["capacity"] = max(a["capacity"], 1), max(b["capacity"], 1)
-        if (a["period"], b["period"]) in {(1, 1), (2, 2)}:
-            b["period"] = 0
-        if draw(st.booleans()):
-            a["min_group"] = draw(st.integers(2, 3))
-        case["conventions"] = [c for c in case["conventions"]
-                               if c["offer_id"] not in (a["offer_id"], b["offer_id"])]
-    return case
+    return tiny_case(draw, pair=None)
 
 
 @settings(FAST, max_examples=40)

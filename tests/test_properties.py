@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from conftest import brute_force, check_week, make_scenario, near, random_case, score_of
+from conftest import (
+    brute_force,
+    check_week,
+    make_scenario,
+    near,
+    random_case,
+    score_of,
+    tiny_case,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -105,18 +113,7 @@ def test_tiny_instances_solved_to_optimum(case: dict[str, Any]) -> None:
 
 @st.composite
 def tiny_cases_with_pair(draw: Any) -> dict[str, Any]:
-    case = random_case(draw, n_students=(1, 5), n_offers=(3, 4), pairs=False)
-    a, b = case["offers"][-2:]
-    a["pair_id"] = b["pair_id"] = "M"
-    a["capacity"], b["capacity"] = max(a["capacity"], 1), max(b["capacity"], 1)
-    if (a["period"], b["period"]) in {(1, 1), (2, 2)}:
-        b["period"] = 0
-    if draw(st.booleans()):
-        a["min_group"] = draw(st.integers(2, 3))
-    # Conventions were drawn before the pair existed: keep those off its offers.
-    case["conventions"] = [c for c in case["conventions"]
-                           if c["offer_id"] not in (a["offer_id"], b["offer_id"])]
-    return case
+    return tiny_case(draw, pair=True)
 
 
 @settings(FAST, max_examples=30)

@@ -127,7 +127,7 @@ def three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     open_w = of.open_week
     o1, o2, p_in, p_out = 2, 2 + n_o, 2 + 2 * n_o, 2 + 2 * n_o + n_s
     tails, heads, caps = [], [], []
-    cap_w = of.capacity[:, None] * open_w
+    cap_w = of.seats
     pupils = np.flatnonzero(student_mask)
     tails += [np.zeros(n_o, dtype=np.int64), o2 + np.arange(n_o), p_in + pupils]
     heads += [o1 + np.arange(n_o), np.ones(n_o, dtype=np.int64), p_out + pupils]
@@ -168,11 +168,8 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
     fixed = instance.fixed
     n_s, n_o = st.n, of.n
     pair_student = reach.student_of_pair()
-    free_both = student_mask & (fixed[:, 0] < 0) & (fixed[:, 1] < 0)
-    signed_both = student_mask & (fixed[:, 0] >= 0) & (fixed[:, 1] >= 0)
-    half = student_mask & ((fixed[:, 0] >= 0) ^ (fixed[:, 1] >= 0))
-    rem = of.capacity[:, None] * of.open_week
-    np.subtract.at(rem, (instance.conventions.offer, instance.conventions.week - 1), 1)
+    free_both, signed_both, half = instance.signed_groups(student_mask)
+    rem = instance.seats_left_by_conventions()
     rounds = arcs = 0
 
     # Singles: free pupils -> two-week offers, seats = the fewer left over the two weeks.
@@ -266,11 +263,8 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     pairs = instance.pairs
     n_s, n_o = st.n, of.n
     pair_student = reach.student_of_pair()
-    free_both = student_mask & (fixed[:, 0] < 0) & (fixed[:, 1] < 0)
-    signed_both = student_mask & (fixed[:, 0] >= 0) & (fixed[:, 1] >= 0)
-    half = student_mask & ((fixed[:, 0] >= 0) ^ (fixed[:, 1] >= 0))
-    rem = of.capacity[:, None] * of.open_week
-    np.subtract.at(rem, (instance.conventions.offer, instance.conventions.week - 1), 1)
+    free_both, signed_both, half = instance.signed_groups(student_mask)
+    rem = instance.seats_left_by_conventions()
     rem = np.maximum(rem, 0)
     # Nodes: source 0, sink 1, week-1 offers, week-2 offers, singles offers, pair directions,
     # pupils in, pupils out.

@@ -18,6 +18,7 @@ no split option, leaving the others to splits. The result is valid; CP-SAT then 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,10 +64,9 @@ class _Arcs:
 def initial_allocation(problem: Problem) -> np.ndarray:
     """A valid (students, 2) week array: conventions, then flows, then greedy completion."""
     inst = problem.instance
-    st, of = inst.students, inst.offers
+    st = inst.students
     week = inst.fixed.copy()
-    rem = of.capacity[:, None] * of.open_week
-    np.subtract.at(rem, (inst.conventions.offer, inst.conventions.week - 1), 1)
+    rem = inst.seats_left_by_conventions()
     to_place = st.to_place
     _fill_signed_pairs(problem, week, rem)
     # Two families of placements compete only for pupils: the layered one (one-week stays:
@@ -438,7 +438,6 @@ def _pair_counts(inst: Instance, week: np.ndarray) -> np.ndarray:
 def _greedy(problem: Problem, order: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
     """Give each pupil still missing a week the nearest option left, in `order`."""
     inst, cands = problem.instance, problem.candidates
-    pairs = inst.pairs
     pair_count = _pair_counts(inst, week)
     n = inst.students.n
     idx_single = _row_index(cands.single.student, n)
@@ -452,20 +451,8 @@ def _greedy(problem: Problem, order: np.ndarray, week: np.ndarray, rem: np.ndarr
                 _assign(week, rem, s, (o, o))
                 continue
             sl = _sl(idx_pair, s)
-            placed = False
-            for i in range(sl.start, sl.stop):
-                k, d = cands.pairs.pair[i], cands.pairs.direction[i]
-                # Joining a closed pair would leave it under its minimum group.
-                closed = pair_count[k] == 0 and pairs.min_group[k] > 1
-                if pair_count[k] < pairs.min_group[k] - 1 or closed:
-                    continue
-                x, y = pairs.offers[k, d], pairs.offers[k, 1 - d]
-                if rem[x, 0] > 0 and rem[y, 1] > 0:
-                    _assign(week, rem, s, (x, y))
-                    pair_count[k] += 1
-                    placed = True
-                    break
-            if placed:
+            options = zip(cands.pairs.pair[sl], cands.pairs.direction[sl], strict=True)
+            if _join_pair(inst, week, rem, pair_count, s, options):
                 continue
             x = _first_free(cands.week1.offer[_sl(idx_stay[0], s)], rem, week_index=0)
             y = _first_free(cands.week2.offer[_sl(idx_stay[1], s)], rem, week_index=1, avoid=x)
@@ -480,6 +467,25 @@ def _greedy(problem: Problem, order: np.ndarray, week: np.ndarray, rem: np.ndarr
         if o >= 0:
             week[s, w] = o
             rem[o, w] -= 1
+
+
+def _join_pair(inst: Instance, week: np.ndarray, rem: np.ndarray, pair_count: np.ndarray,
+               s: int, options: Iterable[tuple[int, int]]) -> bool:
+    """Place pupil `s` in the first (pair, direction) of `options` with seats in both weeks.
+
+    A pair is joined only if it stays at or above its minimum group (it is already open, or
+    its minimum is 1): joining a closed pair alone would break the rule.
+    """
+    pairs = inst.pairs
+    for k, d in options:
+        if pair_count[k] + 1 < pairs.min_group[k]:
+            continue
+        x, y = int(pairs.offers[k, d]), int(pairs.offers[k, 1 - d])
+        if rem[x, 0] > 0 and rem[y, 1] > 0:
+            _assign(week, rem, s, (x, y))
+            pair_count[k] += 1
+            return True
+    return False
 
 
 def _row_index(student: np.ndarray, n: int) -> np.ndarray:
@@ -513,8 +519,7 @@ def greedy_allocation(problem: Problem, reach: Reach) -> np.ndarray:
     their minimum group, then the nearest free seats pupil by pupil, priority pupils first."""
     inst = problem.instance
     week = inst.fixed.copy()
-    rem = inst.offers.capacity[:, None] * inst.offers.open_week
-    np.subtract.at(rem, (inst.conventions.offer, inst.conventions.week - 1), 1)
+    rem = inst.seats_left_by_conventions()
     _fill_signed_pairs(problem, week, rem)
     return fill_free_seats(inst, problem.roles, reach, problem.candidates.extension, week)
 
@@ -528,7 +533,7 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
     """
     st, of = instance.students, instance.offers
     week = week.copy()
-    rem = of.capacity[:, None] * of.open_week
+    rem = of.seats
     for w in (0, 1):
         col = week[:, w]
         np.subtract.at(rem[:, w], col[col >= 0], 1)
@@ -545,22 +550,10 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
             if o >= 0:
                 _assign(week, rem, s, (o, o))
                 continue
-            placed = False
-            for k in np.unique(of.pair[offers[of.pair[offers] >= 0]]):
-                x, y = (int(v) for v in pairs.offers[k])
-                if not (np.isin(x, offers) and np.isin(y, offers)):
-                    continue
-                if pair_count[k] == 0 and pairs.min_group[k] > 1:
-                    continue
-                for p, q in ((x, y), (y, x)):
-                    if rem[p, 0] > 0 and rem[q, 1] > 0:
-                        _assign(week, rem, s, (p, q))
-                        pair_count[k] += 1
-                        placed = True
-                        break
-                if placed:
-                    break
-            if placed:
+            reachable_pairs = [k for k in np.unique(of.pair[offers[of.pair[offers] >= 0]])
+                               if np.isin(pairs.offers[k], offers).all()]
+            if _join_pair(instance, week, rem, pair_count, s,
+                          ((k, d) for k in reachable_pairs for d in (0, 1))):
                 continue
             x1 = _first_free(offers[roles.week1[offers]], rem, week_index=0)
             y2 = _first_free(offers[roles.week2[offers]], rem, week_index=1, avoid=x1)

@@ -74,7 +74,7 @@ def _pairs_with_room(instance: Instance, week: np.ndarray, cands: Candidates) ->
     in_pair = np.where(w1 >= 0, of.pair[np.maximum(w1, 0)], -1)
     count = np.bincount(in_pair[in_pair >= 0], minlength=pairs.n)
     a, b = pairs.offers[:, 0], pairs.offers[:, 1]
-    cap = of.capacity[:, None] * of.open_week
+    cap = of.seats
     seats = np.minimum(cap[a, 0], cap[b, 1]) + np.minimum(cap[b, 0], cap[a, 1])
     has_options = np.bincount(cands.pairs.pair, minlength=pairs.n) > 0
     return np.flatnonzero((count < seats) & has_options)

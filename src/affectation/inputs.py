@@ -78,6 +78,11 @@ class Offers:
         running = self.capacity > 0
         return np.stack([running & (self.period != 2), running & (self.period != 1)], axis=1)
 
+    @property
+    def seats(self) -> np.ndarray:
+        """(n, 2) seats per week: the capacity in the weeks the offer runs, else 0."""
+        return self.capacity[:, None] * self.open_week
+
 
 @dataclass(frozen=True, eq=False)
 class Pairs:
@@ -130,6 +135,18 @@ class Instance:
     @cached_property
     def fixed(self) -> np.ndarray:
         return self.conventions.fixed(self.students.n)
+
+    def seats_left_by_conventions(self) -> np.ndarray:
+        """(offers, 2) seats per week once the signed conventions are seated (a new array)."""
+        seats = self.offers.seats
+        np.subtract.at(seats, (self.conventions.offer, self.conventions.week - 1), 1)
+        return seats
+
+    def signed_groups(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Masked pupils split by signed weeks: (none signed, both signed, exactly one)."""
+        signed = self.fixed >= 0
+        return (mask & ~signed.any(axis=1), mask & signed.all(axis=1),
+                mask & (signed[:, 0] ^ signed[:, 1]))
 
     def input_files(self) -> dict[str, Path]:
         files = {

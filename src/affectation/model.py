@@ -67,7 +67,7 @@ def neighbourhood(instance: Instance, week: np.ndarray, free: np.ndarray) -> Nei
     for w in (0, 1):
         o = kept[:, w]
         np.add.at(used[:, w], o[o >= 0], 1)
-    capacity_left = of.capacity[:, None] * of.open_week - used
+    capacity_left = of.seats - used
     pairs = instance.pairs
     w1 = kept[:, 0]
     in_pair = np.where(w1 >= 0, of.pair[np.maximum(w1, 0)], -1)

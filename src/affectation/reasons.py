@@ -78,7 +78,7 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
         o = week[:, w]
         np.add.at(used[:, w], o[o >= 0], 1)
         np.add.at(used_priority[:, w], o[(o >= 0) & st.priority], 1)
-    cap = of.capacity[:, None] * of.open_week
+    cap = of.seats
     full = used >= cap
     names = instance.scenario.travel.mode_names
     mode_words = MODE_WORDS[language]
