@@ -8,9 +8,11 @@ by a min-cost flow that keeps every pupil of the family placed in it (so no leve
 and minimises, lexicographically, the loss of sector preference then travel minutes. Signed
 weeks, pairs and extensions of a signed week stay as they are.
 
-When two-week offers may be split, a two-week offer serves both families and the re-assignment
-is not a set of independent flows; the allocation is then kept as the construction left it
-(its flows already minimise travel).
+Before that, level 4 (fewer splits): a split pupil who can reach a two-week offer with a seat
+free in both weeks moves there; and when two-week offers may be split (a two-week offer then
+serves singles and one-week stays alike, so the families are not independent), week-2 stays
+are re-assigned so that as many pupils as possible spend week 2 where they spend week 1,
+sectors and travel breaking ties.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from ortools.graph.python import min_cost_flow
 from affectation.candidates import Candidates, OfferRoles, RoleArcs
 from affectation.inputs import Instance
 from affectation.objective import sector_score
+from affectation.travel import Reach
 
 
-def polish(instance: Instance, roles: OfferRoles, cands: Candidates,
+def polish(instance: Instance, roles: OfferRoles, cands: Candidates, reach: Reach,
            week: np.ndarray) -> np.ndarray:
-    """Re-assign each family to its best offers for sectors then travel; same kinds for all."""
+    """Fewer splits where seats allow, then each family's best offers for sectors and travel."""
+    week = _splits_to_free_singles(instance, roles, reach, week)
     if instance.scenario.rules.split_two_week_offers:
-        return week
-    week = week.copy()
+        return _fewer_splits_by_week2(instance, roles, cands, week)
     fixed = instance.fixed
     of = instance.offers
     a, b = week[:, 0], week[:, 1]
@@ -45,9 +48,66 @@ def polish(instance: Instance, roles: OfferRoles, cands: Candidates,
     return week
 
 
+def _splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
+                            week: np.ndarray) -> np.ndarray:
+    """A split pupil who can reach a two-week offer with a seat free in both weeks takes it.
+
+    Level 4 (fewer splits) improves and no level above moves: the pupil stays placed.
+    """
+    st, of, fixed = instance.students, instance.offers, instance.fixed
+    week = week.copy()
+    a, b = week[:, 0], week[:, 1]
+    split = ((fixed < 0).all(axis=1) & (a >= 0) & (b >= 0) & (a != b)
+             & (of.pair[np.maximum(a, 0)] < 0) & (of.pair[np.maximum(b, 0)] < 0))
+    if not split.any():
+        return week
+    free = of.seats
+    for w in (0, 1):
+        col = week[:, w]
+        np.subtract.at(free[:, w], col[col >= 0], 1)
+    order = np.r_[np.flatnonzero(split & st.priority), np.flatnonzero(split & ~st.priority)]
+    for s in (int(i) for i in order):
+        offers, _ = reach.row(s)
+        usable = offers[roles.single[offers] & (~of.reserved[offers] | st.priority[s])]
+        hit = usable[(free[usable, 0] > 0) & (free[usable, 1] > 0)]
+        if len(hit):
+            o = int(hit[0])
+            free[week[s, 0], 0] += 1
+            free[week[s, 1], 1] += 1
+            week[s] = o
+            free[o] -= 1
+    return week
+
+
+def _fewer_splits_by_week2(instance: Instance, roles: OfferRoles, cands: Candidates,
+                           week: np.ndarray) -> np.ndarray:
+    """When two-week offers may be split: re-assign week-2 stays so that as many pupils as
+    possible stay at their week-1 offer (a single), keeping everyone's week 1 and every
+    offer's seats; then sectors and travel."""
+    week = week.copy()
+    of, fixed = instance.offers, instance.fixed
+    a, b = week[:, 0], week[:, 1]
+    members = ((fixed < 0).all(axis=1) & (a >= 0) & (b >= 0)
+               & (of.pair[np.maximum(a, 0)] < 0) & (of.pair[np.maximum(b, 0)] < 0)
+               & roles.week2[np.maximum(b, 0)])
+    pupils = np.flatnonzero(members)
+    own = week[pupils, 0]
+    stays_home = roles.week2[own]
+    extra = RoleArcs(student=pupils[stays_home], offer=own[stays_home],
+                     deciminutes=np.full(int(stays_home.sum()), -1, dtype=np.int64))
+    _reassign(instance, cands.week2, members, week, weeks=(1,), also=extra,
+              split_from=week[:, 0].copy())
+    return week
+
+
 def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.ndarray,
-              weeks: tuple[int, ...]) -> None:
-    """Min-cost re-assignment of `members` (each keeps exactly one offer) in place."""
+              weeks: tuple[int, ...], also: RoleArcs | None = None,
+              split_from: np.ndarray | None = None) -> None:
+    """Min-cost re-assignment of `members` (each keeps exactly one offer) in place.
+
+    `also` adds arcs (minutes -1: looked up); with `split_from` (each pupil's other-week
+    offer), an offer other than that one costs more than any sector or travel difference.
+    """
     pupils = np.flatnonzero(members)
     if len(pupils) == 0:
         return
@@ -65,6 +125,8 @@ def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.
     s = np.r_[arcs.student[sel], pupils]
     o = np.r_[arcs.offer[sel], current]
     d = np.r_[arcs.deciminutes[sel], np.full(len(pupils), -1)]
+    if also is not None:
+        s, o, d = np.r_[s, also.student], np.r_[o, also.offer], np.r_[d, also.deciminutes]
     # The current assignment is always an arc (its minutes looked up when it is a candidate).
     key = s * of.n + o
     order = np.lexsort((-d, key))
@@ -79,6 +141,9 @@ def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.
     score = sector_score(instance, s, o)
     travel_total = int(d.max(initial=0)) * len(pupils) + 1
     cost = d - travel_total * score
+    if split_from is not None:
+        split_unit = (travel_total * 11 + 1) * len(pupils)
+        cost = cost + split_unit * (o != split_from[s])
     offers = np.unique(o)
     n_p = len(pupils)
     p_index = np.full(instance.students.n, -1, dtype=np.int64)

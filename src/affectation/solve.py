@@ -119,7 +119,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     week, stats = improve(instance, roles, cands, week, deadline - settings.reserve_s, search)
     lap("search")
     week = fill_free_seats(instance, roles, reach, cands.extension, week)
-    week = polish(instance, roles, cands, week)
+    week = polish(instance, roles, cands, reach, week)
     lap("polish")
     score = lexicographic_score(instance, week)
     if stats.proved_optimal or (score[0] == bound_priority.value and score[1] == bound.value):
