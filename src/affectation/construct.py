@@ -43,6 +43,7 @@ class Problem:
     instance: Instance
     roles: OfferRoles
     candidates: Candidates
+    reach: Reach | None = None
 
 
 @dataclass
@@ -79,6 +80,20 @@ def initial_allocation(problem: Problem) -> np.ndarray:
     _open_pairs(problem, week, rem)
     order = np.r_[np.flatnonzero(st.priority & to_place), np.flatnonzero(~st.priority & to_place)]
     _greedy(problem, order, week, rem)
+    if problem.reach is not None:
+        # Once every pupil has had the seats left, splits that can become singles on two-week
+        # seats still free give their one-week seats back, and a last layered flow hands those
+        # to pupils still missing a week.
+        moved = splits_to_free_singles(inst, problem.roles, problem.reach, week)
+        if (moved != week).any():
+            week[:] = moved
+            rem[:] = inst.offers.seats
+            for w in (0, 1):
+                col = week[:, w]
+                np.subtract.at(rem[:, w], col[col >= 0], 1)
+            _layered(problem, to_place, week, rem, None)
+            _rescue_priority(problem, week, rem)
+            _greedy(problem, order, week, rem)
     return week
 
 
@@ -522,6 +537,37 @@ def greedy_allocation(problem: Problem, reach: Reach) -> np.ndarray:
     rem = inst.seats_left_by_conventions()
     _fill_signed_pairs(problem, week, rem)
     return fill_free_seats(inst, problem.roles, reach, problem.candidates.extension, week)
+
+
+def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
+                            week: np.ndarray) -> np.ndarray:
+    """A split pupil who can reach a two-week offer with a seat free in both weeks takes it.
+
+    Level 4 (fewer splits) improves and no level above moves: the pupil stays placed.
+    """
+    st, of, fixed = instance.students, instance.offers, instance.fixed
+    week = week.copy()
+    a, b = week[:, 0], week[:, 1]
+    split = ((fixed < 0).all(axis=1) & (a >= 0) & (b >= 0) & (a != b)
+             & (of.pair[np.maximum(a, 0)] < 0) & (of.pair[np.maximum(b, 0)] < 0))
+    if not split.any():
+        return week
+    free = of.seats
+    for w in (0, 1):
+        col = week[:, w]
+        np.subtract.at(free[:, w], col[col >= 0], 1)
+    order = np.r_[np.flatnonzero(split & st.priority), np.flatnonzero(split & ~st.priority)]
+    for s in (int(i) for i in order):
+        offers, _ = reach.row(s)
+        usable = offers[roles.single[offers] & (~of.reserved[offers] | st.priority[s])]
+        hit = usable[(free[usable, 0] > 0) & (free[usable, 1] > 0)]
+        if len(hit):
+            o = int(hit[0])
+            free[week[s, 0], 0] += 1
+            free[week[s, 1], 1] += 1
+            week[s] = o
+            free[o] -= 1
+    return week
 
 
 def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,

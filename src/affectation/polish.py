@@ -21,6 +21,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from affectation.candidates import Candidates, OfferRoles, RoleArcs
+from affectation.construct import splits_to_free_singles
 from affectation.inputs import Instance
 from affectation.objective import sector_score
 from affectation.travel import Reach
@@ -29,7 +30,7 @@ from affectation.travel import Reach
 def polish(instance: Instance, roles: OfferRoles, cands: Candidates, reach: Reach,
            week: np.ndarray) -> np.ndarray:
     """Fewer splits where seats allow, then each family's best offers for sectors and travel."""
-    week = _splits_to_free_singles(instance, roles, reach, week)
+    week = splits_to_free_singles(instance, roles, reach, week)
     if instance.scenario.rules.split_two_week_offers:
         return _fewer_splits_by_week2(instance, roles, cands, week)
     fixed = instance.fixed
@@ -45,37 +46,6 @@ def polish(instance: Instance, roles: OfferRoles, cands: Candidates, reach: Reac
         stay = (o >= 0) & (fixed[:, w] < 0) & role[np.maximum(o, 0)] & (o != other)
         stay &= of.pair[np.maximum(o, 0)] < 0
         _reassign(instance, cands.stays(w), stay, week, weeks=(w,))
-    return week
-
-
-def _splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
-                            week: np.ndarray) -> np.ndarray:
-    """A split pupil who can reach a two-week offer with a seat free in both weeks takes it.
-
-    Level 4 (fewer splits) improves and no level above moves: the pupil stays placed.
-    """
-    st, of, fixed = instance.students, instance.offers, instance.fixed
-    week = week.copy()
-    a, b = week[:, 0], week[:, 1]
-    split = ((fixed < 0).all(axis=1) & (a >= 0) & (b >= 0) & (a != b)
-             & (of.pair[np.maximum(a, 0)] < 0) & (of.pair[np.maximum(b, 0)] < 0))
-    if not split.any():
-        return week
-    free = of.seats
-    for w in (0, 1):
-        col = week[:, w]
-        np.subtract.at(free[:, w], col[col >= 0], 1)
-    order = np.r_[np.flatnonzero(split & st.priority), np.flatnonzero(split & ~st.priority)]
-    for s in (int(i) for i in order):
-        offers, _ = reach.row(s)
-        usable = offers[roles.single[offers] & (~of.reserved[offers] | st.priority[s])]
-        hit = usable[(free[usable, 0] > 0) & (free[usable, 1] > 0)]
-        if len(hit):
-            o = int(hit[0])
-            free[week[s, 0], 0] += 1
-            free[week[s, 1], 1] += 1
-            week[s] = o
-            free[o] -= 1
     return week
 
 

@@ -102,7 +102,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     arcs = (flow_arcs.single, flow_arcs.week1, flow_arcs.week2)
     cands = build_candidates(instance, reach, allowed, roles, settings.pruning, flow_arcs=arcs)
     if deadline - time.perf_counter() > settings.time_limit_s * 0.4:
-        week = initial_allocation(Problem(instance, roles, cands))
+        week = initial_allocation(Problem(instance, roles, cands, reach))
     else:
         # Too little time left for the flows: the nearest free seats, pupil by pupil.
         week = greedy_allocation(Problem(instance, roles, cands), reach)
