@@ -93,6 +93,7 @@ def initial_allocation(problem: Problem) -> np.ndarray:
                 np.subtract.at(rem[:, w], col[col >= 0], 1)
             _layered(problem, to_place, week, rem, None)
             _rescue_priority(problem, week, rem)
+            _close_small_pairs(problem, week, rem)
             _greedy(problem, order, week, rem)
     return week
 
@@ -125,7 +126,9 @@ def _rescue_priority(problem: Problem, week: np.ndarray, rem: np.ndarray) -> Non
     missing = st.to_place & st.priority & (week < 0).any(axis=1)
     if not missing.any():
         return
-    evictable = st.to_place & ~st.priority
+    # Pupils in pairs are never evicted: their pair could fall under its minimum group.
+    in_pair = (inst.offers.pair[np.maximum(week, 0)] >= 0) & (week >= 0)
+    evictable = st.to_place & ~st.priority & ~in_pair.any(axis=1)
     held = np.zeros_like(rem)
     for w in (0, 1):
         o = week[:, w]

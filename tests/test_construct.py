@@ -1,0 +1,75 @@
+"""The flow-based construction: priority rescue, and a valid allocation whatever the case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from conftest import check_week, make_scenario, near
+
+from affectation import construct
+from affectation.candidates import Pruning, allowed_pairs, build_candidates, offer_roles
+from affectation.inputs import Instance, load_instance
+from affectation.travel import reachable
+
+PUBLIC = {"speed_kmh": 20.0, "detour": 1.25, "access_minutes": 5.0, "max_minutes": 30.0}
+
+
+def _problem(inst: Instance) -> construct.Problem:
+    reach = reachable(inst)
+    roles = offer_roles(inst)
+    cands = build_candidates(inst, reach, allowed_pairs(inst, reach), roles,
+                             Pruning(None, None, None, None, None, None))
+    return construct.Problem(inst, roles, cands, reach)
+
+
+def test_priority_pupil_displaces_a_non_priority_pupil(tmp_path: Path) -> None:
+    # A is the only offer the priority pupil P reaches (B is 20 km away); N holds A.
+    path = make_scenario(
+        tmp_path,
+        students=[{"student_id": "N", **near(0.0, 0.0)},
+                  {"student_id": "P", "priority": 1, **near(0.0, 0.01)}],
+        offers=[{"offer_id": "A", "capacity": 1, **near(0.0, 0.005)},
+                {"offer_id": "B", "capacity": 1, **near(-0.05, -0.03)}],
+    )
+    inst = load_instance(path)
+    problem = _problem(inst)
+    week = np.array([[0, 0], [-1, -1]], dtype=np.int64)
+    rem = inst.seats_left_by_conventions()
+    rem[0] -= 1
+    construct._rescue_priority(problem, week, rem)
+    assert week.tolist() == [[-1, -1], [0, 0]]
+    assert (rem >= 0).all()
+    # The evicted pupil is placed again where it can be.
+    construct._greedy(problem, np.array([1, 0]), week, rem)
+    assert week.tolist() == [[1, 1], [0, 0]]
+    assert check_week(inst, week) == []
+
+
+def test_pair_members_are_never_evicted(tmp_path: Path) -> None:
+    path = make_scenario(
+        tmp_path,
+        students=[{"student_id": "N", **near(0.0, 0.0)},
+                  {"student_id": "P", "priority": 1, **near(0.0, 0.01)}],
+        offers=[{"offer_id": "A", "capacity": 1, "pair_id": "M", **near(0.0, 0.005)},
+                {"offer_id": "C", "capacity": 1, "pair_id": "M", **near(0.002, 0.005)}],
+    )
+    inst = load_instance(path)
+    problem = _problem(inst)
+    week = np.array([[0, 1], [-1, -1]], dtype=np.int64)
+    rem = inst.seats_left_by_conventions()
+    rem[0, 0] -= 1
+    rem[1, 1] -= 1
+    construct._rescue_priority(problem, week, rem)
+    # The pair's only other direction (C then A) is free: P joins it; N keeps its place.
+    assert week.tolist() == [[0, 1], [1, 0]]
+
+
+def test_initial_allocation_is_valid_on_a_generated_scenario(tmp_path: Path) -> None:
+    from affectation.generate import generate_scenario
+
+    generate_scenario(tmp_path / "s", scale=0.02, seed=3)
+    inst = load_instance(tmp_path / "s" / "scenario.toml")
+    week = construct.initial_allocation(_problem(inst))
+    assert check_week(inst, week) == []
+    assert (week[inst.fixed >= 0] == inst.fixed[inst.fixed >= 0]).all()
