@@ -95,7 +95,62 @@ def initial_allocation(problem: Problem) -> np.ndarray:
             _rescue_priority(problem, week, rem)
             _close_small_pairs(problem, week, rem)
             _greedy(problem, order, week, rem)
+        _make_room_by_splitting(problem, week, rem)
     return week
+
+
+def _make_room_by_splitting(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+    """An unplaced pupil takes a two-week seat whose holder moves to a split on free seats.
+
+    The exchange the family flows cannot see: the holder stays placed (one more split, level 4)
+    and one more pupil is placed (level 2). Priority pupils first; signed weeks never move.
+    """
+    inst, roles, reach = problem.instance, problem.roles, problem.reach
+    assert reach is not None
+    st, of, fixed = inst.students, inst.offers, inst.fixed
+    unsigned = (fixed < 0).all(axis=1)
+    a, b = week[:, 0], week[:, 1]
+    single = unsigned & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
+    # Only holders who can reach a free week-1 stay and a free week-2 stay can make room.
+    pair_student = reach.student_of_pair()
+    usable = ~of.reserved[reach.offer] | st.priority[pair_student]
+    can_split = np.ones(st.n, dtype=bool)
+    for w, role in ((0, roles.week1), (1, roles.week2)):
+        free_stay = usable & role[reach.offer] & (rem[reach.offer, w] > 0)
+        can_split &= np.bincount(pair_student[free_stay], minlength=st.n) > 0
+    holders: dict[int, list[int]] = {}
+    for s in np.flatnonzero(single & can_split):
+        holders.setdefault(int(a[s]), []).append(int(s))
+    if not holders:
+        return
+    held = np.zeros(of.n, dtype=bool)
+    held[list(holders)] = True
+    waiting = st.to_place & unsigned & (week < 0).all(axis=1)
+    order = np.r_[np.flatnonzero(waiting & st.priority), np.flatnonzero(waiting & ~st.priority)]
+    for u in (int(i) for i in order):
+        offers, _ = reach.row(u)
+        offers = offers[roles.single[offers] & held[offers]
+                        & (~of.reserved[offers] | st.priority[u])]
+        for o in (int(x) for x in offers):
+            moved = False
+            for h in holders.get(o, []):
+                row, _ = reach.row(h)
+                row = row[~of.reserved[row] | st.priority[h]]
+                stay1 = _first_free(row[roles.week1[row] & (row != o)], rem, week_index=0)
+                stay2 = _first_free(row[roles.week2[row] & (row != o)], rem, week_index=1,
+                                    avoid=stay1)
+                if stay1 < 0 or stay2 < 0:
+                    continue
+                week[h] = (stay1, stay2)
+                rem[stay1, 0] -= 1
+                rem[stay2, 1] -= 1
+                week[u] = (o, o)
+                holders[o].remove(h)
+                holders[o].append(u)
+                moved = True
+                break
+            if moved:
+                break
 
 
 def _families(problem: Problem, group: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:

@@ -30,7 +30,7 @@ class SearchSettings:
     window: int = 600
     deterministic_time: float = 1.0
     max_passes: int = 1
-    max_neighbourhoods: int = 4
+    max_neighbourhoods: int = 2
     # Up to this many pupils to place, one model holds them all (and every reachable offer).
     whole_model_pupils: int = 800
     whole_model_deterministic_time: float = 5.0
