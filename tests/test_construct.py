@@ -73,3 +73,23 @@ def test_initial_allocation_is_valid_on_a_generated_scenario(tmp_path: Path) -> 
     week = construct.initial_allocation(_problem(inst))
     assert check_week(inst, week) == []
     assert (week[inst.fixed >= 0] == inst.fixed[inst.fixed >= 0]).all()
+
+
+def test_unplaced_pupil_takes_a_seat_whose_holder_can_split(tmp_path: Path) -> None:
+    # H reaches the two-week offer B and the one-week offers W1, W2; U reaches only B.
+    path = make_scenario(
+        tmp_path,
+        students=[{"student_id": "H", **near(0.0, 0.0)},
+                  {"student_id": "U", **near(0.0, 0.06)}],
+        offers=[{"offer_id": "B", "capacity": 1, **near(0.0, 0.03)},
+                {"offer_id": "W1", "capacity": 1, "period": 1, **near(0.0, -0.01)},
+                {"offer_id": "W2", "capacity": 1, "period": 2, **near(0.01, 0.0)}],
+    )
+    inst = load_instance(path)
+    problem = _problem(inst)
+    week = np.array([[0, 0], [-1, -1]], dtype=np.int64)
+    rem = inst.seats_left_by_conventions()
+    rem[0] -= 1
+    construct._make_room_by_splitting(problem, week, rem)
+    assert week.tolist() == [[1, 2], [0, 0]]
+    assert check_week(inst, week) == []
