@@ -96,7 +96,46 @@ def initial_allocation(problem: Problem) -> np.ndarray:
             _close_small_pairs(problem, week, rem)
             _greedy(problem, order, week, rem)
         _make_room_by_splitting(problem, week, rem)
+        _reflow_stays(problem, week, rem)
+        _greedy(problem, order, week, rem)
     return week
+
+
+def _reflow_stays(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+    """Solve the one-week stays again over their holders and the pupils still missing a week.
+
+    The layered flows placed pupils missing a week around the stays already given; releasing
+    those (unsigned, unpaired) lets the flow re-route them, so that chains of moves place more
+    pupils. Priority pupils still weigh more than all others; nobody else moves.
+    """
+    inst, roles = problem.instance, problem.roles
+    st, of, fixed = inst.students, inst.offers, inst.fixed
+    missing = st.to_place & (week < 0).any(axis=1)
+    stays = np.zeros_like(week, dtype=bool)
+    for w, role in ((0, roles.week1), (1, roles.week2)):
+        o = week[:, w]
+        other = week[:, 1 - w]
+        stays[:, w] = ((o >= 0) & (fixed[:, w] < 0) & role[np.maximum(o, 0)] & (o != other)
+                       & (of.pair[np.maximum(o, 0)] < 0))
+    holders = st.to_place & stays.any(axis=1)
+    group = holders | missing
+    before = week.copy()
+    for w in (0, 1):
+        release = stays[:, w]
+        np.add.at(rem[:, w], week[release, w], 1)
+        week[release, w] = -1
+    _layered(problem, group, week, rem, None)
+    # Keep the re-flow only if it is at least as good on every placement level.
+    from affectation.improve import lexicographic_score
+
+    if lexicographic_score(inst, week)[:2] < lexicographic_score(inst, before)[:2]:
+        for w in (0, 1):
+            col = week[:, w]
+            np.add.at(rem[:, w], col[col >= 0], 1)
+        week[:] = before
+        for w in (0, 1):
+            col = week[:, w]
+            np.subtract.at(rem[:, w], col[col >= 0], 1)
 
 
 def _make_room_by_splitting(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
