@@ -34,6 +34,7 @@ from affectation.travel import Reach
 _MAX_PATH_MINUTES = 1 << 8
 ALTERNATIONS = 1
 FINAL_ROUNDS = 1
+EXCHANGE_ROUNDS = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,9 +96,10 @@ def initial_allocation(problem: Problem) -> np.ndarray:
             _rescue_priority(problem, week, rem)
             _close_small_pairs(problem, week, rem)
             _greedy(problem, order, week, rem)
-        _make_room_by_splitting(problem, week, rem)
-        _reflow_stays(problem, week, rem)
-        _greedy(problem, order, week, rem)
+        for _ in range(EXCHANGE_ROUNDS):
+            _make_room_by_splitting(problem, week, rem)
+            _reflow_stays(problem, week, rem)
+            _greedy(problem, order, week, rem)
     return week
 
 
