@@ -35,7 +35,7 @@ def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
     """Résout SCENARIO et écrit assignments.csv et summary.json."""
     from affectation.inputs import load_instance
     from affectation.output import assignments_csv, summary_json, write_result_folder
-    from affectation.result import make_result
+    from affectation.result import add_fairness, make_result
     from affectation.solve import SolveSettings
     from affectation.solve import solve as run_solve
 
@@ -53,10 +53,12 @@ def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
     )
     solution = run_solve(instance, settings)
     result = make_result(instance, solution, settings.seed, time.perf_counter() - started)
+    fairness = add_fairness(instance, solution, result)
     out = out_dir if out_dir is not None else Path(scenario).parent / "results"
     write_result_folder(out, {
         "assignments.csv": lambda: assignments_csv(instance, result),
         "summary.json": lambda: summary_json(result.summary),
+        "fairness.csv": lambda: fairness,
     })
     s = result.summary
     click.echo(
@@ -88,6 +90,35 @@ def check(scenario: Path, assignments: Path) -> None:
         click.echo(str(v))
     click.echo(f"{len(violations)} violation(s).", err=True)
     sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.argument("student_id")
+def explain(scenario: Path, result_dir: Path, student_id: str) -> None:
+    """Raconte l'affectation d'un élève : offres à portée, qui les occupe, ce qui libérerait
+    une place (RESULT_DIR : dossier de résultats de « solve »)."""
+    from affectation.explain import TEXT, explain_student, read_result
+    from affectation.inputs import load_instance
+
+    try:
+        instance = load_instance(scenario)
+        text = TEXT[instance.scenario.output.language]
+        path = Path(result_dir) / "assignments.csv"
+        if not path.is_file():
+            click.echo(text["no_result"].format(dir=result_dir), err=True)
+            sys.exit(2)
+        result = read_result(instance, path)
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    ids = {sid: i for i, sid in enumerate(instance.students.ids)}
+    student = ids.get(student_id.strip())
+    if student is None or not result.listed[student]:
+        click.echo(text["unknown_student"].format(id=student_id, file=path), err=True)
+        sys.exit(2)
+    click.echo(explain_student(instance, result, student), nl=False)
 
 
 @main.command()

@@ -29,9 +29,10 @@ TEXT = {
         "reserved_only": "seules des offres réservées aux élèves prioritaires sont à portée "
                          "({n} offre(s) à moins de {limit} min)",
         "all_full": "{n} offre(s) à portée, toutes complètes{detail}",
-        "full_both": "les {n} offre(s) de deux semaines à portée sont complètes "
+        "some_full": "{n} offre(s) à portée{detail}",
+        "full_both": "offres de deux semaines : {k} sur {n} complète(s) "
                      "(au moins une des deux semaines)",
-        "full_week": "les {n} offre(s) à portée ouvertes en semaine {w} sont complètes",
+        "full_week": "offres ouvertes en semaine {w} : {k} sur {n} complète(s)",
         "no_week_offer": "aucune offre à portée ouverte en semaine {w}",
         "pair_closed": "l'offre mutualisée à portée n'a pas atteint son effectif minimum "
                        "({count} élève(s) pour {min} requis)",
@@ -47,9 +48,9 @@ TEXT = {
         "reserved_only": "only offers reserved to priority pupils are within reach "
                          "({n} offer(s) within {limit} min)",
         "all_full": "{n} offer(s) within reach, all full{detail}",
-        "full_both": "the {n} two-week offer(s) within reach are full "
-                     "(in at least one of the weeks)",
-        "full_week": "the {n} offer(s) within reach open in week {w} are full",
+        "some_full": "{n} offer(s) within reach{detail}",
+        "full_both": "two-week offers: {k} of {n} full (in at least one of the weeks)",
+        "full_week": "offers open in week {w}: {k} of {n} full",
         "no_week_offer": "no offer within reach open in week {w}",
         "pair_closed": "the mutualised pair within reach did not reach its minimum group "
                        "({count} pupil(s) for {min} required)",
@@ -128,24 +129,32 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
 def _full_story(instance: Instance, roles: OfferRoles, usable: np.ndarray, full: np.ndarray,
                 used_priority: np.ndarray, pair_count: np.ndarray, text: dict[str, str]) -> str:
     of, pairs = instance.offers, instance.pairs
+    # Each statement counts what is full, so that it stays true whatever the allocation.
     parts = []
+    everything_full = True
     singles = usable[roles.single[usable]]
     if len(singles):
-        parts.append(text["full_both"].format(n=len(singles)))
+        k = int(full[singles].any(axis=1).sum())
+        everything_full &= k == len(singles)
+        parts.append(text["full_both"].format(k=k, n=len(singles)))
     for w, role in ((0, roles.week1), (1, roles.week2)):
         stays = usable[role[usable] & ~roles.single[usable]]
         if len(stays):
-            parts.append(text["full_week"].format(n=len(stays), w=w + 1))
+            k = int(full[stays, w].sum())
+            everything_full &= k == len(stays)
+            parts.append(text["full_week"].format(k=k, n=len(stays), w=w + 1))
     paired = np.unique(of.pair[usable[of.pair[usable] >= 0]])
     for k in paired:
         a, b = pairs.offers[k]
         if pair_count[k] == 0 and pairs.min_group[k] > 1 and not (full[a].all() and full[b].all()):
             parts.append(text["pair_closed"].format(count=0, min=int(pairs.min_group[k])))
+            everything_full = False
     held = int(used_priority[usable].max(axis=1).clip(0).sum())
     detail = " : " + " ; ".join(parts) if parts else ""
     if text is TEXT["en"] and parts:
         detail = ": " + "; ".join(parts)
-    story = text["all_full"].format(n=len(usable), detail=detail)
+    story = text["all_full" if everything_full else "some_full"].format(n=len(usable),
+                                                                          detail=detail)
     if held:
         story += text["priority_taken"].format(n=min(held, len(usable)))
     return story
@@ -156,7 +165,7 @@ def _week_story(instance: Instance, roles: OfferRoles, usable: np.ndarray, w: in
     role = roles.week1 if w == 0 else roles.week2
     stays = usable[role[usable]]
     if len(stays):
-        return text["full_week"].format(n=len(stays), w=w + 1)
+        return text["full_week"].format(k=int(full[stays, w].sum()), n=len(stays), w=w + 1)
     open_that_week = usable[instance.offers.open_week[usable, w]]
     if len(open_that_week):
         return text["two_week_only"].format(w=w + 1)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
 from affectation.allocation import classify
+from affectation.audit import fairness_csv, fairness_summary, fairness_table
 from affectation.inputs import Instance
 from affectation.output import Result, counts, engine_version, input_hashes
 from affectation.reasons import explain
@@ -43,3 +45,13 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
     summary["engine_version"] = engine_version()
     summary["inputs"] = input_hashes(instance)
     return Result(week=week, minutes=minutes, kind=kind, reason=reason, summary=summary)
+
+
+def add_fairness(instance: Instance, solution: Solution, result: Result) -> str:
+    """Audit `result` by group: adds `fairness` and `timings.audit` to its summary, and
+    returns the text of `fairness.csv`."""
+    started = time.perf_counter()
+    table = fairness_table(instance, result.week, solution.reach, result.minutes)
+    result.summary["fairness"] = fairness_summary(table)
+    result.summary["timings"]["audit"] = round(time.perf_counter() - started, 3)
+    return fairness_csv(table)

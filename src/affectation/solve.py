@@ -120,6 +120,8 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     lap("search")
     week = fill_free_seats(instance, roles, reach, cands.extension, week)
     week = polish(instance, roles, cands, reach, week)
+    # The polish may free one-week seats (a split becoming a single): offer them again.
+    week = fill_free_seats(instance, roles, reach, cands.extension, week)
     lap("polish")
     score = lexicographic_score(instance, week)
     if stats.proved_optimal or (score[0] == bound_priority.value and score[1] == bound.value):
