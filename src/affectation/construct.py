@@ -70,6 +70,8 @@ def initial_allocation(problem: Problem) -> np.ndarray:
     week = inst.fixed.copy()
     rem = inst.seats_left_by_conventions()
     to_place = st.to_place
+    if inst.offers.n == 0 or not to_place.any():
+        return week
     _fill_signed_pairs(problem, week, rem)
     # Two families of placements compete only for pupils: the layered one (one-week stays:
     # splits, and singles when two-week offers may be split) and the bipartite one (pairs, and

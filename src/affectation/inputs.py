@@ -291,6 +291,10 @@ def read_offers(path: Path) -> tuple[Offers, Pairs]:
     """Read offers.csv and its mutualised pairs (spec: offers.csv)."""
     table = read_table(path, ("offer_id", "lat", "lon", "capacity"))
     problems: list[Problem] = []
+    if len(table.frame) == 0:
+        # Nothing could be allocated: most likely the wrong file (an empty export).
+        raise InputError([Problem(table.file, "au moins une offre (le fichier n'a que l'en-tête)",
+                                  line=1)])
     ids = check_identifiers(table, "offer_id", problems, "offre")
     lat = parse_float(table, "lat", problems, "une latitude entre -90 et 90", -90, 90)
     lon = parse_float(table, "lon", problems, "une longitude entre -180 et 180", -180, 180)
