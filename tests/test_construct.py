@@ -8,7 +8,7 @@ import numpy as np
 from conftest import check_week, make_scenario, near
 
 from affectation import construct
-from affectation.candidates import Pruning, allowed_pairs, build_candidates, offer_roles
+from affectation.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
 from affectation.inputs import Instance, load_instance
 from affectation.travel import reachable
 
@@ -19,7 +19,7 @@ def _problem(inst: Instance) -> construct.Problem:
     reach = reachable(inst)
     roles = offer_roles(inst)
     cands = build_candidates(inst, reach, allowed_pairs(inst, reach), roles,
-                             Pruning(None, None, None, None, None, None))
+                             NO_PRUNING)
     return construct.Problem(inst, roles, cands, reach)
 
 

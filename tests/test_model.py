@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from affectation.candidates import Pruning, allowed_pairs, build_candidates, offer_roles
+from affectation.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
 from affectation.inputs import Instance, load_instance
 from affectation.model import build_model, hint_allocation, neighbourhood, read_allocation
 from affectation.travel import reachable
@@ -27,7 +27,7 @@ def solve_model(inst: Instance, week: np.ndarray, free: np.ndarray,
     reach = reachable(inst)
     allowed = allowed_pairs(inst, reach)
     roles = offer_roles(inst)
-    cands = build_candidates(inst, reach, allowed, roles, Pruning(None, None, None, None))
+    cands = build_candidates(inst, reach, allowed, roles, NO_PRUNING)
     hood = neighbourhood(inst, week, free)
     built = build_model(inst, roles, cands, hood)
     if hint:

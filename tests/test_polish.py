@@ -8,7 +8,7 @@ import numpy as np
 from conftest import check_week, make_scenario, near
 
 from affectation.allocation import classify
-from affectation.candidates import Pruning, allowed_pairs, build_candidates, offer_roles
+from affectation.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
 from affectation.improve import lexicographic_score
 from affectation.inputs import Instance, load_instance
 from affectation.polish import polish
@@ -26,7 +26,7 @@ def _polish(inst: Instance, week: list[list[int]]) -> np.ndarray:
     reach = reachable(inst)
     roles = offer_roles(inst)
     cands = build_candidates(inst, reach, allowed_pairs(inst, reach), roles,
-                             Pruning(None, None, None, None, None, None))
+                             NO_PRUNING)
     before = np.array(week, dtype=np.int64)
     after = polish(inst, roles, cands, reach, before)
     assert check_week(inst, after) == []

@@ -1,12 +1,7 @@
-"""An allocation: which offer each pupil attends in week 1 and in week 2.
-
-This is the solver's output and the checker's input, kept as one (students, 2) array of offer
-indices (-1 for none), with the kinds of the spec derived from it.
-"""
+"""An allocation is a (students, 2) array of offer indices per week (-1 for none); this module
+derives the spec's kinds from it."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,16 +9,6 @@ from affectation.inputs import Instance
 
 KINDS = ("single", "split", "mutualised", "partial", "unplaced", "self_placed", "exempt")
 FULL_KINDS = ("single", "split", "mutualised")
-
-
-@dataclass(frozen=True, eq=False)
-class Allocation:
-    """`week[i, w]` is the offer index of pupil i in week w+1, or -1."""
-
-    week: np.ndarray
-
-    def placed_weeks(self) -> np.ndarray:
-        return (self.week >= 0).sum(axis=1)
 
 
 def classify(instance: Instance, week: np.ndarray) -> np.ndarray:

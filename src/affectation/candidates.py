@@ -145,28 +145,12 @@ def rank_within_student(student: np.ndarray) -> np.ndarray:
     return np.arange(n) - np.repeat(starts, lengths)
 
 
-def rank_within_offer(reach: Reach, mask: np.ndarray) -> np.ndarray:
-    """For masked pairs, their rank by travel time among the offer's masked pupils."""
-    idx = np.flatnonzero(mask)
-    offer = reach.offer[idx].astype(np.int64)
-    # Pack (offer, minutes, student) in one integer key: a plain sort is far faster than argsort.
-    student = reach.student_of_pair()[idx].astype(np.int64)
-    key = (offer << 40) | (reach.deciminutes[idx].astype(np.int64) << 24) | np.arange(len(idx))
-    key.sort()
-    order = key & 0xFFFFFF
-    del student
-    ranks = np.empty(len(idx), dtype=np.int64)
-    ranks[order] = rank_within_student(offer[order])
-    return ranks
-
-
 def role_arcs(reach: Reach, usable: np.ndarray, limit: int | None,
-              keep: np.ndarray | None = None, offer_limit: int | None = None) -> RoleArcs:
-    """Each pupil's `limit` nearest usable offers and each offer's `offer_limit` nearest pupils.
+              keep: np.ndarray | None = None) -> RoleArcs:
+    """Each pupil's `limit` nearest usable offers, plus the pairs in `keep` (None: all).
 
-    Pupil-side pruning alone starves offers that are nobody's nearest (in towns, every pupil
-    has the same nearest offers); the offer side keeps every offer within reach of the pupils
-    closest to it. `keep` adds pairs of a current allocation. `limit` None keeps everything.
+    Nearest offers alone starve offers that are nobody's nearest (in towns every pupil has the
+    same nearest offers): `keep` carries the arcs of the proven maximum flows, which reach them.
     """
     student = reach.student_of_pair()
     mask = usable.copy()
@@ -174,9 +158,6 @@ def role_arcs(reach: Reach, usable: np.ndarray, limit: int | None,
         sub = np.flatnonzero(usable)
         rank = rank_within_student(student[sub])
         mask[sub[rank >= limit]] = False
-        if offer_limit:
-            ranks = rank_within_offer(reach, usable)
-            mask[sub[ranks < offer_limit]] = True
         if keep is not None:
             mask |= keep & usable
     return RoleArcs(
@@ -202,11 +183,13 @@ class Pruning:
 
     single: int | None = 8
     stay: int | None = 6
-    offer_single: int | None = None
-    offer_stay: int | None = None
     # Pair options: each pupil's nearest, and each pair direction's nearest pupils.
     pair: int | None = 4
     pupils_per_pair: int | None = 80
+
+
+# Every reachable option (small instances, tests).
+NO_PRUNING = Pruning(single=None, stay=None, pair=None, pupils_per_pair=None)
 
 
 def build_candidates(
@@ -239,15 +222,13 @@ def build_candidates(
             m[idx] = True
             extra.append(m if keep is None else m | keep)
     single = role_arcs(reach, allowed & roles.single[on_offer] & free_both[student],
-                       pruning.single, extra[0] if flow_arcs is not None else keep,
-                       pruning.offer_single)
+                       pruning.single, extra[0] if flow_arcs is not None else keep)
     stays = []
     for w, role in ((0, roles.week1), (1, roles.week2)):
         # A pupil may take a one-week stay in week w when week w is not signed.
         usable = allowed & role[on_offer] & (fixed[student, w] < 0)
         stays.append(role_arcs(reach, usable, pruning.stay,
-                               extra[1 + w] if flow_arcs is not None else keep,
-                               pruning.offer_stay))
+                               extra[1 + w] if flow_arcs is not None else keep))
     pairs = pair_options(instance, reach, allowed)
     pairs_free = free_both[pairs.student]
     pairs = PairOption(*(getattr(pairs, f)[pairs_free] for f in

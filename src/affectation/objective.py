@@ -24,15 +24,6 @@ if TYPE_CHECKING:
     from affectation.inputs import Instance
     from affectation.model import Neighbourhood, Variables
 
-LEVELS = (
-    "priority_placed_full",
-    "placed_full",
-    "placed_partial",
-    "splits",
-    "sector_preference",
-    "travel_minutes",
-)
-
 # Level 5: a placement week at an offer whose sector is the pupil's r-th choice (0-based)
 # scores SECTOR_FIRST - r, at least 1; other weeks score 0.
 SECTOR_FIRST = 10

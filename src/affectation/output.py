@@ -27,8 +27,6 @@ ASSIGNMENT_COLUMNS = (
     "student_id", "school_id", "week1_offer_id", "week2_offer_id",
     "week1_minutes", "week2_minutes", "kind", "reason",
 )
-# Fields of summary.json that depend on the machine's speed (spec: Determinism).
-TIMING_FIELDS = ("wall_seconds", "timings")
 
 
 def engine_version() -> str:

@@ -24,6 +24,7 @@ import numpy as np
 
 from affectation.bound import full_placement_bound
 from affectation.candidates import (
+    NO_PRUNING,
     OfferRoles,
     Pruning,
     allowed_pairs,
@@ -111,7 +112,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
 
     # A small instance is searched whole, over every reachable offer: its optimum is exact.
     whole = int(st.to_place.sum()) <= settings.search.whole_model_pupils
-    pruning = Pruning(None, None, None, None) if whole else settings.search_pruning
+    pruning = NO_PRUNING if whole else settings.search_pruning
     cands = build_candidates(instance, reach, allowed, roles, pruning,
                              keep_week=week, flow_arcs=arcs)
     lap("candidates")
