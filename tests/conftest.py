@@ -37,9 +37,9 @@ CAR = {"speed_kmh": 50.0, "detour": 1.3, "access_minutes": 5.0, "max_minutes": 3
 MODES = {"public": PUBLIC, "car": CAR}
 
 STUDENT_COLUMNS = ("student_id", "school_id", "lat", "lon", "mode", "max_minutes", "priority",
-                   "sectors", "status")
+                   "sectors", "status", "needs_accessible")
 OFFER_COLUMNS = ("offer_id", "employer_id", "employer_name", "lat", "lon", "capacity", "period",
-                 "sector", "reserved", "pair_id", "min_group")
+                 "sector", "reserved", "pair_id", "min_group", "accessible")
 CONVENTION_COLUMNS = ("student_id", "offer_id", "week")
 
 
@@ -227,7 +227,8 @@ def check_week(instance: Instance, week: np.ndarray) -> list[Violation]:
 
 def independent_usable(instance: Instance) -> np.ndarray:
     """(students, offers) bool: within the pupil's travel limit (pyproj, spec formula), offer
-    not withdrawn, and a reserved offer only for a priority pupil."""
+    not withdrawn, a reserved offer only for a priority pupil, and an offer not marked
+    accessible only for a pupil who does not need accessibility."""
     st, of = instance.students, instance.offers
     modes = instance.scenario.travel.modes
     names = instance.scenario.travel.mode_names
@@ -240,7 +241,8 @@ def independent_usable(instance: Instance) -> np.ndarray:
         for o in range(of.n):
             minutes = crowfly_minutes(st.lat[s], st.lon[s], of.lat[o], of.lon[o], params)
             out[s, o] = (minutes <= limit and of.capacity[o] > 0
-                         and (not of.reserved[o] or bool(st.priority[s])))
+                         and (not of.reserved[o] or bool(st.priority[s]))
+                         and (of.accessible[o] or not st.needs_accessible[s]))
     return out
 
 
@@ -381,7 +383,7 @@ def random_case(draw: Any, n_students: tuple[int, int] = (3, 15),
 
     `draw` is hypothesis' draw function (use inside `st.composite`). Coordinates are within
     about 0.08 degree of Caen, so that some offers are out of reach; conventions are built
-    valid (open week, capacity, reserved, one offer per week, pairs' implied week).
+    valid (open week, capacity, reserved, accessible, one offer per week, pairs' implied week).
     """
     from hypothesis import strategies as st
 
@@ -395,13 +397,15 @@ def random_case(draw: Any, n_students: tuple[int, int] = (3, 15),
         if draw(st.integers(0, 4)) == 0:
             row["max_minutes"] = draw(st.integers(8, 40))
         row["priority"] = draw(st.booleans())
+        row["needs_accessible"] = draw(st.integers(0, 4)) == 0
         row["status"] = draw(st.sampled_from(["", "", "", "", "", "", "self_placed", "exempt"]))
         students.append(row)
     offers = []
     for j in range(n_o):
         offers.append({"offer_id": f"O{j}", **near(draw(coord), draw(coord)),
                        "capacity": draw(st.integers(0, 3)), "period": draw(st.integers(0, 2)),
-                       "reserved": draw(st.integers(0, 3)) == 0})
+                       "reserved": draw(st.integers(0, 3)) == 0,
+                       "accessible": draw(st.booleans())})
     if pairs and n_o >= 3 and draw(st.booleans()):
         a, b = offers[-2], offers[-1]
         a["pair_id"] = b["pair_id"] = "M"
@@ -443,6 +447,8 @@ def _random_conventions(draw: Any, students: list[dict[str, Any]],
         o = offers[j]
         if o["capacity"] == 0 or (o["reserved"] and not s["priority"]):
             continue
+        if s["needs_accessible"] and not o["accessible"]:
+            continue
         week = draw(st.sampled_from(["", "1", "2"]))
         if j in partner:
             if not week or min_group > 1:  # a paired convention names its week
@@ -450,6 +456,8 @@ def _random_conventions(draw: Any, students: list[dict[str, Any]],
             w = int(week)
             k = partner[j]
             if offers[k]["reserved"] and not s["priority"]:
+                continue
+            if s["needs_accessible"] and not offers[k]["accessible"]:
                 continue
             fixes = [(j, w), (k, 3 - w)]
         elif week:

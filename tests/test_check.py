@@ -72,6 +72,8 @@ OFFERS = [
     ("FAR", 49.443, 1.099, 2, 0, 0, "", ""),  # Rouen: far beyond 45 min
 ]
 CONVENTIONS = [("S6", "FAR", ""), ("S8", "O4", "1")]
+NEEDS_ACCESSIBLE = {"S1"}  # students.csv `needs_accessible`
+ACCESSIBLE = {"R1"}  # offers.csv `accessible`
 
 # A valid allocation: student -> (week 1, week 2, kind, reason).
 VALID = {
@@ -102,11 +104,13 @@ def make_scenario(folder: Path, split: bool = False,
     (folder / "scenario.toml").write_text(SCENARIO.format(split=str(split).lower()),
                                           encoding="utf-8")
     _write_csv(folder / "students.csv",
-               ["student_id", "school_id", "lat", "lon", "priority", "status"],
-               [(s, SCHOOL, la, lo, pr, st) for s, la, lo, pr, st in STUDENTS])
+               ["student_id", "school_id", "lat", "lon", "priority", "status",
+                "needs_accessible"],
+               [(s, SCHOOL, la, lo, pr, st, int(s in NEEDS_ACCESSIBLE))
+                for s, la, lo, pr, st in STUDENTS])
     _write_csv(folder / "offers.csv",
                ["offer_id", "lat", "lon", "capacity", "period", "reserved", "pair_id",
-                "min_group"], OFFERS)
+                "min_group", "accessible"], [(*o, int(o[0] in ACCESSIBLE)) for o in OFFERS])
     _write_csv(folder / "conventions.csv", ["student_id", "offer_id", "week"], conventions)
     return folder / "scenario.toml"
 
@@ -199,6 +203,8 @@ CASES = {
     "over_capacity": (place("S9", "O2", "", "partial", "x"), "capacity"),
     "too_far": (place("S2", "FAR", "FAR", "single"), "travel_limit"),
     "reserved_non_priority": (place("S2", "R1", "R1", "single"), "reserved"),
+    # S1 needs accessibility: R1 is accessible, O1 (a free seat otherwise) is not.
+    "needs_accessible_at_non_accessible": (place("S1", "O1", "O1", "single"), "accessible"),
     "paired_offer_without_partner": (place("S2", "PA", "PA", "single"), "pair"),
     "pair_below_min_group": (place("S5", "", "", "unplaced", "x"), "min_group"),
     "two_week_offer_split": (place("S2", "O1", "", "partial", "x"), "split_rule"),

@@ -4,7 +4,8 @@ An offer's role follows from its period, its pair and the `split_two_week_offers
 a two-week offer hosts `single` stays; one-week stays (in a `split` or a `partial`) go to
 offers of period 1 (week 1) or 2 (week 2), or to any offer open that week when the rule allows
 splitting two-week offers; paired offers only host their pair's pupils. A pupil may use an
-offer when it is within their travel limit and, for a reserved offer, when they have priority.
+offer when it is within their travel limit and `usable` says so: a reserved offer only with
+priority, and an offer that is not accessible only when the pupil does not need accessibility.
 
 The solver works on a pruned set: each pupil's nearest offers in each role. The pruning never
 weakens the proven bound, which is computed on every reachable pair (see `bound`).
@@ -45,11 +46,21 @@ def offer_roles(instance: Instance) -> OfferRoles:
     return OfferRoles(single=single, week1=week1, week2=week2)
 
 
+def usable(instance: Instance, students: np.ndarray | int, offers: np.ndarray | int
+           ) -> np.ndarray:
+    """Element-wise (broadcast): may pupil `students[i]` use offer `offers[i]`, travel aside?
+
+    The one place of the rule: a reserved offer needs a priority pupil, and a pupil who needs
+    accessibility only gets accessible offers.
+    """
+    st, of = instance.students, instance.offers
+    return ((~of.reserved[offers] | st.priority[students])
+            & (~st.needs_accessible[students] | of.accessible[offers]))
+
+
 def allowed_pairs(instance: Instance, reach: Reach) -> np.ndarray:
-    """Mask over `reach` pairs: the pupil may use the offer (reserved offers need priority)."""
-    student = reach.student_of_pair()
-    reserved = instance.offers.reserved[reach.offer]
-    return ~reserved | instance.students.priority[student]
+    """Mask over `reach` pairs: the pupil may use the offer (see `usable`)."""
+    return usable(instance, reach.student_of_pair(), reach.offer)
 
 
 @dataclass(frozen=True, eq=False)

@@ -122,9 +122,9 @@ class _Checker:
 
     def run(self) -> list[Violation]:
         for rule in (self.rows, self.unknown_offer, self.status, self.kinds, self.period,
-                     self.capacity, self.travel_limit, self.reserved, self.pair,
-                     self.min_group, self.split_rule, self.convention, self.minutes_rule,
-                     self.reason_rule):
+                     self.capacity, self.travel_limit, self.reserved, self.accessible,
+                     self.pair, self.min_group, self.split_rule, self.convention,
+                     self.minutes_rule, self.reason_rule):
             rule()
         return self.out
 
@@ -294,6 +294,15 @@ class _Checker:
         self.per_week("reserved", bad, lambda p, w, label: (
             f"{label} : offre {self.oid(p, w)} réservée aux élèves prioritaires, "
             "élève non prioritaire"))
+
+    def accessible(self) -> None:
+        """A pupil who needs accessibility is placed at accessible offers only (conventions
+        included: they were validated against this rule at input)."""
+        of, st = self.inst.offers, self.inst.students
+        bad = self.known & ~of.accessible[self.offer] & st.needs_accessible[:, None]
+        self.per_week("accessible", bad, lambda p, w, label: (
+            f"{label} : offre {self.oid(p, w)} non accessible (handicap), "
+            "élève ayant besoin d'une offre accessible"))
 
     def partners(self) -> np.ndarray:
         of, pairs = self.inst.offers, self.inst.pairs

@@ -25,6 +25,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from affectation.candidates import Candidates, OfferRoles
+from affectation.candidates import usable as may_use
 from affectation.errors import InputError
 from affectation.errors import Problem as Problem_
 from affectation.inputs import Instance
@@ -156,7 +157,7 @@ def _make_room_by_splitting(problem: Problem, week: np.ndarray, rem: np.ndarray)
     single = unsigned & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
     # Only holders who can reach a free week-1 stay and a free week-2 stay can make room.
     pair_student = reach.student_of_pair()
-    usable = ~of.reserved[reach.offer] | st.priority[pair_student]
+    usable = may_use(inst, pair_student, reach.offer)
     can_split = np.ones(st.n, dtype=bool)
     for w, role in ((0, roles.week1), (1, roles.week2)):
         free_stay = usable & role[reach.offer] & (rem[reach.offer, w] > 0)
@@ -173,12 +174,12 @@ def _make_room_by_splitting(problem: Problem, week: np.ndarray, rem: np.ndarray)
     for u in (int(i) for i in order):
         offers, _ = reach.row(u)
         offers = offers[roles.single[offers] & held[offers]
-                        & (~of.reserved[offers] | st.priority[u])]
+                        & may_use(inst, u, offers)]
         for o in (int(x) for x in offers):
             moved = False
             for h in holders.get(o, []):
                 row, _ = reach.row(h)
-                row = row[~of.reserved[row] | st.priority[h]]
+                row = row[may_use(inst, h, row)]
                 stay1 = _first_free(row[roles.week1[row] & (row != o)], rem, week_index=0)
                 stay2 = _first_free(row[roles.week2[row] & (row != o)], rem, week_index=1,
                                     avoid=stay1)
@@ -660,7 +661,7 @@ def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
     order = np.r_[np.flatnonzero(split & st.priority), np.flatnonzero(split & ~st.priority)]
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
-        usable = offers[roles.single[offers] & (~of.reserved[offers] | st.priority[s])]
+        usable = offers[roles.single[offers] & may_use(instance, s, offers)]
         hit = usable[(free[usable, 0] > 0) & (free[usable, 1] > 0)]
         if len(hit):
             o = int(hit[0])
@@ -690,7 +691,7 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
     order = np.r_[np.flatnonzero(missing & st.priority), np.flatnonzero(missing & ~st.priority)]
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
-        offers = offers[~of.reserved[offers] | st.priority[s]].astype(np.int64)
+        offers = offers[may_use(instance, s, offers)].astype(np.int64)
         a, b = (int(v) for v in week[s])
         if a < 0 and b < 0:
             o = _first_free(offers[roles.single[offers]], rem, both=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from affectation.candidates import OfferRoles, offer_roles
+from affectation.candidates import usable as may_use
 from affectation.errors import InputError, Problem
 from affectation.inputs import Instance
 from affectation.output import ASSIGNMENT_COLUMNS
@@ -285,7 +286,7 @@ class _Story:
         missing = tuple(w for w in (0, 1) if week[w] < 0)
         out: list[tuple[int, tuple[int, ...]]] = []
         for o in self.offers:
-            if of.pair[o] >= 0 or (of.reserved[o] and not inst.students.priority[s]):
+            if of.pair[o] >= 0 or not may_use(inst, s, o):
                 continue
             if len(missing) == 2 and roles.single[o]:
                 out.append((int(o), (0, 1)))
@@ -297,10 +298,10 @@ class _Story:
                     reach_h: np.ndarray) -> tuple[int, float] | None:
         """Nearest other offer where holder `h` could take the weeks `weeks` it has at `o`."""
         inst = self.instance
-        of, st = inst.offers, inst.students
+        of = inst.offers
         role = self.roles.single if len(weeks) == 2 else self.roles.week[weeks[0]]
         cand = reach_h[(reach_h != o) & role[reach_h] & (of.pair[reach_h] < 0)
-                       & (~of.reserved[reach_h] | st.priority[h])]
+                       & may_use(inst, h, reach_h)]
         cand = cand[(self.free[cand][:, list(weeks)] > 0).all(axis=1)]
         if not len(cand):
             return None
@@ -311,12 +312,12 @@ class _Story:
     def freeing(self) -> list[str]:
         """What would free a seat for this pupil (not placed for both weeks)."""
         inst, t, s = self.instance, self.text, self.s
-        st, of = inst.students, inst.offers
+        of = inst.offers
         minutes_of = dict(zip(self.offers.tolist(), self.minutes.tolist(), strict=True))
         lines = [t["free_title"]]
         needs = self.needs()
         if not needs:
-            usable = self.offers[~of.reserved[self.offers] | st.priority[s]]
+            usable = self.offers[may_use(inst, s, self.offers)]
             if len(usable) and (of.pair[usable] >= 0).all():
                 return lines + [t["pairs_only"]]
             if len(usable):

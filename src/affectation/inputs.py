@@ -42,6 +42,7 @@ class Students:
     priority: np.ndarray
     sectors: tuple[tuple[str, ...], ...]
     status: np.ndarray
+    needs_accessible: np.ndarray
 
     @property
     def n(self) -> int:
@@ -67,6 +68,7 @@ class Offers:
     sector: np.ndarray
     reserved: np.ndarray
     pair: np.ndarray
+    accessible: np.ndarray
 
     @property
     def n(self) -> int:
@@ -267,6 +269,7 @@ def read_students(path: Path, scenario: Scenario) -> Students:
         table, "max_minutes", problems, "un nombre de minutes >= 0", 0, np.inf, default=np.inf
     )
     priority = parse_bool(table, "priority", problems, default=False)
+    needs_accessible = parse_bool(table, "needs_accessible", problems, default=False)
     sectors = _sector_lists(table, "sectors", problems)
     status = table.column("status")
     report_rows(
@@ -284,6 +287,7 @@ def read_students(path: Path, scenario: Scenario) -> Students:
         priority=priority.astype(bool),
         sectors=sectors,
         status=status,
+        needs_accessible=needs_accessible.astype(bool),
     )
 
 
@@ -312,6 +316,7 @@ def read_offers(path: Path) -> tuple[Offers, Pairs]:
         problems, "un code secteur s1…s51",
     )
     reserved = parse_bool(table, "reserved", problems, default=False)
+    accessible = parse_bool(table, "accessible", problems, default=False)
     min_group, has_min = parse_int(table, "min_group", problems, "un entier >= 1", low=1, default=0)
 
     pair_text = table.column("pair_id")
@@ -353,6 +358,7 @@ def read_offers(path: Path) -> tuple[Offers, Pairs]:
         sector=sector,
         reserved=reserved.astype(bool),
         pair=pair,
+        accessible=accessible.astype(bool),
     )
     open_w = offers.open_week
     a, b = members[:, 0], members[:, 1]
@@ -450,6 +456,11 @@ def _signed_rows(table: Table, students: Students, offers: Offers, pairs: Pairs,
                 f"une offre non réservée (réservée aux élèves prioritaires ; {s_text[row]} "
                 "ne l'est pas)")
             continue
+        if students.needs_accessible[s] and not offers.accessible[o]:
+            bad(row, "offer_id", o_text[row],
+                f"une offre accessible (handicap) : {s_text[row]} en a besoin "
+                "(needs_accessible), l'offre n'est pas marquée accessible")
+            continue
         if w_text[row]:
             weeks = [int(w_text[row])]
             if not open_w[o, weeks[0] - 1]:
@@ -475,6 +486,17 @@ def _signed_rows(table: Table, students: Students, offers: Offers, pairs: Pairs,
                 bad(row, "offer_id", o_text[row],
                     f"une offre mutualisée dont la partenaire {offers.ids[partner]} "
                     f"est ouverte la semaine {3 - w}")
+                continue
+            if students.needs_accessible[s] and not offers.accessible[partner]:
+                bad(row, "offer_id", o_text[row],
+                    f"une offre mutualisée accessible (handicap) : sa partenaire "
+                    f"{offers.ids[partner]} n'est pas marquée accessible et {s_text[row]} "
+                    "en a besoin (needs_accessible)")
+                continue
+            if offers.reserved[partner] and not students.priority[s]:
+                bad(row, "offer_id", o_text[row],
+                    f"une offre mutualisée non réservée : sa partenaire {offers.ids[partner]} "
+                    f"est réservée aux élèves prioritaires et {s_text[row]} ne l'est pas")
                 continue
             signed.append(_Signed(s, o, w, line, o, implied=False))
             signed.append(_Signed(s, partner, 3 - w, line, o, implied=True))

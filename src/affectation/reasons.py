@@ -2,8 +2,9 @@
 
 Each reason states a fact of the final allocation that anyone can verify: no offer within the
 pupil's travel limit (and how far the nearest one is), only offers reserved to priority pupils
-within reach, every offer within reach full in the week concerned, or a mutualised pair that
-did not reach its minimum group. French by default, English on request.
+within reach, no accessible offer within reach for a pupil who needs one, every offer within
+reach full in the week concerned, or a mutualised pair that did not reach its minimum group.
+French by default, English on request.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from affectation.candidates import OfferRoles
+from affectation.candidates import usable as may_use
 from affectation.inputs import Instance
 from affectation.travel import PupilTravel, Reach, exact_minutes, flat_km
 
@@ -28,6 +30,11 @@ TEXT = {
         "no_offer": "aucune offre active dans le fichier des offres",
         "reserved_only": "seules des offres réservées aux élèves prioritaires sont à portée "
                          "({n} offre(s) à moins de {limit} min)",
+        "not_accessible": "aucune offre accessible (handicap) à portée "
+                          "({n} offre(s) à moins de {limit} min)",
+        "accessible_reserved_only": "les seules offres accessibles (handicap) à portée sont "
+                                    "réservées aux élèves prioritaires "
+                                    "({n} offre(s) à moins de {limit} min)",
         "all_full": "{n} offre(s) à portée, toutes complètes{detail}",
         "some_full": "{n} offre(s) à portée{detail}",
         "full_both": "offres de deux semaines : {k} sur {n} complète(s) "
@@ -47,6 +54,11 @@ TEXT = {
         "no_offer": "no active offer in the offers file",
         "reserved_only": "only offers reserved to priority pupils are within reach "
                          "({n} offer(s) within {limit} min)",
+        "not_accessible": "no accessible offer (disability) within reach "
+                          "({n} offer(s) within {limit} min)",
+        "accessible_reserved_only": "the only accessible offers (disability) within reach are "
+                                    "reserved to priority pupils "
+                                    "({n} offer(s) within {limit} min)",
         "all_full": "{n} offer(s) within reach, all full{detail}",
         "some_full": "{n} offer(s) within reach{detail}",
         "full_both": "two-week offers: {k} of {n} full (in at least one of the weeks)",
@@ -109,9 +121,13 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
                 reasons[s] = text["none_within"].format(limit=limit, mode=mode,
                                                         nearest=nearest_text)
                 continue
-            usable = offers[~of.reserved[offers] | st.priority[s]]
+            usable = offers[may_use(instance, s, offers)]
             if len(usable) == 0:
-                reasons[s] = text["reserved_only"].format(n=len(offers), limit=limit)
+                key = "reserved_only"
+                if st.needs_accessible[s]:
+                    key = ("accessible_reserved_only" if of.accessible[offers].any()
+                           else "not_accessible")
+                reasons[s] = text[key].format(n=len(offers), limit=limit)
                 continue
             reasons[s] = _full_story(instance, roles, usable, full, used_priority, pair_count,
                                      text)
@@ -119,7 +135,7 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
         # Partial: placed in one week; explain the other.
         w_missing = 0 if week[s, 0] < 0 else 1
         w_placed = 1 - w_missing
-        usable = offers[~of.reserved[offers] | st.priority[s]]
+        usable = offers[may_use(instance, s, offers)]
         why = _week_story(instance, roles, usable, w_missing, full, text)
         key = "signed_one_week" if fixed[s, w_placed] >= 0 else "one_week"
         reasons[s] = text[key].format(w=w_placed + 1, why=why)
