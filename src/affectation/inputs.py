@@ -396,6 +396,17 @@ class _Signed:
 
 
 
+def _refusal(students: Students, offers: Offers, s: int, o: int, student_id: str) -> str:
+    """Why pupil `s` may not hold offer `o` (reserved, accessibility), or '' when it may."""
+    if offers.reserved[o] and not students.priority[s]:
+        return (f"une offre non réservée (réservée aux élèves prioritaires ; {student_id} "
+                "ne l'est pas)")
+    if students.needs_accessible[s] and not offers.accessible[o]:
+        return (f"une offre accessible (handicap) : {student_id} en a besoin "
+                "(needs_accessible), l'offre n'est pas marquée accessible")
+    return ""
+
+
 def read_conventions(path: Path, students: Students, offers: Offers, pairs: Pairs) -> Conventions:
     """Read conventions.csv and check that every agreement fits the rules (spec: conventions)."""
     table = read_table(path, ("student_id", "offer_id"))
@@ -451,15 +462,9 @@ def _signed_rows(table: Table, students: Students, offers: Offers, pairs: Pairs,
             bad(row, "offer_id", o_text[row],
                 "une offre active (capacité 0 : offre retirée ; annuler d'abord la convention)")
             continue
-        if offers.reserved[o] and not students.priority[s]:
-            bad(row, "offer_id", o_text[row],
-                f"une offre non réservée (réservée aux élèves prioritaires ; {s_text[row]} "
-                "ne l'est pas)")
-            continue
-        if students.needs_accessible[s] and not offers.accessible[o]:
-            bad(row, "offer_id", o_text[row],
-                f"une offre accessible (handicap) : {s_text[row]} en a besoin "
-                "(needs_accessible), l'offre n'est pas marquée accessible")
+        refusal = _refusal(students, offers, s, o, s_text[row])
+        if refusal:
+            bad(row, "offer_id", o_text[row], refusal)
             continue
         if w_text[row]:
             weeks = [int(w_text[row])]
@@ -487,16 +492,11 @@ def _signed_rows(table: Table, students: Students, offers: Offers, pairs: Pairs,
                     f"une offre mutualisée dont la partenaire {offers.ids[partner]} "
                     f"est ouverte la semaine {3 - w}")
                 continue
-            if students.needs_accessible[s] and not offers.accessible[partner]:
+            refusal = _refusal(students, offers, s, partner, s_text[row])
+            if refusal:
                 bad(row, "offer_id", o_text[row],
-                    f"une offre mutualisée accessible (handicap) : sa partenaire "
-                    f"{offers.ids[partner]} n'est pas marquée accessible et {s_text[row]} "
-                    "en a besoin (needs_accessible)")
-                continue
-            if offers.reserved[partner] and not students.priority[s]:
-                bad(row, "offer_id", o_text[row],
-                    f"une offre mutualisée non réservée : sa partenaire {offers.ids[partner]} "
-                    f"est réservée aux élèves prioritaires et {s_text[row]} ne l'est pas")
+                    f"une offre mutualisée dont la partenaire {offers.ids[partner]} convienne "
+                    f"({refusal})")
                 continue
             signed.append(_Signed(s, o, w, line, o, implied=False))
             signed.append(_Signed(s, partner, 3 - w, line, o, implied=True))
