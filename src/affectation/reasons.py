@@ -35,8 +35,9 @@ TEXT = {
         "accessible_reserved_only": "les seules offres accessibles (handicap) à portée sont "
                                     "réservées aux élèves prioritaires "
                                     "({n} offre(s) à moins de {limit} min)",
-        "all_full": "{n} offre(s) à portée, toutes complètes{detail}",
-        "some_full": "{n} offre(s) à portée{detail}",
+        "all_full": "{n} offre(s) à portée{excluded}, toutes complètes{detail}",
+        "some_full": "{n} offre(s) à portée{excluded}{detail}",
+        "excluded": " (hors {r} réservée(s) aux élèves prioritaires ou non accessible(s))",
         "full_both": "offres de deux semaines : {k} sur {n} complète(s) "
                      "(au moins une des deux semaines)",
         "full_week": "offres ouvertes en semaine {w} : {k} sur {n} complète(s)",
@@ -47,7 +48,7 @@ TEXT = {
         "signed_one_week": "convention signée pour la semaine {w} seulement ; {why}",
         "two_week_only": "les offres à portée ouvertes en semaine {w} accueillent pour deux "
                          "semaines (règle split_two_week_offers)",
-        "priority_taken": " (dont {n} occupée(s) par des élèves prioritaires)",
+        "priority_taken": " ; {n} de ces offres accueillent au moins un élève prioritaire",
     },
     "en": {
         "none_within": "no offer within {limit} min {mode} (the nearest is {nearest} min away)",
@@ -59,8 +60,9 @@ TEXT = {
         "accessible_reserved_only": "the only accessible offers (disability) within reach are "
                                     "reserved to priority pupils "
                                     "({n} offer(s) within {limit} min)",
-        "all_full": "{n} offer(s) within reach, all full{detail}",
-        "some_full": "{n} offer(s) within reach{detail}",
+        "all_full": "{n} offer(s) within reach{excluded}, all full{detail}",
+        "some_full": "{n} offer(s) within reach{excluded}{detail}",
+        "excluded": " (besides {r} reserved to priority pupils or not accessible)",
         "full_both": "two-week offers: {k} of {n} full (in at least one of the weeks)",
         "full_week": "offers open in week {w}: {k} of {n} full",
         "no_week_offer": "no offer within reach open in week {w}",
@@ -70,7 +72,7 @@ TEXT = {
         "signed_one_week": "convention signed for week {w} only; {why}",
         "two_week_only": "the offers within reach open in week {w} host for two weeks "
                          "(split_two_week_offers rule)",
-        "priority_taken": " ({n} of them held by priority pupils)",
+        "priority_taken": "; {n} of these offers host at least one priority pupil",
     },
 }
 
@@ -130,7 +132,7 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
                 reasons[s] = text[key].format(n=len(offers), limit=limit)
                 continue
             reasons[s] = _full_story(instance, roles, usable, full, used_priority, pair_count,
-                                     text)
+                                     text, excluded=len(offers) - len(usable))
             continue
         # Partial: placed in one week; explain the other.
         w_missing = 0 if week[s, 0] < 0 else 1
@@ -143,7 +145,8 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
 
 
 def _full_story(instance: Instance, roles: OfferRoles, usable: np.ndarray, full: np.ndarray,
-                used_priority: np.ndarray, pair_count: np.ndarray, text: dict[str, str]) -> str:
+                used_priority: np.ndarray, pair_count: np.ndarray, text: dict[str, str],
+                excluded: int = 0) -> str:
     of, pairs = instance.offers, instance.pairs
     # Each statement counts what is full, so that it stays true whatever the allocation.
     parts = []
@@ -165,14 +168,17 @@ def _full_story(instance: Instance, roles: OfferRoles, usable: np.ndarray, full:
         if pair_count[k] == 0 and pairs.min_group[k] > 1 and not (full[a].all() and full[b].all()):
             parts.append(text["pair_closed"].format(count=0, min=int(pairs.min_group[k])))
             everything_full = False
-    held = int(used_priority[usable].max(axis=1).clip(0).sum())
+    # Offers where at least one seat (in either week) is held by a priority pupil.
+    held = int((used_priority[usable].max(axis=1) > 0).sum())
     detail = " : " + " ; ".join(parts) if parts else ""
     if text is TEXT["en"] and parts:
         detail = ": " + "; ".join(parts)
-    story = text["all_full" if everything_full else "some_full"].format(n=len(usable),
-                                                                          detail=detail)
+    story = text["all_full" if everything_full else "some_full"].format(
+        n=len(usable),
+        excluded=text["excluded"].format(r=excluded) if excluded else "",
+        detail=detail)
     if held:
-        story += text["priority_taken"].format(n=min(held, len(usable)))
+        story += text["priority_taken"].format(n=held)
     return story
 
 
