@@ -49,7 +49,7 @@ class SolveSettings:
 
     time_limit_s: float = 60.0
     seed: int = 0
-    workers: int = 2
+    workers: int = 1
     pruning: Pruning = field(default_factory=Pruning)
     search_pruning: Pruning = field(default_factory=lambda: Pruning(single=24, stay=16))
     search: SearchSettings = field(default_factory=SearchSettings)
@@ -116,7 +116,8 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     cands = build_candidates(instance, reach, allowed, roles, pruning,
                              keep_week=week, flow_arcs=arcs)
     lap("candidates")
-    search = SearchSettings(**{**settings.search.__dict__, "seed": settings.seed})
+    search = SearchSettings(**{**settings.search.__dict__, "seed": settings.seed,
+                               "workers": settings.workers})
     week, stats = improve(instance, roles, cands, week, deadline - settings.reserve_s, search)
     lap("search")
     week = fill_free_seats(instance, roles, reach, cands.extension, week)
