@@ -66,9 +66,14 @@ class Reach:
         return len(self.offer)
 
     def student_of_pair(self) -> np.ndarray:
-        return np.repeat(
-            np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr)
-        )
+        """The pupil of each pair (computed once: read-only, do not modify)."""
+        cached = self.__dict__.get("_student_of_pair")
+        if cached is None:
+            cached = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int32),
+                               np.diff(self.indptr))
+            cached.setflags(write=False)
+            self.__dict__["_student_of_pair"] = cached
+        return cached
 
     def row(self, student: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.indptr[student], self.indptr[student + 1]
