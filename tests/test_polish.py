@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 from conftest import check_week, make_scenario, near
 
-from affectation.allocation import classify
+from affectation.allocation import classify, lexicographic_score
 from affectation.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
-from affectation.improve import lexicographic_score
 from affectation.inputs import Instance, load_instance
 from affectation.polish import polish
 from affectation.travel import reachable

@@ -24,6 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from affectation.allocation import (
+    lexicographic_score,
+    pair_counts,
+    pair_of_pupil,
+    seats_left,
+    seats_used,
+)
 from affectation.candidates import Candidates, OfferRoles
 from affectation.candidates import usable as may_use
 from affectation.errors import InputError
@@ -91,10 +98,7 @@ def initial_allocation(problem: Problem) -> np.ndarray:
         moved = splits_to_free_singles(inst, problem.roles, problem.reach, week)
         if (moved != week).any():
             week[:] = moved
-            rem[:] = inst.offers.seats
-            for w in (0, 1):
-                col = week[:, w]
-                np.subtract.at(rem[:, w], col[col >= 0], 1)
+            rem[:] = seats_left(inst, week)
             _layered(problem, to_place, week, rem, None)
             _rescue_priority(problem, week, rem)
             _close_small_pairs(problem, week, rem)
@@ -131,16 +135,9 @@ def _reflow_stays(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
         week[release, w] = -1
     _layered(problem, group, week, rem, None)
     # Keep the re-flow only if it is at least as good on every placement level.
-    from affectation.improve import lexicographic_score
-
     if lexicographic_score(inst, week)[:2] < lexicographic_score(inst, before)[:2]:
-        for w in (0, 1):
-            col = week[:, w]
-            np.add.at(rem[:, w], col[col >= 0], 1)
         week[:] = before
-        for w in (0, 1):
-            col = week[:, w]
-            np.subtract.at(rem[:, w], col[col >= 0], 1)
+        rem[:] = seats_left(inst, week)
 
 
 def _make_room_by_splitting(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
@@ -228,11 +225,9 @@ def _rescue_priority(problem: Problem, week: np.ndarray, rem: np.ndarray) -> Non
     # Pupils in pairs are never evicted: their pair could fall under its minimum group.
     in_pair = (inst.offers.pair[np.maximum(week, 0)] >= 0) & (week >= 0)
     evictable = st.to_place & ~st.priority & ~in_pair.any(axis=1)
-    held = np.zeros_like(rem)
-    for w in (0, 1):
-        o = week[:, w]
-        mine = evictable & (o >= 0) & (fixed[:, w] < 0)
-        np.add.at(held[:, w], o[mine], 1)
+    unsigned_week = week.copy()
+    unsigned_week[fixed >= 0] = -1
+    held = seats_used(inst, unsigned_week, evictable)
     trial_week, trial_rem = week.copy(), rem + held
     _families(problem, missing, trial_week, trial_rem)
     placed = missing & (trial_week >= 0).all(axis=1)
@@ -453,14 +448,14 @@ def _close_small_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
     pairs = inst.pairs
     if pairs.n == 0:
         return
-    count = _pair_counts(inst, week)
+    count = pair_counts(inst, week)
     signed = np.zeros(pairs.n, dtype=bool)
     signed_pair = inst.offers.pair[inst.conventions.offer]
     signed[signed_pair[signed_pair >= 0]] = True
     too_small = (count > 0) & (count < pairs.min_group) & ~signed
     if not too_small.any():
         return
-    in_pair = _pair_of_pupil(inst, week)
+    in_pair = pair_of_pupil(inst, week)
     drop = (in_pair >= 0) & too_small[np.maximum(in_pair, 0)]
     for w in (0, 1):
         np.add.at(rem[:, w], week[drop, w], 1)
@@ -478,7 +473,7 @@ def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
     pairs, st = inst.pairs, inst.students
     if pairs.n == 0 or inst.conventions.n == 0:
         return
-    count = _pair_counts(inst, week)
+    count = pair_counts(inst, week)
     signed = np.unique(inst.offers.pair[inst.conventions.offer])
     for k in signed[signed >= 0]:
         need = int(pairs.min_group[k]) - int(count[k])
@@ -518,7 +513,7 @@ def _open_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
     pairs, st = inst.pairs, inst.students
     if pairs.n == 0 or len(options.student) == 0:
         return
-    count = _pair_counts(inst, week)
+    count = pair_counts(inst, week)
     for k in np.flatnonzero(count == 0):
         sel = (options.pair == k) & (week[options.student] < 0).all(axis=1)
         if not sel.any():
@@ -542,20 +537,10 @@ def _open_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
                 _assign(week, rem, pupil, (x, y))
 
 
-def _pair_of_pupil(inst: Instance, week: np.ndarray) -> np.ndarray:
-    w1 = week[:, 0]
-    return np.where(w1 >= 0, inst.offers.pair[np.maximum(w1, 0)], -1)
-
-
-def _pair_counts(inst: Instance, week: np.ndarray) -> np.ndarray:
-    in_pair = _pair_of_pupil(inst, week)
-    return np.bincount(in_pair[in_pair >= 0], minlength=inst.pairs.n)
-
-
 def _greedy(problem: Problem, order: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
     """Give each pupil still missing a week the nearest option left, in `order`."""
     inst, cands = problem.instance, problem.candidates
-    pair_count = _pair_counts(inst, week)
+    pair_count = pair_counts(inst, week)
     n = inst.students.n
     idx_single = _row_index(cands.single.student, n)
     idx_stay = [_row_index(cands.week1.student, n), _row_index(cands.week2.student, n)]
@@ -654,10 +639,7 @@ def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
              & (of.pair[np.maximum(a, 0)] < 0) & (of.pair[np.maximum(b, 0)] < 0))
     if not split.any():
         return week
-    free = of.seats
-    for w in (0, 1):
-        col = week[:, w]
-        np.subtract.at(free[:, w], col[col >= 0], 1)
+    free = seats_left(instance, week)
     order = np.r_[np.flatnonzero(split & st.priority), np.flatnonzero(split & ~st.priority)]
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
@@ -681,12 +663,9 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
     """
     st, of = instance.students, instance.offers
     week = week.copy()
-    rem = of.seats
-    for w in (0, 1):
-        col = week[:, w]
-        np.subtract.at(rem[:, w], col[col >= 0], 1)
+    rem = seats_left(instance, week)
     pairs = instance.pairs
-    pair_count = _pair_counts(instance, week)
+    pair_count = pair_counts(instance, week)
     missing = st.to_place & (week < 0).any(axis=1)
     order = np.r_[np.flatnonzero(missing & st.priority), np.flatnonzero(missing & ~st.priority)]
     for s in (int(i) for i in order):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
+from affectation.allocation import lexicographic_score, pair_counts
 from affectation.candidates import Candidates, OfferRoles
 from affectation.inputs import Instance
 from affectation.model import build_model, hint_allocation, neighbourhood, read_allocation
@@ -48,17 +49,6 @@ class SearchStats:
     proved_optimal: bool = False
 
 
-def lexicographic_score(instance: Instance, week: np.ndarray) -> tuple[int, int, int, int]:
-    """Levels 1-4 of the objective: (priority full, full, partial, -splits)."""
-    st, of = instance.students, instance.offers
-    a, b = week[:, 0], week[:, 1]
-    full = (a >= 0) & (b >= 0)
-    partial = (a >= 0) ^ (b >= 0)
-    split = full & (a != b) & (of.pair[np.maximum(a, 0)] < 0)
-    return (int((full & st.priority).sum()), int(full.sum()), int(partial.sum()),
-            -int(split.sum()))
-
-
 def _plane_km(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     st = instance.students
     lat0 = float(np.mean(st.lat)) if st.n else 0.0
@@ -70,9 +60,7 @@ def _pairs_with_room(instance: Instance, week: np.ndarray, cands: Candidates) ->
     pairs, of = instance.pairs, instance.offers
     if pairs.n == 0:
         return np.zeros(0, dtype=np.int64)
-    w1 = week[:, 0]
-    in_pair = np.where(w1 >= 0, of.pair[np.maximum(w1, 0)], -1)
-    count = np.bincount(in_pair[in_pair >= 0], minlength=pairs.n)
+    count = pair_counts(instance, week)
     a, b = pairs.offers[:, 0], pairs.offers[:, 1]
     cap = of.seats
     seats = np.minimum(cap[a, 0], cap[b, 1]) + np.minimum(cap[b, 0], cap[a, 1])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
+from affectation.allocation import pair_counts, seats_left
 from affectation.candidates import Candidates, OfferRoles, RoleArcs
 from affectation.inputs import Instance
 from affectation.objective import phase_one_coefficients
@@ -57,21 +58,13 @@ class Neighbourhood:
 
 def neighbourhood(instance: Instance, week: np.ndarray, free: np.ndarray) -> Neighbourhood:
     """Free `free` pupils' unsigned weeks of allocation `week`; keep everything else."""
-    of = instance.offers
     kept = week.copy()
     fixed = instance.fixed
     for w in (0, 1):
         release = free & (fixed[:, w] < 0)
         kept[release, w] = -1
-    used = np.zeros((of.n, 2), dtype=np.int64)
-    for w in (0, 1):
-        o = kept[:, w]
-        np.add.at(used[:, w], o[o >= 0], 1)
-    capacity_left = of.seats - used
-    pairs = instance.pairs
-    w1 = kept[:, 0]
-    in_pair = np.where(w1 >= 0, of.pair[np.maximum(w1, 0)], -1)
-    count = np.bincount(in_pair[in_pair >= 0], minlength=pairs.n)
+    capacity_left = seats_left(instance, kept)
+    count = pair_counts(instance, kept)
     return Neighbourhood(free=free, capacity_left=capacity_left, pair_count_kept=count,
                          pair_forced_open=count > 0)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from affectation.allocation import seats_used
 from affectation.candidates import Candidates, OfferRoles, RoleArcs
 from affectation.construct import splits_to_free_singles
 from affectation.inputs import Instance
@@ -84,13 +85,8 @@ def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.
     of = instance.offers
     current = week[pupils, weeks[0]]
     # Seats each offer has for the family: capacity minus what everyone else holds.
-    seats = of.capacity.copy()
-    for w in weeks:
-        held = np.zeros(of.n, dtype=np.int64)
-        o = week[:, w]
-        others = (o >= 0) & ~members
-        np.add.at(held, o[others], 1)
-        seats = np.minimum(seats, of.capacity * of.open_week[:, w] - held)
+    left = of.seats - seats_used(instance, week, ~members)
+    seats = left[:, list(weeks)].min(axis=1)
     sel = members[arcs.student]
     s = np.r_[arcs.student[sel], pupils]
     o = np.r_[arcs.offer[sel], current]

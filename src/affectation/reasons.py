@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from affectation.allocation import pair_counts, seats_used
 from affectation.candidates import OfferRoles
 from affectation.candidates import usable as may_use
 from affectation.inputs import Instance
@@ -87,20 +88,11 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
     text = TEXT[language]
     st, of = instance.students, instance.offers
     reasons = np.full(st.n, "", dtype=object)
-    used = np.zeros((of.n, 2), dtype=np.int64)
-    used_priority = np.zeros((of.n, 2), dtype=np.int64)
-    for w in (0, 1):
-        o = week[:, w]
-        np.add.at(used[:, w], o[o >= 0], 1)
-        np.add.at(used_priority[:, w], o[(o >= 0) & st.priority], 1)
-    cap = of.seats
-    full = used >= cap
+    used_priority = seats_used(instance, week, st.priority)
+    full = seats_used(instance, week) >= of.seats
     names = instance.scenario.travel.mode_names
     mode_words = MODE_WORDS[language]
-    pair_count = np.zeros(instance.pairs.n, dtype=np.int64)
-    w1 = week[:, 0]
-    in_pair = np.where(w1 >= 0, of.pair[np.maximum(w1, 0)], -1)
-    np.add.at(pair_count, in_pair[in_pair >= 0], 1)
+    pair_count = pair_counts(instance, week)
     active = np.flatnonzero(of.capacity > 0)
     fixed = instance.fixed
 

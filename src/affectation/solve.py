@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from affectation.allocation import lexicographic_score
 from affectation.bound import full_placement_bound
 from affectation.candidates import (
     NO_PRUNING,
@@ -37,7 +38,7 @@ from affectation.construct import (
     greedy_allocation,
     initial_allocation,
 )
-from affectation.improve import SearchSettings, improve, lexicographic_score
+from affectation.improve import SearchSettings, improve
 from affectation.inputs import Instance
 from affectation.polish import polish
 from affectation.travel import PupilTravel, Reach, pupil_travel, reachable
