@@ -8,6 +8,7 @@ import numpy as np
 from conftest import check_week, make_scenario, near
 
 from affectation import construct
+from affectation.allocation import seats_left
 from affectation.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
 from affectation.inputs import Instance, load_instance
 from affectation.travel import reachable
@@ -35,8 +36,7 @@ def test_priority_pupil_displaces_a_non_priority_pupil(tmp_path: Path) -> None:
     inst = load_instance(path)
     problem = _problem(inst)
     week = np.array([[0, 0], [-1, -1]], dtype=np.int64)
-    rem = inst.seats_left_by_conventions()
-    rem[0] -= 1
+    rem = seats_left(inst, week)
     construct._rescue_priority(problem, week, rem)
     assert week.tolist() == [[-1, -1], [0, 0]]
     assert (rem >= 0).all()
@@ -57,9 +57,7 @@ def test_pair_members_are_never_evicted(tmp_path: Path) -> None:
     inst = load_instance(path)
     problem = _problem(inst)
     week = np.array([[0, 1], [-1, -1]], dtype=np.int64)
-    rem = inst.seats_left_by_conventions()
-    rem[0, 0] -= 1
-    rem[1, 1] -= 1
+    rem = seats_left(inst, week)
     construct._rescue_priority(problem, week, rem)
     # The pair's only other direction (C then A) is free: P joins it; N keeps its place.
     assert week.tolist() == [[0, 1], [1, 0]]
@@ -88,8 +86,7 @@ def test_unplaced_pupil_takes_a_seat_whose_holder_can_split(tmp_path: Path) -> N
     inst = load_instance(path)
     problem = _problem(inst)
     week = np.array([[0, 0], [-1, -1]], dtype=np.int64)
-    rem = inst.seats_left_by_conventions()
-    rem[0] -= 1
+    rem = seats_left(inst, week)
     construct._make_room_by_splitting(problem, week, rem)
     assert week.tolist() == [[1, 2], [0, 0]]
     assert check_week(inst, week) == []
