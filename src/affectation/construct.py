@@ -52,7 +52,7 @@ class Problem:
     instance: Instance
     roles: OfferRoles
     candidates: Candidates
-    reach: Reach | None = None
+    reach: Reach
 
 
 @dataclass
@@ -91,22 +91,21 @@ def initial_allocation(problem: Problem) -> np.ndarray:
     _open_pairs(problem, week, rem)
     order = np.r_[np.flatnonzero(st.priority & to_place), np.flatnonzero(~st.priority & to_place)]
     _greedy(problem, order, week, rem)
-    if problem.reach is not None:
-        # Once every pupil has had the seats left, splits that can become singles on two-week
-        # seats still free give their one-week seats back, and a last layered flow hands those
-        # to pupils still missing a week.
-        moved = splits_to_free_singles(inst, problem.roles, problem.reach, week)
-        if (moved != week).any():
-            week[:] = moved
-            rem[:] = seats_left(inst, week)
-            _layered(problem, to_place, week, rem, None)
-            _rescue_priority(problem, week, rem)
-            _close_small_pairs(problem, week, rem)
-            _greedy(problem, order, week, rem)
-        for _ in range(EXCHANGE_ROUNDS):
-            _make_room_by_splitting(problem, week, rem)
-            _reflow_stays(problem, week, rem)
-            _greedy(problem, order, week, rem)
+    # Once every pupil has had the seats left, splits that can become singles on two-week
+    # seats still free give their one-week seats back, and a last layered flow hands those
+    # to pupils still missing a week.
+    moved = splits_to_free_singles(inst, problem.roles, problem.reach, week)
+    if (moved != week).any():
+        week[:] = moved
+        rem[:] = seats_left(inst, week)
+        _layered(problem, to_place, week, rem, None)
+        _rescue_priority(problem, week, rem)
+        _close_small_pairs(problem, week, rem)
+        _greedy(problem, order, week, rem)
+    for _ in range(EXCHANGE_ROUNDS):
+        _make_room_by_splitting(problem, week, rem)
+        _reflow_stays(problem, week, rem)
+        _greedy(problem, order, week, rem)
     return week
 
 
@@ -147,7 +146,6 @@ def _make_room_by_splitting(problem: Problem, week: np.ndarray, rem: np.ndarray)
     and one more pupil is placed (level 2). Priority pupils first; signed weeks never move.
     """
     inst, roles, reach = problem.instance, problem.roles, problem.reach
-    assert reach is not None
     st, of, fixed = inst.students, inst.offers, inst.fixed
     unsigned = (fixed < 0).all(axis=1)
     a, b = week[:, 0], week[:, 1]
@@ -616,14 +614,15 @@ def _assign(week: np.ndarray, rem: np.ndarray, s: int, offers: tuple[int, int]) 
             rem[o, w] -= 1
 
 
-def greedy_allocation(problem: Problem, reach: Reach) -> np.ndarray:
+def greedy_allocation(problem: Problem) -> np.ndarray:
     """The quick allocation used when time is short: signed weeks, signed pairs filled to
     their minimum group, then the nearest free seats pupil by pupil, priority pupils first."""
     inst = problem.instance
     week = inst.fixed.copy()
     rem = inst.seats_left_by_conventions()
     _fill_signed_pairs(problem, week, rem)
-    return fill_free_seats(inst, problem.roles, reach, problem.candidates.extension, week)
+    return fill_free_seats(inst, problem.roles, problem.reach, problem.candidates.extension,
+                           week)
 
 
 def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,

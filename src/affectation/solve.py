@@ -103,11 +103,12 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     lap("bounds")
     arcs = (flow_arcs.single, flow_arcs.week1, flow_arcs.week2)
     cands = build_candidates(instance, reach, allowed, roles, settings.pruning, flow_arcs=arcs)
+    problem = Problem(instance, roles, cands, reach)
     if deadline - time.perf_counter() > settings.time_limit_s * 0.4:
-        week = initial_allocation(Problem(instance, roles, cands, reach))
+        week = initial_allocation(problem)
     else:
         # Too little time left for the flows: the nearest free seats, pupil by pupil.
-        week = greedy_allocation(Problem(instance, roles, cands), reach)
+        week = greedy_allocation(problem)
     lap("start")
     start_score = lexicographic_score(instance, week)
 
