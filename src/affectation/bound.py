@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import max_flow
 
-from affectation.candidates import OfferRoles, pair_options, rank_within_student
+from affectation.candidates import OfferRoles, extensions, pair_options, rank_within_student
 from affectation.inputs import Instance
 from affectation.travel import Reach
 
@@ -232,8 +232,6 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
     paired, _ = _certified_max_flow(net)
 
     # Pupils with one signed week who could extend it to the other week.
-    from affectation.candidates import extensions
-
     extendable = int((half & (extensions(instance, reach) >= 0)).sum())
     value = int(signed_both.sum()) + singles.value + splits.value + paired.value + extendable
     for b in (singles, splits, paired):
@@ -288,8 +286,6 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     # week 1 is signed; exit without a week-2 stay: pupils whose week 2 is signed.
     # A pupil with no single or pair option could only use that entry to end on a one-week
     # stay, which no allocation does: leaving it out keeps the bound valid and tighter.
-    from affectation.candidates import extensions, pair_options
-
     options = pair_options(instance, reach, allowed)
     single_mask = allowed & roles.single[reach.offer] & free_both[pair_student]
     has_bipartite = np.zeros(n_s, dtype=bool)

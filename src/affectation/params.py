@@ -11,6 +11,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -309,8 +310,6 @@ def _valid_weeks(weeks: Any) -> bool:
         return False
     if not all(isinstance(w, str) and ISO_WEEK.match(w) for w in weeks):
         return False
-    from datetime import date, timedelta
-
     (y1, w1), (y2, w2) = ((int(w[:4]), int(w[6:])) for w in weeks)
     try:
         first = date.fromisocalendar(y1, w1, 1)

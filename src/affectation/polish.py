@@ -25,7 +25,7 @@ from affectation.candidates import Candidates, OfferRoles, RoleArcs
 from affectation.construct import splits_to_free_singles
 from affectation.inputs import Instance
 from affectation.objective import sector_score
-from affectation.travel import Reach
+from affectation.travel import Reach, exact_minutes
 
 
 def polish(instance: Instance, roles: OfferRoles, cands: Candidates, reach: Reach,
@@ -101,8 +101,6 @@ def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.
     s, o, d = s[first], o[first], d[first]
     missing = d < 0
     if missing.any():
-        from affectation.travel import exact_minutes
-
         d[missing] = np.floor(exact_minutes(instance, s[missing], o[missing]) * 10).astype(np.int64)
     score = sector_score(instance, s, o)
     travel_total = int(d.max(initial=0)) * len(pupils) + 1
