@@ -467,8 +467,8 @@ def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
     `min_group` with other pupils: the nearest eligible ones, priority pupils first. When not
     enough pupils can join, the inputs cannot be satisfied: an input error names the pair.
     """
-    inst, options = problem.instance, problem.candidates.pairs
-    pairs, st = inst.pairs, inst.students
+    inst = problem.instance
+    pairs = inst.pairs
     if pairs.n == 0 or inst.conventions.n == 0:
         return
     count = pair_counts(inst, week)
@@ -477,19 +477,10 @@ def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
         need = int(pairs.min_group[k]) - int(count[k])
         if need <= 0:
             continue
-        sel = (options.pair == k) & (week[options.student] < 0).all(axis=1)
-        s, d, m = options.student[sel], options.direction[sel], options.deciminutes[sel]
-        taken: set[int] = set()
-        for i in np.lexsort((s, m, ~st.priority[s])):
-            if need == 0:
-                break
-            x, y = pairs.offers[k, d[i]], pairs.offers[k, 1 - d[i]]
-            if int(s[i]) in taken or rem[x, 0] <= 0 or rem[y, 1] <= 0:
-                continue
-            _assign(week, rem, int(s[i]), (x, y))
-            taken.add(int(s[i]))
-            need -= 1
-        if need > 0:
+        chosen = _pupils_for_pair(problem, k, week, rem, nearest_first=True, limit=need)
+        for pupil, x, y in chosen:
+            _assign(week, rem, pupil, (x, y))
+        if len(chosen) < need:
             conv = inst.conventions
             in_pair = inst.offers.pair[conv.offer] == k
             lines = sorted({int(x) for x in conv.line[in_pair] if x})
@@ -498,7 +489,7 @@ def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
                 file.name if file is not None else "conventions.csv",
                 f"une paire mutualisée ({pairs.ids[k]}) qui puisse atteindre son effectif "
                 f"minimum {pairs.min_group[k]} : {count[k]} convention(s) signée(s) "
-                f"(ligne(s) {', '.join(map(str, lines))}) et seulement {len(taken)} autre(s) "
+                f"(ligne(s) {', '.join(map(str, lines))}) et seulement {len(chosen)} autre(s) "
                 "élève(s) à portée des deux offres avec des places libres ; signer le groupe "
                 "ou baisser min_group",
                 line=lines[0] if lines else None, column="offer_id",
@@ -508,31 +499,43 @@ def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
 def _open_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
     """Open closed pairs when enough unplaced pupils can fill them to their minimum group."""
     inst, options = problem.instance, problem.candidates.pairs
-    pairs, st = inst.pairs, inst.students
+    pairs = inst.pairs
     if pairs.n == 0 or len(options.student) == 0:
         return
     count = pair_counts(inst, week)
     for k in np.flatnonzero(count == 0):
-        sel = (options.pair == k) & (week[options.student] < 0).all(axis=1)
-        if not sel.any():
-            continue
-        s, d = options.student[sel], options.direction[sel]
-        order = np.lexsort((s, ~st.priority[s]))
-        chosen: list[tuple[int, int, int]] = []
-        left = rem.copy()
-        taken: set[int] = set()
-        for i in order:
-            if int(s[i]) in taken:
-                continue
-            x, y = pairs.offers[k, d[i]], pairs.offers[k, 1 - d[i]]
-            if left[x, 0] > 0 and left[y, 1] > 0:
-                left[x, 0] -= 1
-                left[y, 1] -= 1
-                taken.add(int(s[i]))
-                chosen.append((int(s[i]), int(x), int(y)))
+        chosen = _pupils_for_pair(problem, int(k), week, rem, nearest_first=False)
         if len(chosen) >= max(int(pairs.min_group[k]), 1):
             for pupil, x, y in chosen:
                 _assign(week, rem, pupil, (x, y))
+
+
+def _pupils_for_pair(problem: Problem, k: int, week: np.ndarray, rem: np.ndarray,
+                     nearest_first: bool, limit: int | None = None) -> list[tuple[int, int, int]]:
+    """Unplaced pupils who could join pair `k` within its seats: (pupil, week-1, week-2 offer).
+
+    Priority pupils first, then the nearest (`nearest_first`) or input order; `rem` unchanged.
+    """
+    inst, options = problem.instance, problem.candidates.pairs
+    pairs, st = inst.pairs, inst.students
+    sel = (options.pair == k) & (week[options.student] < 0).all(axis=1)
+    s, d, m = options.student[sel], options.direction[sel], options.deciminutes[sel]
+    order = (np.lexsort((s, m, ~st.priority[s])) if nearest_first
+             else np.lexsort((s, ~st.priority[s])))
+    left = rem.copy()
+    chosen: list[tuple[int, int, int]] = []
+    taken: set[int] = set()
+    for i in order:
+        if limit is not None and len(chosen) == limit:
+            break
+        x, y = int(pairs.offers[k, d[i]]), int(pairs.offers[k, 1 - d[i]])
+        if int(s[i]) in taken or left[x, 0] <= 0 or left[y, 1] <= 0:
+            continue
+        left[x, 0] -= 1
+        left[y, 1] -= 1
+        taken.add(int(s[i]))
+        chosen.append((int(s[i]), x, y))
+    return chosen
 
 
 def _greedy(problem: Problem, order: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
