@@ -118,6 +118,7 @@ def make_scenario(
     default_mode: str = "public",
     output: dict[str, Any] | None = None,
     solver: dict[str, Any] | None = None,
+    equity: dict[str, Any] | None = None,
     name: str = "test",
     folder: str = "scenario",
 ) -> Path:
@@ -144,6 +145,8 @@ def make_scenario(
         text += "\n" + _toml_table(f"travel.modes.{mode}", params)
     if rules:
         text += "\n" + _toml_table("rules", rules)
+    if equity:
+        text += "\n" + _toml_table("equity", equity)
     text += "\n" + _toml_table("solver", {"time_limit_s": 5.0, "seed": 0, **(solver or {})})
     if output:
         text += "\n" + _toml_table("output", output)

@@ -109,6 +109,18 @@ def test_input_paths_are_relative_to_the_scenario_file(tmp_path: Path) -> None:
     assert s.inputs.conventions == folder / "conv.csv"
 
 
+def test_equity_rules_are_read(tmp_path: Path) -> None:
+    off = _load(tmp_path, MINIMAL).equity
+    assert (off.max_min_groups, off.max_min_level, off.short_trips_for_priority) == (
+        "", "after_total", 1.0)
+    on = _load(tmp_path, MINIMAL + '[equity]\nmax_min_territories = "epci"\n'
+               'max_min_level = "before_total"\nshort_trips_for_priority = 2\n').equity
+    assert (on.max_min_groups, on.max_min_level, on.short_trips_for_priority) == (
+        "epci", "before_total", 2.0)
+    assert _load(tmp_path, MINIMAL + "[equity]\nmax_min_schools = true\n"
+                 ).equity.max_min_groups == "school"
+
+
 def test_parameters_are_frozen(tmp_path: Path) -> None:
     s = _load(tmp_path, MINIMAL)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -224,6 +236,15 @@ def test_bad_mode_value(tmp_path: Path, old: str, new: str, dotted: str) -> None
         ('[solver]\ntime_limit_s = "60"', "solver.time_limit_s"),
         ('[rules]\nsplit_two_week_offers = "yes"', "rules.split_two_week_offers"),
         ('[output]\nlanguage = "de"', "output.language"),
+        ('[equity]\nmax_min_schools = "yes"', "equity.max_min_schools"),
+        ('[equity]\nmax_min_territories = "commune"', "equity.max_min_territories"),
+        ('[equity]\nmax_min_territories = true', "equity.max_min_territories"),
+        ('[equity]\nmax_min_schools = true\nmax_min_territories = "epci"',
+         "equity.max_min_territories"),
+        ('[equity]\nmax_min_level = "first"', "equity.max_min_level"),
+        ("[equity]\nshort_trips_for_priority = 0.5", "equity.short_trips_for_priority"),
+        ("[equity]\nshort_trips_for_priority = true", "equity.short_trips_for_priority"),
+        ("[equity]\nmax_min = true", "equity.max_min"),
     ],
 )
 def test_bad_optional_value(tmp_path: Path, table: str, dotted: str) -> None:

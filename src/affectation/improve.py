@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from affectation.allocation import lexicographic_score, pair_counts
+from affectation.allocation import pair_counts
 from affectation.candidates import Candidates, OfferRoles
 from affectation.inputs import Instance
 from affectation.model import build_model, hint_allocation, neighbourhood, read_allocation
+from affectation.objective import objective_score
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
     movable_idx = np.flatnonzero(movable)
     if not len(movable_idx):
         return week, stats
-    score = lexicographic_score(instance, week)
+    score = objective_score(instance, week)
     if len(movable_idx) <= settings.whole_model_pupils:
         whole = SearchSettings(**{**settings.__dict__,
                                   "deterministic_time": settings.whole_model_deterministic_time})
@@ -93,7 +94,7 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
         stats.neighbourhoods = 1
         stats.passes = 1
         stats.proved_optimal = optimal
-        stats.improved = int(lexicographic_score(instance, new) > score)
+        stats.improved = int(objective_score(instance, new) > score)
         stats.stopped_by_deadline = time.perf_counter() > deadline - 0.2 and not optimal
         return new, stats
     for _ in range(settings.max_passes):
@@ -127,7 +128,7 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
                                                    deadline, settings)
             stats.neighbourhoods += 1
             if gained:
-                new_score = lexicographic_score(instance, week)
+                new_score = objective_score(instance, week)
                 if new_score > score:
                     stats.improved += 1
                 score = new_score
@@ -155,6 +156,6 @@ def _solve_neighbourhood(instance: Instance, roles: OfferRoles, cands: Candidate
     if result not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return week, False, False
     new = read_allocation(solver, built, instance, week, hood)
-    if lexicographic_score(instance, new) < lexicographic_score(instance, week):
+    if objective_score(instance, new) < objective_score(instance, week):
         return week, False, False
     return new, True, result == cp_model.OPTIMAL

@@ -23,7 +23,7 @@ from ortools.sat.python import cp_model
 from affectation.allocation import pair_counts, seats_left
 from affectation.candidates import Candidates, OfferRoles, RoleArcs
 from affectation.inputs import Instance
-from affectation.objective import phase_one_coefficients
+from affectation.objective import lowest_rate_variable, phase_one_coefficients
 
 
 @dataclass(eq=False)
@@ -54,6 +54,7 @@ class Neighbourhood:
     capacity_left: np.ndarray  # (offers, 2) seats left by the pupils kept as they are
     pair_count_kept: np.ndarray  # pupils kept in each pair
     pair_forced_open: np.ndarray  # bool per pair: a convention or a kept pupil is in it
+    full_kept: np.ndarray  # bool per pupil: kept as it is, and placed for both weeks
 
 
 def neighbourhood(instance: Instance, week: np.ndarray, free: np.ndarray) -> Neighbourhood:
@@ -66,7 +67,8 @@ def neighbourhood(instance: Instance, week: np.ndarray, free: np.ndarray) -> Nei
     capacity_left = seats_left(instance, kept)
     count = pair_counts(instance, kept)
     return Neighbourhood(free=free, capacity_left=capacity_left, pair_count_kept=count,
-                         pair_forced_open=count > 0)
+                         pair_forced_open=count > 0,
+                         full_kept=~free & (kept >= 0).all(axis=1))
 
 
 def create_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates,
@@ -221,7 +223,8 @@ def build_model(instance: Instance, roles: OfferRoles, cands: Candidates,
     v = create_variables(model, instance, cands, hood)
     for rule in RULES:
         rule(model, instance, v, hood, roles)
-    variables, coefficients = phase_one_coefficients(instance, v, hood)
+    rate = lowest_rate_variable(model, instance, v, hood)
+    variables, coefficients = phase_one_coefficients(instance, v, hood, rate)
     model.maximize(cp_model.LinearExpr.weighted_sum(variables, coefficients))
     return Built(model=model, variables=v)
 

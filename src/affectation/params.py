@@ -74,6 +74,36 @@ class RulesParams:
     split_two_week_offers: bool = False
 
 
+EQUITY_TERRITORIES = ("epci", "department")
+EQUITY_LEVELS = ("after_total", "before_total")
+
+
+@dataclass(frozen=True)
+class EquityParams:
+    """`[equity]`: optional equal-opportunity rules (priority pupils first is always on).
+
+    `max_min_schools`: maximise the lowest placement rate (pupils placed for both weeks over
+    pupils to place) among schools, then the next lowest, and so on (leximin).
+    `max_min_territories`: the same among the territories of the pupils' homes, `"epci"` or
+    `"department"` (empty: off). One grouping at a time: schools or territories.
+    `max_min_level`: where that level sits in the objective: `"after_total"` (default: among
+    allocations placing the most pupils) or `"before_total"` (the lowest rate may cost total
+    placements). Always below level 1 (priority pupils placed).
+    `short_trips_for_priority`: weight of a priority pupil's travel minutes in the travel
+    level of the objective (1 = like everyone; 2 = each of their minutes counts double).
+    """
+
+    max_min_schools: bool = False
+    max_min_territories: str = ""
+    max_min_level: str = "after_total"
+    short_trips_for_priority: float = 1.0
+
+    @property
+    def max_min_groups(self) -> str:
+        """The grouping levelled by the max-min rule: "school", a territory, or ""."""
+        return "school" if self.max_min_schools else self.max_min_territories
+
+
 @dataclass(frozen=True)
 class SolverParams:
     """`[solver]`: the time budget of the whole solve step, the seed and CP-SAT workers.
@@ -103,6 +133,7 @@ class Scenario:
     inputs: InputsParams
     travel: TravelParams
     rules: RulesParams = field(default_factory=RulesParams)
+    equity: EquityParams = field(default_factory=EquityParams)
     solver: SolverParams = field(default_factory=SolverParams)
     output: OutputParams = field(default_factory=OutputParams)
 
@@ -238,7 +269,8 @@ def _toml_problem(file: str, text: str, exc: tomllib.TOMLDecodeError) -> Problem
 def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     """Build a `Scenario` from the TOML mapping `data` of the file at `path`."""
     r = _Reader(path.name)
-    r.known_keys(data, "", {"scenario", "inputs", "travel", "rules", "solver", "output"})
+    r.known_keys(data, "", {"scenario", "inputs", "travel", "rules", "equity", "solver",
+                       "output"})
 
     scen = r.table(data, "scenario", required=True)
     r.known_keys(scen, "scenario", _field_names(ScenarioInfo))
@@ -272,6 +304,8 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     r.known_keys(rules_t, "rules", _field_names(RulesParams))
     split = r.boolean(rules_t, "rules", "split_two_week_offers", False)
 
+    equity = _read_equity(r, r.table(data, "equity", required=False))
+
     solver_t = r.table(data, "solver", required=False)
     r.known_keys(solver_t, "solver", _field_names(SolverParams))
     time_limit = r.number(solver_t, "solver", "time_limit_s", 60.0, minimum=0.1)
@@ -300,9 +334,29 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
         ),
         travel=travel,
         rules=RulesParams(split_two_week_offers=split),
+        equity=equity,
         solver=SolverParams(time_limit_s=time_limit, seed=seed, workers=workers),
         output=OutputParams(language=language),
     )
+
+
+def _read_equity(r: _Reader, table: dict[str, Any]) -> EquityParams:
+    r.known_keys(table, "equity", _field_names(EquityParams))
+    schools = r.boolean(table, "equity", "max_min_schools", False)
+    territories = r.string(table, "equity", "max_min_territories", "") or ""
+    if territories not in ("", *EQUITY_TERRITORIES):
+        r.problem("equity.max_min_territories", territories, '"epci", "department" ou ""')
+        territories = ""
+    elif territories and schools is True:
+        r.problem("equity.max_min_territories", territories,
+                  "une seule règle max-min à la fois : max_min_schools = true ou "
+                  "max_min_territories, pas les deux")
+    level = r.string(table, "equity", "max_min_level", "after_total")
+    if level is not None and level not in EQUITY_LEVELS:
+        r.problem("equity.max_min_level", level, '"after_total" ou "before_total"')
+    weight = r.number(table, "equity", "short_trips_for_priority", 1.0, minimum=1.0)
+    return EquityParams(max_min_schools=schools is True, max_min_territories=territories,
+                        max_min_level=level, short_trips_for_priority=weight)
 
 
 def _valid_weeks(weeks: Any) -> bool:

@@ -8,6 +8,10 @@ by a min-cost flow that keeps every pupil of the family placed in it (so no leve
 and minimises, lexicographically, the loss of sector preference then travel minutes. Signed
 weeks, pairs and extensions of a signed week stay as they are.
 
+With `[equity] short_trips_for_priority = w`, each minute of a priority pupil counts `w`
+times in the travel level: priority pupils get the shorter trips of their family unless that
+costs the others `w` times more minutes.
+
 Before that, level 4 (fewer splits): a split pupil who can reach a two-week offer with a seat
 free in both weeks moves there; and when two-week offers may be split (a two-week offer then
 serves singles and one-week stays alike, so the families are not independent), week-2 stays
@@ -102,6 +106,10 @@ def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.
     missing = d < 0
     if missing.any():
         d[missing] = np.floor(exact_minutes(instance, s[missing], o[missing]) * 10).astype(np.int64)
+    weight = instance.scenario.equity.short_trips_for_priority
+    if weight != 1.0:
+        # [equity] short_trips_for_priority: a priority pupil's minutes weigh more.
+        d = np.where(instance.students.priority[s], np.round(d * weight), d).astype(np.int64)
     score = sector_score(instance, s, o)
     travel_total = int(d.max(initial=0)) * len(pupils) + 1
     cost = d - travel_total * score

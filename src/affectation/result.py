@@ -39,6 +39,8 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
     summary["solver_status"] = solution.status
     summary["reachable_pairs"] = int(solution.reach.n_pairs)
     summary["search"] = solution.search
+    if solution.equity:
+        summary["equity"] = solution.equity
     summary["wall_seconds"] = round(wall_seconds, 3)
     summary["timings"] = solution.timings
     summary["seed"] = seed

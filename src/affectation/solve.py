@@ -38,8 +38,10 @@ from affectation.construct import (
     greedy_allocation,
     initial_allocation,
 )
+from affectation.equity import level_groups, levelling_summary
 from affectation.improve import SearchSettings, improve
 from affectation.inputs import Instance
+from affectation.objective import rate_level
 from affectation.polish import polish
 from affectation.travel import PupilTravel, Reach, pupil_travel, reachable
 
@@ -72,6 +74,7 @@ class Solution:
     roles: OfferRoles
     timings: dict[str, float]
     search: dict[str, float | int | str]
+    equity: dict[str, float | int | str] = field(default_factory=dict)
 
 
 def solve(instance: Instance, settings: SolveSettings) -> Solution:
@@ -123,12 +126,21 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     week, stats = improve(instance, roles, cands, week, deadline - settings.reserve_s, search)
     lap("search")
     week = fill_free_seats(instance, roles, reach, cands.extension, week)
+    equity: dict[str, float | int | str] = {}
+    grouping = instance.scenario.equity.max_min_groups
+    if grouping:
+        levelled = level_groups(instance, roles, cands, week, grouping)
+        equity = levelling_summary(instance, week, levelled, grouping)
+        week = levelled
+        lap("equity")
     week = polish(instance, roles, cands, reach, week)
     # The polish may free one-week seats (a split becoming a single): offer them again.
     week = fill_free_seats(instance, roles, reach, cands.extension, week)
     lap("polish")
     score = lexicographic_score(instance, week)
-    if stats.proved_optimal or (score[0] == bound_priority.value and score[1] == bound.value):
+    at_bounds = score[0] == bound_priority.value and score[1] == bound.value
+    # With the max-min level above level 2, reaching the bounds no longer proves optimality.
+    if stats.proved_optimal or (at_bounds and rate_level(instance) != "before_total"):
         status = "OPTIMAL"
     elif stats.neighbourhoods == 0:
         status = "FALLBACK"
@@ -154,4 +166,5 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
         roles=roles,
         timings=timings,
         search=info,
+        equity=equity,
     )
