@@ -14,7 +14,7 @@ from conftest import brute_force, make_scenario, near, solve_cli, tiny_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from affectation.audit import COLUMNS, GroupBounds, fairness_table, pupil_groups
+from affectation.audit import COLUMNS, GroupBounds, fairness_table, parity_text, pupil_groups
 from affectation.bound import three_layer_bound
 from affectation.candidates import allowed_pairs
 from affectation.geodata import load_communes
@@ -139,6 +139,20 @@ def test_summary_fairness_block(tmp_path: Path) -> None:
     assert fairness["urban"]["students"] + fairness["rural"]["students"] == 6
     assert fairness["outside_region"] is None
     assert outcome.summary["timings"]["audit"] >= 0
+    assert fairness["parity"] == ("Élèves prioritaires placés deux semaines : 100,0 %, contre "
+                                  "60,0 % pour les autres.")
+
+
+def test_parity_says_why_priority_pupils_trail() -> None:
+    other = {"students": 10, "placed_full": 9, "rate_full": 0.9, "upper_bound_full": 10}
+    at_bound = {"students": 4, "placed_full": 2, "rate_full": 0.5, "upper_bound_full": 2}
+    text = parity_text(at_bound, other)
+    assert "maximum prouvé (2 élèves)" in text and "personne n'est désaffecté" in text
+    below = {**at_bound, "upper_bound_full": 3}
+    assert "au plus 3 (1 de plus que placés)" in parity_text(below, other)
+    ahead = {**at_bound, "placed_full": 4, "rate_full": 1.0, "upper_bound_full": 4}
+    assert "raison" not in parity_text(ahead, other) and "maximum" not in parity_text(ahead, other)
+    assert "proven maximum (2 pupils)" in parity_text(at_bound, other, "en")
 
 
 def test_group_bound_counts_capacity_within_reach(tmp_path: Path) -> None:

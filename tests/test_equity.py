@@ -10,12 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from conftest import (
+    CAEN,
+    PUBLIC,
+    SCHOOL,
+    make_scenario,
+    near,
+    point_at,
+    random_case,
+    solve_cli,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affectation.equity import group_index, group_rates
 from affectation.inputs import load_instance
-from tests.conftest import CAEN, PUBLIC, SCHOOL, make_scenario, near, point_at, solve_cli
 
 OTHER_SCHOOL = "0140013N"
 CAR = {"speed_kmh": 50.0, "detour": 1.3, "access_minutes": 5.0, "max_minutes": 60.0}
@@ -155,7 +164,6 @@ def test_short_trips_for_priority_gives_the_priority_pupil_the_near_offer(tmp_pa
 
 @st.composite
 def cases_with_schools(draw: Any) -> dict[str, Any]:
-    from tests.conftest import random_case
 
     case = random_case(draw)
     for s in case["students"]:

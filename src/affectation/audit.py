@@ -316,8 +316,55 @@ def fairness_csv(table: pd.DataFrame) -> str:
     return text
 
 
-def fairness_summary(table: pd.DataFrame) -> dict[str, Any]:
-    """The `fairness` block of `summary.json`: key rates, and the lowest school rate."""
+PARITY_TEXT = {
+    "fr": {
+        "ahead": "Élèves prioritaires placés deux semaines : {p}, contre {o} pour les "
+                 "autres.",
+        "at_bound": "Élèves prioritaires placés deux semaines : {p}, contre {o} pour "
+                    "les autres. C'est le maximum prouvé ({b} élèves) : les places à leur "
+                    "portée ne permettent pas plus ; personne n'est désaffecté pour égaliser "
+                    "les taux.",
+        "below_bound": "Élèves prioritaires placés deux semaines : {p}, contre {o} "
+                       "pour les autres. Les places à leur portée en permettraient au plus "
+                       "{b} ({n} de plus que placés).",
+    },
+    "en": {
+        "ahead": "Priority pupils placed for both weeks: {p}, against {o} for the "
+                 "others.",
+        "at_bound": "Priority pupils placed for both weeks: {p}, against {o} for the "
+                    "others. That is the proven maximum ({b} pupils): the seats within their "
+                    "reach allow no more; nobody is unplaced to equalise the rates.",
+        "below_bound": "Priority pupils placed for both weeks: {p}, against {o} for "
+                       "the others. The seats within their reach would allow at most {b} "
+                       "({n} more than placed).",
+    },
+}
+
+
+def parity_text(priority: dict[str, Any] | None, other: dict[str, Any] | None,
+                language: str = "fr") -> str:
+    """Priority pupils' rate against the others', and why when it trails: the proven bound
+    on what the seats within their reach allow (parity is audited, never forced)."""
+    if not priority or not other:
+        return ""
+    text = PARITY_TEXT[language]
+    p, o, b = priority["rate_full"], other["rate_full"], priority["upper_bound_full"]
+    if p >= o:
+        key = "ahead"
+    elif priority["placed_full"] >= b:
+        key = "at_bound"
+    else:
+        key = "below_bound"
+    def percent(x: float) -> str:
+        shown = f"{100 * x:.1f}"
+        return (shown.replace(".", ",") if language == "fr" else shown) + " %"
+
+    return text[key].format(p=percent(p), o=percent(o), b=b, n=b - priority["placed_full"])
+
+
+def fairness_summary(table: pd.DataFrame, language: str = "fr") -> dict[str, Any]:
+    """The `fairness` block of `summary.json`: key rates, the lowest school rate, and the
+    priority pupils' rate against the others' in words (`parity`)."""
 
     def row(group_type: str, group: str) -> dict[str, Any] | None:
         match = table[(table["group_type"] == group_type) & (table["group"] == group)]
@@ -333,9 +380,11 @@ def fairness_summary(table: pd.DataFrame) -> dict[str, Any]:
         r = schools.sort_values(["rate_full", "group"], kind="stable").iloc[0]
         lowest = {"school_id": r["group"], **{key: _plain(r[key]) for key in
                   ("students", "placed_full", "rate_full", "upper_bound_full")}}
+    priority, other = row("priority", PRIORITY_GROUPS[0]), row("priority", PRIORITY_GROUPS[1])
     return {
-        "priority": row("priority", PRIORITY_GROUPS[0]),
-        "other": row("priority", PRIORITY_GROUPS[1]),
+        "priority": priority,
+        "other": other,
+        "parity": parity_text(priority, other, language),
         "lowest_school": lowest,
         "rural": row("rurality", "rural"),
         "urban": row("rurality", "urbain"),

@@ -54,6 +54,6 @@ def add_fairness(instance: Instance, solution: Solution, result: Result) -> str:
     returns the text of `fairness.csv`."""
     started = time.perf_counter()
     table = fairness_table(instance, result.week, solution.reach, result.minutes)
-    result.summary["fairness"] = fairness_summary(table)
+    result.summary["fairness"] = fairness_summary(table, instance.scenario.output.language)
     result.summary["timings"]["audit"] = round(time.perf_counter() - started, 3)
     return fairness_csv(table)
