@@ -90,3 +90,41 @@ def test_unplaced_pupil_takes_a_seat_whose_holder_can_split(tmp_path: Path) -> N
     construct._make_room_by_splitting(problem, week, rem)
     assert week.tolist() == [[1, 2], [0, 0]]
     assert check_week(inst, week) == []
+
+
+def test_one_move_places_a_pupil_and_keeps_the_holder_placed(tmp_path: Path) -> None:
+    # U reaches only the two-week offer B, held by H. H reaches B and C (free): H moves to C,
+    # U takes B. G holds D, which U does not reach: G stays.
+    path = make_scenario(
+        tmp_path,
+        students=[{"student_id": "H", **near(0.0, 0.0)},
+                  {"student_id": "U", **near(0.0, 0.06)},
+                  {"student_id": "G", **near(0.0, -0.03)}],
+        offers=[{"offer_id": "B", "capacity": 1, **near(0.0, 0.03)},
+                {"offer_id": "C", "capacity": 1, **near(0.0, -0.02)},
+                {"offer_id": "D", "capacity": 1, **near(0.0, -0.03)}],
+    )
+    inst = load_instance(path)
+    problem = _problem(inst)
+    allowed = allowed_pairs(inst, problem.reach)
+    week = np.array([[0, 0], [-1, -1], [2, 2]], dtype=np.int64)
+    out = construct.place_by_one_move(inst, problem.roles, problem.reach, allowed, week)
+    assert out.tolist() == [[1, 1], [0, 0], [2, 2]]
+    assert week.tolist() == [[0, 0], [-1, -1], [2, 2]]  # the input is not modified
+    assert check_week(inst, out) == []
+
+
+def test_one_move_never_moves_a_holder_without_room(tmp_path: Path) -> None:
+    path = make_scenario(
+        tmp_path,
+        students=[{"student_id": "H", **near(0.0, 0.0)},
+                  {"student_id": "U", **near(0.0, 0.06)}],
+        offers=[{"offer_id": "B", "capacity": 1, **near(0.0, 0.03)},
+                {"offer_id": "W1", "capacity": 1, "period": 1, **near(0.0, -0.01)}],
+    )
+    inst = load_instance(path)
+    problem = _problem(inst)
+    week = np.array([[0, 0], [-1, -1]], dtype=np.int64)
+    out = construct.place_by_one_move(inst, problem.roles, problem.reach,
+                                      allowed_pairs(inst, problem.reach), week)
+    assert out.tolist() == week.tolist()

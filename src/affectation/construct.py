@@ -656,6 +656,86 @@ def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
     return week
 
 
+def place_by_one_move(instance: Instance, roles: OfferRoles, reach: Reach,
+                      allowed: np.ndarray, week: np.ndarray) -> np.ndarray:
+    """An unplaced pupil takes a two-week seat whose holder moves to free seats in their own
+    reach: a free two-week seat, or a free week-1 seat and a free week-2 seat (a split).
+
+    The exchanges the flows miss once the search and the polish have moved seats around:
+    each places one more pupil for both weeks and moves one other, who stays placed for
+    both weeks (never a signed week, never a pair). Priority pupils are served first.
+    `allowed` is `candidates.allowed_pairs` (the pairs each pupil may use).
+    """
+    st, fixed = instance.students, instance.fixed
+    week = week.copy()
+    a, b = week[:, 0], week[:, 1]
+    waiting = st.to_place & (fixed < 0).all(axis=1) & (a < 0) & (b < 0)
+    if not waiting.any():
+        return week
+    rem = seats_left(instance, week)
+    holder = (fixed < 0).all(axis=1) & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
+    # Who may move, by a count of free seats within reach (an upper bound: re-checked below).
+    pupil_of = reach.student_of_pair()
+    offer = reach.offer
+    usable = allowed & holder[pupil_of]
+
+    def free_count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(pupil_of[usable & mask[offer]], minlength=st.n)
+
+    single_free = free_count(roles.single & (rem.min(axis=1) > 0))
+    w1_free = free_count(roles.week1 & (rem[:, 0] > 0))
+    w2_free = free_count(roles.week2 & (rem[:, 1] > 0))
+    mobile = holder & ((single_free > 0) | ((w1_free > 0) & (w2_free > 0)))
+    by_offer: dict[int, list[int]] = {}
+    for h in np.flatnonzero(mobile):
+        by_offer.setdefault(int(a[h]), []).append(int(h))
+    if not by_offer:
+        return week
+    movable_offer = np.zeros(instance.offers.n, dtype=bool)
+    movable_offer[list(by_offer)] = True
+    order = np.r_[np.flatnonzero(waiting & st.priority), np.flatnonzero(waiting & ~st.priority)]
+    for s in (int(i) for i in order):
+        lo, hi = reach.indptr[s], reach.indptr[s + 1]
+        offers = offer[lo:hi][allowed[lo:hi]]
+        for x in (int(o) for o in offers[roles.single[offers] & movable_offer[offers]]):
+            moved = _move_holder(instance, roles, reach, allowed, week, rem, by_offer[x])
+            if moved is None:
+                movable_offer[x] = bool(by_offer[x])
+                continue
+            week[s] = x
+            rem[x] -= 1
+            break
+    return week
+
+
+def _move_holder(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
+                 week: np.ndarray, rem: np.ndarray, holders: list[int]) -> int | None:
+    """Move the first of `holders` who can go to free seats in their reach; their seat is
+    freed. Holders found unable to move are dropped from the list."""
+    while holders:
+        h = holders[0]
+        lo, hi = reach.indptr[h], reach.indptr[h + 1]
+        offers = reach.offer[lo:hi][allowed[lo:hi]]
+        x = _first_free(offers[roles.single[offers]], rem, both=True)
+        if x >= 0:
+            target = (x, x)
+        else:
+            y1 = _first_free(offers[roles.week1[offers]], rem, week_index=0)
+            y2 = _first_free(offers[roles.week2[offers]], rem, week_index=1, avoid=y1)
+            if y1 < 0 or y2 < 0:
+                holders.pop(0)
+                continue
+            target = (y1, y2)
+        old = int(week[h, 0])
+        rem[old] += 1
+        week[h] = target
+        rem[target[0], 0] -= 1
+        rem[target[1], 1] -= 1
+        holders.pop(0)
+        return h
+    return None
+
+
 def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
                     extension: np.ndarray, week: np.ndarray) -> np.ndarray:
     """Give every pupil still missing a week any free seat within reach (never leave one empty).

@@ -37,6 +37,7 @@ from affectation.construct import (
     fill_free_seats,
     greedy_allocation,
     initial_allocation,
+    place_by_one_move,
 )
 from affectation.equity import level_groups, levelling_summary
 from affectation.improve import SearchSettings, improve
@@ -136,6 +137,8 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     week = polish(instance, roles, cands, reach, week)
     # The polish may free one-week seats (a split becoming a single): offer them again.
     week = fill_free_seats(instance, roles, reach, cands.extension, week)
+    # Seats freed or left by the polish may let a holder move and an unplaced pupil in.
+    week = place_by_one_move(instance, roles, reach, allowed, week)
     lap("polish")
     score = lexicographic_score(instance, week)
     at_bounds = score[0] == bound_priority.value and score[1] == bound.value
