@@ -10,7 +10,8 @@ place count (`self_placed` and `exempt` pupils are left out of every group).
 - *Rurality*: a home is `rural` when its commune has fewer than 2,000 inhabitants (INSEE's
   classic threshold of an urban unit), else `urbain`.
 - *Travel*: median and 90th percentile of the one-way minutes written in `assignments.csv`
-  over the group's placed weeks (empty when none).
+  over the group's placed weeks (empty when none; a signed week that no timetable journey
+  serves, written `inf`, is left out).
 - *upper_bound_full*: a proven upper bound on the group's pupils placed for both weeks if that
   group alone were allocated (every seat available to it but those of other pupils' signed
   conventions, which never move): a maximum flow of `bound` on the group's own reachable
@@ -290,7 +291,7 @@ def fairness_table(instance: Instance, week: np.ndarray, reach: Reach,
         n = len(pupils)
         placed = int(full[pupils].sum())
         m = written[pupils].ravel()
-        m = m[~np.isnan(m)]
+        m = m[np.isfinite(m)]  # a signed week no timetable serves (inf) is left out
         rows.append({
             "group_type": group_type,
             "group": group,

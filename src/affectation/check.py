@@ -2,7 +2,8 @@
 
 Every rule is re-derived from the input files and the public contract (spec: formats.md),
 never from the solver's code: this module only uses the input readers, the table reader and
-the crowfly travel formula (issue #5), so that a solver bug cannot hide itself. All
+the travel module (crowfly formula, or the scenario's timetables or matrix: `exact_minutes`),
+so that a solver bug cannot hide itself. All
 violations are collected, not only the first one; messages are in French for coordinators.
 """
 
@@ -282,6 +283,10 @@ class _Checker:
             far = self.known & ~self.covered & (self.minutes > self.limit[:, None])
 
         def describe(p: int, w: int, label: str) -> str:
+            if np.isinf(self.minutes[p, w]):  # timetable or matrix: no journey at all
+                return (f"{label} : offre {self.oid(p, w)} injoignable dans la limite de "
+                        f"{self.limit[p]:g} min ({modes[mode[p]]}, modèle "
+                        f"{self.inst.scenario.travel.model})")
             return (f"{label} : offre {self.oid(p, w)} à {self.minutes[p, w]:.1f} min, "
                     f"au-delà de la limite de {self.limit[p]:g} min ({modes[mode[p]]})")
 

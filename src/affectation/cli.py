@@ -127,7 +127,10 @@ def explain(scenario: Path, result_dir: Path, student_id: str) -> None:
 @click.option("--scale", type=float, default=1.0, show_default=True,
               help="1 = les 25 556 élèves de seconde GT de l'académie (2022).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def generate(out_dir: Path, scale: float, seed: int) -> None:
+@click.option("--gtfs", "with_gtfs", is_flag=True, default=False,
+              help="Écrit aussi un réseau de transports en commun synthétique (GTFS) et "
+                   "l'utilise pour le mode « public » (model = \"gtfs\").")
+def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
     """Génère un scénario normand réaliste (géographie réelle, données synthétiques)."""
     from affectation.generate import generate_scenario
 
@@ -138,6 +141,12 @@ def generate(out_dir: Path, scale: float, seed: int) -> None:
         f"Scénario écrit dans {out_dir} : {counts['students']} élèves, "
         f"{counts['offers']} offres, {counts['conventions']} conventions."
     )
+    if with_gtfs:
+        from affectation.synthetic_network import NETWORK_FILE, add_network_to_scenario
+
+        sizes = add_network_to_scenario(out_dir, seed=seed)
+        click.echo(f"Réseau synthétique {NETWORK_FILE} : {sizes['stops']} arrêts, "
+                   f"{sizes['trips']} courses.")
 
 
 def _campaign_weeks(text: str | None) -> tuple[str, str] | None:
@@ -227,6 +236,31 @@ def import_students(source: str, out_path: Path, mapping: Path | None,
     if not result.rows:
         click.echo("Aucun élève gardé : students.csv n'est pas écrit.", err=True)
         sys.exit(1)
+
+
+@main.command("travel")
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Dossier où écrire reach_by_pupil.csv et no_reach_by_territory.csv.")
+def travel_command(scenario: Path, out_dir: Path) -> None:
+    """Offres à portée de chaque élève selon chaque modèle de trajet (vol d'oiseau, horaires
+    GTFS, matrice) et, par commune et EPCI, les élèves sans aucune offre à portée."""
+    import functools
+
+    from affectation.inputs import load_instance
+    from affectation.output import write_result_folder
+    from affectation.travel_report import travel_tables
+
+    started = time.perf_counter()
+    try:
+        instance = load_instance(scenario)
+        tables = travel_tables(instance)
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    write_result_folder(out_dir, {name: functools.partial(str, text)
+                                  for name, text in tables.items()})
+    click.echo(f"Trajets calculés en {time.perf_counter() - started:.1f} s -> {out_dir}")
 
 
 if __name__ == "__main__":

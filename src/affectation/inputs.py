@@ -43,6 +43,8 @@ class Students:
     sectors: tuple[tuple[str, ...], ...]
     status: np.ndarray
     needs_accessible: np.ndarray
+    # Optional `zone` column (travel-time matrix zones, beyond the v1 spec); None when absent.
+    zone: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -69,6 +71,8 @@ class Offers:
     reserved: np.ndarray
     pair: np.ndarray
     accessible: np.ndarray
+    # Optional `zone` column (travel-time matrix zones, beyond the v1 spec); None when absent.
+    zone: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -164,7 +168,13 @@ class Instance:
 def load_instance(scenario_path: Path) -> Instance:
     """Read the scenario and every input file it names; raise `InputError` on any defect."""
     scenario = load_scenario(Path(scenario_path))
-    return read_instance(scenario)
+    instance = read_instance(scenario)
+    if scenario.travel.model != "crowfly":
+        # Timetables and matrices are inputs too: their defects surface here, once.
+        from affectation.travel import model_minutes
+
+        model_minutes(instance)
+    return instance
 
 
 def read_instance(scenario: Scenario) -> Instance:
@@ -288,6 +298,7 @@ def read_students(path: Path, scenario: Scenario) -> Students:
         sectors=sectors,
         status=status,
         needs_accessible=needs_accessible.astype(bool),
+        zone=table.column("zone") if table.has("zone") else None,
     )
 
 
@@ -359,6 +370,7 @@ def read_offers(path: Path) -> tuple[Offers, Pairs]:
         reserved=reserved.astype(bool),
         pair=pair,
         accessible=accessible.astype(bool),
+        zone=table.column("zone") if table.has("zone") else None,
     )
     open_w = offers.open_week
     a, b = members[:, 0], members[:, 1]

@@ -49,12 +49,72 @@ class ModeParams:
 
 
 @dataclass(frozen=True)
+class FeedParams:
+    """One GTFS feed of `[travel.gtfs] feeds`: a zip or folder, and a whole number of weeks
+    its dates move by (an old feed reused for a later campaign; weekdays are kept)."""
+
+    path: Path
+    shift_weeks: int = 0
+
+
+@dataclass(frozen=True)
+class AddedLine:
+    """`[[travel.gtfs.added_lines]]`: a "what if" line on top of the feeds: its stops are
+    commune centroids (INSEE codes, in order), `departures` the times it leaves the first
+    stop ("HH:MM"), `minutes` the running time between consecutive stops; it runs every
+    weekday, in both directions when `both_directions`."""
+
+    name: str
+    communes: tuple[str, ...]
+    departures: tuple[int, ...]  # seconds after midnight
+    minutes: tuple[float, ...]
+    both_directions: bool = True
+
+
+@dataclass(frozen=True)
+class GtfsParams:
+    """`[travel.gtfs]`: public-transport timetables for the modes in `modes` (see transit.py).
+
+    `arrive_by`/`leave_after` are seconds after midnight; a pupil walks `walk_kmh` in a
+    straight line, at most `max_walk_m` to or from a stop (and may walk the whole way when
+    the site is that close); at most `max_transfers` changes of vehicle, each taking at least
+    `min_transfer_minutes`; the whole morning journey lies within `window_minutes` before
+    `arrive_by`, the evening one within `window_minutes` after `leave_after`; homes are
+    grouped into square cells of `zone_m` metres (walks start from the cell's centre).
+    """
+
+    feeds: tuple[FeedParams, ...]
+    modes: tuple[str, ...]
+    arrive_by: int = 9 * 3600
+    leave_after: int = 16 * 3600 + 30 * 60
+    walk_kmh: float = 4.5
+    max_walk_m: float = 1000.0
+    max_transfers: int = 2
+    min_transfer_minutes: float = 2.0
+    window_minutes: float = 120.0
+    zone_m: float = 200.0
+    added_lines: tuple[AddedLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class MatrixParams:
+    """`[travel.matrix]`: a CSV of zone-to-zone minutes (`origin,destination,minutes`) for
+    the modes in `modes` (default: every mode); zones are INSEE commune codes, or the
+    optional `zone` column of students and offers."""
+
+    file: Path
+    modes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TravelParams:
     """`[travel]`: which model computes travel minutes, and the modes pupils may use."""
 
     model: str
     default_mode: str
     modes: dict[str, ModeParams]
+    gtfs: GtfsParams | None = None
+    matrix: MatrixParams | None = None
 
     @property
     def mode_names(self) -> tuple[str, ...]:
@@ -298,7 +358,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
             value = None
         files[key] = base / value if value else None
 
-    travel = _read_travel(r, r.table(data, "travel", required=True))
+    travel = _read_travel(r, r.table(data, "travel", required=True), base)
 
     rules_t = r.table(data, "rules", required=False)
     r.known_keys(rules_t, "rules", _field_names(RulesParams))
@@ -373,11 +433,15 @@ def _valid_weeks(weeks: Any) -> bool:
     return second - first == timedelta(days=7)
 
 
-def _read_travel(r: _Reader, travel: dict[str, Any]) -> TravelParams | None:
-    r.known_keys(travel, "travel", {"model", "default_mode", "modes"})
+TRAVEL_MODELS = ("crowfly", "gtfs", "matrix")
+
+
+def _read_travel(r: _Reader, travel: dict[str, Any], base: Path = Path(".")
+                 ) -> TravelParams | None:
+    r.known_keys(travel, "travel", {"model", "default_mode", "modes", "gtfs", "matrix"})
     model = r.string(travel, "travel", "model")
-    if model is not None and model != "crowfly":
-        r.problem("travel.model", model, '"crowfly" (seul modèle disponible)')
+    if model is not None and model not in TRAVEL_MODELS:
+        r.problem("travel.model", model, '"crowfly", "gtfs" ou "matrix"')
     default_mode = r.string(travel, "travel", "default_mode")
     modes_t = travel.get("modes")
     if not isinstance(modes_t, dict) or not modes_t:
@@ -400,6 +464,149 @@ def _read_travel(r: _Reader, travel: dict[str, Any]) -> TravelParams | None:
             modes[mode] = ModeParams(**values)
     if default_mode is not None and default_mode not in modes_t:
         r.problem("travel.default_mode", default_mode, "un des modes définis dans [travel.modes]")
+    gtfs = _read_gtfs(r, travel, base, tuple(modes_t), model == "gtfs")
+    matrix = _read_matrix(r, travel, base, tuple(modes_t), model == "matrix")
     if r.problems:
         return None
-    return TravelParams(model=model, default_mode=default_mode, modes=modes)
+    return TravelParams(model=model, default_mode=default_mode, modes=modes, gtfs=gtfs,
+                        matrix=matrix)
+
+
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _clock(r: _Reader, table: dict[str, Any], prefix: str, key: str, default: str) -> Any:
+    """A time of day "HH:MM" as seconds after midnight."""
+    value = table.get(key, default)
+    found = _CLOCK.match(value) if isinstance(value, str) else None
+    if found is None:
+        r.problem(f"{prefix}.{key}", value, 'une heure "HH:MM" (ex. "09:00")')
+        return None
+    return int(found.group(1)) * 3600 + int(found.group(2)) * 60
+
+
+def _mode_list(r: _Reader, table: dict[str, Any], prefix: str, known: tuple[str, ...],
+               default: Any = ...) -> tuple[str, ...]:
+    value = table.get("modes", default)
+    if value is ...:
+        r.problem(f"{prefix}.modes", None, "clé obligatoire manquante (modes concernés)")
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(m, str) for m in value):
+        r.problem(f"{prefix}.modes", value, 'une liste de modes, ex. ["public"]')
+        return ()
+    for m in value:
+        if m not in known:
+            r.problem(f"{prefix}.modes", m, "un des modes définis dans [travel.modes]")
+    return tuple(value)
+
+
+def _sub_table(r: _Reader, travel: dict[str, Any], name: str, used: bool) -> Any:
+    table = travel.get(name)
+    if table is None:
+        if used:
+            r.problem(f"travel.{name}", None, f"la table [travel.{name}] est obligatoire avec "
+                      f'model = "{name}"')
+        return None
+    if not isinstance(table, dict):
+        r.problem(f"travel.{name}", table, "une table")
+        return None
+    return table
+
+
+def _read_gtfs(r: _Reader, travel: dict[str, Any], base: Path, known: tuple[str, ...],
+               used: bool) -> GtfsParams | None:
+    """`[travel.gtfs]` (read whenever present, so that a typo is caught before it is used)."""
+    table = _sub_table(r, travel, "gtfs", used)
+    if table is None:
+        return None
+    p = "travel.gtfs"
+    r.known_keys(table, p, _field_names(GtfsParams))
+    feeds: list[FeedParams] = []
+    raw_feeds = table.get("feeds", [] if table.get("added_lines") else None)
+    if not isinstance(raw_feeds, list) or not raw_feeds and not table.get("added_lines"):
+        r.problem(f"{p}.feeds", raw_feeds, 'une liste de flux GTFS, ex. ["reseau.zip"] ou '
+                  '[{ path = "sncf.zip", shift_weeks = 652 }]')
+        raw_feeds = []
+    for item in raw_feeds:
+        if isinstance(item, str) and item.strip():
+            feeds.append(FeedParams(base / item))
+        elif isinstance(item, dict) and isinstance(item.get("path"), str) and item["path"]:
+            r.known_keys(item, f"{p}.feeds", {"path", "shift_weeks"})
+            shift = item.get("shift_weeks", 0)
+            if isinstance(shift, bool) or not isinstance(shift, int):
+                r.problem(f"{p}.feeds.shift_weeks", shift, "un nombre entier de semaines")
+                shift = 0
+            feeds.append(FeedParams(base / item["path"], shift))
+        else:
+            r.problem(f"{p}.feeds", item, 'un chemin ou { path = "...", shift_weeks = N }')
+    modes = _mode_list(r, table, p, known)
+    values = {
+        "arrive_by": _clock(r, table, p, "arrive_by", "09:00"),
+        "leave_after": _clock(r, table, p, "leave_after", "16:30"),
+        "walk_kmh": r.number(table, p, "walk_kmh", 4.5, minimum=0.1),
+        "max_walk_m": r.number(table, p, "max_walk_m", 1000.0),
+        "max_transfers": r.integer(table, p, "max_transfers", 2),
+        "min_transfer_minutes": r.number(table, p, "min_transfer_minutes", 2.0),
+        "window_minutes": r.number(table, p, "window_minutes", 120.0, minimum=1.0),
+        "zone_m": r.number(table, p, "zone_m", 200.0, minimum=1.0),
+    }
+    lines = _read_added_lines(r, table.get("added_lines", []), f"{p}.added_lines")
+    if any(v is None for v in values.values()) or not feeds and not lines:
+        return None
+    return GtfsParams(feeds=tuple(feeds), modes=modes, added_lines=lines, **values)
+
+
+def _read_added_lines(r: _Reader, raw: Any, p: str) -> tuple[AddedLine, ...]:
+    if not isinstance(raw, list):
+        r.problem(p, raw, "une liste de tables [[travel.gtfs.added_lines]]")
+        return ()
+    lines: list[AddedLine] = []
+    for k, item in enumerate(raw):
+        q = f"{p}[{k}]"
+        if not isinstance(item, dict):
+            r.problem(q, item, "une table")
+            continue
+        r.known_keys(item, q, _field_names(AddedLine))
+        name = r.string(item, q, "name", f"ligne ajoutée {k + 1}")
+        communes = item.get("communes")
+        if (not isinstance(communes, list) or len(communes) < 2
+                or not all(isinstance(c, str) for c in communes)):
+            r.problem(f"{q}.communes", communes, 'au moins deux codes INSEE, ex. ["14118", '
+                      '"14341"]')
+            continue
+        times = item.get("departures")
+        if not isinstance(times, list) or not times:
+            r.problem(f"{q}.departures", times, 'une liste d\'heures, ex. ["07:10", "17:05"]')
+            continue
+        departures = tuple(_clock(r, {"t": t}, f"{q}.departures", "t", "") for t in times)
+        minutes = item.get("minutes", 10)
+        if isinstance(minutes, int | float) and not isinstance(minutes, bool):
+            minutes = [minutes] * (len(communes) - 1)
+        if (not isinstance(minutes, list) or len(minutes) != len(communes) - 1
+                or not all(isinstance(m, int | float) and not isinstance(m, bool) and m > 0
+                           for m in minutes)):
+            r.problem(f"{q}.minutes", minutes, "un temps de parcours > 0 (minutes) entre "
+                      "arrêts, ou une liste d'un temps par tronçon")
+            continue
+        both = r.boolean(item, q, "both_directions", True)
+        if name is None or both is None or any(d is None for d in departures):
+            continue
+        lines.append(AddedLine(name=name, communes=tuple(communes), departures=departures,
+                               minutes=tuple(float(m) for m in minutes), both_directions=both))
+    return tuple(lines)
+
+
+def _read_matrix(r: _Reader, travel: dict[str, Any], base: Path, known: tuple[str, ...],
+                 used: bool) -> MatrixParams | None:
+    table = _sub_table(r, travel, "matrix", used)
+    if table is None:
+        return None
+    p = "travel.matrix"
+    r.known_keys(table, p, {"file", "modes"})
+    file = r.string(table, p, "file")
+    modes = _mode_list(r, table, p, known, default=list(known))
+    if not file:
+        if file is not None:
+            r.problem(f"{p}.file", file, "un chemin de fichier CSV non vide")
+        return None
+    return MatrixParams(file=base / file, modes=modes)

@@ -105,7 +105,9 @@ def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.
     s, o, d = s[first], o[first], d[first]
     missing = d < 0
     if missing.any():
-        d[missing] = np.floor(exact_minutes(instance, s[missing], o[missing]) * 10).astype(np.int64)
+        # A signed convention may have no timetable journey (inf minutes): the largest cost.
+        minutes = np.minimum(exact_minutes(instance, s[missing], o[missing]), 6553.5)
+        d[missing] = np.floor(minutes * 10).astype(np.int64)
     weight = instance.scenario.equity.short_trips_for_priority
     if weight != 1.0:
         # [equity] short_trips_for_priority: a priority pupil's minutes weigh more.

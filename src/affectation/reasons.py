@@ -4,7 +4,8 @@ Each reason states a fact of the final allocation that anyone can verify: no off
 pupil's travel limit (and how far the nearest one is), only offers reserved to priority pupils
 within reach, no accessible offer within reach for a pupil who needs one, every offer within
 reach full in the week concerned, or a mutualised pair that did not reach its minimum group.
-French by default, English on request.
+Offers declined in exclusions.csv are never counted as usable: the text says how many of the
+offers within reach were declined. French by default, English on request.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from affectation.allocation import pair_counts, seats_used
 from affectation.candidates import OfferRoles
 from affectation.candidates import usable as may_use
 from affectation.inputs import Instance
-from affectation.travel import PupilTravel, Reach, exact_minutes, flat_km
+from affectation.travel import PupilTravel, Reach, exact_minutes, flat_km, model_minutes
 
 MODE_WORDS = {
     "fr": {"public": "en transports en commun", "car": "en voiture", "bike": "à vélo",
@@ -29,6 +30,8 @@ TEXT = {
         "none_within": "aucune offre à moins de {limit} min {mode} "
                        "(la plus proche est à {nearest} min)",
         "no_offer": "aucune offre active dans le fichier des offres",
+        "none_by_timetable": "aucune offre joignable {mode} chaque jour de stage (horaires ou "
+                             "matrice de temps de trajet du scénario, limite {limit} min)",
         "reserved_only": "seules des offres réservées aux élèves prioritaires sont à portée "
                          "({n} offre(s) à moins de {limit} min)",
         "not_accessible": "aucune offre accessible (handicap) à portée "
@@ -54,6 +57,8 @@ TEXT = {
     "en": {
         "none_within": "no offer within {limit} min {mode} (the nearest is {nearest} min away)",
         "no_offer": "no active offer in the offers file",
+        "none_by_timetable": "no offer reachable {mode} every internship day (the "
+                             "scenario's timetables or travel-time matrix, limit {limit} min)",
         "reserved_only": "only offers reserved to priority pupils are within reach "
                          "({n} offer(s) within {limit} min)",
         "not_accessible": "no accessible offer (disability) within reach "
@@ -95,6 +100,7 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
     pair_count = pair_counts(instance, week)
     active = np.flatnonzero(of.capacity > 0)
     fixed = instance.fixed
+    table = model_minutes(instance)
 
     for s in (int(i) for i in np.flatnonzero((kind == "unplaced") | (kind == "partial"))):
         offers, _ = reach.row(s)
@@ -105,10 +111,19 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
                 if len(active) == 0:
                     reasons[s] = text["no_offer"]
                     continue
-                km = flat_km(np.full(len(active), st.lat[s]), np.full(len(active), st.lon[s]),
-                             of.lat[active], of.lon[active])
-                nearest = active[int(np.argmin(km))]
-                minutes = exact_minutes(instance, np.array([s]), np.array([nearest]), travel)[0]
+                if table is not None and table.origin_of_student[s] >= 0:
+                    # Timetable or matrix: the nearest in minutes, or none reachable at all.
+                    by_model = exact_minutes(instance, np.full(len(active), s), active, travel)
+                    minutes = float(by_model.min())
+                    if not np.isfinite(minutes):
+                        reasons[s] = text["none_by_timetable"].format(limit=limit, mode=mode)
+                        continue
+                else:
+                    km = flat_km(np.full(len(active), st.lat[s]),
+                                 np.full(len(active), st.lon[s]), of.lat[active], of.lon[active])
+                    nearest = active[int(np.argmin(km))]
+                    minutes = exact_minutes(instance, np.array([s]), np.array([nearest]),
+                                            travel)[0]
                 # Rounded up, so that the nearest never reads as within the limit.
                 nearest_text = f"{np.ceil(minutes * 10) / 10:.1f}".replace(
                     ".", "," if language == "fr" else ".")

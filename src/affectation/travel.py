@@ -122,11 +122,100 @@ def flat_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarr
 
 def exact_minutes(instance: Instance, students: np.ndarray, offers: np.ndarray,
                   travel: PupilTravel | None = None) -> np.ndarray:
-    """Exact crowfly minutes for the given (student, offer) pairs."""
+    """Exact minutes for the given (student, offer) pairs: crowfly, or the scenario's
+    timetable or matrix model for the pupils whose mode it covers (inf = unreachable)."""
     travel = travel or pupil_travel(instance)
     st, of = instance.students, instance.offers
     km = geodesic_km(st.lat[students], st.lon[students], of.lat[offers], of.lon[offers])
-    return travel.minutes(students, km)
+    minutes = travel.minutes(students, km)
+    table = model_minutes(instance)
+    if table is not None and len(minutes):
+        students = np.asarray(students)
+        covered = table.origin_of_student[students] >= 0
+        minutes[covered] = table.lookup(students[covered], np.asarray(offers)[covered])
+    return minutes
+
+
+@dataclass(frozen=True, eq=False)
+class ZoneMinutes:
+    """Minutes of a table model (`gtfs`, `matrix`) from origin zones to destination zones.
+
+    `origin_of_student` is each pupil's zone (-1: a pupil this model does not cover, whose
+    minutes are crowfly); `dest_of_offer` each offer's zone (-1: none). `key` holds the pairs
+    `origin * n_dest + dest` that have minutes, sorted; any other pair is unreachable.
+    """
+
+    origin_of_student: np.ndarray
+    dest_of_offer: np.ndarray
+    n_dest: int
+    key: np.ndarray
+    minutes: np.ndarray
+
+    def lookup(self, students: np.ndarray, offers: np.ndarray) -> np.ndarray:
+        """Minutes of each (student, offer) pair of covered pupils (inf = unreachable)."""
+        dest = self.dest_of_offer[offers]
+        want = self.origin_of_student[students] * self.n_dest + dest
+        out = np.full(len(want), np.inf)
+        if len(self.key) and len(want):
+            pos = np.minimum(np.searchsorted(self.key, want), len(self.key) - 1)
+            hit = (self.key[pos] == want) & (dest >= 0)
+            out[hit] = self.minutes[pos[hit]]
+        return out
+
+    def pair_keys(self, students: np.ndarray, limit: np.ndarray, offer_mask: np.ndarray
+                  ) -> np.ndarray:
+        """Packed reachable-pair keys (as `reachable`) of covered `students` within `limit`."""
+        # Offer-level rows (origin, offer, minutes) sorted by origin: each destination row
+        # is spread over the masked offers of that destination.
+        offers = np.flatnonzero(offer_mask & (self.dest_of_offer >= 0))
+        dest = self.dest_of_offer[offers]
+        d_order = np.argsort(dest, kind="stable")
+        offers, dest = offers[d_order], dest[d_order]
+        origin, row_dest = np.divmod(self.key, self.n_dest)
+        first = np.searchsorted(dest, row_dest, side="left")
+        count = np.searchsorted(dest, row_dest, side="right") - first
+        idx = _ranges(first, count)
+        row_origin = np.repeat(origin, count)
+        row_offer = offers[idx]
+        row_minutes = np.repeat(self.minutes, count)
+        n_origin = int(max(self.origin_of_student.max(initial=-1), origin.max(initial=-1))) + 1
+        ptr = np.searchsorted(row_origin, np.arange(n_origin + 1))
+        out: list[np.ndarray] = []
+        for lo in range(0, len(students), 4096):
+            pupils = students[lo:lo + 4096]
+            z = self.origin_of_student[pupils]
+            n = ptr[z + 1] - ptr[z]
+            rows = _ranges(ptr[z], n)
+            who = np.repeat(pupils, n)
+            keep = row_minutes[rows] <= limit[who]
+            rows, who = rows[keep], who[keep]
+            deci = np.minimum(np.floor(row_minutes[rows] * _DECI), 0xFFFF).astype(np.int64)
+            out.append((who.astype(np.int64) << 40) | (deci << 24)
+                       | row_offer[rows].astype(np.int64))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Concatenated ranges start[i] .. start[i] + count[i] - 1."""
+    total = int(count.sum())
+    return np.repeat(start - np.r_[0, np.cumsum(count)[:-1]], count) + np.arange(total)
+
+
+def model_minutes(instance: Instance) -> ZoneMinutes | None:
+    """The scenario's table model (computed once per instance), or None for crowfly."""
+    model = instance.scenario.travel.model
+    if model == "crowfly":
+        return None
+    cached = instance.__dict__.get("_model_minutes")
+    if cached is None:
+        if model == "gtfs":
+            from affectation.transit import transit_minutes
+            cached = transit_minutes(instance)
+        else:
+            from affectation.matrix import matrix_minutes
+            cached = matrix_minutes(instance)
+        instance.__dict__["_model_minutes"] = cached
+    return cached
 
 
 def reachable(instance: Instance, travel: PupilTravel | None = None,
@@ -143,10 +232,16 @@ def reachable(instance: Instance, travel: PupilTravel | None = None,
         offer_mask = of.capacity > 0
     if student_mask is None:
         student_mask = st.to_place
+    chunks_key: list[np.ndarray] = []
+    table = model_minutes(instance)
+    if table is not None:
+        by_table = student_mask & (table.origin_of_student >= 0)
+        chunks_key.append(table.pair_keys(np.flatnonzero(by_table), travel.limit_minutes,
+                                          offer_mask))
+        student_mask = student_mask & ~by_table
     radius = travel.radius_km
     candidates = np.flatnonzero(offer_mask)
     chunks_s: list[np.ndarray] = []
-    chunks_key: list[np.ndarray] = []
     active = np.flatnonzero(student_mask & (radius >= 0))
     if len(candidates) and len(active):
         # Pupils are grouped by the radius they allow so that each group uses a grid fitted to it.
