@@ -30,14 +30,18 @@ def main() -> None:
 @click.option("--time-limit", type=float, default=None,
               help="Temps maximal de l'étape de résolution, en secondes (défaut : scénario).")
 @click.option("--seed", type=int, default=None, help="Graine (défaut : scénario).")
+@click.option("--xlsx", is_flag=True, default=False,
+              help="Écrit aussi tous les tableaux dans un classeur resultats.xlsx.")
 def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
-          seed: int | None) -> None:
+          seed: int | None, xlsx: bool) -> None:
     """Résout SCENARIO et écrit assignments.csv et summary.json."""
+    from affectation.indicators import indicators_csv, indicators_table
     from affectation.inputs import load_instance
-    from affectation.output import assignments_csv, summary_json, write_result_folder
+    from affectation.output import assignments_csv, summary_json
     from affectation.result import add_fairness, make_result
     from affectation.solve import SolveSettings
     from affectation.solve import solve as run_solve
+    from affectation.workbook import write_folder
 
     started = time.perf_counter()
     try:
@@ -54,12 +58,15 @@ def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
     solution = run_solve(instance, settings)
     result = make_result(instance, solution, settings.seed, time.perf_counter() - started)
     fairness = add_fairness(instance, solution, result)
+    indicators = indicators_table(instance, result.week, result.kind, result.minutes,
+                                  solution.reach)
     out = out_dir if out_dir is not None else Path(scenario).parent / "results"
-    write_result_folder(out, {
-        "assignments.csv": lambda: assignments_csv(instance, result),
-        "summary.json": lambda: summary_json(result.summary),
-        "fairness.csv": lambda: fairness,
-    })
+    write_folder(out, {
+        "assignments.csv": assignments_csv(instance, result),
+        "summary.json": summary_json(result.summary),
+        "fairness.csv": fairness,
+        "indicators.csv": indicators_csv(indicators),
+    }, xlsx=xlsx)
     s = result.summary
     click.echo(
         f"{s['scenario']} : {s['placed_full']} élèves placés deux semaines sur "
@@ -149,6 +156,65 @@ def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
                    f"{sizes['trips']} courses.")
 
 
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.option("--confirm", "top", type=int, default=0, show_default=True,
+              help="Confirme les N meilleurs sites par des résolutions complètes (N + 1 : "
+                   "une sans site, puis une par site ; de 45 s à 2 min chacune à l'échelle "
+                   "de la Normandie).")
+@click.option("--time-limit", type=float, default=None,
+              help="Temps maximal de chaque résolution de confirmation (défaut : scénario).")
+@click.option("--xlsx", is_flag=True, default=False,
+              help="Réécrit aussi le classeur resultats.xlsx avec tous les tableaux.")
+def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | None,
+             xlsx: bool) -> None:
+    """Où recruter des entreprises : pour chaque EPCI, combien d'élèves de plus 1, 5 ou 10
+    places de deux semaines dans sa commune la plus peuplée placeraient ; écrit
+    mobilisation.csv dans RESULT_DIR (dossier de résultats de « solve »)."""
+    from affectation.explain import read_result
+    from affectation.inputs import load_instance
+    from affectation.mobilisation import (
+        confirm_by_resolve,
+        mobilisation_csv,
+        mobilisation_table,
+        sites,
+    )
+    from affectation.solve import SolveSettings
+    from affectation.travel import reachable
+    from affectation.workbook import WORKBOOK_NAME, read_folder, write_folder
+
+    path = Path(result_dir) / "assignments.csv"
+    if not path.is_file():
+        click.echo(f"Pas de résultat dans {result_dir} (assignments.csv manquant) : "
+                   "lancez d'abord « affectation solve ».", err=True)
+        sys.exit(2)
+    try:
+        instance = load_instance(scenario)
+        result = read_result(instance, path)
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    params = instance.scenario.solver
+    settings = SolveSettings(
+        time_limit_s=params.time_limit_s if time_limit is None else time_limit,
+        seed=params.seed, workers=params.workers)
+    confirm = confirm_by_resolve(instance, settings) if top > 0 else None
+    started = time.perf_counter()
+    with click.progressbar(length=len(sites()), label="Sites", file=sys.stderr) as bar:
+        table = mobilisation_table(instance, result.week, reachable(instance), confirm, top,
+                                   on_site=lambda: bar.update(1))
+    files = read_folder(result_dir)
+    files["mobilisation.csv"] = mobilisation_csv(table)
+    write_folder(result_dir, files, xlsx=xlsx or (Path(result_dir) / WORKBOOK_NAME).exists())
+    best = table.iloc[0]
+    click.echo(
+        f"{len(table)} EPCI évalués en {time.perf_counter() - started:.1f} s ; en tête : "
+        f"{best['label']} ({best['commune']}), 10 places y placeraient {best['gain_10']} "
+        f"élève(s) de plus -> {Path(result_dir) / 'mobilisation.csv'}"
+    )
+
+
 def _campaign_weeks(text: str | None) -> tuple[str, str] | None:
     from affectation.params import _valid_weeks
 
@@ -236,6 +302,55 @@ def import_students(source: str, out_path: Path, mapping: Path | None,
     if not result.rows:
         click.echo("Aucun élève gardé : students.csv n'est pas écrit.", err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--vary", "varies", multiple=True, required=True,
+              help="CLE=V1,V2,... : une clé du scénario en notation pointée et ses valeurs "
+                   "(littéraux TOML), ex. travel.modes.public.max_minutes=30,45,60 ; "
+                   "répétable (grille de toutes les combinaisons).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Dossier où écrire sweep.csv, les graphiques et les résultats de chaque run.")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Processus en parallèle (chacun demande ~2 Go à l'échelle de la Normandie).")
+def sweep(scenario: Path, varies: tuple[str, ...], out_dir: Path, jobs: int) -> None:
+    """Résout SCENARIO sur une grille de valeurs de paramètres (en parallèle) et écrit un
+    tableau par run et territoire (sweep.csv) et des graphiques PNG."""
+    from affectation.sweep import parse_vary, plan, run_sweep
+    from affectation.workbook import write_folder
+
+    if jobs < 1:
+        raise click.BadParameter("doit être >= 1", param_hint="--jobs")
+    started = time.perf_counter()
+    try:
+        parsed = [parse_vary(v) for v in varies]
+        runs = len(plan(scenario, parsed))
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    with click.progressbar(length=runs, label="Runs", file=sys.stderr) as bar:
+        files = run_sweep(scenario, parsed, jobs, on_done=lambda: bar.update(1))
+    write_folder(out_dir, files)
+    click.echo(f"{runs} run(s) en {time.perf_counter() - started:.1f} s -> "
+               f"{Path(out_dir) / 'sweep.csv'}")
+
+
+@main.command()
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_file", type=click.Path(path_type=Path), required=True,
+              help="Fichier HTML à écrire (autonome : s'ouvre sans réseau).")
+def report(result_dir: Path, out_file: Path) -> None:
+    """Rapport HTML d'un dossier de résultats : chiffres clés, carte par EPCI, graphiques,
+    classement « où mobiliser », élèves non placés et raisons."""
+    from affectation.report import write_report
+
+    try:
+        write_report(result_dir, out_file)
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    click.echo(f"Rapport écrit : {out_file}")
 
 
 @main.command("travel")

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -98,15 +98,21 @@ def input_hashes(instance: Instance) -> dict:
     }
 
 
-def write_result_folder(out_dir: Path, files: dict[str, Callable[[], str]]) -> None:
-    """Write `files` (name -> text producer) into `out_dir` atomically."""
+def write_result_folder(out_dir: Path, files: Mapping[str, Callable[[], str | bytes]]) -> None:
+    """Write `files` (name -> text or bytes producer; a name may hold `/` for a subfolder)
+    into `out_dir` atomically."""
     out_dir = Path(out_dir)
     parent = out_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
     try:
         for name, produce in files.items():
-            (tmp / name).write_text(produce(), encoding="utf-8", newline="")
+            content = produce()
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                (tmp / name).write_bytes(content)
+            else:
+                (tmp / name).write_text(content, encoding="utf-8", newline="")
         old = None
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))

@@ -1,0 +1,122 @@
+"""Territorial indicators (`indicators.csv`): what coordinators look at, by territory.
+
+One row for the whole scenario (`territory_type` `region`, territory `ensemble`), then one per
+département, EPCI and school (UAI) of the pupils to place (`self_placed` and `exempt` pupils
+count nowhere). A pupil's département and EPCI are those of its home commune (nearest commune
+centroid, as in `audit`); its school is its `school_id`. Columns:
+
+- `students`, `placed_full`, `placed_partial`, `unplaced`: pupils of the territory, placed for
+  both weeks, for one week only, for none; `rate_full` = placed_full / students.
+- `priority_students`, `priority_placed_full`, `priority_unplaced`: the same for the
+  territory's priority pupils (`priority_unplaced`: priority pupils with no week at all).
+- `seats_within_reach`: the two-week-equivalent seats of the offers that at least one pupil of
+  the territory may use (within its travel limit, and usable: reserved offers count only when
+  a priority pupil of the territory reaches them). An offer counts `(seats in week 1 + seats in
+  week 2) / 2`: its capacity when open both weeks, half of it when open one week. Each offer
+  counts once per territory, whoever else also reaches it: neighbouring territories share it.
+- `seats_missing`: pupils of the territory not placed for both weeks (`students -
+  placed_full`). It is the number of two-week seats that, offered at those pupils' homes,
+  would place everyone; seats elsewhere may need more (they must be within reach).
+- `median_minutes`: median one-way minutes (as written in `assignments.csv`) over the
+  territory's placed weeks, empty when none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from affectation.allocation import FULL_KINDS
+from affectation.audit import (
+    _labels,
+    _written,
+    pupil_groups,
+    split_groups,
+)
+from affectation.candidates import allowed_pairs
+from affectation.geodata import load_communes
+from affectation.inputs import Instance
+from affectation.travel import Reach
+
+TERRITORY_TYPES = ("region", "department", "epci", "school")
+REGION = "ensemble"
+COLUMNS = ("territory_type", "territory", "label", "students", "placed_full", "placed_partial",
+           "unplaced", "rate_full", "priority_students", "priority_placed_full",
+           "priority_unplaced", "seats_within_reach", "seats_missing", "median_minutes")
+
+
+def seats_within_reach(instance: Instance, reach: Reach, labels: np.ndarray,
+                       territories: list[str]) -> np.ndarray:
+    """Two-week-equivalent seats of the offers some pupil of each territory may use.
+
+    `labels` is each pupil's territory; one boolean (territory, offer) table marked by every
+    allowed reachable pair (no sort of the millions of pairs), then one product with the
+    offers' seats.
+    """
+    of = instance.offers
+    code_of = {t: k for k, t in enumerate(territories)}
+    code = np.array([code_of.get(str(x), -1) for x in labels], dtype=np.int64)
+    student = reach.student_of_pair()
+    keep = allowed_pairs(instance, reach) & (code[student] >= 0)
+    seen = np.zeros(len(territories) * of.n, dtype=bool)
+    seen[code[student[keep]] * of.n + reach.offer[keep]] = True
+    equivalent = of.seats.sum(axis=1) / 2.0
+    result: np.ndarray = seen.reshape(len(territories), of.n) @ equivalent
+    return result
+
+
+def indicators_table(instance: Instance, week: np.ndarray, kind: np.ndarray,
+                     minutes: np.ndarray, reach: Reach,
+                     groups: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """The rows of `indicators.csv` (see the module docstring).
+
+    `kind` the pupils' kinds, `minutes` (students, 2) the exact one-way minutes of `week`
+    (nan where none), `reach` the reachable pairs of the pupils to place, `groups` the pupils'
+    groups (`audit.pupil_groups` when None).
+    """
+    st = instance.students
+    groups = pupil_groups(instance) if groups is None else groups
+    labels = {**groups, "region": np.full(st.n, REGION, dtype=object)}
+    names = _labels(load_communes())
+    members = np.flatnonzero(st.to_place)
+    written = np.stack([_written(minutes[:, 0]), _written(minutes[:, 1])], axis=1)
+    full = np.isin(kind, FULL_KINDS)
+    rows: list[dict[str, Any]] = []
+    for territory_type in TERRITORY_TYPES:
+        split = split_groups(labels[territory_type], members, territory_type)
+        territories = list(split)
+        seats = seats_within_reach(instance, reach, labels[territory_type], territories)
+        for k, territory in enumerate(territories):
+            pupils = split[territory]
+            n = len(pupils)
+            placed = int(full[pupils].sum())
+            priority = pupils[st.priority[pupils]]
+            m = written[pupils].ravel()
+            m = m[~np.isnan(m)]
+            rows.append({
+                "territory_type": territory_type,
+                "territory": territory,
+                "label": names.get(territory_type, {}).get(territory, ""),
+                "students": n,
+                "placed_full": placed,
+                "placed_partial": int((kind[pupils] == "partial").sum()),
+                "unplaced": int((kind[pupils] == "unplaced").sum()),
+                "rate_full": round(placed / n, 4),
+                "priority_students": len(priority),
+                "priority_placed_full": int(full[priority].sum()),
+                "priority_unplaced": int((kind[priority] == "unplaced").sum()),
+                "seats_within_reach": round(float(seats[k]), 1),
+                "seats_missing": n - placed,
+                "median_minutes": round(float(np.median(m)), 1) if len(m) else None,
+            })
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["median_minutes"] = frame["median_minutes"].astype("Float64")
+    return frame
+
+
+def indicators_csv(table: pd.DataFrame) -> str:
+    """`indicators.csv` text: UTF-8, `,`-separated, empty cells where there is no value."""
+    text: str = table.to_csv(index=False, lineterminator="\n", na_rep="")
+    return text
