@@ -121,6 +121,7 @@ def make_scenario(
     equity: dict[str, Any] | None = None,
     name: str = "test",
     folder: str = "scenario",
+    exclusions: Sequence[dict[str, Any]] | None = None,
 ) -> Path:
     """Write students.csv, offers.csv, (conventions.csv) and scenario.toml; return the toml path.
 
@@ -138,6 +139,10 @@ def make_scenario(
         write_csv(base / "conventions.csv", list(conventions), CONVENTION_COLUMNS,
                   required=("student_id", "offer_id"))
         inputs["conventions"] = "conventions.csv"
+    if exclusions is not None:
+        write_csv(base / "exclusions.csv", list(exclusions), ("student_id", "offer_id"),
+                  required=("student_id", "offer_id"))
+        inputs["exclusions"] = "exclusions.csv"
     text = _toml_table("scenario", {"name": name, "weeks": ["2026-W25", "2026-W26"]})
     text += "\n" + _toml_table("inputs", inputs)
     text += "\n" + _toml_table("travel", {"model": "crowfly", "default_mode": default_mode})

@@ -5,7 +5,8 @@ a two-week offer hosts `single` stays; one-week stays (in a `split` or a `partia
 offers of period 1 (week 1) or 2 (week 2), or to any offer open that week when the rule allows
 splitting two-week offers; paired offers only host their pair's pupils. A pupil may use an
 offer when it is within their travel limit and `usable` says so: a reserved offer only with
-priority, and an offer that is not accessible only when the pupil does not need accessibility.
+priority, an offer that is not accessible only when the pupil does not need accessibility, and
+never an offer the pupil is excluded from (exclusions.csv).
 
 The solver works on a pruned set: each pupil's nearest offers in each role. The pruning never
 weakens the proven bound, which is computed on every reachable pair (see `bound`).
@@ -50,12 +51,16 @@ def usable(instance: Instance, students: np.ndarray | int, offers: np.ndarray | 
            ) -> np.ndarray:
     """Element-wise (broadcast): may pupil `students[i]` use offer `offers[i]`, travel aside?
 
-    The one place of the rule: a reserved offer needs a priority pupil, and a pupil who needs
-    accessibility only gets accessible offers.
+    The one place of the rule: a reserved offer needs a priority pupil, a pupil who needs
+    accessibility only gets accessible offers, and a pairing listed in exclusions.csv (declined
+    by the pupil, the family or the firm) is never proposed.
     """
     st, of = instance.students, instance.offers
-    return ((~of.reserved[offers] | st.priority[students])
-            & (~st.needs_accessible[students] | of.accessible[offers]))
+    ok = ((~of.reserved[offers] | st.priority[students])
+          & (~st.needs_accessible[students] | of.accessible[offers]))
+    if instance.exclusions.n:
+        ok = ok & ~instance.exclusions.contains(students, offers)
+    return ok
 
 
 def allowed_pairs(instance: Instance, reach: Reach) -> np.ndarray:

@@ -124,7 +124,7 @@ class _Checker:
     def run(self) -> list[Violation]:
         for rule in (self.rows, self.unknown_offer, self.status, self.kinds, self.period,
                      self.capacity, self.travel_limit, self.reserved, self.accessible,
-                     self.pair, self.min_group, self.split_rule, self.convention,
+                     self.exclusion, self.pair, self.min_group, self.split_rule, self.convention,
                      self.minutes_rule, self.reason_rule):
             rule()
         return self.out
@@ -308,6 +308,22 @@ class _Checker:
         self.per_week("accessible", bad, lambda p, w, label: (
             f"{label} : offre {self.oid(p, w)} non accessible (handicap), "
             "élève ayant besoin d'une offre accessible"))
+
+    def exclusion(self) -> None:
+        """A pairing listed in exclusions.csv (declined) is never in the allocation."""
+        excl = self.inst.exclusions
+        if excl.n == 0:
+            return
+        line = {(int(s), int(o)): int(n) for s, o, n in zip(excl.student, excl.offer, excl.line,
+                                                             strict=True)}
+        bad = np.zeros(self.known.shape, dtype=bool)
+        for w in (0, 1):
+            bad[:, w] = self.known[:, w] & np.isin(
+                np.arange(len(self.known)) * self.inst.offers.n + self.offer[:, w],
+                excl.student * self.inst.offers.n + excl.offer)
+        self.per_week("exclusion", bad, lambda p, w, label: (
+            f"{label} : offre {self.oid(p, w)} refusée pour cet élève (ligne "
+            f"{line[(p, int(self.offer[p, w]))]} de exclusions.csv)"))
 
     def partners(self) -> np.ndarray:
         of, pairs = self.inst.offers, self.inst.pairs

@@ -106,7 +106,16 @@ def check(scenario: Path, assignments: Path) -> None:
 def explain(scenario: Path, result_dir: Path, student_id: str) -> None:
     """Raconte l'affectation d'un élève : offres à portée, qui les occupe, ce qui libérerait
     une place (RESULT_DIR : dossier de résultats de « solve »)."""
-    from affectation.explain import TEXT, explain_student, read_result
+    from affectation.explain import explain_student
+
+    instance, result, student = _pupil_of_result(scenario, result_dir, student_id)
+    click.echo(explain_student(instance, result, student), nl=False)
+
+
+def _pupil_of_result(scenario: Path, result_dir: Path, student_id: str) -> tuple:
+    """(instance, result table, pupil index) for `explain` and `suggest`; exit 2 when the
+    inputs are bad, the folder has no assignments.csv or the pupil is unknown."""
+    from affectation.explain import TEXT, read_result
     from affectation.inputs import load_instance
 
     try:
@@ -119,13 +128,13 @@ def explain(scenario: Path, result_dir: Path, student_id: str) -> None:
         result = read_result(instance, path)
     except InputError as exc:
         _fail_input(exc)
-        return
+        raise AssertionError("unreachable") from exc
     ids = {sid: i for i, sid in enumerate(instance.students.ids)}
     student = ids.get(student_id.strip())
     if student is None or not result.listed[student]:
         click.echo(text["unknown_student"].format(id=student_id, file=path), err=True)
         sys.exit(2)
-    click.echo(explain_student(instance, result, student), nl=False)
+    return instance, result, student
 
 
 @main.command()
@@ -154,6 +163,30 @@ def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
         sizes = add_network_to_scenario(out_dir, seed=seed)
         click.echo(f"Réseau synthétique {NETWORK_FILE} : {sizes['stops']} arrêts, "
                    f"{sizes['trips']} courses.")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.argument("student_id")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Nombre d'offres proposées.")
+@click.option("--csv", "as_csv", is_flag=True, help="Écrit un CSV sur la sortie standard.")
+def suggest(scenario: Path, result_dir: Path, student_id: str, top: int, as_csv: bool) -> None:
+    """Offres possibles pour un élève, classées : élèves à déplacer, secteur préféré, trajet
+    (RESULT_DIR : dossier de résultats de « solve » ou « repair »)."""
+    from affectation.suggest import suggest as run_suggest
+    from affectation.suggest import suggestions_csv, suggestions_table
+    from affectation.travel import pupil_travel, reachable
+
+    instance, result, student = _pupil_of_result(scenario, result_dir, student_id)
+    travel = pupil_travel(instance)
+    found = run_suggest(instance, result.week, reachable(instance, travel), travel, student)
+    if as_csv:
+        click.echo(suggestions_csv(instance, found, top), nl=False)
+    else:
+        click.echo(suggestions_table(instance, result.week, student, found, top,
+                                     instance.scenario.output.language), nl=False)
 
 
 @main.command()
@@ -376,6 +409,64 @@ def travel_command(scenario: Path, out_dir: Path) -> None:
     write_result_folder(out_dir, {name: functools.partial(str, text)
                                   for name, text in tables.items()})
     click.echo(f"Trajets calculés en {time.perf_counter() - started:.1f} s -> {out_dir}")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--previous", "previous_dir", type=click.Path(path_type=Path), required=True,
+              help="Dossier de résultats précédent (assignments.csv).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Dossier où écrire le nouveau résultat.")
+@click.option("--freeze-placed", is_flag=True,
+              help="Ne déplace aucun élève déjà placé (défaut : [repair] freeze_placed).")
+@click.option("--xlsx", is_flag=True, default=False,
+              help="Écrit aussi tous les tableaux dans un classeur resultats.xlsx.")
+def repair(scenario: Path, previous_dir: Path, out_dir: Path, freeze_placed: bool,
+           xlsx: bool) -> None:
+    """Répare une affectation après des changements (offres retirées, nouveaux élèves,
+    conventions) : les conventions ne bougent jamais, les élèves placés gardent leur place
+    sauf pour en placer d'autres ; écrit aussi changes.csv."""
+    from affectation.indicators import indicators_csv, indicators_table
+    from affectation.inputs import load_instance
+    from affectation.output import assignments_csv, sha256, summary_json
+    from affectation.repair import RepairSettings, change_counts, changes_csv, read_previous
+    from affectation.repair import repair as run_repair
+    from affectation.result import add_fairness, make_result
+    from affectation.workbook import write_folder
+
+    started = time.perf_counter()
+    try:
+        instance = load_instance(scenario)
+        previous = read_previous(instance, previous_dir)
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    repaired = run_repair(instance, previous,
+                          RepairSettings(freeze_placed=True if freeze_placed else None))
+    result = make_result(instance, repaired.solution, instance.scenario.solver.seed,
+                         time.perf_counter() - started)
+    result.summary["changes"] = change_counts(instance, repaired)
+    previous_file = Path(previous_dir) / "assignments.csv"
+    result.summary["inputs"]["previous_assignments"] = {"path": str(previous_file),
+                                                        "sha256": sha256(previous_file)}
+    fairness = add_fairness(instance, repaired.solution, result)
+    indicators = indicators_table(instance, result.week, result.kind, result.minutes,
+                                  repaired.solution.reach)
+    write_folder(out_dir, {
+        "assignments.csv": assignments_csv(instance, result),
+        "summary.json": summary_json(result.summary),
+        "fairness.csv": fairness,
+        "indicators.csv": indicators_csv(indicators),
+        "changes.csv": changes_csv(instance, repaired),
+    }, xlsx=xlsx)
+    s, c = result.summary, result.summary["changes"]
+    click.echo(
+        f"{s['scenario']} (réparation) : {s['placed_full']} élèves placés deux semaines sur "
+        f"{s['students_to_place']} à placer ; {c['displaced_by_changes']} déplacés par les "
+        f"changements, {c['moved_to_make_room']} déplacés pour faire de la place, "
+        f"{c['newly_placed']} nouvellement placés, {c['newly_unplaced']} sans place ; "
+        f"{s['wall_seconds']:.1f} s -> {out_dir}"
+    )
 
 
 if __name__ == "__main__":

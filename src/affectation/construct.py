@@ -109,6 +109,32 @@ def initial_allocation(problem: Problem) -> np.ndarray:
     return week
 
 
+def complete_allocation(problem: Problem, week: np.ndarray,
+                        groups: Iterable[np.ndarray]) -> np.ndarray:
+    """Place pupils still missing a week on the seats `week` leaves free, moving nobody.
+
+    For each group in turn (masks; e.g. pupils displaced by a change first, then everyone):
+    the family flows (priority pupils first within the group), closed pairs opened when
+    enough of the group can fill them, then the nearest seats left. Used by `repair`, where
+    every placement of `week` is to be kept.
+    """
+    inst = problem.instance
+    st = inst.students
+    week = week.copy()
+    rem = seats_left(inst, week)
+    _fill_signed_pairs(problem, week, rem)
+    for group in groups:
+        group = group & st.to_place
+        if not (group & (week < 0).any(axis=1)).any():
+            continue
+        _families(problem, group, week, rem)
+        _close_small_pairs(problem, week, rem)
+        _open_pairs(problem, week, rem)
+        order = np.r_[np.flatnonzero(group & st.priority), np.flatnonzero(group & ~st.priority)]
+        _greedy(problem, order, week, rem)
+    return week
+
+
 def _reflow_stays(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
     """Solve the one-week stays again over their holders and the pupils still missing a week.
 

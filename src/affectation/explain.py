@@ -47,6 +47,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reserved_closed": ", réservée aux élèves prioritaires (pas pour cet élève)",
         "paired": ", mutualisée avec {partner}",
         "signed_here": ", convention signée par cet élève",
+        "declined": ", refusée (exclusions.csv)",
         "week_line": "    semaine {w} : {holders} ({free})",
         "nobody": "personne",
         "free": "{n} place(s) libre(s)",
@@ -90,6 +91,7 @@ TEXT: dict[str, dict[str, str]] = {
         "reserved_closed": ", reserved to priority pupils (not for this pupil)",
         "paired": ", mutualised with {partner}",
         "signed_here": ", convention signed by this pupil",
+        "declined": ", declined (exclusions.csv)",
         "week_line": "    week {w}: {holders} ({free})",
         "nobody": "nobody",
         "free": "{n} free seat(s)",
@@ -272,6 +274,8 @@ class _Story:
             flags += t["paired"].format(partner=of.ids[b if a == o else a])
         if (inst.fixed[self.s] == o).any():
             flags += t["signed_here"]
+        if inst.exclusions.contains(self.s, o):
+            flags += t["declined"]
         lines = [t["offer"].format(id=of.ids[o], minutes=_num(minutes, self.language),
                                    period=PERIODS[self.language][int(of.period[o])],
                                    capacity=int(of.capacity[o]), flags=flags)]

@@ -7,7 +7,7 @@ row number in the input file, so results can be written back in input order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -129,6 +129,39 @@ class Conventions:
 
 
 @dataclass(frozen=True, eq=False)
+class Exclusions:
+    """Declined pairings (exclusions.csv, beyond the v1 spec): pupil `student[i]` must never be
+    proposed offer `offer[i]`. `key` is `student * n_offers + offer`, sorted and unique."""
+
+    student: np.ndarray
+    offer: np.ndarray
+    line: np.ndarray
+    n_offers: int
+
+    @property
+    def n(self) -> int:
+        return len(self.student)
+
+    @cached_property
+    def key(self) -> np.ndarray:
+        return np.sort(self.student.astype(np.int64) * self.n_offers + self.offer)
+
+    def contains(self, students: np.ndarray | int, offers: np.ndarray | int) -> np.ndarray:
+        """Element-wise (broadcast): is the pairing (students[i], offers[i]) excluded?"""
+        shape = np.broadcast(np.asarray(students), np.asarray(offers)).shape
+        if self.n == 0:
+            return np.zeros(shape, dtype=bool)
+        want = np.asarray(students, dtype=np.int64) * self.n_offers + np.asarray(offers)
+        pos = np.minimum(np.searchsorted(self.key, want), self.n - 1)
+        return np.broadcast_to(self.key[pos] == want, shape)
+
+
+def no_exclusions(n_offers: int = 0) -> Exclusions:
+    empty = np.zeros(0, dtype=np.int64)
+    return Exclusions(empty, empty, empty, n_offers)
+
+
+@dataclass(frozen=True, eq=False)
 class Instance:
     """A scenario with its validated data."""
 
@@ -137,6 +170,7 @@ class Instance:
     offers: Offers
     pairs: Pairs
     conventions: Conventions
+    exclusions: Exclusions = field(default_factory=no_exclusions)
 
     @cached_property
     def fixed(self) -> np.ndarray:
@@ -162,6 +196,8 @@ class Instance:
         }
         if self.scenario.inputs.conventions is not None:
             files["conventions"] = self.scenario.inputs.conventions
+        if self.scenario.inputs.exclusions is not None:
+            files["exclusions"] = self.scenario.inputs.exclusions
         return files
 
 
@@ -189,7 +225,7 @@ def read_instance(scenario: Scenario) -> Instance:
     present = {
         key: _input_file_exists(scenario, key, path, problems)
         for key, path in (("students", files.students), ("offers", files.offers),
-                          ("conventions", files.conventions))
+                          ("conventions", files.conventions), ("exclusions", files.exclusions))
         if path is not None
     }
     students: Students | None = None
@@ -212,9 +248,16 @@ def read_instance(scenario: Scenario) -> Instance:
             conventions = read_conventions(files.conventions, students, offers, pairs)
         except InputError as exc:
             problems.extend(exc.problems)
+    exclusions = no_exclusions(offers.n if offers is not None else 0)
+    if files.exclusions is not None and present["exclusions"] and not problems:
+        assert students is not None and offers is not None
+        try:
+            exclusions = read_exclusions(files.exclusions, students, offers, conventions)
+        except InputError as exc:
+            problems.extend(exc.problems)
     raise_if_any(problems)
     assert students is not None and offers is not None and pairs is not None
-    return Instance(scenario, students, offers, pairs, conventions)
+    return Instance(scenario, students, offers, pairs, conventions, exclusions)
 
 
 def _input_file_exists(scenario: Scenario, key: str, path: Path, problems: list[Problem]) -> bool:
@@ -458,7 +501,9 @@ def _signed_rows(table: Table, students: Students, offers: Offers, pairs: Pairs,
         if s is None:
             bad(row, "student_id", s_text[row], "un élève de students.csv")
         if o is None:
-            bad(row, "offer_id", o_text[row], "une offre de offers.csv")
+            bad(row, "offer_id", o_text[row], "une offre de offers.csv"
+                + (f" (convention de l'élève {s_text[row]} : offre retirée ? annuler d'abord "
+                   "la convention)" if s is not None else ""))
         if w_text[row] not in ("", "1", "2"):
             bad(row, "week", w_text[row], "1, 2 ou vide (toutes les semaines de l'offre)")
             continue
@@ -472,7 +517,8 @@ def _signed_rows(table: Table, students: Students, offers: Offers, pairs: Pairs,
             continue
         if offers.capacity[o] == 0:
             bad(row, "offer_id", o_text[row],
-                "une offre active (capacité 0 : offre retirée ; annuler d'abord la convention)")
+                f"une offre active (capacité 0 : offre retirée ; annuler d'abord la convention "
+                f"de l'élève {s_text[row]})")
             continue
         refusal = _refusal(students, offers, s, o, s_text[row])
         if refusal:
@@ -574,13 +620,65 @@ def _check_capacity(file: str, kept: list[_Signed], offers: Offers,
             line=shown[-1], column="offer_id", value=str(offers.ids[o])))
 
 
+def read_exclusions(path: Path, students: Students, offers: Offers,
+                    conventions: Conventions) -> Exclusions:
+    """Read exclusions.csv (`student_id`, `offer_id`: declined pairings, beyond the v1 spec).
+
+    Unknown ids, a pairing listed twice and a pairing a signed convention holds (implied pair
+    weeks included: the convention must be cancelled first) are input errors.
+    """
+    table = read_table(path, ("student_id", "offer_id"))
+    problems: list[Problem] = []
+    s_index = {sid: i for i, sid in enumerate(students.ids)}
+    o_index = {oid: i for i, oid in enumerate(offers.ids)}
+    signed = {(int(s), int(o)) for s, o in zip(conventions.student, conventions.offer,
+                                               strict=True)}
+    seen: dict[tuple[int, int], int] = {}
+    s_text, o_text = table.column("student_id"), table.column("offer_id")
+    rows_s: list[int] = []
+    rows_o: list[int] = []
+    rows_line: list[int] = []
+    for row in range(len(s_text)):
+        line = int(table.lines[row])
+        s, o = s_index.get(s_text[row]), o_index.get(o_text[row])
+        if s is None:
+            problems.append(Problem(table.file, "un élève de students.csv", line, "student_id",
+                                    s_text[row]))
+        if o is None:
+            problems.append(Problem(table.file, "une offre de offers.csv", line, "offer_id",
+                                    o_text[row]))
+        if s is None or o is None:
+            continue
+        if (s, o) in seen:
+            problems.append(Problem(table.file, f"une seule ligne par exclusion (déjà ligne "
+                                    f"{seen[(s, o)]} pour l'élève {s_text[row]})", line,
+                                    "offer_id", o_text[row]))
+            continue
+        seen[(s, o)] = line
+        if (s, o) in signed:
+            problems.append(Problem(
+                table.file, f"une offre sans convention signée pour l'élève {s_text[row]} "
+                "(une convention signée ne peut pas être exclue : annuler d'abord la "
+                "convention)", line, "offer_id", o_text[row]))
+            continue
+        rows_s.append(s)
+        rows_o.append(o)
+        rows_line.append(line)
+    raise_if_any(problems)
+    return Exclusions(student=np.array(rows_s, dtype=np.int64),
+                      offer=np.array(rows_o, dtype=np.int64),
+                      line=np.array(rows_line, dtype=np.int64), n_offers=offers.n)
+
+
 __all__ = [
     "Conventions",
+    "Exclusions",
     "Instance",
     "InputError",
     "Offers",
     "Pairs",
     "Students",
     "load_instance",
+    "read_exclusions",
     "read_instance",
 ]

@@ -18,6 +18,8 @@ from typing import Any
 from affectation.errors import InputError, Problem
 
 ISO_WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
+# What an optional input file's absence means, for messages.
+_NONE_OF = {"conventions": "pas de conventions", "exclusions": "pas d'exclusions"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class InputsParams:
     students: Path
     offers: Path
     conventions: Path | None = None
+    # Beyond the v1 spec: pairings (student_id, offer_id) never to be proposed again.
+    exclusions: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,24 @@ class SolverParams:
     workers: int = 1
 
 
+REPAIR_MOVE_LEVELS = ("after_priority", "after_total", "after_partial")
+
+
+@dataclass(frozen=True)
+class RepairParams:
+    """`[repair]`: how `affectation repair` weighs moving pupils already placed.
+
+    `move_level`: the objective level right after which the number of moved pupils is
+    minimised. `after_total` (default): moving placed pupils is worth it only to place one more
+    pupil for both weeks (priority pupils first); `after_priority`: only to place one more
+    priority pupil; `after_partial`: also to give a pupil one more week. `freeze_placed`: no
+    placed pupil ever moves (only free seats are used).
+    """
+
+    move_level: str = "after_total"
+    freeze_placed: bool = False
+
+
 @dataclass(frozen=True)
 class OutputParams:
     """`[output]`: the language of what users read (reasons, explanations)."""
@@ -196,6 +218,7 @@ class Scenario:
     equity: EquityParams = field(default_factory=EquityParams)
     solver: SolverParams = field(default_factory=SolverParams)
     output: OutputParams = field(default_factory=OutputParams)
+    repair: RepairParams = field(default_factory=RepairParams)
 
     @property
     def name(self) -> str:
@@ -330,7 +353,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     """Build a `Scenario` from the TOML mapping `data` of the file at `path`."""
     r = _Reader(path.name)
     r.known_keys(data, "", {"scenario", "inputs", "travel", "rules", "equity", "solver",
-                       "output"})
+                       "output", "repair"})
 
     scen = r.table(data, "scenario", required=True)
     r.known_keys(scen, "scenario", _field_names(ScenarioInfo))
@@ -349,12 +372,12 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     r.known_keys(inp, "inputs", _field_names(InputsParams))
     base = path.parent
     files: dict[str, Path | None] = {}
-    for key in ("students", "offers", "conventions"):
+    for key in ("students", "offers", "conventions", "exclusions"):
         required = key in ("students", "offers")
         value = r.string(inp, "inputs", key, ... if required else None)
         if value is not None and not value.strip():
             r.problem(f"inputs.{key}", value, "un chemin de fichier non vide"
-                      + ("" if required else " (ou retirer la clé : pas de conventions)"))
+                      + ("" if required else f" (ou retirer la clé : {_NONE_OF[key]})"))
             value = None
         files[key] = base / value if value else None
 
@@ -380,6 +403,14 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     if language not in ("fr", "en"):
         r.problem("output.language", language, '"fr" ou "en"')
 
+    repair_t = r.table(data, "repair", required=False)
+    r.known_keys(repair_t, "repair", _field_names(RepairParams))
+    move_level = r.string(repair_t, "repair", "move_level", "after_total")
+    if move_level is not None and move_level not in REPAIR_MOVE_LEVELS:
+        r.problem("repair.move_level", move_level, " ou ".join(f'"{v}"'
+                                                             for v in REPAIR_MOVE_LEVELS))
+    freeze = r.boolean(repair_t, "repair", "freeze_placed", False)
+
     if r.problems:
         raise InputError(r.problems)
     assert files["students"] is not None and files["offers"] is not None and travel is not None
@@ -391,12 +422,14 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
             students=files["students"],
             offers=files["offers"],
             conventions=files["conventions"],
+            exclusions=files["exclusions"],
         ),
         travel=travel,
         rules=RulesParams(split_two_week_offers=split),
         equity=equity,
         solver=SolverParams(time_limit_s=time_limit, seed=seed, workers=workers),
         output=OutputParams(language=language),
+        repair=RepairParams(move_level=move_level, freeze_placed=freeze),
     )
 
 

@@ -42,6 +42,11 @@ TEXT = {
         "all_full": "{n} offre(s) à portée{excluded}, toutes complètes{detail}",
         "some_full": "{n} offre(s) à portée{excluded}{detail}",
         "excluded": " (hors {r} réservée(s) aux élèves prioritaires ou non accessible(s))",
+        "excluded_declined": " (hors {r} réservée(s) aux élèves prioritaires, non accessible(s) "
+                             "ou refusée(s), dont {d} refusée(s) dans exclusions.csv)",
+        "declined_only": "aucune offre utilisable à portée : {n} offre(s) à moins de {limit} min, "
+                         "dont {d} refusée(s) dans exclusions.csv, les autres réservées aux "
+                         "élèves prioritaires ou non accessibles",
         "full_both": "offres de deux semaines : {k} sur {n} complète(s) "
                      "(au moins une des deux semaines)",
         "full_week": "offres ouvertes en semaine {w} : {k} sur {n} complète(s)",
@@ -69,6 +74,11 @@ TEXT = {
         "all_full": "{n} offer(s) within reach{excluded}, all full{detail}",
         "some_full": "{n} offer(s) within reach{excluded}{detail}",
         "excluded": " (besides {r} reserved to priority pupils or not accessible)",
+        "excluded_declined": " (besides {r} reserved to priority pupils, not accessible or "
+                             "declined, {d} of them declined in exclusions.csv)",
+        "declined_only": "no usable offer within reach: {n} offer(s) within {limit} min, "
+                         "{d} of them declined in exclusions.csv, the others reserved to "
+                         "priority pupils or not accessible",
         "full_both": "two-week offers: {k} of {n} full (in at least one of the weeks)",
         "full_week": "offers open in week {w}: {k} of {n} full",
         "no_week_offer": "no offer within reach open in week {w}",
@@ -131,6 +141,10 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
                                                         nearest=nearest_text)
                 continue
             usable = offers[may_use(instance, s, offers)]
+            declined = int(instance.exclusions.contains(s, offers).sum())
+            if len(usable) == 0 and declined:
+                reasons[s] = text["declined_only"].format(n=len(offers), limit=limit, d=declined)
+                continue
             if len(usable) == 0:
                 key = "reserved_only"
                 if st.needs_accessible[s]:
@@ -139,7 +153,7 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
                 reasons[s] = text[key].format(n=len(offers), limit=limit)
                 continue
             reasons[s] = _full_story(instance, roles, usable, full, used_priority, pair_count,
-                                     text, excluded=len(offers) - len(usable))
+                                     text, excluded=len(offers) - len(usable), declined=declined)
             continue
         # Partial: placed in one week; explain the other.
         w_missing = 0 if week[s, 0] < 0 else 1
@@ -153,7 +167,7 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
 
 def _full_story(instance: Instance, roles: OfferRoles, usable: np.ndarray, full: np.ndarray,
                 used_priority: np.ndarray, pair_count: np.ndarray, text: dict[str, str],
-                excluded: int = 0) -> str:
+                excluded: int = 0, declined: int = 0) -> str:
     of, pairs = instance.offers, instance.pairs
     # Each statement counts what is full, so that it stays true whatever the allocation.
     parts = []
@@ -182,7 +196,8 @@ def _full_story(instance: Instance, roles: OfferRoles, usable: np.ndarray, full:
         detail = ": " + "; ".join(parts)
     story = text["all_full" if everything_full else "some_full"].format(
         n=len(usable),
-        excluded=text["excluded"].format(r=excluded) if excluded else "",
+        excluded=(text["excluded_declined"].format(r=excluded, d=declined) if declined
+                  else text["excluded"].format(r=excluded) if excluded else ""),
         detail=detail)
     if held:
         story += text["priority_taken"].format(n=held)
