@@ -5,10 +5,14 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from affectation.errors import InputError
+
+if TYPE_CHECKING:
+    from affectation.importing import OfferImport, StudentImport
 
 
 def _fail_input(exc: InputError) -> None:
@@ -282,7 +286,7 @@ def import_offers(sources: tuple[str, ...], out_path: Path, default_capacity: in
     ou avec correspondance de colonnes), rejette les enregistrements invalides, fusionne les
     doublons et écrit un offers.csv v1."""
     from affectation.importing import import_offers as run_import
-    from affectation.importing import parse_source, write_files
+    from affectation.importing import parse_source
 
     campaign = _campaign_weeks(weeks)
     try:
@@ -291,17 +295,8 @@ def import_offers(sources: tuple[str, ...], out_path: Path, default_capacity: in
     except InputError as exc:
         _fail_input(exc)
         return
-    files = {report_path: result.report_csv()} if report_path is not None else {}
-    if result.offers:
-        files[out_path] = result.offers_csv()
-    write_files(files)
-    click.echo(result.summary() + (f" -> {out_path}" if result.offers else ""))
-    if report_path is None:
-        for line in result.rejected_lines():
-            click.echo(line, err=True)
-    if not result.offers:
-        click.echo("Aucune offre gardée : offers.csv n'est pas écrit.", err=True)
-        sys.exit(1)
+    _finish_import(result, result.offers_csv() if result.offers else None, out_path,
+                   report_path, "Aucune offre gardée : offers.csv n'est pas écrit.")
 
 
 @main.command("import-students")
@@ -317,23 +312,34 @@ def import_students(source: str, out_path: Path, mapping: Path | None,
     """Convertit l'export d'élèves d'un établissement (SOURCE, CSV/XLSX) en students.csv v1,
     avec une correspondance de colonnes ; les lignes invalides sont rejetées avec leur raison."""
     from affectation.importing import import_students as run_import
-    from affectation.importing import parse_source, write_files
+    from affectation.importing import parse_source
 
     try:
         result = run_import(parse_source(source, mapping))
     except InputError as exc:
         _fail_input(exc)
         return
+    _finish_import(result, result.students_csv() if result.rows else None, out_path,
+                   report_path, "Aucun élève gardé : students.csv n'est pas écrit.")
+
+
+def _finish_import(result: OfferImport | StudentImport, text: str | None, out_path: Path,
+                   report_path: Path | None, nothing_kept: str) -> None:
+    """Write the imported file (`text`, None when nothing was kept) and the report together,
+    print the summary (and the rejections when there is no report); exit 1 when nothing
+    was kept."""
+    from affectation.importing import write_files
+
     files = {report_path: result.report_csv()} if report_path is not None else {}
-    if result.rows:
-        files[out_path] = result.students_csv()
+    if text is not None:
+        files[out_path] = text
     write_files(files)
-    click.echo(result.summary() + (f" -> {out_path}" if result.rows else ""))
+    click.echo(result.summary() + (f" -> {out_path}" if text is not None else ""))
     if report_path is None:
         for line in result.rejected_lines():
             click.echo(line, err=True)
-    if not result.rows:
-        click.echo("Aucun élève gardé : students.csv n'est pas écrit.", err=True)
+    if text is None:
+        click.echo(nothing_kept, err=True)
         sys.exit(1)
 
 

@@ -68,6 +68,7 @@ from affectation.suggest import (
     move_chains,
 )
 from affectation.tables import read_table
+from affectation.timing import Laps
 from affectation.travel import PupilTravel, Reach, exact_minutes, pupil_travel, reachable
 
 GONE = -2  # a previous offer id absent from the current offers file
@@ -205,13 +206,8 @@ def repair(instance: Instance, previous: Previous,
            settings: RepairSettings = RepairSettings()) -> Repaired:
     """The new allocation (see the module docstring)."""
     start = time.perf_counter()
-    timings: dict[str, float] = {}
-    clock = [start]
-
-    def lap(name: str) -> None:
-        now = time.perf_counter()
-        timings[name] = round(now - clock[0], 3)
-        clock[0] = now
+    laps = Laps()
+    lap, timings = laps.lap, laps.timings
 
     text = TEXT[instance.scenario.output.language]
     st = instance.students

@@ -44,6 +44,7 @@ from affectation.improve import SearchSettings, improve
 from affectation.inputs import Instance
 from affectation.objective import rate_level
 from affectation.polish import polish
+from affectation.timing import Laps
 from affectation.travel import PupilTravel, Reach, pupil_travel, reachable
 
 
@@ -82,13 +83,8 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     """Allocate every pupil to be placed; the result satisfies every hard rule."""
     start = time.perf_counter()
     deadline = start + settings.time_limit_s
-    timings: dict[str, float] = {}
-    clock = [start]
-
-    def lap(name: str) -> None:
-        now = time.perf_counter()
-        timings[name] = round(now - clock[0], 3)
-        clock[0] = now
+    laps = Laps()
+    lap, timings = laps.lap, laps.timings
 
     travel = pupil_travel(instance)
     reach = reachable(instance, travel)
