@@ -678,3 +678,34 @@ def test_solve_api_returns_valid_week_array(tmp_path: Path) -> None:
     assert (full & inst.students.priority).sum() <= sol.upper_bound_priority_full
     # The self-placed pupil has nothing.
     assert tuple(sol.week[3]) == (-1, -1)
+
+
+@pytest.mark.parametrize(("seconds_per_pair", "start"), [(None, "flows"), (1.0, "greedy")])
+def test_the_start_depends_on_size_and_time_limit_not_on_the_clock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds_per_pair: float | None,
+        start: str) -> None:
+    import affectation.solve as solve_module
+
+    called: list[str] = []
+    flows, greedy = solve_module.initial_allocation, solve_module.greedy_allocation
+    monkeypatch.setattr(solve_module, "initial_allocation",
+                        lambda p: called.append("flows") or flows(p))
+    monkeypatch.setattr(solve_module, "greedy_allocation",
+                        lambda p: called.append("greedy") or greedy(p))
+    if seconds_per_pair is not None:  # as if every reachable pair took a second to flow
+        monkeypatch.setattr(solve_module, "START_S_PER_PAIR", seconds_per_pair)
+    inst = load_instance(make_scenario(tmp_path, **MIXED))
+    solve(inst, SolveSettings(time_limit_s=3, seed=0))
+    assert called == [start]
+
+
+def test_small_instances_are_proved_optimal_by_highs(tmp_path: Path) -> None:
+    res = solve_cli(make_scenario(tmp_path, **MIXED))
+    assert res.summary["search"]["whole_model_solver"] == "highs"
+    assert res.summary["solver_status"] == "OPTIMAL"
+
+
+def test_a_model_with_the_max_min_level_is_left_to_cp_sat(tmp_path: Path) -> None:
+    # The lowest group rate is an integer variable, not 0-1: HiGHS is not given the model.
+    res = solve_cli(make_scenario(tmp_path, **MIXED, equity={"max_min_schools": True}))
+    assert res.summary["search"]["whole_model_solver"] == "cp-sat"

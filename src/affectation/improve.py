@@ -1,13 +1,15 @@
 """Decomposition: CP-SAT on neighbourhoods of the allocation (large neighbourhood search).
 
-One CP-SAT model over every pupil of a region is too large to improve on a good start within
-a minute (hundreds of thousands of booleans: it returns the hint). The exchanges that place one
-more pupil are local, though: a pupil takes a nearby seat, its holder moves to another nearby
-offer or becomes a split. So the search repeatedly frees the pupils nearest to a pupil not yet
-placed for both weeks, keeps everyone else where they are, and lets CP-SAT re-allocate the freed
-pupils (hinted with their current placement, so it never returns worse). Each neighbourhood
-is solved by one worker with a fixed seed and a deterministic time limit: the sequence of
-results does not depend on the machine's speed, only the wall-clock deadline can cut it short.
+Small instances are solved whole: first by HiGHS, which proves the optimum of levels 1-4 up
+to a couple of thousand pupils (`mip`), else by CP-SAT. One CP-SAT model over every pupil of
+a region is too large to improve on a good start within a minute (hundreds of thousands of
+booleans: it returns the hint). The exchanges that place one more pupil are local, though: a
+pupil takes a nearby seat, its holder moves to another nearby offer or becomes a split. So the
+search repeatedly frees the pupils nearest to a pupil not yet placed for both weeks, keeps
+everyone else where they are, and lets CP-SAT re-allocate the freed pupils (hinted with their
+current placement, so it never returns worse). Each neighbourhood is solved by one worker with
+a fixed seed and a deterministic time limit: the sequence of results does not depend on the
+machine's speed, only the wall-clock deadline can cut it short.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ortools.sat.python import cp_model
 from affectation.allocation import pair_counts
 from affectation.candidates import Candidates, OfferRoles
 from affectation.inputs import Instance
+from affectation.mip import solve_mip, translatable
 from affectation.model import build_model, hint_allocation, neighbourhood, read_allocation
 from affectation.objective import objective_score
 
@@ -36,6 +39,9 @@ class SearchSettings:
     # Up to this many pupils to place, one model holds them all (and every reachable offer).
     whole_model_pupils: int = 800
     whole_model_deterministic_time: float = 5.0
+    # Up to this many, HiGHS first tries to prove the whole model's optimum (see `mip`).
+    mip_pupils: int = 1500
+    mip_time_limit_s: float = 30.0
     seed: int = 0
     workers: int = 1
     linearization_level: int = 2
@@ -48,6 +54,7 @@ class SearchStats:
     passes: int = 0
     stopped_by_deadline: bool = False
     proved_optimal: bool = False
+    whole_model_solver: str = ""
 
 
 def _plane_km(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
@@ -86,6 +93,14 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
     if not len(movable_idx):
         return week, stats
     score = objective_score(instance, week)
+    if len(movable_idx) <= settings.mip_pupils:
+        proved = _solve_whole_by_mip(instance, roles, cands, week, movable, deadline, settings)
+        if proved is not None and objective_score(instance, proved) >= score:
+            stats.neighbourhoods = stats.passes = 1
+            stats.proved_optimal = True
+            stats.whole_model_solver = "highs"
+            stats.improved = int(objective_score(instance, proved) > score)
+            return proved, stats
     if len(movable_idx) <= settings.whole_model_pupils:
         whole = SearchSettings(**{**settings.__dict__,
                                   "deterministic_time": settings.whole_model_deterministic_time})
@@ -94,6 +109,7 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
         stats.neighbourhoods = 1
         stats.passes = 1
         stats.proved_optimal = optimal
+        stats.whole_model_solver = "cp-sat"
         stats.improved = int(objective_score(instance, new) > score)
         stats.stopped_by_deadline = time.perf_counter() > deadline - 0.2 and not optimal
         return new, stats
@@ -136,6 +152,23 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
         if score == pass_start:
             break
     return week, stats
+
+
+def _solve_whole_by_mip(instance: Instance, roles: OfferRoles, cands: Candidates,
+                        week: np.ndarray, free: np.ndarray, deadline: float,
+                        settings: SearchSettings) -> np.ndarray | None:
+    """The whole model's proven optimum by HiGHS, started from `week`; None when HiGHS does
+    not prove it in time (or the model has a variable that is not 0-1: the max-min level)."""
+    hood = neighbourhood(instance, week, free)
+    built = build_model(instance, roles, cands, hood)
+    if not translatable(built):
+        return None
+    hint_allocation(built, instance, week)
+    limit = min(settings.mip_time_limit_s, deadline - time.perf_counter() - 0.5)
+    if limit < 1.0:
+        return None
+    outcome = solve_mip(instance, built, hood, week, limit, seed=settings.seed)
+    return outcome.week if outcome.optimal else None
 
 
 def _solve_neighbourhood(instance: Instance, roles: OfferRoles, cands: Candidates,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -261,7 +262,13 @@ def hint_allocation(built: Built, instance: Instance, week: np.ndarray) -> None:
         model.add_hint(var, bool(on_pair[k]))
 
 
-def read_allocation(solver: cp_model.CpSolver, built: Built, instance: Instance,
+class BooleanValues(Protocol):
+    """What `read_allocation` needs of a solver: the value of each boolean variable."""
+
+    def boolean_value(self, literal: Any) -> bool: ...
+
+
+def read_allocation(solver: BooleanValues, built: Built, instance: Instance,
                     week: np.ndarray, hood: Neighbourhood) -> np.ndarray:
     """The allocation `week` with the free pupils' unsigned weeks as the solver chose them."""
     v = built.variables

@@ -4,15 +4,17 @@
         -> CP-SAT neighbourhood search -> fill free seats -> polish (sectors, travel)
 
 The flow-based start is valid, so there is always an allocation to write. `solver_status`:
-`OPTIMAL` when CP-SAT proved the whole model (every pupil, every reachable offer) optimal for
-levels 1-4 of the objective, or when the pupils placed for both weeks, and the priority pupils
-among them, equal their proven upper bounds (levels 1-2 then proven optimal); `FALLBACK`
-when the CP-SAT search could not run a single neighbourhood in the time left (the result is the
-flow-based allocation); `FEASIBLE` otherwise.
+`OPTIMAL` when HiGHS or CP-SAT proved the whole model (every pupil, every reachable offer)
+optimal for levels 1-4 of the objective, or when the pupils placed for both weeks, and the
+priority pupils among them, equal their proven upper bounds (levels 1-2 then proven optimal);
+`FALLBACK` when the CP-SAT search could not run a single neighbourhood in the time left (the
+result is the flow-based allocation, or the greedy one when the time limit is below what the
+flows need for an instance of this size); `FEASIBLE` otherwise.
 
 Determinism: every stage is deterministic (flows, single-worker CP-SAT with a fixed seed and a
-deterministic time limit per neighbourhood, a fixed budget of neighbourhoods); only the
-wall-clock time limit can cut the search short, and then the summary says so.
+deterministic time limit per neighbourhood, a fixed budget of neighbourhoods) and which stages
+run depends on the instance's size and the time limit, not on the clock; only the wall-clock
+time limit can cut the search short, and then the summary says so.
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ from affectation.objective import rate_level
 from affectation.polish import polish
 from affectation.timing import Laps
 from affectation.travel import PupilTravel, Reach, pupil_travel, reachable
+
+# Seconds per reachable pair of the proven bounds and of the flow-based start, measured at
+# Normandy scale (19.65 M pairs: ~14 s and ~13 s on a 2-core AMD EPYC). A time limit below
+# 1.2 times both skips the slower bounds; below the start's own estimate, the start is the
+# greedy fallback (nearest free seats).
+BOUNDS_S_PER_PAIR = 0.7e-6
+START_S_PER_PAIR = 0.65e-6
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,10 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     allowed = allowed_pairs(instance, reach)
     roles = offer_roles(instance)
     st = instance.students
-    hurried = time.perf_counter() - start > settings.time_limit_s * 0.3
+    # The path depends on the instance's size and the time limit, never on the clock: the
+    # same inputs and limit take the same path however loaded the machine (a loaded machine
+    # then overruns the limit rather than falling back to a far worse allocation).
+    hurried = settings.time_limit_s < 1.2 * (BOUNDS_S_PER_PAIR + START_S_PER_PAIR) * reach.n_pairs
     bound, flow_arcs = full_placement_bound(
         instance, reach, allowed, roles,
         three_layer=reach.n_pairs <= settings.three_layer_max_pairs and not hurried,
@@ -104,7 +116,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     arcs = (flow_arcs.single, flow_arcs.week1, flow_arcs.week2)
     cands = build_candidates(instance, reach, allowed, roles, settings.pruning, flow_arcs=arcs)
     problem = Problem(instance, roles, cands, reach)
-    if deadline - time.perf_counter() > settings.time_limit_s * 0.4:
+    if settings.time_limit_s >= START_S_PER_PAIR * reach.n_pairs:
         week = initial_allocation(problem)
     else:
         # Too little time left for the flows: the nearest free seats, pupil by pupil.
@@ -113,7 +125,8 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     start_score = lexicographic_score(instance, week)
 
     # A small instance is searched whole, over every reachable offer: its optimum is exact.
-    whole = int(st.to_place.sum()) <= settings.search.whole_model_pupils
+    whole = int(st.to_place.sum()) <= max(settings.search.whole_model_pupils,
+                                          settings.search.mip_pupils)
     pruning = NO_PRUNING if whole else settings.search_pruning
     cands = build_candidates(instance, reach, allowed, roles, pruning,
                              keep_week=week, flow_arcs=arcs)
@@ -153,6 +166,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
         "passes": stats.passes,
         "stopped_by_time_limit": int(stats.stopped_by_deadline),
         "whole_model_proved_optimal": int(stats.proved_optimal),
+        "whole_model_solver": stats.whole_model_solver,
         "bound_rounds": bound.rounds,
     }
     return Solution(
