@@ -40,24 +40,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import datetime as _dt
-import hashlib
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-BUNDLED = REPO / "scenarios" / "normandie"
+from common import (
+    BUNDLED,
+    GENERATE_CODE,
+    REPO,
+    busy_cpu_fraction,
+    configure_children,
+    load_average,
+    machine_info,
+    num,
+    pct,
+    run_measured,
+    snapshot_source,
+)
 
 # Targets, printed next to the figures (not assertions).
 TARGET_WALL_S = 60.0  # at scale 1
@@ -67,202 +72,12 @@ TARGET_RATIO = 0.995  # placed_full / upper_bound_full
 LIGHT_SCALE = 0.05
 LIGHT_TIME_LIMIT = 10.0
 
-GENERATE_CODE = (
-    "import json, sys\n"
-    "from affectation.generate import generate_scenario\n"
-    "counts = generate_scenario(sys.argv[1], scale=float(sys.argv[2]), seed=int(sys.argv[3]))\n"
-    "print(json.dumps(counts))\n"
-)
 
 TIMING_PREFIX = "t_"  # scale.csv columns: t_<stage> = summary.json timings[<stage>]
 SEARCH_PREFIX = "search_"  # search_<key> = summary.json search[<key>]
 KINDS = ("single", "split", "mutualised", "partial", "unplaced", "self_placed", "exempt")
 
-# Environment and working folder of every child process; main() points PYTHONPATH at a
-# snapshot of src/ (see snapshot_source) so that every scale runs the same code.
-CHILD_ENV: dict[str, str] = dict(os.environ, PYTHONUNBUFFERED="1")
-CHILD_CWD: Path | None = None
 
-
-# --------------------------------------------------------------------------- processes
-
-
-@dataclass
-class Run:
-    """One finished child process."""
-
-    returncode: int
-    wall_s: float
-    peak_mb: float | None  # None when the platform cannot tell
-    stdout: str
-    stderr: str
-    timed_out: bool = False
-    cpu_s: float | None = None  # user + system CPU time of the child
-    others_cores: float | None = None  # mean CPUs used by OTHER processes meanwhile
-
-
-def _maxrss_mb(ru_maxrss: int) -> float:
-    # Linux reports kilobytes, macOS bytes.
-    if sys.platform == "darwin":
-        return ru_maxrss / (1024 * 1024)
-    return ru_maxrss / 1024
-
-
-def run_measured(cmd: list[str], timeout_s: float) -> Run:
-    """Run `cmd`, return its exit status, wall time and peak RSS (this child only).
-
-    The child's resource usage comes from ``os.wait4`` on its pid, so it is the peak of that
-    process (and of any descendant it waited for), unlike ``RUSAGE_CHILDREN`` which is a
-    maximum over every child ever reaped. Output goes to temporary files (no pipe deadlock).
-    A watchdog kills the child after `timeout_s` seconds.
-    """
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out, \
-            tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
-        stat_before = _cpu_jiffies()
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=CHILD_CWD, env=CHILD_ENV)
-        killed = threading.Event()
-
-        def _kill() -> None:
-            killed.set()
-            proc.kill()
-
-        watchdog = threading.Timer(timeout_s, _kill)
-        watchdog.daemon = True
-        watchdog.start()
-        peak: float | None = None
-        cpu: float | None = None
-        try:
-            if hasattr(os, "wait4"):
-                _, status, usage = os.wait4(proc.pid, 0)
-                wall = time.perf_counter() - started
-                code = os.waitstatus_to_exitcode(status)
-                proc.returncode = code  # tell Popen the child is reaped
-                peak = _maxrss_mb(usage.ru_maxrss)
-                cpu = usage.ru_utime + usage.ru_stime
-            else:  # pragma: no cover - non-POSIX
-                code = proc.wait()
-                wall = time.perf_counter() - started
-        finally:
-            watchdog.cancel()
-        stat_after = _cpu_jiffies()
-        others = None
-        if cpu is not None and stat_before and stat_after and wall > 0:
-            busy_s = (stat_after[0] - stat_before[0]) / _CLK_TCK
-            others = max(0.0, (busy_s - cpu) / wall)
-        out.seek(0)
-        err.seek(0)
-        return Run(code, wall, peak, out.read(), err.read(), killed.is_set(), cpu, others)
-
-
-try:
-    _CLK_TCK = os.sysconf("SC_CLK_TCK")
-except (AttributeError, ValueError, OSError):  # pragma: no cover
-    _CLK_TCK = 100
-
-
-def _cpu_jiffies() -> tuple[int, int] | None:
-    """(busy, total) jiffies over all CPUs since boot, from /proc/stat (Linux only)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except (OSError, IndexError):
-        return None
-    vals = [int(x) for x in fields[:8]]  # guest time is already counted in user
-    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
-    total = sum(vals)
-    return total - idle, total
-
-
-def tool_version(code: str) -> str:
-    try:
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             timeout=120, env=CHILD_ENV, cwd=CHILD_CWD)
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    return res.stdout.strip() or "?"
-
-
-# --------------------------------------------------------------------------- machine
-
-
-def machine_info() -> dict[str, str]:
-    mem = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                kb = int(line.split()[1])
-                mem = f"{kb / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    cpu_model = platform.processor() or ""
-    if not cpu_model:  # platform.processor() is often empty on Linux
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
-    return {
-        "date": _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "processor": f"{platform.processor() or '(empty)'}; {cpu_model or '?'}",
-        "machine": platform.machine(),
-        "cpu_count": str(os.cpu_count()),
-        "memory_total": mem,
-        "python": platform.python_version(),
-        "ortools": tool_version("import ortools; print(ortools.__version__)"),
-        "affectation": tool_version(
-            "from importlib.metadata import version; print(version('affectation'))"),
-        "git_commit": _git("rev-parse", "--short", "HEAD"),
-        "src_uncommitted_changes": "yes" if _git("status", "--porcelain", "--", "src") else "no",
-        "code_under_test": tool_version("import affectation; print(affectation.__file__)"),
-    }
-
-
-def _git(*args: str) -> str:
-    try:
-        res = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO,
-                             timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return res.stdout.strip() if res.returncode == 0 else ""
-
-
-def load_average() -> tuple[float, float, float] | None:
-    try:
-        return os.getloadavg()
-    except (OSError, AttributeError):
-        return None
-
-
-def busy_cpu_fraction(seconds: float = 1.0) -> float | None:
-    """Share of all CPUs busy (any process) over `seconds`, from /proc/stat."""
-    a = _cpu_jiffies()
-    time.sleep(seconds)
-    b = _cpu_jiffies()
-    if a is None or b is None or b[1] == a[1]:
-        return None
-    return (b[0] - a[0]) / (b[1] - a[1])
-
-
-def snapshot_source(work: Path) -> tuple[Path, str]:
-    """Copy src/affectation into `work` and return (folder for PYTHONPATH, content hash).
-
-    Other people may edit src/ while a long benchmark runs (the package is installed in
-    editable mode); running every scale against one frozen copy keeps the scales comparable
-    and the hash says exactly which code was measured.
-    """
-    dest = work / "src"
-    shutil.copytree(REPO / "src" / "affectation", dest / "affectation",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    digest = hashlib.sha256()
-    for f in sorted((dest / "affectation").rglob("*")):
-        if f.is_file():
-            digest.update(f.relative_to(dest).as_posix().encode() + b"\0")
-            digest.update(f.read_bytes())
-    return dest, digest.hexdigest()[:12]
 
 
 # --------------------------------------------------------------------------- one scale
@@ -387,21 +202,6 @@ def bench_scale(scale: float, seed: int, time_limit: float, work: Path,
 
 
 
-def _num(v: Any, digits: int = 1) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "NO"
-    if isinstance(v, int):
-        return f"{v:,}".replace(",", " ")
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def _pct(v: Any, digits: int = 2) -> str:
-    return "–" if v is None else f"{100 * float(v):.{digits}f} %"
-
 
 def _target_wall(row: dict) -> bool | None:
     if row.get("scale") != 1 or row.get("wall_s") is None:
@@ -422,36 +222,36 @@ Row = tuple[str, str, Callable[[Any], str] | None, str, Callable[[dict], bool | 
 
 ROWS: list[Row] = [
     ("scenario", "scenario_source", str, "", None),
-    ("students", "students", _num, "", None),
-    ("students to place", "students_to_place", _num, "", None),
-    ("reachable pairs", "reachable_pairs", _num, "", None),
-    ("**wall time, end to end (s)**", "wall_s", _num, "≤ 60 s at scale 1", _target_wall),
-    ("**peak memory (MB)**", "peak_mb", lambda v: _num(v, 0), "< 4096 MB", _target_peak),
-    ("solver CPU time, user + sys (s)", "cpu_s", _num, "", None),
+    ("students", "students", num, "", None),
+    ("students to place", "students_to_place", num, "", None),
+    ("reachable pairs", "reachable_pairs", num, "", None),
+    ("**wall time, end to end (s)**", "wall_s", num, "≤ 60 s at scale 1", _target_wall),
+    ("**peak memory (MB)**", "peak_mb", lambda v: num(v, 0), "< 4096 MB", _target_peak),
+    ("solver CPU time, user + sys (s)", "cpu_s", num, "", None),
     ("other processes' CPU use during solve (cores)", "others_cores_during_solve",
-     lambda v: _num(v, 2), "", None),
-    ("time limit (s)", "time_limit_s", lambda v: _num(v, 0), "", None),
-    ("solver wall (summary, s)", "summary_wall_s", _num, "", None),
+     lambda v: num(v, 2), "", None),
+    ("time limit (s)", "time_limit_s", lambda v: num(v, 0), "", None),
+    ("solver wall (summary, s)", "summary_wall_s", num, "", None),
     ("", TIMING_PREFIX, None, "", None),  # one row per solver stage
     ("solver status", "solver_status", str, "", None),
     ("", SEARCH_PREFIX, None, "", None),  # one row per search statistic
-    ("**placed full (2 weeks)**", "placed_full", _num, "", None),
-    ("upper bound full", "upper_bound_full", _num, "", None),
-    ("**placed_full / bound**", "ratio_full", lambda v: _pct(v, 2), "≥ 99.5 %", _target_ratio),
-    ("gap", "gap", lambda v: _pct(v, 3), "", None),
-    ("priority students", "priority_students", _num, "", None),
-    ("priority placed full", "priority_placed_full", _num, "", None),
-    ("upper bound priority full", "upper_bound_priority_full", _num, "", None),
-    ("placed partial (1 week)", "placed_partial", _num, "", None),
-    ("unplaced", "unplaced", _num, "", None),
-    ("by kind: single", "kind_single", _num, "", None),
-    ("by kind: split", "kind_split", _num, "", None),
-    ("by kind: mutualised", "kind_mutualised", _num, "", None),
-    ("solve exit code", "solve_exit", _num, "0", None),
-    ("**check valid**", "valid", _num, "valid", None),
-    ("check wall (s)", "check_s", _num, "", None),
-    ("check peak memory (MB)", "check_peak_mb", lambda v: _num(v, 0), "", None),
-    ("generation (s)", "generate_s", _num, "", None),
+    ("**placed full (2 weeks)**", "placed_full", num, "", None),
+    ("upper bound full", "upper_bound_full", num, "", None),
+    ("**placed_full / bound**", "ratio_full", lambda v: pct(v, 2), "≥ 99.5 %", _target_ratio),
+    ("gap", "gap", lambda v: pct(v, 3), "", None),
+    ("priority students", "priority_students", num, "", None),
+    ("priority placed full", "priority_placed_full", num, "", None),
+    ("upper bound priority full", "upper_bound_priority_full", num, "", None),
+    ("placed partial (1 week)", "placed_partial", num, "", None),
+    ("unplaced", "unplaced", num, "", None),
+    ("by kind: single", "kind_single", num, "", None),
+    ("by kind: split", "kind_split", num, "", None),
+    ("by kind: mutualised", "kind_mutualised", num, "", None),
+    ("solve exit code", "solve_exit", num, "0", None),
+    ("**check valid**", "valid", num, "valid", None),
+    ("check wall (s)", "check_s", num, "", None),
+    ("check peak memory (MB)", "check_peak_mb", lambda v: num(v, 0), "", None),
+    ("generation (s)", "generate_s", num, "", None),
     ("load avg 1 min before / after", "_load", str, "", None),
 ]
 
@@ -470,9 +270,9 @@ def expand_rows(results: list[ScaleResult]) -> list[Row]:
         for k in keys:
             name = k[len(prefix):]
             if prefix == TIMING_PREFIX:
-                rows.append((f"– {name} (s)", k, lambda v: _num(v, 2), "", None))
+                rows.append((f"– {name} (s)", k, lambda v: num(v, 2), "", None))
             else:
-                rows.append((f"search: {name.replace('_', ' ')}", k, _num, "", None))
+                rows.append((f"search: {name.replace('_', ' ')}", k, num, "", None))
     return rows
 
 
@@ -485,7 +285,7 @@ def markdown_table(results: list[ScaleResult]) -> str:
         for r in results:
             if key == "_load":
                 b, a = r.row.get("load_1min_before"), r.row.get("load_1min_after")
-                cells.append(f"{_num(b, 2)} / {_num(a, 2)}")
+                cells.append(f"{num(b, 2)} / {num(a, 2)}")
                 continue
             v = r.row.get(key)
             text = "–" if v is None or fmt is None else fmt(v)
@@ -601,13 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="affectation-bench-"))
-    global CHILD_CWD
-    CHILD_CWD = work
     src_hash = "(live src/, not snapshotted)"
+    configure_children(work, [])
     if not args.no_snapshot:
         src_dir, src_hash = snapshot_source(work)
-        CHILD_ENV["PYTHONPATH"] = os.pathsep.join(
-            [str(src_dir), *filter(None, [os.environ.get("PYTHONPATH")])])
+        configure_children(work, [src_dir])
     info = machine_info()
     info["src_snapshot_sha256"] = src_hash
     results: list[ScaleResult] = []

@@ -643,15 +643,16 @@ def _assign(week: np.ndarray, rem: np.ndarray, s: int, offers: tuple[int, int]) 
             rem[o, w] -= 1
 
 
-def greedy_allocation(problem: Problem) -> np.ndarray:
+def greedy_allocation(problem: Problem, order: np.ndarray | None = None) -> np.ndarray:
     """The quick allocation used when time is short: signed weeks, signed pairs filled to
-    their minimum group, then the nearest free seats pupil by pupil, priority pupils first."""
+    their minimum group, then the nearest free seats pupil by pupil, priority pupils first
+    (or the pupils of `order`, in that order; see `fill_free_seats`)."""
     inst = problem.instance
     week = inst.fixed.copy()
     rem = inst.seats_left_by_conventions()
     _fill_signed_pairs(problem, week, rem)
     return fill_free_seats(inst, problem.roles, problem.reach, problem.candidates.extension,
-                           week)
+                           week, order)
 
 
 def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
@@ -763,11 +764,13 @@ def _move_holder(instance: Instance, roles: OfferRoles, reach: Reach, allowed: n
 
 
 def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
-                    extension: np.ndarray, week: np.ndarray) -> np.ndarray:
+                    extension: np.ndarray, week: np.ndarray,
+                    order: np.ndarray | None = None) -> np.ndarray:
     """Give every pupil still missing a week any free seat within reach (never leave one empty).
 
     Looks at every reachable offer, not only the candidates the solver kept, so that no pupil
-    stays unplaced or partial while a seat they could take is free. Priority pupils first.
+    stays unplaced or partial while a seat they could take is free. Priority pupils first,
+    unless `order` gives the pupils to serve, in order (the first-come-first-served benchmark).
     """
     st, of = instance.students, instance.offers
     week = week.copy()
@@ -775,7 +778,11 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
     pairs = instance.pairs
     pair_count = pair_counts(instance, week)
     missing = st.to_place & (week < 0).any(axis=1)
-    order = np.r_[np.flatnonzero(missing & st.priority), np.flatnonzero(missing & ~st.priority)]
+    if order is None:
+        order = np.r_[np.flatnonzero(missing & st.priority),
+                      np.flatnonzero(missing & ~st.priority)]
+    else:
+        order = order[missing[order]]
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
         offers = offers[may_use(instance, s, offers)].astype(np.int64)
