@@ -253,12 +253,12 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
 
 
 def _campaign_weeks(text: str | None) -> tuple[str, str] | None:
-    from affectation.params import _valid_weeks
+    from affectation.params import valid_weeks
 
     if text is None:
         return None
     weeks = [w.strip() for w in text.split(",")]
-    if not _valid_weeks(weeks):
+    if not valid_weeks(weeks):
         raise click.BadParameter("deux semaines ISO consécutives, ex. 2026-W25,2026-W26",
                                  param_hint="--weeks")
     return weeks[0], weeks[1]

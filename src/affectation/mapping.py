@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from affectation.errors import InputError, Problem, raise_if_any
-from affectation.params import _toml_problem
+from affectation.params import toml_problem
 from affectation.tables import Table
 
 
@@ -60,7 +60,7 @@ def load_mapping(path: Path, targets: tuple[str, ...]) -> ColumnMapping:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError([_toml_problem(file, text, exc)]) from None
+        raise InputError([toml_problem(file, text, exc)]) from None
     problems: list[Problem] = []
     allowed = ", ".join(targets)
 

@@ -327,14 +327,14 @@ def load_scenario(path: Path) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError([_toml_problem(file, text, exc)]) from None
+        raise InputError([toml_problem(file, text, exc)]) from None
     return parse_scenario(data, path)
 
 
 _TOML_PLACE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 
 
-def _toml_problem(file: str, text: str, exc: tomllib.TOMLDecodeError) -> Problem:
+def toml_problem(file: str, text: str, exc: tomllib.TOMLDecodeError) -> Problem:
     """The TOML syntax error at its line (column = character position, value = the line)."""
     message = str(exc)
     found = _TOML_PLACE.search(message)
@@ -361,7 +361,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     weeks = scen.get("weeks")
     if weeks is None:
         r.problem("scenario.weeks", None, "clé obligatoire manquante")
-    elif not _valid_weeks(weeks):
+    elif not valid_weeks(weeks):
         r.problem("scenario.weeks", weeks,
                   'deux semaines ISO consécutives, ex. ["2026-W25", "2026-W26"]')
     fmt = scen.get("format", 1)
@@ -452,7 +452,8 @@ def _read_equity(r: _Reader, table: dict[str, Any]) -> EquityParams:
                         max_min_level=level, short_trips_for_priority=weight)
 
 
-def _valid_weeks(weeks: Any) -> bool:
+def valid_weeks(weeks: Any) -> bool:
+    """Two consecutive ISO weeks ("2026-W25", "2026-W26"), as [scenario] weeks must be."""
     if not isinstance(weeks, list) or len(weeks) != 2:
         return False
     if not all(isinstance(w, str) and ISO_WEEK.match(w) for w in weeks):
