@@ -124,6 +124,20 @@ class Bench:
         shutil.rmtree(out, ignore_errors=True)
         return m
 
+    def add_bound(self, base: dict[str, Any], engine_row: dict[str, Any],
+                  engine: dict[str, Any] | None) -> None:
+        """The proven bound's row, from the engine run's own summary."""
+        info = (engine or {}).get("info") or {}
+        if "upper_bound_full" in info:
+            self.rows.append(dict(
+                base, method="bound", runs=1, status="proven",
+                students_to_place=engine_row.get("students_to_place"),
+                priority_students=engine_row.get("priority_students"),
+                placed_full=info["upper_bound_full"],
+                priority_placed_full=info["upper_bound_priority_full"],
+                wall_s=info.get("bound_s"), reachable_pairs=info.get("reachable_pairs"),
+                detail="travel + bounds stages of the engine run (same process)"))
+
     def add(self, base: dict[str, Any], method: str, runs: list[dict[str, Any]]) -> dict:
         row = dict(base, method=method, runs=len(runs))
         ok = [r for r in runs if "placed_full" in r]
@@ -181,16 +195,7 @@ class Bench:
         engine = self.method("engine", scenario, tag, 0, args.time_limit,
                              max(600.0, 10 * args.time_limit + 600))
         engine_row = self.add(base, "engine", [engine] if engine else [])
-        info = (engine or {}).get("info") or {}
-        if "upper_bound_full" in info:
-            self.rows.append(dict(
-                base, method="bound", runs=1, status="proven",
-                students_to_place=engine_row.get("students_to_place"),
-                priority_students=engine_row.get("priority_students"),
-                placed_full=info["upper_bound_full"],
-                priority_placed_full=info["upper_bound_priority_full"],
-                wall_s=info.get("bound_s"), reachable_pairs=info.get("reachable_pairs"),
-                detail="travel + bounds stages of the engine run (same process)"))
+        self.add_bound(base, engine_row, engine)
         for peer in PEERS:
             if peer in self.stopped:
                 self.rows.append(dict(base, method=peer, runs=0, status="not run",
@@ -226,16 +231,7 @@ class Bench:
         row = self.add(base, "engine", [engine] if engine else [])
         row["detail"] = (f"{k} side-by-side copies of scale 1; time limit {limit:g} s; "
                          + (row.get("detail") or ""))
-        info = (engine or {}).get("info") or {}
-        if "upper_bound_full" in info:
-            self.rows.append(dict(
-                base, method="bound", runs=1, status="proven",
-                students_to_place=row.get("students_to_place"),
-                priority_students=row.get("priority_students"),
-                placed_full=info["upper_bound_full"],
-                priority_placed_full=info["upper_bound_priority_full"],
-                wall_s=info.get("bound_s"), reachable_pairs=info.get("reachable_pairs"),
-                detail="travel + bounds stages of the engine run (same process)"))
+        self.add_bound(base, row, engine)
 
 
 # --------------------------------------------------------------------------- reporting
