@@ -53,12 +53,7 @@ def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
     except InputError as exc:
         _fail_input(exc)
         return
-    params = instance.scenario.solver
-    settings = SolveSettings(
-        time_limit_s=params.time_limit_s if time_limit is None else time_limit,
-        seed=params.seed if seed is None else seed,
-        workers=params.workers,
-    )
+    settings = SolveSettings.from_scenario(instance.scenario.solver, time_limit, seed)
     solution = run_solve(instance, settings)
     result = make_result(instance, solution, settings.seed, time.perf_counter() - started)
     fairness = add_fairness(instance, solution, result)
@@ -232,10 +227,7 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
     except InputError as exc:
         _fail_input(exc)
         return
-    params = instance.scenario.solver
-    settings = SolveSettings(
-        time_limit_s=params.time_limit_s if time_limit is None else time_limit,
-        seed=params.seed, workers=params.workers)
+    settings = SolveSettings.from_scenario(instance.scenario.solver, time_limit)
     confirm = confirm_by_resolve(instance, settings) if top > 0 else None
     started = time.perf_counter()
     with click.progressbar(length=len(sites()), label="Sites", file=sys.stderr) as bar:

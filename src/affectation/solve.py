@@ -45,6 +45,7 @@ from affectation.equity import level_groups, levelling_summary
 from affectation.improve import SearchSettings, improve
 from affectation.inputs import Instance
 from affectation.objective import rate_level
+from affectation.params import SolverParams
 from affectation.polish import polish
 from affectation.timing import Laps
 from affectation.travel import PupilTravel, Reach, pupil_travel, reachable
@@ -70,6 +71,13 @@ class SolveSettings:
     reserve_s: float = 2.0
     # The three-layer bound is sometimes tighter but slower: computed up to this many pairs.
     three_layer_max_pairs: int = 3_000_000
+
+    @classmethod
+    def from_scenario(cls, params: SolverParams, time_limit_s: float | None = None,
+                      seed: int | None = None) -> SolveSettings:
+        """The scenario's `[solver]` settings, with the command line's overrides (None: keep)."""
+        return cls(time_limit_s=params.time_limit_s if time_limit_s is None else time_limit_s,
+                   seed=params.seed if seed is None else seed, workers=params.workers)
 
 
 @dataclass(frozen=True, eq=False)

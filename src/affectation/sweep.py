@@ -147,9 +147,7 @@ def run_one(scenario: Scenario) -> dict[str, Any]:
 
     started = time.perf_counter()
     instance = read_instance(scenario)
-    params = scenario.solver
-    settings = SolveSettings(time_limit_s=params.time_limit_s, seed=params.seed,
-                             workers=params.workers)
+    settings = SolveSettings.from_scenario(scenario.solver)
     solution = solve(instance, settings)
     result = make_result(instance, solution, settings.seed, time.perf_counter() - started)
     table = indicators_table(instance, result.week, result.kind, result.minutes,
