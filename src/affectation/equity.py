@@ -53,16 +53,15 @@ def group_index(instance: Instance, grouping: str) -> tuple[np.ndarray, np.ndarr
     return index.astype(np.int64), names
 
 
-_GROUPS: weakref.WeakKeyDictionary[Instance, tuple[np.ndarray, int]] = (
+_GROUPS: weakref.WeakKeyDictionary[Instance, tuple[np.ndarray, np.ndarray]] = (
     weakref.WeakKeyDictionary())
 
 
-def cached_groups(instance: Instance) -> tuple[np.ndarray, int]:
-    """The max-min rule's group of each pupil and the number of groups (computed once per
+def cached_groups(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """The max-min rule's group of each pupil and the groups' labels (computed once per
     instance: territories need the nearest commune of every home)."""
     if instance not in _GROUPS:
-        group, names = group_index(instance, instance.scenario.equity.max_min_groups)
-        _GROUPS[instance] = (group, len(names))
+        _GROUPS[instance] = group_index(instance, instance.scenario.equity.max_min_groups)
     return _GROUPS[instance]
 
 
@@ -77,12 +76,13 @@ def group_rates(instance: Instance, week: np.ndarray, group: np.ndarray, n_group
         return np.where(to_place > 0, placed / np.maximum(to_place, 1), np.nan)
 
 
-def level_groups(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.ndarray,
-                 grouping: str) -> np.ndarray:
-    """The allocation with the singles re-matched for the leximin rates of `grouping`;
-    every other placement, and the number of pupils placed, unchanged or better."""
+def level_groups(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.ndarray
+                 ) -> np.ndarray:
+    """The allocation with the singles re-matched for the leximin rates of the scenario's
+    max-min groups; every other placement, and the number of pupils placed, unchanged or
+    better."""
     st, of, fixed = instance.students, instance.offers, instance.fixed
-    group, names = group_index(instance, grouping)
+    group, names = cached_groups(instance)
     n_groups = len(names)
     a, b = week[:, 0], week[:, 1]
     unsigned = (fixed < 0).all(axis=1) & st.to_place
@@ -167,18 +167,18 @@ def _leximin_key(rates: np.ndarray) -> tuple[float, ...]:
     return tuple(np.sort(rates[~np.isnan(rates)]).tolist())
 
 
-def levelling_summary(instance: Instance, before: np.ndarray, after: np.ndarray,
-                      grouping: str) -> dict[str, float | int | str]:
+def levelling_summary(instance: Instance, before: np.ndarray, after: np.ndarray
+                      ) -> dict[str, float | int | str]:
     """What the levelling changed: lowest group rate, pupils placed (its cost), and the pupils
     it placed or displaced (offers swapped among placed pupils are not counted: the polish
     re-assigns them for sectors and travel afterwards)."""
-    group, names = group_index(instance, grouping)
+    group, names = cached_groups(instance)
     rates = [group_rates(instance, w, group, len(names)) for w in (before, after)]
     full_before, full_after = (np.isin(classify(instance, w), FULL_KINDS) for w in (before, after))
     full = [int(full_before.sum()), int(full_after.sum())]
     lowest = [int(np.nanargmin(r)) if not np.isnan(r).all() else -1 for r in rates]
     return {
-        "groups": grouping,
+        "groups": instance.scenario.equity.max_min_groups,
         "level": instance.scenario.equity.max_min_level,
         "lowest_rate_before": round(float(rates[0][lowest[0]]), 6) if lowest[0] >= 0 else 0.0,
         "lowest_group_before": str(names[lowest[0]]) if lowest[0] >= 0 else "",

@@ -73,7 +73,8 @@ def objective_score(instance: Instance, week: np.ndarray) -> tuple[int, ...]:
     level = rate_level(instance)
     if not level:
         return score
-    group, n_groups = cached_groups(instance)
+    group, names = cached_groups(instance)
+    n_groups = len(names)
     rates = group_rates(instance, week, group, n_groups)
     known = rates[~np.isnan(rates)]
     lowest = int(np.floor(RATE_UNITS * known.min() + 1e-9)) if len(known) else RATE_UNITS
@@ -87,7 +88,8 @@ def lowest_rate_variable(model: cp_model.CpModel, instance: Instance, v: Variabl
     every group g; None when the max-min rule is off."""
     if not rate_level(instance):
         return None
-    group, n_groups = cached_groups(instance)
+    group, names = cached_groups(instance)
+    n_groups = len(names)
     st, fixed = instance.students, instance.fixed
     n = np.bincount(group[st.to_place], minlength=n_groups)
     kept = np.bincount(group[hood.full_kept & st.to_place], minlength=n_groups)

@@ -145,10 +145,9 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     lap("search")
     week = fill_free_seats(instance, roles, reach, cands.extension, week)
     equity: dict[str, float | int | str] = {}
-    grouping = instance.scenario.equity.max_min_groups
-    if grouping:
-        levelled = level_groups(instance, roles, cands, week, grouping)
-        equity = levelling_summary(instance, week, levelled, grouping)
+    if instance.scenario.equity.max_min_groups:
+        levelled = level_groups(instance, roles, cands, week)
+        equity = levelling_summary(instance, week, levelled)
         week = levelled
         lap("equity")
     week = polish(instance, roles, cands, reach, week)
