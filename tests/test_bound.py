@@ -75,6 +75,21 @@ def test_bound_is_tight_on_simple_cases(tmp_path: Path) -> None:
     assert _bounds(inst) == {"full": 2, "full_3": 2, "three_layer": 2}
 
 
+@pytest.mark.parametrize(("min_group", "expected"), [(2, 2), (3, 0)])
+def test_pair_that_cannot_reach_its_minimum_group_adds_nothing(
+        tmp_path: Path, min_group: int, expected: int) -> None:
+    """A pair of one-seat offers hosts at most two pupils (one per direction): with a minimum
+    group of 3 it never opens, and no bound counts its seats."""
+    students = [{"student_id": f"S{i}", **near(0.001 * i)} for i in range(3)]
+    offers = [{"offer_id": o, "capacity": 1, "pair_id": "M", "min_group": min_group,
+               **near(0.01)} for o in ("A", "B")]
+    inst = load_instance(make_scenario(tmp_path, students=students, offers=offers))
+    assert _bounds(inst)["full"] == expected
+    reach = reachable(inst)
+    closed = bound_module.closed_pair_offers(inst, reach, allowed_pairs(inst, reach))
+    assert closed.tolist() == [expected == 0] * 2
+
+
 def networkx_three_layer(inst: Instance, mask: np.ndarray) -> int:
     """The three-layer network built from the spec's rules alone, solved by networkx."""
     of = inst.offers
