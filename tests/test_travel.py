@@ -235,3 +235,32 @@ def test_reachable_exact_at_high_latitude(tmp_path: Path) -> None:
     assert exact_minutes(inst, np.array([0]), np.array([0]))[0] <= 95.0
     got, _ = reach_pairs(inst)
     assert (0, 0) in got
+
+
+def test_kernel_distance_is_flat_km_bit_for_bit() -> None:
+    """The compiled kernels' distance is numpy's `flat_km` exactly (same operations, libm's
+    sin, cos and hypot), across the date line and at high latitudes too."""
+    from affectation.reach_kernels import _flat_km
+
+    rng = np.random.default_rng(9)
+    n = 20_000
+    lat = rng.uniform(-80.0, 80.0, n)
+    lon = rng.uniform(-180.0, 180.0, n)
+    lat2 = np.clip(lat + rng.uniform(-1.0, 1.0, n), -89.0, 89.0)
+    lon2 = lon + rng.uniform(-2.0, 2.0, n)
+    lon2 = np.where(lon2 > 180.0, lon2 - 360.0, lon2)
+    expected = flat_km(lat, lon, lat2, lon2)
+    got = np.array([_flat_km(a, b, c, d) for a, b, c, d in zip(lat, lon, lat2, lon2,
+                                                                   strict=True)])
+    assert np.array_equal(got, expected)
+
+
+def test_reachable_same_in_small_chunks(random_instance: tuple[Instance, list[str]],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grid's pupils are processed in chunks: any chunk size gives the same pairs."""
+    inst, _ = random_instance
+    whole = reachable(inst)
+    monkeypatch.setattr("affectation.travel._WINDOW_CHUNK", 97)
+    chunked = reachable(inst)
+    for name in ("indptr", "offer", "deciminutes"):
+        assert np.array_equal(getattr(chunked, name), getattr(whole, name)), name

@@ -8,7 +8,8 @@ offers in the cells around a pupil's; a local ellipsoidal flat-earth distance (e
 2 m up to 100 km at French latitudes) decides every pair clearly inside or outside the limit;
 the exact geodesic decides the few pairs within a safety band of the limit (wider at high
 latitudes, where the approximation is worse; beyond 75° every pair is exact). Minutes
-written to outputs are always exact.
+written to outputs are always exact. The grid's pairs are computed by compiled kernels on
+every core (`reach_kernels`), with the very floating-point operations of `flat_km`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _E2 = _F * (2 - _F)
 # Beyond this radius the flat-earth approximation is not trusted: every pair is computed exactly.
 _FLAT_TRUSTED_KM = 100.0
 _DECI = 10.0  # reachable minutes are kept in tenths of a minute (uint16)
+# Pupil-offer pairs of the grid windows whose distances are held at once (8 bytes each).
+_WINDOW_CHUNK = 1 << 22
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,17 +259,23 @@ def reachable(instance: Instance, travel: PupilTravel | None = None,
         keys.sort()
     else:
         keys = np.zeros(0, dtype=np.int64)
-    student = (keys >> 40).astype(np.int64)
-    deci = ((keys >> 24) & 0xFFFF).astype(np.uint16)
-    offer = (keys & 0xFFFFFF).astype(np.int32)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(student, minlength=n), out=indptr[1:])
+    from affectation.reach_kernels import unpack_keys
+
+    deci = np.empty(len(keys), dtype=np.uint16)
+    offer = np.empty(len(keys), dtype=np.int32)
+    unpack_keys(keys, offer, deci)
+    # Keys are sorted by pupil first: each row starts at the first key of its pupil.
+    indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) << 40).astype(np.int64)
     return Reach(indptr=indptr, offer=offer, deciminutes=deci)
 
 
 def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
                 candidates: np.ndarray, cell_km: float,
                 out_s: list[np.ndarray], out_key: list[np.ndarray]) -> None:
+    """Packed keys of the reachable pairs of `members` (pupils sharing a radius) among the
+    `candidates` offers, by a grid of cells of `cell_km`, appended to `out_key`."""
+    from affectation import reach_kernels as kernels  # numba: imported when first needed
+
     st, of = instance.students, instance.offers
     if st.n >= 1 << 23 or of.n >= 1 << 24:
         raise ValueError("too many students or offers for the packed pair keys")
@@ -288,51 +297,66 @@ def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
     o_sorted = candidates[order]
     s_cell = (sc_x + base) * (1 << 22) + (sc_y + base)
     s_order = np.argsort(s_cell, kind="stable")
-    s_cells, s_start = np.unique(s_cell[s_order], return_index=True)
-    s_end = np.append(s_start[1:], len(s_order))
-    radius_all = travel.radius_km
-    exact_everywhere = cell_km > _FLAT_TRUSTED_KM
-    for cell, lo, hi in zip(s_cells, s_start, s_end, strict=True):
-        pupils = members[s_order[lo:hi]]
-        # The flat-earth error grows with latitude (2 m at 51°N, 40 m at 80°N for 95 km):
-        # a wider band below 75°, the exact geodesic for every pair beyond.
-        top = float(np.max(np.abs(st.lat[pupils])))
-        band_rel = 1e-4 if top <= 55 else 1e-3
-        exact_here = exact_everywhere or top > 75
-        cx, cy = divmod(int(cell), 1 << 22)
-        window = []
-        for dx in (-1, 0, 1):
-            keys = (cx + dx) * (1 << 22) + cy + np.array([-1, 0, 1])
-            a = np.searchsorted(o_cell_sorted, keys[0], side="left")
-            b = np.searchsorted(o_cell_sorted, keys[-1], side="right")
-            if b > a:
-                window.append(o_sorted[a:b])
-        if not window:
-            continue
-        offers = np.concatenate(window)
-        plat, plon = st.lat[pupils][:, None], st.lon[pupils][:, None]
-        olat, olon = of.lat[offers][None, :], of.lon[offers][None, :]
-        km = flat_km(plat, plon, olat, olon)
-        r = radius_all[pupils][:, None]
-        band = np.maximum(band_rel * r, 0.01)
-        if exact_here:
-            candidate = km <= r * 1.05 + 1.0
-            sure = np.zeros_like(candidate)
-        else:
-            candidate = km <= r + band
-            sure = km < r - band
-        pi, oi = np.nonzero(candidate)
-        s_idx = pupils[pi]
-        o_idx = offers[oi]
-        dist = km[pi, oi]
-        doubtful = ~sure[pi, oi]
-        if doubtful.any():
-            d = np.flatnonzero(doubtful)
-            dist[d] = geodesic_km(st.lat[s_idx[d]], st.lon[s_idx[d]], of.lat[o_idx[d]],
-                                  of.lon[o_idx[d]])
-        minutes = travel.minutes(s_idx, dist)
-        keep = minutes <= travel.limit_minutes[s_idx]
-        keep[~doubtful] = True
-        s_idx, o_idx, minutes = s_idx[keep], o_idx[keep], minutes[keep]
-        deci = np.minimum(np.floor(minutes * _DECI), 0xFFFF).astype(np.int64)
-        out_key.append((s_idx.astype(np.int64) << 40) | (deci << 24) | o_idx.astype(np.int64))
+    pupils = members[s_order]
+    if not len(pupils):
+        return
+    cell = s_cell[s_order]
+    # Each pupil's window: the offers of the 3x3 cells around its own, three runs of the
+    # sorted offers (one per column of cells).
+    cx, cy = np.divmod(cell, 1 << 22)
+    window = np.zeros((len(pupils), 6), dtype=np.int64)
+    for j, dx in enumerate((-1, 0, 1)):
+        window[:, 2 * j] = np.searchsorted(o_cell_sorted, (cx + dx) * (1 << 22) + cy - 1,
+                                           side="left")
+        window[:, 2 * j + 1] = np.maximum(
+            np.searchsorted(o_cell_sorted, (cx + dx) * (1 << 22) + cy + 1, side="right"),
+            window[:, 2 * j])
+    # The flat-earth error grows with latitude (2 m at 51°N, 40 m at 80°N for 95 km): a
+    # wider band below 75° (by the northernmost pupil of the cell), the exact geodesic for
+    # every pair beyond.
+    first = np.r_[0, np.flatnonzero(cell[1:] != cell[:-1]) + 1]
+    top = np.repeat(np.maximum.reduceat(np.abs(st.lat[pupils]), first),
+                    np.diff(np.r_[first, len(pupils)]))
+    band_rel = np.where(top <= 55, 1e-4, 1e-3)
+    exact = (top > 75) | (cell_km > _FLAT_TRUSTED_KM)
+    band = np.maximum(band_rel * travel.radius_km[pupils], 0.01)
+    size_of = (window[:, 1::2] - window[:, 0::2]).sum(axis=1)
+    lat, lon = st.lat.astype(np.float64), st.lon.astype(np.float64)
+    o_lat, o_lon = of.lat.astype(np.float64), of.lon.astype(np.float64)
+    offers = o_sorted.astype(np.int64)
+    radius = travel.radius_km.astype(np.float64)
+    access = travel.access_minutes.astype(np.float64)
+    detour, speed = travel.detour.astype(np.float64), travel.speed_kmh.astype(np.float64)
+    doubtful_s, doubtful_o = [], []
+    # Chunks of pupils holding about `_WINDOW_CHUNK` pairs of their windows each.
+    total = np.cumsum(size_of)
+    edges = np.unique(np.r_[0, np.searchsorted(total, np.arange(
+        _WINDOW_CHUNK, int(total[-1]), _WINDOW_CHUNK), side="right"), len(pupils)])
+    km = np.empty(0, dtype=np.float64)
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        part = pupils[lo:hi].astype(np.int64)
+        sizes = size_of[lo:hi]
+        start = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+        if int(sizes.sum()) > len(km):
+            km = np.empty(int(sizes.sum()), dtype=np.float64)
+        counts = np.zeros((len(part), 2), dtype=np.int64)
+        kernels.classify_pairs(part, window[lo:hi], offers, lat, lon, o_lat, o_lon, radius,
+                               band[lo:hi], exact[lo:hi], start, km, counts)
+        offset = np.zeros_like(counts)
+        offset[1:] = np.cumsum(counts, axis=0)[:-1]
+        keys = np.empty(int(counts[:, 0].sum()), dtype=np.int64)
+        d_s = np.empty(int(counts[:, 1].sum()), dtype=np.int64)
+        d_o = np.empty(len(d_s), dtype=np.int64)
+        kernels.write_pairs(part, window[lo:hi], offers, radius, band[lo:hi], exact[lo:hi],
+                            access, detour, speed, start, km, offset, keys, d_s, d_o)
+        out_key.append(keys)
+        doubtful_s.append(d_s)
+        doubtful_o.append(d_o)
+    s_idx, o_idx = np.concatenate(doubtful_s), np.concatenate(doubtful_o)
+    # Doubtful pairs: the exact geodesic decides.
+    dist = geodesic_km(st.lat[s_idx], st.lon[s_idx], of.lat[o_idx], of.lon[o_idx])
+    minutes = travel.minutes(s_idx, dist)
+    keep = minutes <= travel.limit_minutes[s_idx]
+    s_idx, o_idx, minutes = s_idx[keep], o_idx[keep], minutes[keep]
+    deci = np.minimum(np.floor(minutes * _DECI), 0xFFFF).astype(np.int64)
+    out_key.append((s_idx << 40) | (deci << 24) | o_idx)
