@@ -231,3 +231,40 @@ def test_group_bounds_never_below_the_group_alone_optimum(case: dict[str, Any]) 
                                               **{**case, "students": others}))
             best, _ = brute_force(sub, key=(1,))
             assert bound["non prioritaire"] >= best[0], (bound, best)
+
+
+@pytest.mark.parametrize("first_try", [1, 3, 48])
+@pytest.mark.parametrize("offers_count", [8, 60])
+def test_group_bound_shortcuts_equal_full_flows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                first_try: int, offers_count: int) -> None:
+    """The first try on the nearest pairs, and the parts of an EPCI whose bound is all its
+    placeable pupils, give the values of the full flows (few offers: EPCIs below their size;
+    many: at it)."""
+    monkeypatch.setattr("affectation.audit.FIRST_TRY_PAIRS", first_try)
+    rng = np.random.default_rng(5)
+    students = [{"student_id": f"S{i}", **near(*rng.uniform(-0.03, 0.03, 2).round(4)),
+                 "priority": bool(rng.integers(2))} for i in range(30)]
+    offers = [{"offer_id": f"O{j}", **near(*rng.uniform(-0.03, 0.03, 2).round(4)),
+               "capacity": int(rng.integers(1, 4)), "period": int(rng.integers(0, 3))}
+              for j in range(offers_count)]
+    inst = load_instance(make_scenario(tmp_path, students, offers))
+    reach = reachable(inst)
+    allowed = allowed_pairs(inst, reach)
+    epci = pupil_groups(inst)["epci"].astype(str)
+    bounds = GroupBounds(inst, reach, epci)
+
+    def full(pupils: np.ndarray) -> int:
+        mask = np.zeros(inst.students.n, dtype=bool)
+        mask[pupils[bounds.can_place[pupils]]] = True
+        return three_layer_bound(inst, reach, allowed, mask)[0].value
+
+    for size in (1, 4, 13, 30):
+        pupils = np.arange(size)
+        assert bounds.direct(pupils) == full(pupils)
+    members = np.flatnonzero(inst.students.to_place)
+    for e in np.unique(epci[members]):
+        bounds("epci", members[epci[members] == e])
+    for flag in (True, False):
+        part = members[inst.students.priority[members] == flag]
+        expected = sum(full(part[epci[part] == e]) for e in np.unique(epci[part]))
+        assert bounds("priority", part) == expected

@@ -51,6 +51,8 @@ DEPARTMENTS = {"14": "Calvados", "27": "Eure", "50": "Manche", "61": "Orne",
 COLUMNS = ("group_type", "group", "label", "students", "placed_full", "placed_partial",
            "unplaced", "rate_full", "median_minutes", "p90_minutes", "upper_bound_full")
 _CHUNK = 4096
+# A group's bound is first tried on each pupil's nearest pairs only (see `GroupBounds`).
+FIRST_TRY_PAIRS = 48
 _A = 6378137.0  # WGS84
 _E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
 
@@ -167,6 +169,19 @@ def placeable(instance: Instance, reach: Reach, allowed: np.ndarray,
             | (half & completes))
 
 
+def placeable_pupils(instance: Instance, reach: Reach) -> np.ndarray:
+    """`placeable` with the instance's allowed pairs and roles, computed once per instance
+    and reach (read-only: the repair's bound and the audit share it)."""
+    cached = reach.__dict__.get("_placeable")
+    if cached is None or cached[0] is not instance:
+        can = placeable(instance, reach, allowed_pairs(instance, reach), offer_roles(instance))
+        can.setflags(write=False)
+        cached = (instance, can)
+        reach.__dict__["_placeable"] = cached
+    result: np.ndarray = cached[1]
+    return result
+
+
 class GroupBounds:
     """Proven upper bounds on a group's pupils placed for both weeks, that group alone.
 
@@ -184,13 +199,19 @@ class GroupBounds:
     over their parts by EPCI. On a large group that leaves seats free the pruned flow of
     `bound` may need many rounds (13 s for Seine-Maritime), while the parts stay fast (a
     département is made of EPCI groups, already bounded).
+
+    Two shortcuts give the same values faster. A group's flow is first tried on its pupils'
+    `FIRST_TRY_PAIRS` nearest pairs only: a flow of that smaller network is a flow of the full
+    one, so when it places every pupil it is the maximum. And a part of an EPCI whose bound is
+    all its placeable pupils has all its own placeable pupils as bound (the EPCI's flow,
+    restricted to the part's pupils), with no flow to compute.
     """
 
     def __init__(self, instance: Instance, reach: Reach, epci: np.ndarray) -> None:
         self.instance = instance
         self.reach = reach
         self.allowed = allowed_pairs(instance, reach)
-        self.can_place = placeable(instance, reach, self.allowed, offer_roles(instance))
+        self.can_place = placeable_pupils(instance, reach)
         self.epci = epci
         # seats[w][j]: seats in week w of the usable offers before pair j, over all pairs
         # (pupils' rows in order): a pupil's pairs up to n seats are those j in its row with
@@ -202,6 +223,10 @@ class GroupBounds:
             dtype = np.int32 if int(x.sum()) < 2**31 - 1 else np.int64
             self.seats.append(np.r_[0, np.cumsum(x, dtype=dtype)])
         self._cache: dict[bytes, int] = {}
+        # Pupils to place of each EPCI (sorted), as the EPCI rows of `fairness.csv` have them.
+        to_place = instance.students.to_place
+        self._epci_pupils = {str(e): np.flatnonzero(to_place & (epci == e))
+                             for e in np.unique(epci[to_place])}
 
     def direct(self, pupils: np.ndarray) -> int:
         """The three-layer bound of `pupils` (sorted indices); cached."""
@@ -210,13 +235,21 @@ class GroupBounds:
             pupils = pupils[self.can_place[pupils]]
             value = 0
             if len(pupils):
-                sub, idx = restrict_reach(self.reach, pupils, self.nearest_seats(pupils))
-                mask = np.zeros(self.instance.students.n, dtype=bool)
-                mask[pupils] = True
-                flow, _ = three_layer_bound(self.instance, sub, self.allowed[idx], mask)
-                value = flow.value
+                lengths = self.nearest_seats(pupils)
+                # No flow exceeds the pupils: a smaller network placing them all is the maximum.
+                value = self._flow(pupils, np.minimum(lengths, FIRST_TRY_PAIRS))
+                if value < len(pupils) and (lengths > FIRST_TRY_PAIRS).any():
+                    value = self._flow(pupils, lengths)
             self._cache[key] = value
         return self._cache[key]
+
+    def _flow(self, pupils: np.ndarray, lengths: np.ndarray) -> int:
+        """The three-layer max flow of `pupils` on their first `lengths` pairs."""
+        sub, idx = restrict_reach(self.reach, pupils, lengths)
+        mask = np.zeros(self.instance.students.n, dtype=bool)
+        mask[pupils] = True
+        flow, _ = three_layer_bound(self.instance, sub, self.allowed[idx], mask)
+        return flow.value
 
     def nearest_seats(self, pupils: np.ndarray) -> np.ndarray:
         """For each of `pupils`, how many of its nearest pairs hold, in each week, its nearest
@@ -234,7 +267,16 @@ class GroupBounds:
         if group_type in ("school", "epci"):
             return self.direct(pupils)
         labels = self.epci[pupils]
-        return sum(self.direct(pupils[labels == e]) for e in np.unique(labels))
+        total = 0
+        for e in np.unique(labels):
+            part = pupils[labels == e]
+            whole = self._epci_pupils.get(str(e))
+            if (whole is not None and len(part) < len(whole)
+                    and self.direct(whole) == int(self.can_place[whole].sum())):
+                total += int(self.can_place[part].sum())
+            else:
+                total += self.direct(part)
+        return total
 
 
 def split_groups(labels: np.ndarray, members: np.ndarray, group_type: str

@@ -122,39 +122,54 @@ def _pupil_arcs(reach: Reach, mask: np.ndarray
 
 def three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
                       student_mask: np.ndarray) -> tuple[Bound, FlowArcs]:
-    """Max flow of the three-layer network (see the module docstring), and its arcs."""
-    st, of = instance.students, instance.offers
+    """Max flow of the three-layer network (see the module docstring), and its arcs.
+
+    Nodes are only the masked pupils and the offers they have an arc to (the others carry no
+    flow), so that the flow of a small group of pupils stays small.
+    """
+    of = instance.offers
     fixed = instance.fixed
-    n_s, n_o = st.n, of.n
     pair_student = reach.student_of_pair()
     open_w = of.open_week
-    o1, o2, p_in, p_out = 2, 2 + n_o, 2 + 2 * n_o, 2 + 2 * n_o + n_s
-    tails, heads, caps = [], [], []
-    cap_w = of.seats
     pupils = np.flatnonzero(student_mask)
-    tails += [np.zeros(n_o, dtype=np.int64), o2 + np.arange(n_o), p_in + pupils]
-    heads += [o1 + np.arange(n_o), np.ones(n_o, dtype=np.int64), p_out + pupils]
-    caps += [cap_w[:, 0], cap_w[:, 1], np.ones(len(pupils), dtype=np.int64)]
-    for w in (0, 1):
-        signed = np.flatnonzero((fixed[:, w] >= 0) & student_mask)
-        if w == 0:
-            tails.append(o1 + fixed[signed, 0])
-            heads.append(p_in + signed)
-        else:
-            tails.append(p_out + signed)
-            heads.append(o2 + fixed[signed, 1])
-        caps.append(np.ones(len(signed), dtype=np.int64))
-    opt_t, opt_h, opt_r, opt_i, opt_s = [], [], [], [], []
+    signed = [np.flatnonzero((fixed[:, w] >= 0) & student_mask) for w in (0, 1)]
+    pupil_arcs = []
+    used = np.zeros(of.n, dtype=bool)
     for w in (0, 1):
         mask = allowed & open_w[reach.offer, w] & student_mask[pair_student]
         mask &= fixed[pair_student, w] < 0
-        s, o, r, i = _pupil_arcs(reach, mask)
+        pupil_arcs.append(_pupil_arcs(reach, mask))
+        used[pupil_arcs[w][1]] = True
+        used[fixed[signed[w], w]] = True
+    offers = np.flatnonzero(used)
+    n_o, n_p = len(offers), len(pupils)
+    # Compact node of each used offer and masked pupil.
+    offer_node = np.cumsum(used) - 1
+    pupil_node = np.cumsum(student_mask) - 1
+    o1, o2, p_in, p_out = 2, 2 + n_o, 2 + 2 * n_o, 2 + 2 * n_o + n_p
+    tails, heads, caps = [], [], []
+    tails += [np.zeros(n_o, dtype=np.int64), o2 + np.arange(n_o), p_in + np.arange(n_p)]
+    heads += [o1 + np.arange(n_o), np.ones(n_o, dtype=np.int64), p_out + np.arange(n_p)]
+    caps += [of.seats[offers, 0], of.seats[offers, 1], np.ones(n_p, dtype=np.int64)]
+    for w in (0, 1):
+        node = offer_node[fixed[signed[w], w]]
+        if w == 0:
+            tails.append(o1 + node)
+            heads.append(p_in + pupil_node[signed[w]])
+        else:
+            tails.append(p_out + pupil_node[signed[w]])
+            heads.append(o2 + node)
+        caps.append(np.ones(len(signed[w]), dtype=np.int64))
+    opt_t, opt_h, opt_r, opt_i, opt_s = [], [], [], [], []
+    for w in (0, 1):
+        s, o, r, i = pupil_arcs[w]
+        p, k = pupil_node[s], offer_node[o]
         opt_s.append(s)
-        opt_t.append(o1 + o if w == 0 else p_out + s)
-        opt_h.append(p_in + s if w == 0 else o2 + o)
+        opt_t.append(o1 + k if w == 0 else p_out + p)
+        opt_h.append(p_in + p if w == 0 else o2 + k)
         opt_r.append(r)
         opt_i.append(i)
-    net = _Network(2 + 2 * n_o + 2 * n_s, np.concatenate(tails), np.concatenate(heads),
+    net = _Network(2 + 2 * n_o + 2 * n_p, np.concatenate(tails), np.concatenate(heads),
                    np.concatenate(caps), np.concatenate(opt_t), np.concatenate(opt_h),
                    np.concatenate(opt_r), np.concatenate(opt_s))
     bound, chosen = _certified_max_flow(net)

@@ -64,8 +64,16 @@ def usable(instance: Instance, students: np.ndarray | int, offers: np.ndarray | 
 
 
 def allowed_pairs(instance: Instance, reach: Reach) -> np.ndarray:
-    """Mask over `reach` pairs: the pupil may use the offer (see `usable`)."""
-    return usable(instance, reach.student_of_pair(), reach.offer)
+    """Mask over `reach` pairs: the pupil may use the offer (see `usable`). Computed once per
+    instance and reach (read-only: the bounds, the audit and the indicators share it)."""
+    cached = reach.__dict__.get("_allowed_pairs")
+    if cached is None or cached[0] is not instance:
+        mask = usable(instance, reach.student_of_pair(), reach.offer)
+        mask.setflags(write=False)
+        cached = (instance, mask)
+        reach.__dict__["_allowed_pairs"] = cached
+    result: np.ndarray = cached[1]
+    return result
 
 
 @dataclass(frozen=True, eq=False)

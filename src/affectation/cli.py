@@ -424,6 +424,7 @@ def repair(scenario: Path, previous_dir: Path, out_dir: Path, freeze_placed: boo
     """Répare une affectation après des changements (offres retirées, nouveaux élèves,
     conventions) : les conventions ne bougent jamais, les élèves placés gardent leur place
     sauf pour en placer d'autres ; écrit aussi changes.csv."""
+    from affectation.audit import pupil_groups
     from affectation.indicators import indicators_csv, indicators_table
     from affectation.inputs import load_instance
     from affectation.output import assignments_csv, sha256, summary_json
@@ -447,9 +448,10 @@ def repair(scenario: Path, previous_dir: Path, out_dir: Path, freeze_placed: boo
     previous_file = Path(previous_dir) / "assignments.csv"
     result.summary["inputs"]["previous_assignments"] = {"path": str(previous_file),
                                                         "sha256": sha256(previous_file)}
-    fairness = add_fairness(instance, repaired.solution, result)
+    groups = pupil_groups(instance)
+    fairness = add_fairness(instance, repaired.solution, result, groups)
     indicators = indicators_table(instance, result.week, result.kind, result.minutes,
-                                  repaired.solution.reach)
+                                  repaired.solution.reach, groups)
     write_folder(out_dir, {
         "assignments.csv": assignments_csv(instance, result),
         "summary.json": summary_json(result.summary),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -51,20 +52,50 @@ def seats_within_reach(instance: Instance, reach: Reach, labels: np.ndarray,
                        territories: list[str]) -> np.ndarray:
     """Two-week-equivalent seats of the offers some pupil of each territory may use.
 
-    `labels` is each pupil's territory; one boolean (territory, offer) table marked by every
-    allowed reachable pair (no sort of the millions of pairs), then one product with the
-    offers' seats.
+    `labels` is each pupil's territory (see `seats_within_reach_all`).
+    """
+    return seats_within_reach_all(instance, reach, [(labels, territories)])[0]
+
+
+def seats_within_reach_all(instance: Instance, reach: Reach,
+                           kinds: list[tuple[np.ndarray, list[str]]]) -> list[np.ndarray]:
+    """`seats_within_reach` of several kinds of territories (each pupil's labels, the
+    territories), in one pass over the reachable pairs.
+
+    One boolean (territory, offer) table per kind, marked by every allowed reachable pair (no
+    sort of the millions of pairs), then one product with the offers' seats.
     """
     of = instance.offers
-    code_of = {t: k for k, t in enumerate(territories)}
-    code = np.array([code_of.get(str(x), -1) for x in labels], dtype=np.int64)
-    student = reach.student_of_pair()
-    keep = allowed_pairs(instance, reach) & (code[student] >= 0)
-    seen = np.zeros(len(territories) * of.n, dtype=bool)
-    seen[code[student[keep]] * of.n + reach.offer[keep]] = True
+    codes = np.full((len(kinds), instance.students.n), -1, dtype=np.int64)
+    base = 0
+    for k, (labels, territories) in enumerate(kinds):
+        code_of = {t: base + c for c, t in enumerate(territories)}
+        codes[k] = [code_of.get(str(x), -1) for x in labels]
+        base += len(territories)
+    seen = np.zeros((base, of.n), dtype=bool)
+    _mark_seen(reach.student_of_pair(), reach.offer, allowed_pairs(instance, reach), codes,
+               seen)
     equivalent = of.seats.sum(axis=1) / 2.0
-    result: np.ndarray = seen.reshape(len(territories), of.n) @ equivalent
-    return result
+    out = []
+    base = 0
+    for _, territories in kinds:
+        out.append(seen[base:base + len(territories)] @ equivalent)
+        base += len(territories)
+    return out
+
+
+@numba.njit(cache=True)
+def _mark_seen(student: np.ndarray, offer: np.ndarray, allowed: np.ndarray,
+               codes: np.ndarray, seen: np.ndarray) -> None:
+    """seen[codes[k, s], o] = True for every allowed pair (s, o) and kind k (code >= 0)."""
+    for i in range(len(student)):
+        if not allowed[i]:
+            continue
+        s, o = student[i], offer[i]
+        for k in range(codes.shape[0]):
+            c = codes[k, s]
+            if c >= 0:
+                seen[c, o] = True
 
 
 def indicators_table(instance: Instance, week: np.ndarray, kind: np.ndarray,
@@ -84,10 +115,11 @@ def indicators_table(instance: Instance, week: np.ndarray, kind: np.ndarray,
     written = np.stack([_written(minutes[:, 0]), _written(minutes[:, 1])], axis=1)
     full = np.isin(kind, FULL_KINDS)
     rows: list[dict[str, Any]] = []
-    for territory_type in TERRITORY_TYPES:
-        split = split_groups(labels[territory_type], members, territory_type)
+    splits = [split_groups(labels[t], members, t) for t in TERRITORY_TYPES]
+    all_seats = seats_within_reach_all(instance, reach, [
+        (labels[t], list(split)) for t, split in zip(TERRITORY_TYPES, splits, strict=True)])
+    for territory_type, split, seats in zip(TERRITORY_TYPES, splits, all_seats, strict=True):
         territories = list(split)
-        seats = seats_within_reach(instance, reach, labels[territory_type], territories)
         for k, territory in enumerate(territories):
             pupils = split[territory]
             n = len(pupils)

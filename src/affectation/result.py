@@ -49,11 +49,13 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
     return Result(week=week, minutes=minutes, kind=kind, reason=reason, summary=summary)
 
 
-def add_fairness(instance: Instance, solution: Solution, result: Result) -> str:
+def add_fairness(instance: Instance, solution: Solution, result: Result,
+                 groups: dict[str, np.ndarray] | None = None) -> str:
     """Audit `result` by group: adds `fairness` and `timings.audit` to its summary, and
-    returns the text of `fairness.csv`."""
+    returns the text of `fairness.csv`. `groups`: the pupils' groups (`audit.pupil_groups`
+    when None)."""
     started = time.perf_counter()
-    table = fairness_table(instance, result.week, solution.reach, result.minutes)
+    table = fairness_table(instance, result.week, solution.reach, result.minutes, groups)
     result.summary["fairness"] = fairness_summary(table, instance.scenario.output.language)
     result.summary["timings"]["audit"] = round(time.perf_counter() - started, 3)
     return fairness_csv(table)
