@@ -217,3 +217,57 @@ def _rows_of(scenario: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]
             out.append([{k: v for k, v in r.items() if v != "" and k != "school_id"}
                         for r in csv.DictReader(handle)])
     return out[0], out[1]
+
+
+def _reference_chains(inst: Instance, week: np.ndarray, layer: str) -> tuple[np.ndarray, ...]:
+    """The breadth-first search of `move_chains` written plainly: level by level, each newly
+    labelled offer takes the first option (in row order of its holders) to the frontier."""
+    from affectation.candidates import offer_roles, usable
+    from affectation.suggest import MAX_MOVES, layer_state
+
+    state = layer_state(inst, offer_roles(inst), week, layer)
+    reach = reachable(inst)
+    n_o = inst.offers.n
+    dist = np.full(n_o, -1, dtype=np.int64)
+    holder = np.full(n_o, -1, dtype=np.int64)
+    nxt = np.full(n_o, -1, dtype=np.int64)
+    dist[state.free] = 0
+    options = [(int(p), int(o)) for p in np.flatnonzero(state.movable)
+               for o in reach.row(int(p))[0] if state.role[o]]
+    frontier = set(np.flatnonzero(state.free).tolist())
+    level = 0
+    while frontier and level < MAX_MOVES:
+        labelled: dict[int, tuple[int, int]] = {}
+        for p, o in options:
+            ho = int(state.holds[p])
+            if (o in frontier and dist[ho] < 0 and o != state.other[p]
+                    and usable(inst, p, o) and ho not in labelled):
+                labelled[ho] = (p, o)
+        if not labelled:
+            break
+        level += 1
+        for ho, (p, o) in labelled.items():
+            dist[ho], holder[ho], nxt[ho] = level, p, o
+        frontier = set(labelled)
+    return dist, holder, nxt
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=_cases())
+def test_move_chains_match_the_plain_search(tmp_path_factory: Any, case: dict[str, Any]) -> None:
+    """Same labels, holders and moves as the plain search, with and without reused options."""
+    from affectation.candidates import offer_roles
+    from affectation.suggest import layer_options, layer_state, move_chains
+
+    path = make_scenario(tmp_path_factory.mktemp("s"), case["students"], case["offers"])
+    inst = load_instance(path)
+    week = _random_allocation(inst, independent_usable(inst), case["choice"])
+    reach, roles = reachable(inst), offer_roles(inst)
+    for layer in (BOTH, WEEK1, WEEK2):
+        expected = _reference_chains(inst, week, layer)
+        state = layer_state(inst, roles, week, layer)
+        for options in (None, layer_options(reach, state, state.movable)):
+            got = move_chains(inst, reach, roles, week, layer, options=options)
+            for a, b in zip((got.dist, got.holder, got.next_offer), expected, strict=True):
+                assert np.array_equal(a, b), layer

@@ -792,8 +792,12 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
             if o >= 0:
                 _assign(week, rem, s, (o, o))
                 continue
-            reachable_pairs = [k for k in np.unique(of.pair[offers[of.pair[offers] >= 0]])
-                               if np.isin(pairs.offers[k], offers).all()]
+            # Pairs with both offers within reach (one mask over the offers, not a search
+            # per pair).
+            in_reach = np.zeros(of.n, dtype=bool)
+            in_reach[offers] = True
+            near = np.unique(of.pair[offers[of.pair[offers] >= 0]])
+            reachable_pairs = near[in_reach[pairs.offers[near]].all(axis=1)]
             if _join_pair(instance, week, rem, pair_count, s,
                           ((k, d) for k in reachable_pairs for d in (0, 1))):
                 continue

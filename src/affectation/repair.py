@@ -21,7 +21,8 @@ From the current inputs and a previous result (`assignments.csv`):
    a week-1 and a week-2 stay. `after_total` (default): moves only to place a pupil for both
    weeks; `after_priority`: only for priority pupils; `after_partial`: also to give a pupil
    one more week. `freeze_placed = true` skips this step. Chains are searched on the
-   allocation of the moment and applied when still valid, within the time budget.
+   allocation of the moment and applied when still valid, in at most `max_move_passes`
+   passes (a work budget, not a clock: the result never depends on the machine's speed).
 4. Free seats still within someone's reach are given (`construct.fill_free_seats`). Nothing
    is polished: sectors and travel of kept pupils are what they were.
 
@@ -35,14 +36,13 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from affectation.allocation import classify, lexicographic_score, pair_counts, seats_used
-from affectation.audit import placeable
+from affectation.audit import placeable_pupils
 from affectation.candidates import (
     OfferRoles,
     Pruning,
@@ -63,6 +63,7 @@ from affectation.suggest import (
     WEEK2,
     Chains,
     Layer,
+    LayerOptions,
     layer_options,
     layer_state,
     move_chains,
@@ -181,12 +182,11 @@ def read_previous(instance: Instance, result_dir: Path) -> Previous:
 
 @dataclass(frozen=True)
 class RepairSettings:
-    """Time budget of the whole repair (the move search stops `reserve_s` before it), the
-    candidates' pruning (step 2), and `freeze_placed` overriding the scenario's when not
-    None."""
+    """Passes of the move search (step 3: each searches the chains once per layer; the
+    search ends after 11 on the Normandy benchmark's 500 changes), the candidates' pruning
+    (step 2), and `freeze_placed` overriding the scenario's when not None."""
 
-    time_limit_s: float = 8.0
-    reserve_s: float = 1.5
+    max_move_passes: int = 20
     freeze_placed: bool | None = None
     pruning: Pruning = field(default_factory=lambda: Pruning(single=24, stay=16))
 
@@ -205,7 +205,6 @@ class Repaired:
 def repair(instance: Instance, previous: Previous,
            settings: RepairSettings = RepairSettings()) -> Repaired:
     """The new allocation (see the module docstring)."""
-    start = time.perf_counter()
     laps = Laps()
     lap, timings = laps.lap, laps.timings
 
@@ -232,15 +231,14 @@ def repair(instance: Instance, previous: Previous,
     stopped = False
     freeze = params.freeze_placed if settings.freeze_placed is None else settings.freeze_placed
     if not freeze:
-        deadline = start + settings.time_limit_s - settings.reserve_s
         week, moved_for, stopped = place_by_moves(instance, reach, roles, week, displaced,
-                                                  params.move_level, deadline)
+                                                  params.move_level, settings.max_move_passes)
     week = fill_free_seats(instance, roles, sub, cands.extension, week)
     lap("moves")
     for p, u in moved_for.items():
         if not note[p]:
             note[p] = text["moved"].format(student=st.ids[u])
-    ub, ub_priority = cheap_bounds(instance, reach, roles)
+    ub, ub_priority = cheap_bounds(instance, reach)
     score = lexicographic_score(instance, week)
     status = "OPTIMAL" if (score[0], score[1]) == (ub_priority, ub) else "FEASIBLE"
     lap("bounds")
@@ -248,7 +246,7 @@ def repair(instance: Instance, previous: Previous,
     stats: dict[str, int | float] = {
         "pupils_placed_by_moves": len(chains),
         "moved_to_make_room": len(moved_for),
-        "stopped_by_time_limit": int(stopped),
+        "stopped_by_pass_limit": int(stopped),
     }
     solution = Solution(week=week, status=status, upper_bound_full=ub,
                         upper_bound_priority_full=ub_priority, reach=reach, travel=travel,
@@ -389,7 +387,7 @@ class _MoveState:
         self.chains: dict[str, Chains] = {}
         # Each layer's holders at the start, with their options (read once): pupils placed
         # by this step do not move again.
-        self.options: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.options: dict[str, LayerOptions] = {}
 
     def state(self, layer: str) -> Layer:
         if layer not in self.states:
@@ -410,9 +408,12 @@ class _MoveState:
         is still valid, with the moves; offer -1 when none. The flag says whether some chain
         was stale (a fresh search may then find one)."""
         state = self.state(layer)
-        row = self.reach.row(u)[0].astype(np.int64)
+        lo, hi = self.reach.indptr[u], self.reach.indptr[u + 1]
+        row = self.reach.offer[lo:hi].astype(np.int64)
         other = -1 if layer == BOTH else int(self.week[u, 1 if layer == WEEK1 else 0])
-        row = row[state.role[row] & (row != other) & usable(self.instance, u, row)]
+        # `allowed_pairs` of u's row: the offers u may use (`usable`).
+        usable_row = allowed_pairs(self.instance, self.reach)[lo:hi]
+        row = row[state.role[row] & (row != other) & usable_row]
         if not len(row):
             return -1, (), False
         chains = self.chain_set(layer)
@@ -421,21 +422,26 @@ class _MoveState:
         stale = False
         for i in ok[np.argsort(dist[ok], kind="stable")][:TRIED_OFFERS]:
             offer = int(row[i])
-            chain = chains.chain(offer)
-            if self.valid(layer, offer, chain):
+            chain = self.valid_chain(layer, offer, chains)
+            if chain is not None:
                 return offer, chain, stale
             stale = True
         return -1, (), stale
 
-    def valid(self, layer: str, target: int, chain: tuple[tuple[int, int], ...]) -> bool:
-        """The chain still frees `target` under the current allocation."""
+    def valid_chain(self, layer: str, target: int, chains: Chains
+                    ) -> tuple[tuple[int, int], ...] | None:
+        """The moves of `chains` (`Chains.chain`) that free `target`, when they still do under
+        the current allocation; None when some move is stale."""
         state = self.state(layer)
+        moves = []
         o = target
-        for p, nxt in chain:
+        while chains.dist[o] > 0:
+            p, nxt = int(chains.holder[o]), int(chains.next_offer[o])
             if not state.movable[p] or state.holds[p] != o:
-                return False
+                return None
+            moves.append((p, nxt))
             o = nxt
-        return bool(state.free[o])
+        return tuple(moves) if state.free[o] else None
 
     def plan(self, u: int, layers: list[str]
              ) -> tuple[list[tuple[str, int, tuple[tuple[int, int], ...]]] | None, bool]:
@@ -456,12 +462,12 @@ class _MoveState:
 
 
 def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, week: np.ndarray,
-                   displaced: np.ndarray, move_level: str, deadline: float
+                   displaced: np.ndarray, move_level: str, max_passes: int
                    ) -> tuple[np.ndarray, dict[int, int], bool]:
     """Step 3: pupils not placed for both weeks get seats freed by chains of moves.
 
-    Returns the allocation, {moved pupil: pupil it was moved for}, and whether the deadline
-    stopped the search.
+    Returns the allocation, {moved pupil: pupil it was moved for}, and whether the budget of
+    `max_passes` passes stopped the search (some pupil's chains were still stale).
     """
     st = instance.students
     week = week.copy()
@@ -475,11 +481,13 @@ def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, week: np
     # Passes: a pupil whose chains all went stale (moves made for pupils before it) waits for
     # the next pass, which searches the chains again once on the allocation of then.
     pending = [int(x) for x in order]
+    passes = 0
     while pending:
+        if passes == max_passes:
+            return week, moved_for, True
+        passes += 1
         stale_pupils = []
         for u in pending:
-            if time.perf_counter() > deadline:
-                return week, moved_for, True
             stale = _place_one(moves, u, move_level, moved_for)
             if stale:
                 stale_pupils.append(u)
@@ -526,11 +534,11 @@ def _place_one(moves: _MoveState, u: int, move_level: str, moved_for: dict[int, 
     return any_stale
 
 
-def cheap_bounds(instance: Instance, reach: Reach, roles: OfferRoles) -> tuple[int, int]:
+def cheap_bounds(instance: Instance, reach: Reach) -> tuple[int, int]:
     """Proven upper bounds on pupils placed for both weeks (all, priority): pupils with some
-    way to be placed (`audit.placeable`), at most the seats of either week."""
+    way to be placed (`audit.placeable_pupils`), at most the seats of either week."""
     st = instance.students
-    can = placeable(instance, reach, allowed_pairs(instance, reach), roles) & st.to_place
+    can = placeable_pupils(instance, reach) & st.to_place
     seats = int(instance.offers.seats.sum(axis=0).min())
     return min(int(can.sum()), seats), min(int((can & st.priority).sum()), seats)
 

@@ -44,6 +44,7 @@ import csv
 import io
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from affectation.allocation import pair_counts, seats_left
@@ -194,14 +195,15 @@ def layer_state(instance: Instance, roles: OfferRoles, week: np.ndarray, layer: 
 def move_chains(instance: Instance, reach: Reach, roles: OfferRoles, week: np.ndarray,
                 layer: str, targets: np.ndarray | None = None,
                 max_moves: int = MAX_MOVES,
-                options: tuple[np.ndarray, np.ndarray] | None = None) -> Chains:
+                options: LayerOptions | None = None) -> Chains:
     """Fewest moves of one layer's holders (`both`: singles; `week1`/`week2`: one-week stays)
     that free a seat at each offer, by reverse breadth-first search from the free seats.
 
     Stops once every offer of `targets` (indices; None: all) is labelled, nothing changes, or
     chains reach `max_moves` moves. `options` (from `layer_options`, for repeated searches
     as the allocation changes) saves reading the holders' rows again; pupils absent from it
-    do not move.
+    do not move. An offer labelled at a level takes the first option (in the order of
+    `options`) of a holder of it that moves to an offer labelled at the level before.
     """
     n_o = instance.offers.n
     state = layer_state(instance, roles, week, layer)
@@ -218,47 +220,115 @@ def move_chains(instance: Instance, reach: Reach, roles: OfferRoles, week: np.nd
         if not pending.any():
             return chains
     # Every reachable pair of a movable holder whose offer is full, to an offer of the
-    # layer's role. The other filters (other week, `usable`) are applied to the pairs that hit
-    # the frontier only.
+    # layer's role, grouped by offer with whether the pupil may use it.
     if options is None:
         options = layer_options(reach, state, movable & (dist[np.maximum(holds, 0)] < 0))
-    hs, o2 = options
-    frontier = free.copy()
-    level = 0
-    while frontier.any() and level < max_moves:
-        # Pairs whose holder may move, its offer still unlabelled, its option on the frontier.
-        waiting = movable & (dist[np.maximum(holds, 0)] < 0)
-        hit = np.flatnonzero(frontier[o2] & waiting[hs])
-        h, to = hs[hit], o2[hit]
-        ok = (to != other[h]) & usable(instance, h, to)
-        h, to = h[ok], to[ok]
-        if not len(h):
-            break
-        level += 1
-        ho = holds[h]
-        # The first pair of each newly labelled offer (reversed writes: the first one wins).
-        holder[ho[::-1]] = h[::-1]
-        next_offer[ho[::-1]] = to[::-1]
-        frontier = np.zeros(n_o, dtype=bool)
-        frontier[ho] = True
-        offers = np.flatnonzero(frontier)
-        dist[offers] = level
-        if targets is not None:
-            pending[offers] = False
-            if not pending.any():
-                break
-        keep = (movable & (dist[np.maximum(holds, 0)] < 0))[hs]
-        hs, o2 = hs[keep], o2[keep]
+    ptr, idx, student, allowed = options.by_offer(instance)
+    _search(ptr, idx, student, allowed, holds, other, movable, np.flatnonzero(free), dist,
+            holder, next_offer, pending, targets is not None, max_moves)
     return chains
 
 
-def layer_options(reach: Reach, state: Layer, holders: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+@numba.njit(cache=True)
+def _search(ptr: np.ndarray, idx: np.ndarray, student: np.ndarray, allowed: np.ndarray,
+            holds: np.ndarray, other: np.ndarray, movable: np.ndarray, frontier: np.ndarray,
+            dist: np.ndarray, holder: np.ndarray, next_offer: np.ndarray, pending: np.ndarray,
+            use_targets: bool, max_moves: int) -> None:
+    """The breadth-first search of `move_chains`, from the offers of `frontier` (labelled 0),
+    on the options grouped by offer (`LayerOptions.by_offer`).
+
+    At each level, the options to a frontier offer of holders whose offer is unlabelled (and
+    movable, not to their other-week offer, usable) label the holders' offers; an offer takes
+    its option of smallest index (`best`), whichever frontier offer it goes to."""
+    none = len(idx)
+    best = np.full(len(dist), none, dtype=np.int64)
+    best_to = np.full(len(dist), -1, dtype=np.int64)
+    best_holder = np.full(len(dist), -1, dtype=np.int64)
+    level = 0
+    while len(frontier) and level < max_moves:
+        touched = np.empty(len(dist), dtype=np.int64)
+        n_touched = 0
+        for f in frontier:
+            for k in range(ptr[f], ptr[f + 1]):
+                h = student[k]
+                ho = holds[h]
+                if ho < 0 or not movable[h] or dist[ho] >= 0:
+                    continue
+                if f == other[h] or not allowed[k]:
+                    continue
+                if best[ho] == none:
+                    touched[n_touched] = ho
+                    n_touched += 1
+                if idx[k] < best[ho]:
+                    best[ho] = idx[k]
+                    best_to[ho] = f
+                    best_holder[ho] = h
+        if n_touched == 0:
+            break
+        level += 1
+        frontier = touched[:n_touched].copy()
+        for ho in frontier:
+            holder[ho] = best_holder[ho]
+            next_offer[ho] = best_to[ho]
+            dist[ho] = level
+            best[ho] = none
+        if use_targets:
+            left = False
+            for ho in frontier:
+                pending[ho] = False
+            for o in range(len(pending)):
+                if pending[o]:
+                    left = True
+                    break
+            if not left:
+                break
+
+
+@numba.njit(cache=True)
+def _group_by_offer(o2: np.ndarray, n_offers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counting sort of the options by offer: (ptr, idx), each offer's options in order."""
+    ptr = np.zeros(n_offers + 1, dtype=np.int64)
+    for o in o2:
+        ptr[o + 1] += 1
+    for o in range(n_offers):
+        ptr[o + 1] += ptr[o]
+    fill = ptr[:-1].copy()
+    idx = np.empty(len(o2), dtype=np.int64)
+    for i in range(len(o2)):
+        o = o2[i]
+        idx[fill[o]] = i
+        fill[o] += 1
+    return ptr, idx
+
+
+@dataclass(frozen=True, eq=False)
+class LayerOptions:
+    """The reachable pairs (pupil `student[i]`, offer `offer[i]`) a layer's search may use."""
+
+    student: np.ndarray
+    offer: np.ndarray
+
+    def by_offer(self, instance: Instance
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(ptr, idx, student, allowed), the options grouped by offer: options `idx[k]`,
+        k in `ptr[o]:ptr[o + 1]`, go to offer o (in order), their pupil is `student[k]` and
+        `allowed[k]` says it may use the offer (`usable`). Computed once."""
+        cached = self.__dict__.get("_by_offer")
+        if cached is None or cached[0] is not instance:
+            ptr, idx = _group_by_offer(self.offer, instance.offers.n)
+            student = self.student[idx]
+            cached = (instance, (ptr, idx, student, usable(instance, student, self.offer[idx])))
+            self.__dict__["_by_offer"] = cached
+        result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = cached[1]
+        return result
+
+
+def layer_options(reach: Reach, state: Layer, holders: np.ndarray) -> LayerOptions:
     """The reachable pairs (pupil, offer) of the `holders` (mask) to offers of the layer's
     role: what a breadth-first search may use."""
     hs, o2 = _rows(reach, np.flatnonzero(holders).astype(np.int32))
     keep = state.role[o2]
-    return hs[keep], o2[keep]
+    return LayerOptions(hs[keep], o2[keep])
 
 
 def _rows(reach: Reach, students: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from openpyxl import Workbook
-
 from affectation.output import write_result_folder
 
 WORKBOOK_NAME = "resultats.xlsx"
@@ -47,6 +45,8 @@ def _number(text: str) -> int | float | None:
 
 def workbook_bytes(tables: dict[str, str]) -> bytes:
     """An XLSX workbook with one sheet per CSV text of `tables` (file name -> text), in order."""
+    from openpyxl import Workbook  # imported only when a workbook is asked for (0.1 s)
+
     book = Workbook()
     book.remove(book.active)
     book.properties.created = _FIXED_DATE
