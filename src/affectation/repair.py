@@ -17,12 +17,14 @@ From the current inputs and a previous result (`assignments.csv`):
 3. **Move placed pupils only to place more**, as `[repair] move_level` sets: for each pupil
    still not placed for both weeks (priority pupils first, then displaced pupils, then input
    order), the fewest moves of placed pupils that free a seat it can take (chains of pupils
-   each moving to another offer of the same kind, `suggest.move_chains`): a two-week seat, or
-   a week-1 and a week-2 stay. `after_total` (default): moves only to place a pupil for both
-   weeks; `after_priority`: only for priority pupils; `after_partial`: also to give a pupil
-   one more week. `freeze_placed = true` skips this step. Chains are searched on the
-   allocation of the moment and applied when still valid, in at most `max_move_passes`
-   passes (a work budget, not a clock: the result never depends on the machine's speed).
+   each moving to another offer of the same kind, `moves.place_by_moves`): a two-week seat, or
+   a week-1 and a week-2 stay, or (two-week offers not split) a two-week seat whose holder
+   turns into a split on stays that chains free. `after_total` (default): moves only to
+   place a pupil for both weeks; `after_priority`: only for priority pupils;
+   `after_partial`: also to give a pupil one more week. `freeze_placed = true` skips this
+   step. Chains are searched on the allocation of the moment and applied when still valid,
+   in at most `max_move_passes` passes (a work budget, not a clock: the result never depends
+   on the machine's speed).
 4. Free seats still within someone's reach are given (`construct.fill_free_seats`). Nothing
    is polished: sectors and travel of kept pupils are what they were.
 
@@ -55,19 +57,9 @@ from affectation.construct import Problem, complete_allocation, fill_free_seats
 from affectation.errors import InputError
 from affectation.errors import Problem as InputProblem
 from affectation.inputs import Instance
+from affectation.moves import place_by_moves
 from affectation.output import ASSIGNMENT_COLUMNS
 from affectation.solve import Solution
-from affectation.suggest import (
-    BOTH,
-    WEEK1,
-    WEEK2,
-    Chains,
-    Layer,
-    LayerOptions,
-    layer_options,
-    layer_state,
-    move_chains,
-)
 from affectation.tables import read_table
 from affectation.timing import Laps
 from affectation.travel import PupilTravel, Reach, exact_minutes, pupil_travel, reachable
@@ -77,9 +69,6 @@ CHANGES_COLUMNS = ("student_id", "before_week1", "before_week2", "after_week1", 
                    "reason")
 # A previous folder whose listed pupils are mostly unknown is not a result of this campaign.
 MIN_KNOWN_SHARE = 0.5
-# Offers (fewest moves first) whose chains are checked for one pupil before waiting for a
-# fresh search.
-TRIED_OFFERS = 20
 
 TEXT = {
     "fr": {
@@ -182,11 +171,11 @@ def read_previous(instance: Instance, result_dir: Path) -> Previous:
 
 @dataclass(frozen=True)
 class RepairSettings:
-    """Passes of the move search (step 3: each searches the chains once per layer; the
-    search ends after 11 on the Normandy benchmark's 500 changes), the candidates' pruning
+    """Passes of the move search (step 3: each searches the chains once per layer; on the
+    Normandy benchmark's 500 changes it ends well before 100), the candidates' pruning
     (step 2), and `freeze_placed` overriding the scenario's when not None."""
 
-    max_move_passes: int = 20
+    max_move_passes: int = 100
     freeze_placed: bool | None = None
     pruning: Pruning = field(default_factory=lambda: Pruning(single=24, stay=16))
 
@@ -232,7 +221,9 @@ def repair(instance: Instance, previous: Previous,
     freeze = params.freeze_placed if settings.freeze_placed is None else settings.freeze_placed
     if not freeze:
         week, moved_for, stopped = place_by_moves(instance, reach, roles, week, displaced,
-                                                  params.move_level, settings.max_move_passes)
+                                                  params.move_level, settings.max_move_passes,
+                                                  convert=not instance.scenario.rules
+                                                  .split_two_week_offers)
     week = fill_free_seats(instance, roles, sub, cands.extension, week)
     lap("moves")
     for p, u in moved_for.items():
@@ -374,164 +365,6 @@ def _sub_reach(reach: Reach, pupils: np.ndarray) -> Reach:
     indptr = np.zeros(len(reach.indptr), dtype=reach.indptr.dtype)
     np.cumsum(counts, out=indptr[1:])
     return Reach(indptr=indptr, offer=reach.offer[idx], deciminutes=reach.deciminutes[idx])
-
-
-class _MoveState:
-    """Layers and chains of the allocation being repaired, recomputed only when needed: the
-    chains may be stale (computed before some moves), so each is checked before use."""
-
-    def __init__(self, instance: Instance, reach: Reach, roles: OfferRoles,
-                 week: np.ndarray) -> None:
-        self.instance, self.reach, self.roles, self.week = instance, reach, roles, week
-        self.states: dict[str, Layer] = {}
-        self.chains: dict[str, Chains] = {}
-        # Each layer's holders at the start, with their options (read once): pupils placed
-        # by this step do not move again.
-        self.options: dict[str, LayerOptions] = {}
-
-    def state(self, layer: str) -> Layer:
-        if layer not in self.states:
-            self.states[layer] = layer_state(self.instance, self.roles, self.week, layer)
-        return self.states[layer]
-
-    def chain_set(self, layer: str) -> Chains:
-        if layer not in self.options:
-            state = self.state(layer)
-            self.options[layer] = layer_options(self.reach, state, state.movable)
-        if layer not in self.chains:
-            self.chains[layer] = move_chains(self.instance, self.reach, self.roles, self.week,
-                                             layer, options=self.options[layer])
-        return self.chains[layer]
-
-    def best(self, u: int, layer: str) -> tuple[int, tuple[tuple[int, int], ...], bool]:
-        """Pupil `u`'s offer of the layer needing the fewest moves (nearest first) whose chain
-        is still valid, with the moves; offer -1 when none. The flag says whether some chain
-        was stale (a fresh search may then find one)."""
-        state = self.state(layer)
-        lo, hi = self.reach.indptr[u], self.reach.indptr[u + 1]
-        row = self.reach.offer[lo:hi].astype(np.int64)
-        other = -1 if layer == BOTH else int(self.week[u, 1 if layer == WEEK1 else 0])
-        # `allowed_pairs` of u's row: the offers u may use (`usable`).
-        usable_row = allowed_pairs(self.instance, self.reach)[lo:hi]
-        row = row[state.role[row] & (row != other) & usable_row]
-        if not len(row):
-            return -1, (), False
-        chains = self.chain_set(layer)
-        dist = chains.dist[row]
-        ok = np.flatnonzero(dist >= 0)
-        stale = False
-        for i in ok[np.argsort(dist[ok], kind="stable")][:TRIED_OFFERS]:
-            offer = int(row[i])
-            chain = self.valid_chain(layer, offer, chains)
-            if chain is not None:
-                return offer, chain, stale
-            stale = True
-        return -1, (), stale
-
-    def valid_chain(self, layer: str, target: int, chains: Chains
-                    ) -> tuple[tuple[int, int], ...] | None:
-        """The moves of `chains` (`Chains.chain`) that free `target`, when they still do under
-        the current allocation; None when some move is stale."""
-        state = self.state(layer)
-        moves = []
-        o = target
-        while chains.dist[o] > 0:
-            p, nxt = int(chains.holder[o]), int(chains.next_offer[o])
-            if not state.movable[p] or state.holds[p] != o:
-                return None
-            moves.append((p, nxt))
-            o = nxt
-        return tuple(moves) if state.free[o] else None
-
-    def plan(self, u: int, layers: list[str]
-             ) -> tuple[list[tuple[str, int, tuple[tuple[int, int], ...]]] | None, bool]:
-        """For each layer, `u`'s best offer and its moves, all valid now (None when a layer
-        has none), and whether some chain was stale."""
-        plan = []
-        any_stale = False
-        for layer in layers:
-            offer, chain, stale = self.best(u, layer)
-            any_stale |= stale
-            if offer < 0:
-                return None, any_stale
-            plan.append((layer, offer, chain))
-        return plan, any_stale
-
-    def changed(self) -> None:
-        self.states.clear()
-
-
-def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, week: np.ndarray,
-                   displaced: np.ndarray, move_level: str, max_passes: int
-                   ) -> tuple[np.ndarray, dict[int, int], bool]:
-    """Step 3: pupils not placed for both weeks get seats freed by chains of moves.
-
-    Returns the allocation, {moved pupil: pupil it was moved for}, and whether the budget of
-    `max_passes` passes stopped the search (some pupil's chains were still stale).
-    """
-    st = instance.students
-    week = week.copy()
-    moved_for: dict[int, int] = {}
-    wanting = st.to_place & (week < 0).any(axis=1)
-    if move_level == "after_priority":
-        wanting &= st.priority
-    order = np.flatnonzero(wanting)
-    order = order[np.lexsort((order, ~displaced[order], ~st.priority[order]))]
-    moves = _MoveState(instance, reach, roles, week)
-    # Passes: a pupil whose chains all went stale (moves made for pupils before it) waits for
-    # the next pass, which searches the chains again once on the allocation of then.
-    pending = [int(x) for x in order]
-    passes = 0
-    while pending:
-        if passes == max_passes:
-            return week, moved_for, True
-        passes += 1
-        stale_pupils = []
-        for u in pending:
-            stale = _place_one(moves, u, move_level, moved_for)
-            if stale:
-                stale_pupils.append(u)
-        if not stale_pupils:
-            break
-        moves.chains.clear()
-        pending = stale_pupils
-    return week, moved_for, False
-
-
-def _place_one(moves: _MoveState, u: int, move_level: str, moved_for: dict[int, int]) -> bool:
-    """Place pupil `u` by the first plan whose chains are all valid: both weeks at one offer,
-    else a week-1 and a week-2 stay, else (`after_partial` only) one more week. Returns True
-    when nothing was placed but some chain was stale."""
-    week, fixed = moves.week, moves.instance.fixed
-    missing = [w for w in (0, 1) if week[u, w] < 0 and fixed[u, w] < 0]
-    if not missing:
-        return False
-    if len(missing) == 2:
-        plans = [[BOTH], [WEEK1, WEEK2]]
-        if move_level == "after_partial":
-            plans += [[WEEK1], [WEEK2]]
-    else:
-        plans = [[(WEEK1, WEEK2)[missing[0]]]]
-    becomes_full = len(missing) == 1
-    any_stale = False
-    for layers in plans:
-        plan, stale = moves.plan(u, layers)
-        any_stale |= stale
-        if plan is None:
-            continue
-        # Moves are worth a full placement; a partial one only with `after_partial`.
-        full = layers == [BOTH] or len(layers) == 2 or becomes_full
-        if not full and move_level != "after_partial" and any(c for _, _, c in plan):
-            continue
-        for layer, o, c in plan:
-            weeks = [0, 1] if layer == BOTH else [0] if layer == WEEK1 else [1]
-            for p, target in c:
-                week[p, weeks] = target
-                moved_for.setdefault(p, u)
-            week[u, weeks] = o
-            moves.changed()
-        return False
-    return any_stale
 
 
 def cheap_bounds(instance: Instance, reach: Reach) -> tuple[int, int]:

@@ -1,7 +1,8 @@
 """Solving: from validated data to an allocation, within a time budget.
 
     travel times -> proven bounds -> candidates -> flow-based start
-        -> CP-SAT neighbourhood search -> fill free seats -> polish (sectors, travel)
+        -> CP-SAT neighbourhood search -> fill free seats -> chains of moves
+        -> polish (sectors, travel)
 
 The flow-based start is valid, so there is always an allocation to write. `solver_status`:
 `OPTIMAL` when HiGHS or CP-SAT proved the whole model (every pupil, every reachable offer)
@@ -44,6 +45,7 @@ from affectation.construct import (
 from affectation.equity import level_groups, levelling_summary
 from affectation.improve import SearchSettings, improve
 from affectation.inputs import Instance
+from affectation.moves import place_by_moves
 from affectation.objective import rate_level
 from affectation.params import SolverParams
 from affectation.polish import polish
@@ -71,6 +73,8 @@ class SolveSettings:
     reserve_s: float = 2.0
     # The three-layer bound is sometimes tighter but slower: computed up to this many pairs.
     three_layer_max_pairs: int = 3_000_000
+    # Passes of the chains of moves after the search (`moves.place_by_moves`).
+    move_passes: int = 100
 
     @classmethod
     def from_scenario(cls, params: SolverParams, time_limit_s: float | None = None,
@@ -150,6 +154,10 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
         equity = levelling_summary(instance, week, levelled)
         week = levelled
         lap("equity")
+    # Exchanges longer than the neighbourhoods see: chains of moves that place one more pupil.
+    week, _, _ = place_by_moves(instance, reach, roles, week, np.zeros(st.n, dtype=bool),
+                                "after_total", settings.move_passes,
+                                convert=not instance.scenario.rules.split_two_week_offers)
     week = polish(instance, roles, cands, reach, week)
     # The polish may free one-week seats (a split becoming a single): offer them again.
     week = fill_free_seats(instance, roles, reach, cands.extension, week)

@@ -195,7 +195,8 @@ def layer_state(instance: Instance, roles: OfferRoles, week: np.ndarray, layer: 
 def move_chains(instance: Instance, reach: Reach, roles: OfferRoles, week: np.ndarray,
                 layer: str, targets: np.ndarray | None = None,
                 max_moves: int = MAX_MOVES,
-                options: LayerOptions | None = None) -> Chains:
+                options: LayerOptions | None = None,
+                extra_free: np.ndarray | None = None) -> Chains:
     """Fewest moves of one layer's holders (`both`: singles; `week1`/`week2`: one-week stays)
     that free a seat at each offer, by reverse breadth-first search from the free seats.
 
@@ -204,10 +205,14 @@ def move_chains(instance: Instance, reach: Reach, roles: OfferRoles, week: np.nd
     as the allocation changes) saves reading the holders' rows again; pupils absent from it
     do not move. An offer labelled at a level takes the first option (in the order of
     `options`) of a holder of it that moves to an offer labelled at the level before.
+    `extra_free` (mask over offers) marks offers whose seat is freed by other means, as if
+    free (`moves` frees them by turning a holder's single into a split).
     """
     n_o = instance.offers.n
     state = layer_state(instance, roles, week, layer)
     free, holds, other, movable = state.free, state.holds, state.other, state.movable
+    if extra_free is not None:
+        free = free | extra_free
     dist = np.full(n_o, -1, dtype=np.int64)
     holder = np.full(n_o, -1, dtype=np.int64)
     next_offer = np.full(n_o, -1, dtype=np.int64)

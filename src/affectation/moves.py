@@ -1,0 +1,273 @@
+"""Chains of moves that place one more pupil, keeping every placed pupil placed.
+
+A pupil not placed for both weeks takes an offer whose seat is freed by a chain of moves:
+each holder along the chain moves to another offer of the same kind (two weeks at one offer,
+or a one-week stay of the same week) within their reach, the last one to a free seat
+(`suggest.move_chains`: fewest moves first, up to `suggest.MAX_MOVES`). Nobody loses a
+week, signed weeks and pairs never move. Used by `repair` (step 3, pupils displaced by the
+changes first) and by `solve` after the polish, for the exchanges longer than one move that
+the flows and the neighbourhoods miss.
+
+Chains are searched on the allocation of the moment and re-checked before use (moves made
+for a pupil may make another's chain stale); a pupil whose chains all went stale waits for
+the next pass, which searches again. The number of passes is a work budget, not a clock:
+the result never depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from affectation.candidates import OfferRoles, allowed_pairs
+from affectation.inputs import Instance
+from affectation.suggest import (
+    BOTH,
+    WEEK1,
+    WEEK2,
+    Chains,
+    Layer,
+    LayerOptions,
+    layer_options,
+    layer_state,
+    move_chains,
+)
+from affectation.travel import Reach
+
+# Offers (fewest moves first) whose chains are checked for one pupil before waiting for a
+# fresh search.
+TRIED_OFFERS = 20
+# The singles' chains that may also end at an offer freed by a holder turning into a split.
+CONVERT = "convert"
+
+# A step of a plan: (pupil, layer, offer the pupil takes in the layer's weeks, moves first).
+Step = tuple[int, str, int, tuple[tuple[int, int], ...]]
+
+
+class _MoveState:
+    """Layers and chains of the allocation being improved, recomputed only when needed: the
+    chains may be stale (computed before some moves), so each is checked before use."""
+
+    def __init__(self, instance: Instance, reach: Reach, roles: OfferRoles,
+                 week: np.ndarray) -> None:
+        self.instance, self.reach, self.roles, self.week = instance, reach, roles, week
+        self.states: dict[str, Layer] = {}
+        self.chains: dict[str, Chains] = {}
+        # Each layer's holders at the start, with their options (read once): pupils placed
+        # by this step do not move again.
+        self.options: dict[str, LayerOptions] = {}
+        self._stay_pairs: np.ndarray | None = None
+        self._convertible: np.ndarray | None = None
+
+    def state(self, layer: str) -> Layer:
+        if layer not in self.states:
+            key = BOTH if layer == CONVERT else layer
+            self.states[layer] = layer_state(self.instance, self.roles, self.week, key)
+        return self.states[layer]
+
+    def chain_set(self, layer: str) -> Chains:
+        key = BOTH if layer == CONVERT else layer
+        if key not in self.options:
+            state = self.state(key)
+            self.options[key] = layer_options(self.reach, state, state.movable)
+        if layer not in self.chains:
+            extra = self.convertible() if layer == CONVERT else None
+            self.chains[layer] = move_chains(self.instance, self.reach, self.roles, self.week,
+                                             key, options=self.options[key], extra_free=extra)
+        return self.chains[layer]
+
+    def convertible(self) -> np.ndarray:
+        """Per offer: no seat free in both weeks, but a holder whose single could become a
+        split on a week-1 and a week-2 stay that chains of each week's layer free (an upper
+        estimate: `conversion` checks the chains)."""
+        if self._convertible is not None and CONVERT in self.chains:
+            return self._convertible
+        both = self.state(BOTH)
+        pupil_of = self.reach.student_of_pair()
+        if self._stay_pairs is None:
+            # The allowed pairs of the singles at the start to one-week stays, read once.
+            roles = self.roles
+            stay = roles.week1 | roles.week2
+            self._stay_pairs = np.flatnonzero(
+                allowed_pairs(self.instance, self.reach) & stay[self.reach.offer]
+                & both.movable[pupil_of])
+        idx = self._stay_pairs
+        pupil, offer = pupil_of[idx], self.reach.offer[idx]
+        keep = both.movable[pupil] & (offer != both.holds[pupil])
+        n = self.instance.students.n
+        can = both.movable.copy()
+        for layer, role in ((WEEK1, self.roles.week1), (WEEK2, self.roles.week2)):
+            dist = self.chain_set(layer).dist
+            ok = keep & role[offer] & (dist[offer] >= 0)
+            can &= np.bincount(pupil[ok], minlength=n) > 0
+        out = np.zeros(self.instance.offers.n, dtype=bool)
+        out[both.holds[can]] = True
+        self._convertible = out & ~both.free
+        return self._convertible
+
+    def conversion(self, offer: int) -> list[Step] | None:
+        """Steps turning a holder of `offer` (a single) into a split on stays freed by valid
+        chains, which frees a seat at `offer` in both weeks; None when no holder can."""
+        both = self.state(BOTH)
+        for h in np.flatnonzero(both.movable & (both.holds == offer)):
+            plan, _ = self.plan(int(h), [WEEK1, WEEK2])
+            if plan is not None and plan[0][2] != plan[1][2]:
+                return plan
+        return None
+
+    def best(self, u: int, layer: str
+             ) -> tuple[int, tuple[tuple[int, int], ...], bool, list[Step]]:
+        """Pupil `u`'s offer of the layer needing the fewest moves (nearest first) whose chain
+        is still valid, with the moves; offer -1 when none. The flag says whether some chain
+        was stale (a fresh search may then find one). For `CONVERT`, a chain ending at an
+        offer without a free seat needs a holder's valid conversion: its steps come last."""
+        state = self.state(layer)
+        lo, hi = self.reach.indptr[u], self.reach.indptr[u + 1]
+        row = self.reach.offer[lo:hi].astype(np.int64)
+        other = -1 if layer in (BOTH, CONVERT) else int(self.week[u, 1 if layer == WEEK1 else 0])
+        # `allowed_pairs` of u's row: the offers u may use (`usable`).
+        usable_row = allowed_pairs(self.instance, self.reach)[lo:hi]
+        row = row[state.role[row] & (row != other) & usable_row]
+        if not len(row):
+            return -1, (), False, []
+        chains = self.chain_set(layer)
+        dist = chains.dist[row]
+        ok = np.flatnonzero(dist >= 0)
+        stale = False
+        for i in ok[np.argsort(dist[ok], kind="stable")][:TRIED_OFFERS]:
+            offer = int(row[i])
+            chain = self.valid_chain(layer, offer, chains)
+            if chain is None:
+                stale = True
+                continue
+            before: list[Step] | None = []
+            end = chain[-1][1] if chain else offer
+            if layer == CONVERT and not self.state(BOTH).free[end]:
+                before = self.conversion(end)
+            if before is None:
+                # Searching the conversions of other offers costs more than it finds: the
+                # pupil waits for the next pass's fresh search.
+                return -1, (), True, []
+            return offer, chain, stale, before
+        return -1, (), stale, []
+
+    def valid_chain(self, layer: str, target: int, chains: Chains
+                    ) -> tuple[tuple[int, int], ...] | None:
+        """The moves of `chains` (`Chains.chain`) that free `target`, when they still do under
+        the current allocation; None when some move is stale."""
+        state = self.state(layer)
+        moves = []
+        o = target
+        while chains.dist[o] > 0:
+            p, nxt = int(chains.holder[o]), int(chains.next_offer[o])
+            if not state.movable[p] or state.holds[p] != o:
+                return None
+            moves.append((p, nxt))
+            o = nxt
+        end_ok = state.free[o] or (layer == CONVERT and self.convertible()[o])
+        return tuple(moves) if end_ok else None
+
+    def plan(self, u: int, layers: list[str]) -> tuple[list[Step] | None, bool]:
+        """For each layer, `u`'s best offer and its moves, all valid now (None when a layer
+        has none), and whether some chain was stale. A `CONVERT` chain ending at an offer
+        with no free seat is preceded by the steps of its holder's conversion."""
+        plan: list[Step] = []
+        any_stale = False
+        for layer in layers:
+            offer, chain, stale, before = self.best(u, layer)
+            any_stale |= stale
+            if offer < 0:
+                return None, any_stale
+            plan += before
+            plan.append((u, BOTH if layer == CONVERT else layer, offer, chain))
+        return plan, any_stale
+
+    def changed(self) -> None:
+        self.states.clear()
+
+    def searched_again(self) -> None:
+        """A new pass: every chain is searched again on the allocation of then."""
+        self.chains.clear()
+        self._convertible = None
+
+
+def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, week: np.ndarray,
+                   displaced: np.ndarray, move_level: str, max_passes: int,
+                   convert: bool = False) -> tuple[np.ndarray, dict[int, int], bool]:
+    """Pupils not placed for both weeks get seats freed by chains of moves (`displaced`
+    pupils first after the priority pupils). With `convert` (when two-week offers are not
+    split, so that the roles are disjoint), a chain of singles may also end at an offer
+    whose holder turns into a split on stays freed by chains of their own: the exchange
+    where one more pupil is placed and one single becomes a split (level 4 for level 2).
+
+    Returns the allocation, {moved pupil: pupil it was moved for}, and whether the budget of
+    `max_passes` passes stopped the search (some pupil's chains were still stale).
+    """
+    st = instance.students
+    week = week.copy()
+    moved_for: dict[int, int] = {}
+    wanting = st.to_place & (week < 0).any(axis=1)
+    if move_level == "after_priority":
+        wanting &= st.priority
+    order = np.flatnonzero(wanting)
+    order = order[np.lexsort((order, ~displaced[order], ~st.priority[order]))]
+    moves = _MoveState(instance, reach, roles, week)
+    # Passes: a pupil whose chains all went stale (moves made for pupils before it) waits for
+    # the next pass, which searches the chains again once on the allocation of then.
+    pending = [int(x) for x in order]
+    passes = 0
+    while pending:
+        if passes == max_passes:
+            return week, moved_for, True
+        passes += 1
+        stale_pupils = []
+        for u in pending:
+            stale = _place_one(moves, u, move_level, moved_for, convert)
+            if stale:
+                stale_pupils.append(u)
+        if not stale_pupils:
+            break
+        moves.searched_again()
+        pending = stale_pupils
+    return week, moved_for, False
+
+
+def _place_one(moves: _MoveState, u: int, move_level: str, moved_for: dict[int, int],
+               convert: bool = False) -> bool:
+    """Place pupil `u` by the first plan whose chains are all valid: both weeks at one offer,
+    else a week-1 and a week-2 stay, else (`convert`) both weeks at one offer freed by a
+    holder turning into a split, else (`after_partial` only) one more week. Returns True
+    when nothing was placed but some chain was stale."""
+    week, fixed = moves.week, moves.instance.fixed
+    missing = [w for w in (0, 1) if week[u, w] < 0 and fixed[u, w] < 0]
+    if not missing:
+        return False
+    if len(missing) == 2:
+        plans = [[BOTH], [WEEK1, WEEK2]]
+        if convert:
+            plans.append([CONVERT])
+        if move_level == "after_partial":
+            plans += [[WEEK1], [WEEK2]]
+    else:
+        plans = [[(WEEK1, WEEK2)[missing[0]]]]
+    becomes_full = len(missing) == 1
+    any_stale = False
+    for layers in plans:
+        plan, stale = moves.plan(u, layers)
+        any_stale |= stale
+        if plan is None:
+            continue
+        # Moves are worth a full placement; a partial one only with `after_partial`.
+        full = layers in ([BOTH], [CONVERT]) or len(layers) == 2 or becomes_full
+        if not full and move_level != "after_partial" and any(c for _, _, _, c in plan):
+            continue
+        for pupil, layer, o, c in plan:
+            weeks = [0, 1] if layer == BOTH else [0] if layer == WEEK1 else [1]
+            for p, target in c:
+                week[p, weeks] = target
+                moved_for.setdefault(p, u)
+            if pupil != u:
+                moved_for.setdefault(pupil, u)
+            week[pupil, weeks] = o
+            moves.changed()
+        return False
+    return any_stale

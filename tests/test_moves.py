@@ -1,0 +1,89 @@
+"""Chains of moves (`moves.place_by_moves`): one more pupil placed, nobody loses a week."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from conftest import check_week, make_scenario, near, random_case
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from affectation.allocation import lexicographic_score
+from affectation.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
+from affectation.construct import Problem, greedy_allocation
+from affectation.inputs import Instance, load_instance
+from affectation.moves import place_by_moves
+from affectation.travel import reachable
+
+
+def _conversion_case(tmp_path: Path, signed: bool = False) -> tuple[Instance, np.ndarray]:
+    """U reaches only the two-week offer S, held by H; H also reaches a week-1 offer and a
+    week-2 offer with free seats (U is 10 km from them, beyond its 6.7 km)."""
+    students = [{"student_id": "H", **near(0.02)}, {"student_id": "U", **near(-0.04)}]
+    offers = [{"offer_id": "S", "capacity": 1, **near(-0.01)},
+              {"offer_id": "W1", "capacity": 1, "period": 1, **near(0.05)},
+              {"offer_id": "W2", "capacity": 1, "period": 2, **near(0.05)}]
+    conventions = ([{"student_id": "H", "offer_id": "S", "week": w} for w in (1, 2)]
+                   if signed else None)
+    inst = load_instance(make_scenario(tmp_path, students, offers, conventions))
+    week = inst.fixed.copy()
+    week[0] = (0, 0)  # H holds S for both weeks
+    return inst, week
+
+
+def _moves(inst: Instance, week: np.ndarray, convert: bool) -> np.ndarray:
+    reach = reachable(inst)
+    new, _, _ = place_by_moves(inst, reach, offer_roles(inst), week,
+                               np.zeros(inst.students.n, dtype=bool), "after_total", 20,
+                               convert=convert)
+    return new
+
+
+def test_a_single_turns_split_to_place_one_more(tmp_path: Path) -> None:
+    inst, week = _conversion_case(tmp_path)
+    # Moves of the same kind cannot help: S's holder has no other two-week offer.
+    assert (_moves(inst, week, convert=False) == week).all()
+    new = _moves(inst, week, convert=True)
+    assert new.tolist() == [[1, 2], [0, 0]]  # H splits over W1 and W2, U takes S
+    assert check_week(inst, new) == []
+
+
+def test_a_signed_single_never_turns_split(tmp_path: Path) -> None:
+    inst, week = _conversion_case(tmp_path, signed=True)
+    new = _moves(inst, week, convert=True)
+    assert new.tolist() == [[0, 0], [-1, -1]]
+
+
+FAST = settings(deadline=None, database=None, max_examples=40,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@st.composite
+def cases(draw: Any) -> dict[str, Any]:
+    case = random_case(draw, n_students=(4, 14), n_offers=(3, 8))
+    case["rules"] = {"split_two_week_offers": False}
+    return case
+
+
+@FAST
+@given(case=cases())
+def test_moves_keep_every_week_and_every_rule(case: dict[str, Any]) -> None:
+    """From the nearest-seat allocation, chains of moves (with conversions) give a valid
+    allocation where no pupil has fewer weeks, signed weeks are untouched, and the placement
+    levels never go down."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inst = load_instance(make_scenario(Path(tmp), **case))
+    reach = reachable(inst)
+    roles = offer_roles(inst)
+    cands = build_candidates(inst, reach, allowed_pairs(inst, reach), roles, NO_PRUNING)
+    week = greedy_allocation(Problem(inst, roles, cands, reach))
+    assert check_week(inst, week) == []
+    new = _moves(inst, week, convert=True)
+    assert check_week(inst, new) == []
+    assert ((new >= 0).sum(axis=1) >= (week >= 0).sum(axis=1)).all()
+    signed = inst.fixed >= 0
+    assert (new[signed] == inst.fixed[signed]).all()
+    assert lexicographic_score(inst, new)[:2] >= lexicographic_score(inst, week)[:2]
