@@ -51,6 +51,37 @@ def test_a_single_turns_split_to_place_one_more(tmp_path: Path) -> None:
     assert check_week(inst, new) == []
 
 
+def _pair_case(tmp_path: Path, members: bool) -> tuple[Instance, np.ndarray]:
+    """H holds S, U reaches only S; H also reaches the pair (A, B) (2 seats each week,
+    minimum group 2), which G1 and G2 fill halfway (one per direction) when `members`."""
+    students = [{"student_id": "H", **near(0.02)}, {"student_id": "U", **near(-0.04)},
+                {"student_id": "G1", **near(0.05)}, {"student_id": "G2", **near(0.05)}]
+    offers = [{"offer_id": "S", "capacity": 1, **near(-0.01)},
+              {"offer_id": "A", "capacity": 2, "pair_id": "M", "min_group": 2, **near(0.05)},
+              {"offer_id": "B", "capacity": 2, "pair_id": "M", "min_group": 2, **near(0.05)}]
+    inst = load_instance(make_scenario(tmp_path, students, offers, folder=f"m{members}"))
+    week = inst.fixed.copy()
+    week[0] = (0, 0)
+    if members:
+        week[2], week[3] = (1, 2), (2, 1)
+    return inst, week
+
+
+def test_a_single_joins_an_open_pair_to_place_one_more(tmp_path: Path) -> None:
+    inst, week = _pair_case(tmp_path, members=True)
+    assert check_week(inst, week) == []
+    new = _moves(inst, week, convert=True)
+    assert new[1].tolist() == [0, 0]  # U takes S
+    assert sorted(new[0].tolist()) == [1, 2]  # H joins the pair, in either direction
+    assert check_week(inst, new) == []
+
+
+def test_a_single_never_opens_a_pair_below_its_minimum_group(tmp_path: Path) -> None:
+    inst, week = _pair_case(tmp_path, members=False)
+    new = _moves(inst, week, convert=True)
+    assert new[:2].tolist() == [[0, 0], [-1, -1]]
+
+
 def test_a_signed_single_never_turns_split(tmp_path: Path) -> None:
     inst, week = _conversion_case(tmp_path, signed=True)
     new = _moves(inst, week, convert=True)

@@ -3,7 +3,9 @@
 A pupil not placed for both weeks takes an offer whose seat is freed by a chain of moves:
 each holder along the chain moves to another offer of the same kind (two weeks at one offer,
 or a one-week stay of the same week) within their reach, the last one to a free seat
-(`suggest.move_chains`: fewest moves first, up to `suggest.MAX_MOVES`). Nobody loses a
+(`suggest.move_chains`: fewest moves first, up to `suggest.MAX_MOVES`). With `convert`, the
+last holder of a chain of singles may instead turn into a split (on stays freed by chains of
+their own) or join an open mutualised pair with a seat in both of its weeks. Nobody loses a
 week, signed weeks and pairs never move. Used by `repair` (step 3, pupils displaced by the
 changes first) and by `solve` after the polish, for the exchanges longer than one move that
 the flows and the neighbourhoods miss.
@@ -18,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from affectation.candidates import OfferRoles, allowed_pairs
+from affectation.allocation import pair_counts, seats_left
+from affectation.candidates import OfferRoles, PairOption, allowed_pairs, pair_options
 from affectation.inputs import Instance
 from affectation.suggest import (
     BOTH,
@@ -55,8 +58,10 @@ class _MoveState:
         # Each layer's holders at the start, with their options (read once): pupils placed
         # by this step do not move again.
         self.options: dict[str, LayerOptions] = {}
-        self._stay_pairs: np.ndarray | None = None
+        self._stay_pairs: list[tuple[np.ndarray, np.ndarray]] | None = None
         self._convertible: np.ndarray | None = None
+        self._pair_options: PairOption | None = None
+        self._joinable: np.ndarray | None = None
 
     def state(self, layer: str) -> Layer:
         if layer not in self.states:
@@ -82,37 +87,80 @@ class _MoveState:
         if self._convertible is not None and CONVERT in self.chains:
             return self._convertible
         both = self.state(BOTH)
-        pupil_of = self.reach.student_of_pair()
         if self._stay_pairs is None:
-            # The allowed pairs of the singles at the start to one-week stays, read once.
-            roles = self.roles
-            stay = roles.week1 | roles.week2
-            self._stay_pairs = np.flatnonzero(
-                allowed_pairs(self.instance, self.reach) & stay[self.reach.offer]
-                & both.movable[pupil_of])
-        idx = self._stay_pairs
-        pupil, offer = pupil_of[idx], self.reach.offer[idx]
-        keep = both.movable[pupil] & (offer != both.holds[pupil])
+            # The allowed pairs of the singles at the start to each week's stays, read once
+            # (the roles are disjoint: a stay is never the single's own offer).
+            pupil_of = self.reach.student_of_pair()
+            allowed = allowed_pairs(self.instance, self.reach) & both.movable[pupil_of]
+            self._stay_pairs = []
+            for role in (self.roles.week1, self.roles.week2):
+                idx = np.flatnonzero(allowed & role[self.reach.offer])
+                self._stay_pairs.append((pupil_of[idx], self.reach.offer[idx]))
         n = self.instance.students.n
         can = both.movable.copy()
-        for layer, role in ((WEEK1, self.roles.week1), (WEEK2, self.roles.week2)):
+        for layer, (pupil, offer) in zip((WEEK1, WEEK2), self._stay_pairs, strict=True):
             dist = self.chain_set(layer).dist
-            ok = keep & role[offer] & (dist[offer] >= 0)
-            can &= np.bincount(pupil[ok], minlength=n) > 0
+            can &= np.bincount(pupil[dist[offer] >= 0], minlength=n) > 0
+        options = self.pair_options()
+        joins = np.flatnonzero(self.joinable() & both.movable[options.student])
+        can[options.student[joins]] = True
         out = np.zeros(self.instance.offers.n, dtype=bool)
         out[both.holds[can]] = True
         self._convertible = out & ~both.free
         return self._convertible
 
+    def pair_options(self) -> PairOption:
+        """Every pupil's (pair, direction) options, by pupil (read once)."""
+        if self._pair_options is None:
+            self._pair_options = pair_options(self.instance, self.reach,
+                                              allowed_pairs(self.instance, self.reach))
+        return self._pair_options
+
+    def joinable(self) -> np.ndarray:
+        """Per pair option: a seat free in both of its weeks, and the pair, with one more
+        pupil, at its minimum group (under the allocation when the pass began: `may_join`
+        checks the allocation of now)."""
+        if self._joinable is None:
+            options, pairs = self.pair_options(), self.instance.pairs
+            left = seats_left(self.instance, self.week)
+            first = pairs.offers[options.pair, options.direction]
+            second = pairs.offers[options.pair, 1 - options.direction]
+            count = pair_counts(self.instance, self.week)
+            self._joinable = ((left[first, 0] > 0) & (left[second, 1] > 0)
+                              & (count[options.pair] + 1 >= pairs.min_group[options.pair]))
+        return self._joinable
+
     def conversion(self, offer: int) -> list[Step] | None:
         """Steps turning a holder of `offer` (a single) into a split on stays freed by valid
-        chains, which frees a seat at `offer` in both weeks; None when no holder can."""
+        chains, or into a member of a pair with a seat free in both of its weeks, which frees
+        a seat at `offer` in both weeks; None when no holder can."""
         both = self.state(BOTH)
-        for h in np.flatnonzero(both.movable & (both.holds == offer)):
+        holders = np.flatnonzero(both.movable & (both.holds == offer))
+        for h in holders:
             plan, _ = self.plan(int(h), [WEEK1, WEEK2])
             if plan is not None and plan[0][2] != plan[1][2]:
                 return plan
+        options, pairs = self.pair_options(), self.instance.pairs
+        for h in holders:
+            lo, hi = np.searchsorted(options.student, [h, h + 1])
+            for i in lo + np.flatnonzero(self.joinable()[lo:hi]):
+                k, d = int(options.pair[i]), int(options.direction[i])
+                if self.may_join(k, d):
+                    return [(int(h), WEEK1, int(pairs.offers[k, d]), ()),
+                            (int(h), WEEK2, int(pairs.offers[k, 1 - d]), ())]
         return None
+
+    def may_join(self, k: int, d: int) -> bool:
+        """Pair `k` has a seat free in both weeks of direction `d`, and one more pupil keeps
+        it at its minimum group, under the allocation of now."""
+        pairs, seats, week = self.instance.pairs, self.instance.offers.seats, self.week
+        a, b = int(pairs.offers[k, 0]), int(pairs.offers[k, 1])
+        first, second = (a, b) if d == 0 else (b, a)
+        members = int(np.count_nonzero(((week[:, 0] == a) & (week[:, 1] == b))
+                                       | ((week[:, 0] == b) & (week[:, 1] == a))))
+        return bool(seats[first, 0] > np.count_nonzero(week[:, 0] == first)
+                    and seats[second, 1] > np.count_nonzero(week[:, 1] == second)
+                    and members + 1 >= pairs.min_group[k])
 
     def best(self, u: int, layer: str
              ) -> tuple[int, tuple[tuple[int, int], ...], bool, list[Step]]:
@@ -188,6 +236,7 @@ class _MoveState:
         """A new pass: every chain is searched again on the allocation of then."""
         self.chains.clear()
         self._convertible = None
+        self._joinable = None
 
 
 def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, week: np.ndarray,
