@@ -1,8 +1,8 @@
 """Solving: from validated data to an allocation, within a time budget.
 
     travel times -> proven bounds -> candidates -> flow-based start
-        -> CP-SAT neighbourhood search -> fill free seats -> chains of moves
-        -> polish (sectors, travel)
+        -> CP-SAT neighbourhood search -> (levels 1-2 exactly, a few thousand pupils)
+        -> fill free seats -> chains of moves -> polish (sectors, travel)
 
 The flow-based start is valid, so there is always an allocation to write. `solver_status`:
 `OPTIMAL` when HiGHS or CP-SAT proved the whole model (every pupil, every reachable offer)
@@ -43,6 +43,7 @@ from affectation.construct import (
     place_by_one_move,
 )
 from affectation.equity import level_groups, levelling_summary
+from affectation.exact import column_count, exact_placements
 from affectation.improve import SearchSettings, improve
 from affectation.inputs import Instance
 from affectation.moves import place_by_moves
@@ -75,6 +76,11 @@ class SolveSettings:
     three_layer_max_pairs: int = 3_000_000
     # Passes of the chains of moves after the search (`moves.place_by_moves`).
     move_passes: int = 100
+    # Levels 1-2 solved exactly (`exact`) above the whole-model MIP's size, up to this many
+    # pupils to place and columns (scale 0.1 of Normandy: 2,434 pupils, 185,000 columns,
+    # ~20 s); proven optima only are kept.
+    exact_max_pupils: int = 4_000
+    exact_max_columns: int = 250_000
 
     @classmethod
     def from_scenario(cls, params: SolverParams, time_limit_s: float | None = None,
@@ -147,6 +153,18 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
                                "workers": settings.workers})
     week, stats = improve(instance, roles, cands, week, deadline - settings.reserve_s, search)
     lap("search")
+    exact: dict[str, float | int | str] = {}
+    to_place = int(st.to_place.sum())
+    if (search.mip_pupils < to_place <= settings.exact_max_pupils and not hurried
+            and rate_level(instance) != "before_total"
+            and column_count(instance, roles, reach, allowed) <= settings.exact_max_columns):
+        outcome = exact_placements(instance, roles, reach, allowed, week,
+                                   deadline - settings.reserve_s - time.perf_counter(),
+                                   settings.seed)
+        exact = outcome.info
+        if outcome.week is not None:
+            week = outcome.week
+        lap("exact")
     week = fill_free_seats(instance, roles, reach, cands.extension, week)
     equity: dict[str, float | int | str] = {}
     if instance.scenario.equity.max_min_groups:
@@ -183,6 +201,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
         "whole_model_proved_optimal": int(stats.proved_optimal),
         "whole_model_solver": stats.whole_model_solver,
         "bound_rounds": bound.rounds,
+        **exact,
     }
     return Solution(
         week=week,
