@@ -28,7 +28,7 @@ import numpy as np
 from affectation.allocation import lexicographic_score, pair_counts
 from affectation.candidates import OfferRoles, extensions, pair_options
 from affectation.inputs import Instance
-from affectation.mip import _quiet_highs
+from affectation.mip import quiet_highs
 from affectation.travel import Reach
 
 
@@ -172,7 +172,7 @@ def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowe
     lp.a_matrix_.index_ = index.astype(np.int32)
     lp.a_matrix_.value_ = values
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
-    highs = _quiet_highs()
+    highs = quiet_highs()
     highs.setOptionValue("threads", 1)
     highs.setOptionValue("random_seed", int(seed))
     highs.setOptionValue("mip_rel_gap", 0.0)

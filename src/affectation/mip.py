@@ -129,7 +129,7 @@ def _translate(proto: Any, rows: _Rows) -> None:
                          m * const_e, -_INF, upper + m * k)
 
 
-def _quiet_highs() -> highspy.Highs:
+def quiet_highs() -> highspy.Highs:
     """A HiGHS instance that prints nothing: it writes a banner on file descriptor 1 when
     created, before any option can be set, which would land in the CLI's output."""
     sys.stdout.flush()
@@ -196,7 +196,7 @@ def solve_mip(instance: Instance, built: Built, hood: Neighbourhood, week: np.nd
                            else np.zeros(0)).astype(np.int32)
     lp.a_matrix_.value_ = np.concatenate(rows.value) if rows.value else np.zeros(0)
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n
-    highs = _quiet_highs()
+    highs = quiet_highs()
     highs.setOptionValue("threads", 1)
     highs.setOptionValue("time_limit", float(max(0.5, time_limit_s - (time.perf_counter()
                                                                        - started))))
