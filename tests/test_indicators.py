@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import PUBLIC, crowfly_minutes, make_scenario, near
@@ -17,7 +18,7 @@ from affectation.allocation import classify
 from affectation.audit import pupil_groups
 from affectation.cli import main
 from affectation.indicators import COLUMNS, indicators_table
-from affectation.inputs import load_instance
+from affectation.inputs import Instance, load_instance
 from affectation.travel import exact_minutes, reachable
 from affectation.workbook import workbook_bytes
 
@@ -41,16 +42,21 @@ def _scenario(tmp_path: Path) -> Path:
     ])
 
 
-def _table(path: Path) -> dict[tuple[str, str], dict]:
-    inst = load_instance(path)
-    # S1, S2 at A both weeks; S3 at B in week 1 only; S4 nowhere.
-    week = np.array([[0, 0], [0, 0], [1, -1], [-1, -1], [-1, -1]])
+def _indicators(inst: Instance, week: np.ndarray) -> pd.DataFrame:
+    """The indicators of allocation `week`, with its kinds and exact minutes."""
     kind = classify(inst, week)
     minutes = np.full(week.shape, np.nan)
     for w in (0, 1):
         s = np.flatnonzero(week[:, w] >= 0)
         minutes[s, w] = exact_minutes(inst, s, week[s, w])
-    table = indicators_table(inst, week, kind, minutes, reachable(inst))
+    return indicators_table(inst, week, kind, minutes, reachable(inst))
+
+
+def _table(path: Path) -> dict[tuple[str, str], dict]:
+    inst = load_instance(path)
+    # S1, S2 at A both weeks; S3 at B in week 1 only; S4 nowhere.
+    week = np.array([[0, 0], [0, 0], [1, -1], [-1, -1], [-1, -1]])
+    table = _indicators(inst, week)
     assert tuple(table.columns) == COLUMNS
     return {(r["territory_type"], r["territory"]): r for r in table.to_dict("records")}
 
@@ -96,12 +102,7 @@ def test_priority_pupil_with_no_week_is_counted(tmp_path: Path) -> None:
     path = _scenario(tmp_path)
     inst = load_instance(path)
     week = np.array([[-1, -1], [0, 0], [0, 0], [3, 3], [-1, -1]])
-    kind = classify(inst, week)
-    minutes = np.full(week.shape, np.nan)
-    for w in (0, 1):
-        s = np.flatnonzero(week[:, w] >= 0)
-        minutes[s, w] = exact_minutes(inst, s, week[s, w])
-    table = indicators_table(inst, week, kind, minutes, reachable(inst))
+    table = _indicators(inst, week)
     region = table.iloc[0]
     assert (region["placed_full"], region["unplaced"], region["priority_unplaced"],
             region["seats_missing"]) == (3, 1, 1, 1)

@@ -85,20 +85,18 @@ def _columns(instance: Instance, roles: OfferRoles, reach: Reach,
         missing=(np.concatenate(m_p), np.concatenate(m_o), np.concatenate(m_w)))
 
 
-def column_count(instance: Instance, roles: OfferRoles, reach: Reach,
-                 allowed: np.ndarray) -> int:
-    """How many columns the model would have (to decide whether it is worth solving)."""
-    return _columns(instance, roles, reach, allowed).count()
-
-
 def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
-                     week: np.ndarray, time_limit_s: float, seed: int = 0) -> ExactOutcome:
+                     week: np.ndarray, time_limit_s: float, seed: int = 0,
+                     max_columns: int | None = None) -> ExactOutcome:
     """Levels 1-2 solved by HiGHS from `week` (the MIP start); the new allocation holds the
-    signed weeks and the placements for both weeks only."""
+    signed weeks and the placements for both weeks only. Nothing is solved (and `info` is
+    empty) when the model would have more than `max_columns` columns."""
     started = time.perf_counter()
     st, of, pairs = instance.students, instance.offers, instance.pairs
     n_s, n_o = st.n, of.n
     cols = _columns(instance, roles, reach, allowed)
+    if max_columns is not None and cols.count() > max_columns:
+        return ExactOutcome(None, {})
     rem = np.maximum(instance.seats_left_by_conventions(), 0)
     weight = float(n_s + 1)
     # Rows: offer-weeks (2 n_o), pupils (n_s), split balances (n_s), pairs (2 per pair).

@@ -64,10 +64,10 @@ class _MoveState:
         self._joinable: np.ndarray | None = None
 
     def state(self, layer: str) -> Layer:
-        if layer not in self.states:
-            key = BOTH if layer == CONVERT else layer
-            self.states[layer] = layer_state(self.instance, self.roles, self.week, key)
-        return self.states[layer]
+        key = BOTH if layer == CONVERT else layer  # the same layer, other chains
+        if key not in self.states:
+            self.states[key] = layer_state(self.instance, self.roles, self.week, key)
+        return self.states[key]
 
     def chain_set(self, layer: str) -> Chains:
         key = BOTH if layer == CONVERT else layer
@@ -84,7 +84,7 @@ class _MoveState:
         """Per offer: no seat free in both weeks, but a holder whose single could become a
         split on a week-1 and a week-2 stay that chains of each week's layer free (an upper
         estimate: `conversion` checks the chains)."""
-        if self._convertible is not None and CONVERT in self.chains:
+        if self._convertible is not None:  # once per pass (`searched_again`)
             return self._convertible
         both = self.state(BOTH)
         if self._stay_pairs is None:

@@ -43,7 +43,7 @@ from affectation.construct import (
     place_by_one_move,
 )
 from affectation.equity import level_groups, levelling_summary
-from affectation.exact import column_count, exact_placements
+from affectation.exact import exact_placements
 from affectation.improve import SearchSettings, improve
 from affectation.inputs import Instance
 from affectation.moves import place_by_moves
@@ -156,11 +156,10 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     exact: dict[str, float | int | str] = {}
     to_place = int(st.to_place.sum())
     if (search.mip_pupils < to_place <= settings.exact_max_pupils and not hurried
-            and rate_level(instance) != "before_total"
-            and column_count(instance, roles, reach, allowed) <= settings.exact_max_columns):
+            and rate_level(instance) != "before_total"):
         outcome = exact_placements(instance, roles, reach, allowed, week,
                                    deadline - settings.reserve_s - time.perf_counter(),
-                                   settings.seed)
+                                   settings.seed, settings.exact_max_columns)
         exact = outcome.info
         if outcome.week is not None:
             week = outcome.week
