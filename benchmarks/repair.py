@@ -176,7 +176,7 @@ def main() -> None:
             base = NORMANDIE
         else:
             base = work / "base"
-            from affectation.generate import generate_scenario
+            from affectation.synthetic.scenario import generate_scenario
             generate_scenario(base, scale=scale, seed=opts.seed)
         previous = opts.previous
         if previous is None:

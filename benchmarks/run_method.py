@@ -24,13 +24,13 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from affectation.allocation import FULL_KINDS, classify  # noqa: E402
-from affectation.candidates import OfferRoles, offer_roles  # noqa: E402
-from affectation.check import check_files  # noqa: E402
-from affectation.inputs import Instance, load_instance  # noqa: E402
-from affectation.output import Result, assignments_csv  # noqa: E402
-from affectation.reasons import explain  # noqa: E402
-from affectation.travel import Reach, exact_minutes, pupil_travel, reachable  # noqa: E402
+from affectation.analysis.check import check_files  # noqa: E402
+from affectation.analysis.reasons import explain  # noqa: E402
+from affectation.domain.allocation import FULL_KINDS, classify  # noqa: E402
+from affectation.engine.candidates import OfferRoles, offer_roles  # noqa: E402
+from affectation.io.inputs import Instance, load_instance  # noqa: E402
+from affectation.io.output import Result, assignments_csv  # noqa: E402
+from affectation.travel.reach import Reach, exact_minutes, pupil_travel, reachable  # noqa: E402
 
 METHODS = ("engine", "fcfs", "da", "highs")
 
@@ -93,7 +93,7 @@ def run(method: str, instance: Instance, seed: int, time_limit: float
     """The allocation of `method`, what the method says about itself and the reachable
     pairs when it computed them."""
     if method == "engine":
-        from affectation.solve import SolveSettings, solve
+        from affectation.engine.solve import SolveSettings, solve
 
         solution = solve(instance, SolveSettings(time_limit_s=time_limit, seed=seed))
         return solution.week, {

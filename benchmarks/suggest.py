@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from affectation.explain import read_result
-from affectation.inputs import load_instance
-from affectation.suggest import suggest, suggestions_table
-from affectation.travel import pupil_travel, reachable
+from affectation.analysis.explain import read_result
+from affectation.analysis.suggest import suggest, suggestions_table
+from affectation.io.inputs import load_instance
+from affectation.travel.reach import pupil_travel, reachable
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("unplaced", "partial", "single", "split", "mutualised")

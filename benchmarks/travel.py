@@ -26,8 +26,8 @@ from pathlib import Path
 CHILD = r"""
 import json, os, resource, sys, time
 start = time.perf_counter()
-from affectation.inputs import load_instance
-from affectation.travel import reachable
+from affectation.io.inputs import load_instance
+from affectation.travel.reach import reachable
 instance = load_instance(sys.argv[1])
 loaded = time.perf_counter()
 reach = reachable(instance)

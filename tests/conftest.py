@@ -19,11 +19,11 @@ import pandas as pd
 from click.testing import CliRunner
 from pyproj import Geod
 
-from affectation.allocation import classify
-from affectation.check import Violation, check_allocation, check_files
+from affectation.analysis.check import Violation, check_allocation, check_files
 from affectation.cli import main
-from affectation.inputs import Instance
-from affectation.travel import exact_minutes
+from affectation.domain.allocation import classify
+from affectation.io.inputs import Instance
+from affectation.travel.reach import exact_minutes
 
 GEOD = Geod(ellps="WGS84")
 CAEN = (49.18, -0.37)

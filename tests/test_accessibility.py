@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from conftest import make_scenario, near, solve_cli
 
-from affectation.candidates import usable
+from affectation.engine.candidates import usable
 from affectation.errors import InputError
-from affectation.inputs import load_instance
+from affectation.io.inputs import load_instance
 
 FAR = 0.1
 

@@ -14,12 +14,18 @@ from conftest import brute_force, make_scenario, near, solve_cli, tiny_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from affectation.audit import COLUMNS, GroupBounds, fairness_table, parity_text, pupil_groups
-from affectation.bound import three_layer_bound
-from affectation.candidates import allowed_pairs
+from affectation.analysis.audit import (
+    COLUMNS,
+    GroupBounds,
+    fairness_table,
+    parity_text,
+    pupil_groups,
+)
+from affectation.engine.bound import three_layer_bound
+from affectation.engine.candidates import allowed_pairs
 from affectation.geodata import load_communes
-from affectation.inputs import load_instance
-from affectation.travel import reachable
+from affectation.io.inputs import load_instance
+from affectation.travel.reach import reachable
 
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -240,7 +246,7 @@ def test_group_bound_shortcuts_equal_full_flows(tmp_path: Path, monkeypatch: pyt
     """The first try on the nearest pairs, and the parts of an EPCI whose bound is all its
     placeable pupils, give the values of the full flows (few offers: EPCIs below their size;
     many: at it)."""
-    monkeypatch.setattr("affectation.audit.FIRST_TRY_PAIRS", first_try)
+    monkeypatch.setattr("affectation.analysis.audit.FIRST_TRY_PAIRS", first_try)
     rng = np.random.default_rng(5)
     students = [{"student_id": f"S{i}", **near(*rng.uniform(-0.03, 0.03, 2).round(4)),
                  "priority": bool(rng.integers(2))} for i in range(30)]

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from affectation.allocation import lexicographic_score
-from affectation.bound import full_placement_bound
-from affectation.check import check_allocation
-from affectation.generate import generate_scenario
-from affectation.inputs import Instance, load_instance
-from affectation.output import assignments_csv
+from affectation.analysis.check import check_allocation
+from affectation.domain.allocation import lexicographic_score
+from affectation.engine.bound import full_placement_bound
+from affectation.io.inputs import Instance, load_instance
+from affectation.io.output import assignments_csv
+from affectation.synthetic.scenario import generate_scenario
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

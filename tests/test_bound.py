@@ -15,12 +15,12 @@ from conftest import brute_force, independent_usable, make_scenario, near, rando
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import affectation.bound as bound_module
-from affectation.bound import full_placement_bound, three_layer_bound
-from affectation.candidates import allowed_pairs, offer_roles
-from affectation.generate import generate_scenario
-from affectation.inputs import Instance, load_instance
-from affectation.travel import reachable
+import affectation.engine.bound as bound_module
+from affectation.engine.bound import full_placement_bound, three_layer_bound
+from affectation.engine.candidates import allowed_pairs, offer_roles
+from affectation.io.inputs import Instance, load_instance
+from affectation.synthetic.scenario import generate_scenario
+from affectation.travel.reach import reachable
 
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 from conftest import check_week, make_scenario, near
 
-from affectation import construct
-from affectation.allocation import seats_left
-from affectation.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
-from affectation.inputs import Instance, load_instance
-from affectation.travel import reachable
+from affectation.domain.allocation import seats_left
+from affectation.engine import start as construct
+from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
+from affectation.io.inputs import Instance, load_instance
+from affectation.travel.reach import reachable
 
 PUBLIC = {"speed_kmh": 20.0, "detour": 1.25, "access_minutes": 5.0, "max_minutes": 30.0}
 
@@ -64,7 +64,7 @@ def test_pair_members_are_never_evicted(tmp_path: Path) -> None:
 
 
 def test_initial_allocation_is_valid_on_a_generated_scenario(tmp_path: Path) -> None:
-    from affectation.generate import generate_scenario
+    from affectation.synthetic.scenario import generate_scenario
 
     generate_scenario(tmp_path / "s", scale=0.02, seed=3)
     inst = load_instance(tmp_path / "s" / "scenario.toml")

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from pyproj import Geod
 
-from affectation.dedup import (
+from affectation.intake.dedup import (
     MAX_DISTANCE_M,
     Candidate,
     find_duplicates,

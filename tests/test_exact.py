@@ -11,14 +11,14 @@ from conftest import brute_force, check_week, make_scenario, random_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from affectation.allocation import lexicographic_score
-from affectation.candidates import allowed_pairs, offer_roles
-from affectation.exact import exact_placements
-from affectation.generate import generate_scenario
-from affectation.improve import SearchSettings
-from affectation.inputs import load_instance
-from affectation.solve import SolveSettings, solve
-from affectation.travel import reachable
+from affectation.domain.allocation import lexicographic_score
+from affectation.engine.candidates import allowed_pairs, offer_roles
+from affectation.engine.exact import exact_placements
+from affectation.engine.search import SearchSettings
+from affectation.engine.solve import SolveSettings, solve
+from affectation.io.inputs import load_instance
+from affectation.synthetic.scenario import generate_scenario
+from affectation.travel.reach import reachable
 
 FAST = settings(deadline=None, database=None, max_examples=60,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

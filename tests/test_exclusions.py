@@ -13,10 +13,10 @@ from conftest import make_scenario, near, random_case, solve_cli, table_from_wee
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from affectation.candidates import usable
-from affectation.check import check_allocation
+from affectation.analysis.check import check_allocation
+from affectation.engine.candidates import usable
 from affectation.errors import InputError
-from affectation.inputs import load_instance
+from affectation.io.inputs import load_instance
 
 
 def _case(tmp_path: Path, exclusions: list[dict[str, str]],

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from conftest import PUBLIC, crowfly_minutes, make_scenario, near, solve_cli
 
 from affectation.cli import main
-from affectation.output import ASSIGNMENT_COLUMNS
+from affectation.io.output import ASSIGNMENT_COLUMNS
 
 
 def invoke(*args: Any) -> Result:

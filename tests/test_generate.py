@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
-from affectation.generate import (
+from affectation.geodata import load_communes, load_lycees
+from affectation.synthetic.scenario import (
     FILES,
     MODES,
     NORMANDY_BBOX,
@@ -21,7 +22,6 @@ from affectation.generate import (
     generate_scenario,
     largest_remainder,
 )
-from affectation.geodata import load_communes, load_lycees
 
 SCALE = 0.02
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "normandie"

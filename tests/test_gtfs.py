@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from gtfs_scenarios import FIXTURES, SHARED_GTFS, TINY
 
+from affectation.domain.params import FeedParams
 from affectation.errors import InputError
-from affectation.gtfs import decode, read_network, weekdays
-from affectation.params import FeedParams
+from affectation.io.gtfs import decode, read_network, weekdays
 
 
 def _zip(folder: Path, target: Path) -> Path:

@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affectation.cli import main
+from affectation.domain.params import load_scenario
 from affectation.errors import InputError
 from affectation.geodata import load_communes
-from affectation.importing import (
+from affectation.intake.importing import (
     KEPT,
     MERGED,
     REJECTED,
@@ -30,9 +31,8 @@ from affectation.importing import (
     import_students,
     parse_source,
 )
-from affectation.inputs import read_offers, read_students
-from affectation.params import load_scenario
-from affectation.places import Places
+from affectation.intake.places import Places
+from affectation.io.inputs import read_offers, read_students
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 WEEKS = ("2026-W25", "2026-W26")

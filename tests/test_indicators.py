@@ -14,13 +14,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import PUBLIC, crowfly_minutes, make_scenario, near
 
-from affectation.allocation import classify
-from affectation.audit import pupil_groups
+from affectation.analysis.audit import pupil_groups
+from affectation.analysis.indicators import COLUMNS, indicators_table
 from affectation.cli import main
-from affectation.indicators import COLUMNS, indicators_table
-from affectation.inputs import Instance, load_instance
-from affectation.travel import exact_minutes, reachable
-from affectation.workbook import workbook_bytes
+from affectation.domain.allocation import classify
+from affectation.io.inputs import Instance, load_instance
+from affectation.io.workbook import workbook_bytes
+from affectation.travel.reach import exact_minutes, reachable
 
 BAYEUX = {"lat": 49.2765, "lon": -0.7025}
 CAEN_SCHOOL, BAYEUX_SCHOOL = "0140052F", "0140004D"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from affectation.errors import InputError
-from affectation.importing import OFFER_TARGETS
-from affectation.mapping import apply_mapping, load_mapping
-from affectation.tables import read_table
+from affectation.intake.importing import OFFER_TARGETS
+from affectation.intake.mapping import apply_mapping, load_mapping
+from affectation.io.tables import read_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 

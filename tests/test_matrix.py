@@ -11,9 +11,9 @@ import pytest
 from conftest import CAR, PUBLIC, crowfly_minutes, make_scenario, solve_cli
 
 from affectation.errors import InputError
-from affectation.inputs import load_instance
-from affectation.matrix import read_matrix
-from affectation.travel import exact_minutes, reachable
+from affectation.io.inputs import load_instance
+from affectation.travel.matrix import read_matrix
+from affectation.travel.reach import exact_minutes, reachable
 
 CAEN = (49.18504, -0.36981)  # centroid of commune 14118
 BAYEUX = (49.27776, -0.70524)  # 14047

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affectation.cli import main
-from affectation.inputs import load_instance
-from affectation.mobilisation import COLUMNS, mobilisation_table, sites, with_site
-from affectation.travel import reachable
+from affectation.io.inputs import load_instance
+from affectation.pipeline.mobilisation import COLUMNS, mobilisation_table, sites, with_site
+from affectation.travel.reach import reachable
 
 FAST = settings(deadline=None, database=None, max_examples=40,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -11,12 +11,12 @@ from conftest import check_week, make_scenario, near, random_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from affectation.allocation import lexicographic_score
-from affectation.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
-from affectation.construct import Problem, greedy_allocation
-from affectation.inputs import Instance, load_instance
-from affectation.moves import place_by_moves
-from affectation.travel import reachable
+from affectation.domain.allocation import lexicographic_score
+from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
+from affectation.engine.moves import place_by_moves
+from affectation.engine.start import Problem, greedy_allocation
+from affectation.io.inputs import Instance, load_instance
+from affectation.travel.reach import reachable
 
 
 def _conversion_case(tmp_path: Path, signed: bool = False) -> tuple[Instance, np.ndarray]:

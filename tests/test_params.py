@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from affectation.domain.params import Scenario, load_scenario
 from affectation.errors import InputError
-from affectation.params import Scenario, load_scenario
 
 MINIMAL = """\
 [scenario]

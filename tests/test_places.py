@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from affectation.geodata import load_communes, load_postcodes
-from affectation.places import Places
+from affectation.intake.places import Places
 
 PLACES = Places()
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 from conftest import check_week, make_scenario, near
 
-from affectation.allocation import classify, lexicographic_score
-from affectation.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
-from affectation.inputs import Instance, load_instance
-from affectation.polish import polish
-from affectation.travel import reachable
+from affectation.domain.allocation import classify, lexicographic_score
+from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
+from affectation.engine.polish import polish
+from affectation.io.inputs import Instance, load_instance
+from affectation.travel.reach import reachable
 
 
 def _instance(tmp_path: Path, offers: list[dict], students: list[dict],

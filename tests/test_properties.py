@@ -21,11 +21,11 @@ from conftest import (
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from affectation.check import check_files
-from affectation.inputs import load_instance
-from affectation.output import assignments_csv
-from affectation.result import make_result
-from affectation.solve import SolveSettings, solve
+from affectation.analysis.check import check_files
+from affectation.analysis.result import make_result
+from affectation.engine.solve import SolveSettings, solve
+from affectation.io.inputs import load_instance
+from affectation.io.output import assignments_csv
 
 # No example database in the repository; tiny-instance searches are reproducible.
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

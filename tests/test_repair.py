@@ -20,10 +20,10 @@ from conftest import (
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from affectation.check import check_files
+from affectation.analysis.check import check_files
 from affectation.cli import main
 from affectation.errors import InputError
-from affectation.inputs import load_instance
+from affectation.io.inputs import load_instance
 
 
 def _repair(scenario: Path, previous: Path, out: Path, *extra: str) -> Any:

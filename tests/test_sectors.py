@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from affectation.sectors import SECTOR_NAMES, sector_code
+from affectation.intake.sectors import SECTOR_NAMES, sector_code
 
 
 def test_every_sector_name_maps_to_its_code_whatever_accents_and_case():

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from conftest import CAR, PUBLIC, crowfly_minutes, make_scenario, near, solve_cli
 
-from affectation.inputs import load_instance
-from affectation.solve import SolveSettings, solve
+from affectation.engine.solve import SolveSettings, solve
+from affectation.io.inputs import load_instance
 
 FAR = 0.1  # degrees of latitude: beyond 30 min by public transport, within 30 min by car
 
@@ -684,7 +684,7 @@ def test_solve_api_returns_valid_week_array(tmp_path: Path) -> None:
 def test_the_start_depends_on_size_and_time_limit_not_on_the_clock(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds_per_pair: float | None,
         start: str) -> None:
-    import affectation.solve as solve_module
+    import affectation.engine.solve as solve_module
 
     called: list[str] = []
     flows, greedy = solve_module.initial_allocation, solve_module.greedy_allocation

@@ -12,10 +12,10 @@ from conftest import check_week, independent_usable, make_scenario, near, solve_
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from affectation.analysis.suggest import BOTH, WEEK1, WEEK2, suggest
 from affectation.cli import main
-from affectation.inputs import Instance, load_instance
-from affectation.suggest import BOTH, WEEK1, WEEK2, suggest
-from affectation.travel import pupil_travel, reachable
+from affectation.io.inputs import Instance, load_instance
+from affectation.travel.reach import pupil_travel, reachable
 
 
 def _suggest(inst: Instance, week: np.ndarray, s: int) -> list[Any]:
@@ -222,8 +222,8 @@ def _rows_of(scenario: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]
 def _reference_chains(inst: Instance, week: np.ndarray, layer: str) -> tuple[np.ndarray, ...]:
     """The breadth-first search of `move_chains` written plainly: level by level, each newly
     labelled offer takes the first option (in row order of its holders) to the frontier."""
-    from affectation.candidates import offer_roles, usable
-    from affectation.suggest import MAX_MOVES, layer_state
+    from affectation.analysis.suggest import MAX_MOVES, layer_state
+    from affectation.engine.candidates import offer_roles, usable
 
     state = layer_state(inst, offer_roles(inst), week, layer)
     reach = reachable(inst)
@@ -257,8 +257,8 @@ def _reference_chains(inst: Instance, week: np.ndarray, layer: str) -> tuple[np.
 @given(case=_cases())
 def test_move_chains_match_the_plain_search(tmp_path_factory: Any, case: dict[str, Any]) -> None:
     """Same labels, holders and moves as the plain search, with and without reused options."""
-    from affectation.candidates import offer_roles
-    from affectation.suggest import layer_options, layer_state, move_chains
+    from affectation.analysis.suggest import layer_options, layer_state, move_chains
+    from affectation.engine.candidates import offer_roles
 
     path = make_scenario(tmp_path_factory.mktemp("s"), case["students"], case["offers"])
     inst = load_instance(path)

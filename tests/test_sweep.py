@@ -13,7 +13,7 @@ from conftest import make_scenario, near
 
 from affectation.cli import main
 from affectation.errors import InputError
-from affectation.sweep import parse_vary, plan
+from affectation.pipeline.sweep import parse_vary, plan
 
 
 def _scenario(tmp_path: Path) -> Path:

@@ -9,12 +9,12 @@ import numpy as np
 from click.testing import CliRunner
 
 from affectation.cli import main
+from affectation.domain.params import FeedParams
 from affectation.geodata import load_communes
-from affectation.gtfs import read_network, weekdays
-from affectation.inputs import load_instance
-from affectation.params import FeedParams
-from affectation.synthetic_network import NETWORK_FILE, write_network
-from affectation.travel import exact_minutes, reachable
+from affectation.io.gtfs import read_network, weekdays
+from affectation.io.inputs import load_instance
+from affectation.synthetic.network import NETWORK_FILE, write_network
+from affectation.travel.reach import exact_minutes, reachable
 
 
 def test_network_is_deterministic_and_valid(tmp_path: Path) -> None:

@@ -10,13 +10,7 @@ import pandas as pd
 import pytest
 
 from affectation.errors import InputError, Problem
-from affectation.tables import (
-    check_identifiers,
-    parse_bool,
-    parse_float,
-    parse_int,
-    read_table,
-)
+from affectation.io.tables import check_identifiers, parse_bool, parse_float, parse_int, read_table
 
 REQUIRED = ("student_id", "school_id", "lat", "lon")
 

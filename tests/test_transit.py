@@ -22,12 +22,12 @@ from gtfs_scenarios import (
 )
 from pyproj import Geod
 
-from affectation import transit
+from affectation.domain.params import load_scenario
 from affectation.errors import InputError
-from affectation.inputs import Instance, load_instance
-from affectation.params import load_scenario
-from affectation.transit import CACHE_DIR, pairs_within, zone_cells
-from affectation.travel import exact_minutes, reachable
+from affectation.io.inputs import Instance, load_instance
+from affectation.travel import transit
+from affectation.travel.reach import exact_minutes, reachable
+from affectation.travel.transit import CACHE_DIR, pairs_within, zone_cells
 
 GEOD = Geod(ellps="WGS84")
 TOLERANCE = 0.02  # minutes: homes sit within 0.7 m of their 1 m cell's centre
@@ -162,8 +162,8 @@ def test_solve_and_check_use_the_timetable_minutes(tmp_path: Path) -> None:
 
 
 def test_check_flags_a_placement_the_timetable_cannot_serve(tmp_path: Path) -> None:
-    from affectation.check import check_allocation
-    from affectation.tables import read_table
+    from affectation.analysis.check import check_allocation
+    from affectation.io.tables import read_table
 
     path = gtfs_scenario(tmp_path, students=STUDENTS[:1])
     outcome = solve_cli(path)

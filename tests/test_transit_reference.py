@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from gtfs_scenarios import gtfs_scenario
 
-from affectation.gtfs import read_network
-from affectation.inputs import load_instance
-from affectation.params import FeedParams
-from affectation.transit import all_connections, pairs_within
-from affectation.travel import exact_minutes
+from affectation.domain.params import FeedParams
+from affectation.io.gtfs import read_network
+from affectation.io.inputs import load_instance
+from affectation.travel.reach import exact_minutes
+from affectation.travel.transit import all_connections, pairs_within
 
 LAT, LON = 49.18, -0.40
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import make_scenario, point_at, radius_km
 from pyproj import Geod
 
-from affectation.inputs import Instance, load_instance
-from affectation.travel import exact_minutes, flat_km, geodesic_km, reachable
+from affectation.io.inputs import Instance, load_instance
+from affectation.travel.reach import exact_minutes, flat_km, geodesic_km, reachable
 
 GEOD = Geod(ellps="WGS84")
 
@@ -240,7 +240,7 @@ def test_reachable_exact_at_high_latitude(tmp_path: Path) -> None:
 def test_kernel_distance_is_flat_km_bit_for_bit() -> None:
     """The compiled kernels' distance is numpy's `flat_km` exactly (same operations, libm's
     sin, cos and hypot), across the date line and at high latitudes too."""
-    from affectation.reach_kernels import _flat_km
+    from affectation.travel.kernels import _flat_km
 
     rng = np.random.default_rng(9)
     n = 20_000
@@ -260,7 +260,7 @@ def test_reachable_same_in_small_chunks(random_instance: tuple[Instance, list[st
     """The grid's pupils are processed in chunks: any chunk size gives the same pairs."""
     inst, _ = random_instance
     whole = reachable(inst)
-    monkeypatch.setattr("affectation.travel._WINDOW_CHUNK", 97)
+    monkeypatch.setattr("affectation.travel.reach._WINDOW_CHUNK", 97)
     chunked = reachable(inst)
     for name in ("indptr", "offer", "deciminutes"):
         assert np.array_equal(getattr(chunked, name), getattr(whole, name)), name

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from affectation.candidates import (
+from affectation.engine.candidates import (
     NO_PRUNING,
     Pruning,
     allowed_pairs,
     build_candidates,
     offer_roles,
 )
-from affectation.construct import Problem, greedy_allocation
-from affectation.inputs import Instance
-from affectation.travel import PupilTravel, pupil_travel, reachable
+from affectation.engine.start import Problem, greedy_allocation
+from affectation.io.inputs import Instance
+from affectation.travel.reach import PupilTravel, pupil_travel, reachable
 
 
 @dataclass(frozen=True, eq=False)

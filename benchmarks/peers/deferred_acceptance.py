@@ -30,7 +30,7 @@ import numpy as np
 from matching.algorithms import hospital_resident
 from matching.players import Hospital, Player
 
-from affectation.allocation import seats_left
+from affectation.domain.allocation import seats_left
 
 from .base import Setting
 

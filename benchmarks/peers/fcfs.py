@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from affectation.construct import greedy_allocation
+from affectation.engine.start import greedy_allocation
 
 from .base import Setting
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from affectation.candidates import NO_PRUNING, build_candidates
-from affectation.mip import solve_mip
-from affectation.model import build_model, neighbourhood
+from affectation.engine.candidates import NO_PRUNING, build_candidates
+from affectation.engine.mip import solve_mip
+from affectation.engine.model import build_model, neighbourhood
 
 from .base import Setting
 

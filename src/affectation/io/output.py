@@ -1,0 +1,130 @@
+"""Result folders: `assignments.csv` and `summary.json`, written atomically.
+
+The folder is assembled beside its destination and swapped in at the end, so a crash or an
+interruption leaves the previous result folder whole (spec: Output folder).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from affectation.domain.allocation import FULL_KINDS, KINDS
+from affectation.io.inputs import Instance
+
+ASSIGNMENT_COLUMNS = (
+    "student_id", "school_id", "week1_offer_id", "week2_offer_id",
+    "week1_minutes", "week2_minutes", "kind", "reason",
+)
+
+
+def engine_version() -> str:
+    try:
+        return metadata.version("affectation")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """What a solve produced, ready to be written."""
+
+    week: np.ndarray
+    minutes: np.ndarray  # (students, 2) exact one-way minutes, nan where no offer
+    kind: np.ndarray
+    reason: np.ndarray
+    summary: dict
+
+
+def assignments_csv(instance: Instance, result: Result) -> str:
+    """The assignments table as CSV text (every input pupil, input order)."""
+    st, of = instance.students, instance.offers
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ASSIGNMENT_COLUMNS)
+    ids = of.ids
+    for i in range(st.n):
+        a, b = result.week[i]
+        m1, m2 = result.minutes[i]
+        writer.writerow((
+            st.ids[i], st.school[i],
+            ids[a] if a >= 0 else "", ids[b] if b >= 0 else "",
+            f"{m1:.1f}" if a >= 0 else "", f"{m2:.1f}" if b >= 0 else "",
+            result.kind[i], result.reason[i],
+        ))
+    return out.getvalue()
+
+
+def counts(instance: Instance, kind: np.ndarray) -> dict:
+    """The spec's summary counts, from the kinds."""
+    st = instance.students
+    full = np.isin(kind, FULL_KINDS)
+    to_place = st.to_place
+    return {
+        "students": int(st.n),
+        "students_to_place": int(to_place.sum()),
+        "placed_full": int(full.sum()),
+        "placed_partial": int((kind == "partial").sum()),
+        "unplaced": int((kind == "unplaced").sum()),
+        "priority_students": int((st.priority & to_place).sum()),
+        "priority_placed_full": int((full & st.priority).sum()),
+        "by_kind": {k: int((kind == k).sum()) for k in KINDS},
+    }
+
+
+def input_hashes(instance: Instance) -> dict:
+    return {
+        name: {"path": str(path), "sha256": sha256(path)}
+        for name, path in instance.input_files().items()
+    }
+
+
+def write_result_folder(out_dir: Path, files: Mapping[str, Callable[[], str | bytes]]) -> None:
+    """Write `files` (name -> text or bytes producer; a name may hold `/` for a subfolder)
+    into `out_dir` atomically."""
+    out_dir = Path(out_dir)
+    parent = out_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+    try:
+        for name, produce in files.items():
+            content = produce()
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                (tmp / name).write_bytes(content)
+            else:
+                (tmp / name).write_text(content, encoding="utf-8", newline="")
+        old = None
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
+            os.rmdir(old)
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def summary_json(summary: dict) -> str:
+    return json.dumps(summary, ensure_ascii=False, indent=2) + "\n"

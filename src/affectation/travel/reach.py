@@ -1,0 +1,362 @@
+"""Travel times: the `crowfly` model of the spec, vectorised over millions of pupil-offer pairs.
+
+    minutes = access_minutes[m] + detour[m] * geodesic_km(home, offer) / speed_kmh[m] * 60
+
+The exact geodesic (pyproj, WGS84) costs about 0.5 µs a pair, too slow for the hundreds of
+millions of pairs a region holds. So reachability is decided in three steps: a grid keeps only
+offers in the cells around a pupil's; a local ellipsoidal flat-earth distance (error under
+2 m up to 100 km at French latitudes) decides every pair clearly inside or outside the limit;
+the exact geodesic decides the few pairs within a safety band of the limit (wider at high
+latitudes, where the approximation is worse; beyond 75° every pair is exact). Minutes
+written to outputs are always exact. The grid's pairs are computed by compiled kernels on
+every core (`reach_kernels`), with the very floating-point operations of `flat_km`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pyproj import Geod
+
+from affectation.io.inputs import Instance
+
+GEOD = Geod(ellps="WGS84")
+_A = 6378137.0
+_F = 1 / 298.257223563
+_E2 = _F * (2 - _F)
+# Beyond this radius the flat-earth approximation is not trusted: every pair is computed exactly.
+_FLAT_TRUSTED_KM = 100.0
+_DECI = 10.0  # reachable minutes are kept in tenths of a minute (uint16)
+# Pupil-offer pairs of the grid windows whose distances are held at once (8 bytes each).
+_WINDOW_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True, eq=False)
+class PupilTravel:
+    """Per-pupil crowfly parameters: effective limit, and the radius in km it allows."""
+
+    speed_kmh: np.ndarray
+    detour: np.ndarray
+    access_minutes: np.ndarray
+    limit_minutes: np.ndarray
+
+    @property
+    def radius_km(self) -> np.ndarray:
+        """Largest geodesic distance within the limit (negative when even access is too long)."""
+        return (self.limit_minutes - self.access_minutes) * self.speed_kmh / (60 * self.detour)
+
+    def minutes(self, students: np.ndarray, km: np.ndarray) -> np.ndarray:
+        return self.access_minutes[students] + (
+            self.detour[students] * km / self.speed_kmh[students] * 60.0
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Reach:
+    """Reachable pairs in CSR form, each pupil's offers sorted by minutes then offer index.
+
+    Row i spans `offer[indptr[i]:indptr[i+1]]`; `deciminutes` is the travel time in tenths of a
+    minute rounded down (for the objective); exact minutes come from `exact_minutes`.
+    """
+
+    indptr: np.ndarray
+    offer: np.ndarray
+    deciminutes: np.ndarray
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.offer)
+
+    def student_of_pair(self) -> np.ndarray:
+        """The pupil of each pair (computed once: read-only, do not modify)."""
+        cached = self.__dict__.get("_student_of_pair")
+        if cached is None:
+            cached = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int32),
+                               np.diff(self.indptr))
+            cached.setflags(write=False)
+            self.__dict__["_student_of_pair"] = cached
+        return cached
+
+    def row(self, student: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.indptr[student], self.indptr[student + 1]
+        return self.offer[lo:hi], self.deciminutes[lo:hi]
+
+
+def pupil_travel(instance: Instance) -> PupilTravel:
+    """Each pupil's mode parameters and effective limit (the smaller of mode and own limit)."""
+    modes = instance.scenario.travel.modes
+    names = instance.scenario.travel.mode_names
+    mode = instance.students.mode
+
+    def per_mode(attr: str) -> np.ndarray:
+        return np.array([getattr(modes[m], attr) for m in names], dtype=np.float64)[mode]
+
+    limit = np.minimum(per_mode("max_minutes"), instance.students.max_minutes)
+    return PupilTravel(
+        speed_kmh=per_mode("speed_kmh"),
+        detour=per_mode("detour"),
+        access_minutes=per_mode("access_minutes"),
+        limit_minutes=limit,
+    )
+
+
+def geodesic_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
+                lon2: np.ndarray) -> np.ndarray:
+    """Exact WGS84 geodesic distance in km (pyproj)."""
+    if len(lat1) == 0:
+        return np.zeros(0)
+    _, _, metres = GEOD.inv(lon1, lat1, lon2, lat2)
+    return np.asarray(metres, dtype=np.float64) / 1000.0
+
+
+def flat_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Flat-earth distance on the ellipsoid's local radii of curvature at the mid-latitude."""
+    phi = np.radians((lat1 + lat2) * 0.5)
+    s = np.sin(phi)
+    w = np.sqrt(1 - _E2 * s * s)
+    meridional = _A * (1 - _E2) / (w * w * w)
+    normal = _A / w
+    dy = np.radians(lat2 - lat1) * meridional
+    dlon = (lon2 - lon1 + 180.0) % 360.0 - 180.0
+    dx = np.radians(dlon) * normal * np.cos(phi)
+    return np.hypot(dx, dy) / 1000.0
+
+
+def exact_minutes(instance: Instance, students: np.ndarray, offers: np.ndarray,
+                  travel: PupilTravel | None = None) -> np.ndarray:
+    """Exact minutes for the given (student, offer) pairs: crowfly, or the scenario's
+    timetable or matrix model for the pupils whose mode it covers (inf = unreachable)."""
+    travel = travel or pupil_travel(instance)
+    st, of = instance.students, instance.offers
+    km = geodesic_km(st.lat[students], st.lon[students], of.lat[offers], of.lon[offers])
+    minutes = travel.minutes(students, km)
+    table = model_minutes(instance)
+    if table is not None and len(minutes):
+        students = np.asarray(students)
+        covered = table.origin_of_student[students] >= 0
+        minutes[covered] = table.lookup(students[covered], np.asarray(offers)[covered])
+    return minutes
+
+
+@dataclass(frozen=True, eq=False)
+class ZoneMinutes:
+    """Minutes of a table model (`gtfs`, `matrix`) from origin zones to destination zones.
+
+    `origin_of_student` is each pupil's zone (-1: a pupil this model does not cover, whose
+    minutes are crowfly); `dest_of_offer` each offer's zone (-1: none). `key` holds the pairs
+    `origin * n_dest + dest` that have minutes, sorted; any other pair is unreachable.
+    """
+
+    origin_of_student: np.ndarray
+    dest_of_offer: np.ndarray
+    n_dest: int
+    key: np.ndarray
+    minutes: np.ndarray
+
+    def lookup(self, students: np.ndarray, offers: np.ndarray) -> np.ndarray:
+        """Minutes of each (student, offer) pair of covered pupils (inf = unreachable)."""
+        dest = self.dest_of_offer[offers]
+        want = self.origin_of_student[students] * self.n_dest + dest
+        out = np.full(len(want), np.inf)
+        if len(self.key) and len(want):
+            pos = np.minimum(np.searchsorted(self.key, want), len(self.key) - 1)
+            hit = (self.key[pos] == want) & (dest >= 0)
+            out[hit] = self.minutes[pos[hit]]
+        return out
+
+    def pair_keys(self, students: np.ndarray, limit: np.ndarray, offer_mask: np.ndarray
+                  ) -> np.ndarray:
+        """Packed reachable-pair keys (as `reachable`) of covered `students` within `limit`."""
+        # Offer-level rows (origin, offer, minutes) sorted by origin: each destination row
+        # is spread over the masked offers of that destination.
+        offers = np.flatnonzero(offer_mask & (self.dest_of_offer >= 0))
+        dest = self.dest_of_offer[offers]
+        d_order = np.argsort(dest, kind="stable")
+        offers, dest = offers[d_order], dest[d_order]
+        origin, row_dest = np.divmod(self.key, self.n_dest)
+        first = np.searchsorted(dest, row_dest, side="left")
+        count = np.searchsorted(dest, row_dest, side="right") - first
+        idx = _ranges(first, count)
+        row_origin = np.repeat(origin, count)
+        row_offer = offers[idx]
+        row_minutes = np.repeat(self.minutes, count)
+        n_origin = int(max(self.origin_of_student.max(initial=-1), origin.max(initial=-1))) + 1
+        ptr = np.searchsorted(row_origin, np.arange(n_origin + 1))
+        out: list[np.ndarray] = []
+        for lo in range(0, len(students), 4096):
+            pupils = students[lo:lo + 4096]
+            z = self.origin_of_student[pupils]
+            n = ptr[z + 1] - ptr[z]
+            rows = _ranges(ptr[z], n)
+            who = np.repeat(pupils, n)
+            keep = row_minutes[rows] <= limit[who]
+            rows, who = rows[keep], who[keep]
+            deci = np.minimum(np.floor(row_minutes[rows] * _DECI), 0xFFFF).astype(np.int64)
+            out.append((who.astype(np.int64) << 40) | (deci << 24)
+                       | row_offer[rows].astype(np.int64))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Concatenated ranges start[i] .. start[i] + count[i] - 1."""
+    total = int(count.sum())
+    return np.repeat(start - np.r_[0, np.cumsum(count)[:-1]], count) + np.arange(total)
+
+
+def model_minutes(instance: Instance) -> ZoneMinutes | None:
+    """The scenario's table model (computed once per instance), or None for crowfly."""
+    model = instance.scenario.travel.model
+    if model == "crowfly":
+        return None
+    cached = instance.__dict__.get("_model_minutes")
+    if cached is None:
+        if model == "gtfs":
+            from affectation.travel.transit import transit_minutes
+            cached = transit_minutes(instance)
+        else:
+            from affectation.travel.matrix import matrix_minutes
+            cached = matrix_minutes(instance)
+        instance.__dict__["_model_minutes"] = cached
+    return cached
+
+
+def reachable(instance: Instance, travel: PupilTravel | None = None,
+              offer_mask: np.ndarray | None = None,
+              student_mask: np.ndarray | None = None) -> Reach:
+    """All (pupil, offer) pairs within the pupil's limit, for masked pupils and offers.
+
+    Defaults: pupils to place, offers with capacity > 0. Exactness: a pair is kept iff its
+    exact geodesic minutes are <= the limit.
+    """
+    travel = travel or pupil_travel(instance)
+    st, of = instance.students, instance.offers
+    if offer_mask is None:
+        offer_mask = of.capacity > 0
+    if student_mask is None:
+        student_mask = st.to_place
+    chunks_key: list[np.ndarray] = []
+    table = model_minutes(instance)
+    if table is not None:
+        by_table = student_mask & (table.origin_of_student >= 0)
+        chunks_key.append(table.pair_keys(np.flatnonzero(by_table), travel.limit_minutes,
+                                          offer_mask))
+        student_mask = student_mask & ~by_table
+    radius = travel.radius_km
+    candidates = np.flatnonzero(offer_mask)
+    chunks_s: list[np.ndarray] = []
+    active = np.flatnonzero(student_mask & (radius >= 0))
+    if len(candidates) and len(active):
+        # Pupils are grouped by the radius they allow so that each group uses a grid fitted to it.
+        groups = np.unique(np.round(radius[active], 1))
+        for group_radius in groups:
+            members = active[np.round(radius[active], 1) == group_radius]
+            cell_km = max(float(radius[members].max()), 1.0)
+            _grid_pairs(instance, travel, members, candidates, cell_km, chunks_s, chunks_key)
+    n = st.n
+    if chunks_key:
+        keys = np.concatenate(chunks_key)
+        keys.sort()
+    else:
+        keys = np.zeros(0, dtype=np.int64)
+    from affectation.travel.kernels import unpack_keys
+
+    deci = np.empty(len(keys), dtype=np.uint16)
+    offer = np.empty(len(keys), dtype=np.int32)
+    unpack_keys(keys, offer, deci)
+    # Keys are sorted by pupil first: each row starts at the first key of its pupil.
+    indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) << 40).astype(np.int64)
+    return Reach(indptr=indptr, offer=offer, deciminutes=deci)
+
+
+def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
+                candidates: np.ndarray, cell_km: float,
+                out_s: list[np.ndarray], out_key: list[np.ndarray]) -> None:
+    """Packed keys of the reachable pairs of `members` (pupils sharing a radius) among the
+    `candidates` offers, by a grid of cells of `cell_km`, appended to `out_key`."""
+    from affectation.travel import kernels  # numba: imported when first needed
+
+    st, of = instance.students, instance.offers
+    if st.n >= 1 << 23 or of.n >= 1 << 24:
+        raise ValueError("too many students or offers for the packed pair keys")
+    # Grid coordinates never overstate a distance: degrees are scaled by the smallest length
+    # a degree has over the pupils' latitudes (plus their reach), so that the 3x3 cells around a
+    # pupil's cell hold every offer within its radius; cells are also 5% larger for safety.
+    widest_lat = min(float(np.max(np.abs(st.lat[members]))) + cell_km / 110.0, 89.0)
+    ky = 110.5
+    kx = 111.32 * np.cos(np.radians(widest_lat))
+    size = cell_km * 1.05 + 0.5
+    oc_x = np.floor(of.lon[candidates] * kx / size).astype(np.int64)
+    oc_y = np.floor(of.lat[candidates] * ky / size).astype(np.int64)
+    sc_x = np.floor(st.lon[members] * kx / size).astype(np.int64)
+    sc_y = np.floor(st.lat[members] * ky / size).astype(np.int64)
+    base = 1 << 21
+    o_cell = (oc_x + base) * (1 << 22) + (oc_y + base)
+    order = np.argsort(o_cell, kind="stable")
+    o_cell_sorted = o_cell[order]
+    o_sorted = candidates[order]
+    s_cell = (sc_x + base) * (1 << 22) + (sc_y + base)
+    s_order = np.argsort(s_cell, kind="stable")
+    pupils = members[s_order]
+    if not len(pupils):
+        return
+    cell = s_cell[s_order]
+    # Each pupil's window: the offers of the 3x3 cells around its own, three runs of the
+    # sorted offers (one per column of cells).
+    cx, cy = np.divmod(cell, 1 << 22)
+    window = np.zeros((len(pupils), 6), dtype=np.int64)
+    for j, dx in enumerate((-1, 0, 1)):
+        window[:, 2 * j] = np.searchsorted(o_cell_sorted, (cx + dx) * (1 << 22) + cy - 1,
+                                           side="left")
+        window[:, 2 * j + 1] = np.maximum(
+            np.searchsorted(o_cell_sorted, (cx + dx) * (1 << 22) + cy + 1, side="right"),
+            window[:, 2 * j])
+    # The flat-earth error grows with latitude (2 m at 51°N, 40 m at 80°N for 95 km): a
+    # wider band below 75° (by the northernmost pupil of the cell), the exact geodesic for
+    # every pair beyond.
+    first = np.r_[0, np.flatnonzero(cell[1:] != cell[:-1]) + 1]
+    top = np.repeat(np.maximum.reduceat(np.abs(st.lat[pupils]), first),
+                    np.diff(np.r_[first, len(pupils)]))
+    band_rel = np.where(top <= 55, 1e-4, 1e-3)
+    exact = (top > 75) | (cell_km > _FLAT_TRUSTED_KM)
+    band = np.maximum(band_rel * travel.radius_km[pupils], 0.01)
+    size_of = (window[:, 1::2] - window[:, 0::2]).sum(axis=1)
+    lat, lon = st.lat.astype(np.float64), st.lon.astype(np.float64)
+    o_lat, o_lon = of.lat.astype(np.float64), of.lon.astype(np.float64)
+    offers = o_sorted.astype(np.int64)
+    radius = travel.radius_km.astype(np.float64)
+    access = travel.access_minutes.astype(np.float64)
+    detour, speed = travel.detour.astype(np.float64), travel.speed_kmh.astype(np.float64)
+    doubtful_s, doubtful_o = [], []
+    # Chunks of pupils holding about `_WINDOW_CHUNK` pairs of their windows each.
+    total = np.cumsum(size_of)
+    edges = np.unique(np.r_[0, np.searchsorted(total, np.arange(
+        _WINDOW_CHUNK, int(total[-1]), _WINDOW_CHUNK), side="right"), len(pupils)])
+    km = np.empty(0, dtype=np.float64)
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        part = pupils[lo:hi].astype(np.int64)
+        sizes = size_of[lo:hi]
+        start = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+        if int(sizes.sum()) > len(km):
+            km = np.empty(int(sizes.sum()), dtype=np.float64)
+        counts = np.zeros((len(part), 2), dtype=np.int64)
+        kernels.classify_pairs(part, window[lo:hi], offers, lat, lon, o_lat, o_lon, radius,
+                               band[lo:hi], exact[lo:hi], start, km, counts)
+        offset = np.zeros_like(counts)
+        offset[1:] = np.cumsum(counts, axis=0)[:-1]
+        keys = np.empty(int(counts[:, 0].sum()), dtype=np.int64)
+        d_s = np.empty(int(counts[:, 1].sum()), dtype=np.int64)
+        d_o = np.empty(len(d_s), dtype=np.int64)
+        kernels.write_pairs(part, window[lo:hi], offers, radius, band[lo:hi], exact[lo:hi],
+                            access, detour, speed, start, km, offset, keys, d_s, d_o)
+        out_key.append(keys)
+        doubtful_s.append(d_s)
+        doubtful_o.append(d_o)
+    s_idx, o_idx = np.concatenate(doubtful_s), np.concatenate(doubtful_o)
+    # Doubtful pairs: the exact geodesic decides.
+    dist = geodesic_km(st.lat[s_idx], st.lon[s_idx], of.lat[o_idx], of.lon[o_idx])
+    minutes = travel.minutes(s_idx, dist)
+    keep = minutes <= travel.limit_minutes[s_idx]
+    s_idx, o_idx, minutes = s_idx[keep], o_idx[keep], minutes[keep]
+    deci = np.minimum(np.floor(minutes * _DECI), 0xFFFF).astype(np.int64)
+    out_key.append((s_idx << 40) | (deci << 24) | o_idx)
