@@ -27,9 +27,10 @@ import numpy as np  # noqa: E402
 from affectation.analysis.check import check_files  # noqa: E402
 from affectation.analysis.reasons import explain  # noqa: E402
 from affectation.domain.allocation import FULL_KINDS, classify  # noqa: E402
+from affectation.domain.instance import Instance  # noqa: E402
 from affectation.engine.candidates import OfferRoles, offer_roles  # noqa: E402
-from affectation.io.inputs import Instance, load_instance  # noqa: E402
 from affectation.io.output import Result, assignments_csv  # noqa: E402
+from affectation.travel.loading import load_instance  # noqa: E402
 from affectation.travel.reach import Reach, exact_minutes, pupil_travel, reachable  # noqa: E402
 
 METHODS = ("engine", "fcfs", "da", "highs")

@@ -23,7 +23,7 @@ import numpy as np
 
 from affectation.analysis.explain import read_result
 from affectation.analysis.suggest import suggest, suggestions_table
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import pupil_travel, reachable
 
 ROOT = Path(__file__).resolve().parents[1]

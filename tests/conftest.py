@@ -22,7 +22,7 @@ from pyproj import Geod
 from affectation.analysis.check import Violation, check_allocation, check_files
 from affectation.cli import main
 from affectation.domain.allocation import classify
-from affectation.io.inputs import Instance
+from affectation.domain.instance import Instance
 from affectation.travel.reach import exact_minutes
 
 GEOD = Geod(ellps="WGS84")

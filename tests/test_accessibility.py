@@ -16,7 +16,7 @@ from conftest import make_scenario, near, solve_cli
 
 from affectation.engine.candidates import usable
 from affectation.errors import InputError
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 
 FAR = 0.1
 

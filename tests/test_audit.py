@@ -14,17 +14,12 @@ from conftest import brute_force, make_scenario, near, solve_cli, tiny_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from affectation.analysis.audit import (
-    COLUMNS,
-    GroupBounds,
-    fairness_table,
-    parity_text,
-    pupil_groups,
-)
+from affectation.analysis.audit import COLUMNS, GroupBounds, fairness_table, parity_text
+from affectation.domain.territory import pupil_groups
 from affectation.engine.bound import three_layer_bound
 from affectation.engine.candidates import allowed_pairs
 from affectation.geodata import load_communes
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,10 +17,11 @@ import pytest
 
 from affectation.analysis.check import check_allocation
 from affectation.domain.allocation import lexicographic_score
+from affectation.domain.instance import Instance
 from affectation.engine.bound import full_placement_bound
-from affectation.io.inputs import Instance, load_instance
 from affectation.io.output import assignments_csv
 from affectation.synthetic.scenario import generate_scenario
+from affectation.travel.loading import load_instance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import affectation.engine.bound as bound_module
+from affectation.domain.instance import Instance
 from affectation.engine.bound import full_placement_bound, three_layer_bound
 from affectation.engine.candidates import allowed_pairs, offer_roles
-from affectation.io.inputs import Instance, load_instance
 from affectation.synthetic.scenario import generate_scenario
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from affectation.analysis.check import Violation, check_allocation, check_files
 from affectation.cli import main
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import exact_minutes
 
 CHECK_PY = Path(__file__).resolve().parents[1] / "src" / "affectation" / "analysis" / "check.py"

@@ -8,9 +8,10 @@ import numpy as np
 from conftest import check_week, make_scenario, near
 
 from affectation.domain.allocation import seats_left
+from affectation.domain.instance import Instance
 from affectation.engine import start as construct
 from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
-from affectation.io.inputs import Instance, load_instance
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
 PUBLIC = {"speed_kmh": 20.0, "detour": 1.25, "access_minutes": 5.0, "max_minutes": 30.0}

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affectation.engine.equity import group_index, group_rates
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 
 OTHER_SCHOOL = "0140013N"
 CAR = {"speed_kmh": 50.0, "detour": 1.3, "access_minutes": 5.0, "max_minutes": 60.0}

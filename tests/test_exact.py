@@ -16,8 +16,8 @@ from affectation.engine.candidates import allowed_pairs, offer_roles
 from affectation.engine.exact import exact_placements
 from affectation.engine.search import SearchSettings
 from affectation.engine.solve import SolveSettings, solve
-from affectation.io.inputs import load_instance
 from affectation.synthetic.scenario import generate_scenario
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
 FAST = settings(deadline=None, database=None, max_examples=60,

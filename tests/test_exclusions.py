@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from affectation.analysis.check import check_allocation
 from affectation.engine.candidates import usable
 from affectation.errors import InputError
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 
 
 def _case(tmp_path: Path, exclusions: list[dict[str, str]],

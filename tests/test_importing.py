@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affectation.cli import main
-from affectation.domain.params import load_scenario
 from affectation.errors import InputError
 from affectation.geodata import load_communes
 from affectation.intake.importing import (
@@ -33,6 +32,7 @@ from affectation.intake.importing import (
 )
 from affectation.intake.places import Places
 from affectation.io.inputs import read_offers, read_students
+from affectation.io.scenario import load_scenario
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 WEEKS = ("2026-W25", "2026-W26")

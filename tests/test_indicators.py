@@ -14,12 +14,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import PUBLIC, crowfly_minutes, make_scenario, near
 
-from affectation.analysis.audit import pupil_groups
 from affectation.analysis.indicators import COLUMNS, indicators_table
 from affectation.cli import main
 from affectation.domain.allocation import classify
-from affectation.io.inputs import Instance, load_instance
+from affectation.domain.instance import Instance
+from affectation.domain.territory import pupil_groups
 from affectation.io.workbook import workbook_bytes
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import exact_minutes, reachable
 
 BAYEUX = {"lat": 49.2765, "lon": -0.7025}

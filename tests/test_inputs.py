@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from affectation.cli import main
+from affectation.domain.instance import Instance
 from affectation.errors import MAX_LISTED_PROBLEMS, InputError
-from affectation.io.inputs import Instance, load_instance
+from affectation.travel.loading import load_instance
 
 GOOD = Path(__file__).parent / "fixtures" / "good"
 STUDENTS = ["00123", "E2", "E3", "E4", "E5", "E6"]

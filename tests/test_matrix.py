@@ -11,7 +11,7 @@ import pytest
 from conftest import CAR, PUBLIC, crowfly_minutes, make_scenario, solve_cli
 
 from affectation.errors import InputError
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 from affectation.travel.matrix import read_matrix
 from affectation.travel.reach import exact_minutes, reachable
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affectation.cli import main
-from affectation.io.inputs import load_instance
 from affectation.pipeline.mobilisation import COLUMNS, mobilisation_table, sites, with_site
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
 FAST = settings(deadline=None, database=None, max_examples=40,

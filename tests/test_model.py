@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
 from affectation.engine.model import build_model, hint_allocation, neighbourhood, read_allocation
-from affectation.io.inputs import Instance, load_instance
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

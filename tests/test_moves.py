@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affectation.domain.allocation import lexicographic_score
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
 from affectation.engine.moves import place_by_moves
 from affectation.engine.start import Problem, greedy_allocation
-from affectation.io.inputs import Instance, load_instance
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
 

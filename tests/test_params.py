@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from affectation.domain.params import Scenario, load_scenario
+from affectation.domain.params import Scenario
 from affectation.errors import InputError
+from affectation.io.scenario import load_scenario
 
 MINIMAL = """\
 [scenario]

@@ -8,9 +8,10 @@ import numpy as np
 from conftest import check_week, make_scenario, near
 
 from affectation.domain.allocation import classify, lexicographic_score
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
 from affectation.engine.polish import polish
-from affectation.io.inputs import Instance, load_instance
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
 

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from affectation.analysis.check import check_files
 from affectation.analysis.result import make_result
 from affectation.engine.solve import SolveSettings, solve
-from affectation.io.inputs import load_instance
 from affectation.io.output import assignments_csv
+from affectation.travel.loading import load_instance
 
 # No example database in the repository; tiny-instance searches are reproducible.
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

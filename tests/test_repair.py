@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from affectation.analysis.check import check_files
 from affectation.cli import main
 from affectation.errors import InputError
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 
 
 def _repair(scenario: Path, previous: Path, out: Path, *extra: str) -> Any:

@@ -17,7 +17,7 @@ import pytest
 from conftest import CAR, PUBLIC, crowfly_minutes, make_scenario, near, solve_cli
 
 from affectation.engine.solve import SolveSettings, solve
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 
 FAR = 0.1  # degrees of latitude: beyond 30 min by public transport, within 30 min by car
 

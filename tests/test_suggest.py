@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from affectation.analysis.suggest import BOTH, WEEK1, WEEK2, suggest
 from affectation.cli import main
-from affectation.io.inputs import Instance, load_instance
+from affectation.domain.instance import Instance
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import pupil_travel, reachable
 
 

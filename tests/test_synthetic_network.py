@@ -12,8 +12,8 @@ from affectation.cli import main
 from affectation.domain.params import FeedParams
 from affectation.geodata import load_communes
 from affectation.io.gtfs import read_network, weekdays
-from affectation.io.inputs import load_instance
 from affectation.synthetic.network import NETWORK_FILE, write_network
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import exact_minutes, reachable
 
 

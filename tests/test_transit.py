@@ -22,10 +22,11 @@ from gtfs_scenarios import (
 )
 from pyproj import Geod
 
-from affectation.domain.params import load_scenario
+from affectation.domain.instance import Instance
 from affectation.errors import InputError
-from affectation.io.inputs import Instance, load_instance
+from affectation.io.scenario import load_scenario
 from affectation.travel import transit
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import exact_minutes, reachable
 from affectation.travel.transit import CACHE_DIR, pairs_within, zone_cells
 

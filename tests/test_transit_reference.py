@@ -11,7 +11,7 @@ from gtfs_scenarios import gtfs_scenario
 
 from affectation.domain.params import FeedParams
 from affectation.io.gtfs import read_network
-from affectation.io.inputs import load_instance
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import exact_minutes
 from affectation.travel.transit import all_connections, pairs_within
 

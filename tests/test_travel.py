@@ -11,8 +11,10 @@ import pytest
 from conftest import make_scenario, point_at, radius_km
 from pyproj import Geod
 
-from affectation.io.inputs import Instance, load_instance
-from affectation.travel.reach import exact_minutes, flat_km, geodesic_km, reachable
+from affectation.domain.instance import Instance
+from affectation.geo import flat_km, geodesic_km
+from affectation.travel.loading import load_instance
+from affectation.travel.reach import exact_minutes, reachable
 
 GEOD = Geod(ellps="WGS84")
 

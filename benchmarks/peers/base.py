@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import (
     NO_PRUNING,
     Pruning,
@@ -14,7 +15,6 @@ from affectation.engine.candidates import (
     offer_roles,
 )
 from affectation.engine.start import Problem, greedy_allocation
-from affectation.io.inputs import Instance
 from affectation.travel.reach import PupilTravel, pupil_travel, reachable
 
 

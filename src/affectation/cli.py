@@ -43,9 +43,9 @@ def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
     from affectation.analysis.result import add_fairness, make_result
     from affectation.engine.solve import SolveSettings
     from affectation.engine.solve import solve as run_solve
-    from affectation.io.inputs import load_instance
     from affectation.io.output import assignments_csv, summary_json
     from affectation.io.workbook import write_folder
+    from affectation.travel.loading import load_instance
 
     started = time.perf_counter()
     try:
@@ -115,7 +115,7 @@ def _pupil_of_result(scenario: Path, result_dir: Path, student_id: str) -> tuple
     """(instance, result table, pupil index) for `explain` and `suggest`; exit 2 when the
     inputs are bad, the folder has no assignments.csv or the pupil is unknown."""
     from affectation.analysis.explain import TEXT, read_result
-    from affectation.io.inputs import load_instance
+    from affectation.travel.loading import load_instance
 
     try:
         instance = load_instance(scenario)
@@ -206,7 +206,6 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
     mobilisation.csv dans RESULT_DIR (dossier de résultats de « solve »)."""
     from affectation.analysis.explain import read_result
     from affectation.engine.solve import SolveSettings
-    from affectation.io.inputs import load_instance
     from affectation.io.workbook import WORKBOOK_NAME, read_folder, write_folder
     from affectation.pipeline.mobilisation import (
         confirm_by_resolve,
@@ -214,6 +213,7 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
         mobilisation_table,
         sites,
     )
+    from affectation.travel.loading import load_instance
     from affectation.travel.reach import reachable
 
     path = Path(result_dir) / "assignments.csv"
@@ -394,8 +394,8 @@ def travel_command(scenario: Path, out_dir: Path) -> None:
     import functools
 
     from affectation.analysis.travel_report import travel_tables
-    from affectation.io.inputs import load_instance
     from affectation.io.output import write_result_folder
+    from affectation.travel.loading import load_instance
 
     started = time.perf_counter()
     try:
@@ -424,14 +424,14 @@ def repair(scenario: Path, previous_dir: Path, out_dir: Path, freeze_placed: boo
     """Répare une affectation après des changements (offres retirées, nouveaux élèves,
     conventions) : les conventions ne bougent jamais, les élèves placés gardent leur place
     sauf pour en placer d'autres ; écrit aussi changes.csv."""
-    from affectation.analysis.audit import pupil_groups
     from affectation.analysis.indicators import indicators_csv, indicators_table
     from affectation.analysis.result import add_fairness, make_result
+    from affectation.domain.territory import pupil_groups
     from affectation.engine.repair import RepairSettings, change_counts, changes_csv, read_previous
     from affectation.engine.repair import repair as run_repair
-    from affectation.io.inputs import load_instance
     from affectation.io.output import assignments_csv, sha256, summary_json
     from affectation.io.workbook import write_folder
+    from affectation.travel.loading import load_instance
 
     started = time.perf_counter()
     try:

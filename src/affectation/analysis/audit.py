@@ -27,159 +27,27 @@ import numpy as np
 import pandas as pd
 
 from affectation.domain.allocation import FULL_KINDS, classify
-from affectation.engine.bound import three_layer_bound
-from affectation.engine.candidates import (
-    OfferRoles,
-    allowed_pairs,
-    extensions,
-    offer_roles,
-    pair_options,
+from affectation.domain.instance import Instance
+from affectation.domain.territory import (
+    GROUP_TYPES,
+    OUTSIDE_GROUP,
+    PRIORITY_GROUPS,
+    RURAL_POPULATION,
+    group_labels,
+    pupil_groups,
+    split_groups,
 )
-from affectation.geodata import load_communes, load_lycees
-from affectation.io.inputs import Instance
-from affectation.travel.reach import Reach, exact_minutes, flat_km
+from affectation.engine.bound import placeable_pupils, three_layer_bound
+from affectation.engine.candidates import (
+    allowed_pairs,
+)
+from affectation.geodata import load_communes
+from affectation.travel.reach import Reach, exact_minutes, restrict_reach
 
-RURAL_POPULATION = 2000
-OUTSIDE_KM = 20.0
-OUTSIDE_GROUP = "hors Normandie"
-OUTSIDE_DEPARTMENT = "autre"
-PRIORITY_GROUPS = ("prioritaire", "non prioritaire")
-RURALITY_GROUPS = ("rural", "urbain", OUTSIDE_GROUP)
-GROUP_TYPES = ("priority", "school", "epci", "department", "rurality")
-DEPARTMENTS = {"14": "Calvados", "27": "Eure", "50": "Manche", "61": "Orne",
-               "76": "Seine-Maritime"}
 COLUMNS = ("group_type", "group", "label", "students", "placed_full", "placed_partial",
            "unplaced", "rate_full", "median_minutes", "p90_minutes", "upper_bound_full")
-_CHUNK = 4096
 # A group's bound is first tried on each pupil's nearest pairs only (see `GroupBounds`).
 FIRST_TRY_PAIRS = 48
-_A = 6378137.0  # WGS84
-_E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
-
-
-def nearest_communes(lat: np.ndarray, lon: np.ndarray, communes: pd.DataFrame
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Row of the nearest commune centroid for each point, and its distance in km.
-
-    Distances are flat-earth on the WGS84 radii of curvature at the point's latitude, a
-    quadratic form in the centroid's coordinates: the nearest of all centroids is found with
-    one matrix product per chunk of points (coordinates centred on the communes).
-    """
-    clat = communes["lat"].to_numpy(np.float64)
-    clon = communes["lon"].to_numpy(np.float64)
-    lat0, lon0 = float(clat.mean()), float(clon.mean())
-    cy, cx = clat - lat0, clon - lon0
-    py = lat - lat0
-    px = (lon - lon0 + 180.0) % 360.0 - 180.0
-    s = np.sin(np.radians(lat))
-    w = np.sqrt(1 - _E2 * s * s)
-    ky2 = np.radians(_A * (1 - _E2) / (w * w * w)) ** 2
-    kx2 = np.radians(_A / w * np.cos(np.radians(lat))) ** 2
-    # |p - c|^2 = kx2 (px - cx)^2 + ky2 (py - cy)^2; the terms in p alone do not change which
-    # centroid is nearest.
-    left = np.stack([kx2, -2 * kx2 * px, ky2, -2 * ky2 * py], axis=1)
-    right = np.stack([cx * cx, cx, cy * cy, cy])
-    row = np.zeros(len(lat), dtype=np.int64)
-    for lo in range(0, len(lat), _CHUNK):
-        row[lo:lo + _CHUNK] = np.argmin(left[lo:lo + _CHUNK] @ right, axis=1)
-    km = flat_km(lat, lon, clat[row], clon[row])
-    return row, km
-
-
-def pupil_groups(instance: Instance, communes: pd.DataFrame | None = None
-                 ) -> dict[str, np.ndarray]:
-    """Each pupil's group for every group type (object arrays of labels)."""
-    st = instance.students
-    communes = load_communes() if communes is None else communes
-    row, km = nearest_communes(st.lat, st.lon, communes)
-    inside = km <= OUTSIDE_KM
-
-    def column(name: str, outside: str) -> np.ndarray:
-        return np.where(inside, communes[name].to_numpy(dtype=object)[row], outside)
-
-    population = communes["population"].to_numpy()[row]
-    rurality = np.where(population < RURAL_POPULATION, "rural", "urbain").astype(object)
-    rurality[~inside] = OUTSIDE_GROUP
-    return {
-        "priority": np.where(st.priority, *PRIORITY_GROUPS).astype(object),
-        "school": st.school.astype(object),
-        "epci": column("epci_siren", OUTSIDE_GROUP),
-        "department": column("department", OUTSIDE_DEPARTMENT),
-        "rurality": rurality,
-        "commune": column("insee", ""),
-    }
-
-
-def _labels(communes: pd.DataFrame) -> dict[str, dict[str, str]]:
-    """Readable names of groups: lycée names, EPCI names, département names."""
-    lycees = load_lycees()
-    return {
-        "school": dict(zip(lycees["uai"], lycees["name"], strict=True)),
-        "epci": dict(zip(communes["epci_siren"], communes["epci_name"], strict=True)),
-        "department": DEPARTMENTS,
-        "rurality": {"rural": f"commune de moins de {RURAL_POPULATION} habitants",
-                     "urbain": f"commune de {RURAL_POPULATION} habitants ou plus"},
-    }
-
-
-def restrict_reach(reach: Reach, pupils: np.ndarray, lengths: np.ndarray
-                   ) -> tuple[Reach, np.ndarray]:
-    """The first `lengths[k]` pairs of each pupil `pupils[k]` (sorted indices) as a `Reach`
-    over the same pupils and offers, and their indices in `reach`."""
-    starts = reach.indptr[pupils]
-    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
-    idx = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
-    counts = np.zeros(len(reach.indptr) - 1, dtype=np.int64)
-    counts[pupils] = lengths
-    indptr = np.zeros(len(reach.indptr), dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return Reach(indptr=indptr, offer=reach.offer[idx], deciminutes=reach.deciminutes[idx]), idx
-
-
-def placeable(instance: Instance, reach: Reach, allowed: np.ndarray,
-              roles: OfferRoles) -> np.ndarray:
-    """Pupils with at least one way to be placed for both weeks, capacities of others aside.
-
-    Signed both weeks; or a usable single offer, usable one-week stays in both weeks, or a
-    usable pair direction, each with a seat left by the conventions; or, with one signed week,
-    its extension or a usable stay in the other week. A necessary condition of `placed_full`.
-    """
-    st = instance.students
-    fixed = instance.fixed
-    free_both, signed_both, half = instance.signed_groups(st.to_place)
-    rem = instance.seats_left_by_conventions() > 0
-    student = reach.student_of_pair()
-    offer = reach.offer
-    single = np.zeros(st.n, dtype=bool)
-    single[student[allowed & (roles.single & rem.all(axis=1))[offer]]] = True
-    stay = np.zeros((st.n, 2), dtype=bool)
-    for w, role in enumerate(roles.week):
-        stay[student[allowed & (role & rem[:, w])[offer]], w] = True
-    paired = np.zeros(st.n, dtype=bool)
-    options = pair_options(instance, reach, allowed)
-    if len(options.student):
-        first = instance.pairs.offers[options.pair, options.direction]
-        second = instance.pairs.offers[options.pair, 1 - options.direction]
-        paired[options.student[rem[first, 0] & rem[second, 1]]] = True
-    ext = extensions(instance, reach)
-    other = np.where(fixed[:, 0] >= 0, 1, 0)
-    extendable = (ext >= 0) & rem[np.maximum(ext, 0), other]
-    completes = extendable | stay[np.arange(st.n), other]
-    return (signed_both | (free_both & (single | stay.all(axis=1) | paired))
-            | (half & completes))
-
-
-def placeable_pupils(instance: Instance, reach: Reach) -> np.ndarray:
-    """`placeable` with the instance's allowed pairs and roles, computed once per instance
-    and reach (read-only: the repair's bound and the audit share it)."""
-    cached = reach.__dict__.get("_placeable")
-    if cached is None or cached[0] is not instance:
-        can = placeable(instance, reach, allowed_pairs(instance, reach), offer_roles(instance))
-        can.setflags(write=False)
-        cached = (instance, can)
-        reach.__dict__["_placeable"] = cached
-    result: np.ndarray = cached[1]
-    return result
 
 
 class GroupBounds:
@@ -279,24 +147,6 @@ class GroupBounds:
         return total
 
 
-def split_groups(labels: np.ndarray, members: np.ndarray, group_type: str
-                 ) -> dict[str, np.ndarray]:
-    """Group label -> sorted pupil indices among `members`, in the order of `fairness.csv`."""
-    if not len(members):
-        return {}
-    present, code = np.unique(labels[members].astype(str), return_inverse=True)
-    by_group = np.split(members[np.argsort(code, kind="stable")],
-                        np.cumsum(np.bincount(code, minlength=len(present)))[:-1])
-    pupils_of = dict(zip(present.tolist(), by_group, strict=True))
-    fixed_order = {"priority": PRIORITY_GROUPS, "rurality": RURALITY_GROUPS}.get(group_type)
-    if fixed_order is not None:
-        order = [g for g in fixed_order if g in pupils_of]
-    else:
-        outside = (OUTSIDE_GROUP, OUTSIDE_DEPARTMENT)
-        order = sorted(pupils_of, key=lambda g: (g in outside, g))
-    return {g: pupils_of[g] for g in order}
-
-
 def _written(minutes: np.ndarray) -> np.ndarray:
     """Minutes as `assignments.csv` writes them (one decimal), nan where none."""
     return np.array([float(f"{m:.1f}") if not math.isnan(m) else math.nan for m in minutes])
@@ -319,7 +169,7 @@ def fairness_table(instance: Instance, week: np.ndarray, reach: Reach,
             minutes[s, w] = exact_minutes(instance, s, week[s, w])
     written = np.stack([_written(minutes[:, 0]), _written(minutes[:, 1])], axis=1)
     groups = pupil_groups(instance) if groups is None else groups
-    names = _labels(load_communes())
+    names = group_labels(load_communes())
     members = np.flatnonzero(st.to_place)
     split = {t: split_groups(groups[t], members, t) for t in GROUP_TYPES}
     bounds = GroupBounds(instance, reach, groups["epci"].astype(str))

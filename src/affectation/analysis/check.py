@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from affectation.io.inputs import Instance, load_instance
+from affectation.domain.instance import Instance
 from affectation.io.tables import Table, read_table
+from affectation.travel.loading import load_instance
 from affectation.travel.reach import exact_minutes, pupil_travel
 
 COLUMNS = (

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from affectation.analysis.reasons import MODE_WORDS
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import OfferRoles, offer_roles
 from affectation.engine.candidates import usable as may_use
 from affectation.errors import InputError, Problem
-from affectation.io.inputs import Instance
 from affectation.io.output import ASSIGNMENT_COLUMNS
 from affectation.io.tables import read_table
 from affectation.travel.reach import PupilTravel, exact_minutes, pupil_travel, reachable

@@ -29,11 +29,12 @@ import numba
 import numpy as np
 import pandas as pd
 
-from affectation.analysis.audit import _labels, _written, pupil_groups, split_groups
+from affectation.analysis.audit import _written
 from affectation.domain.allocation import FULL_KINDS
+from affectation.domain.instance import Instance
+from affectation.domain.territory import group_labels, pupil_groups, split_groups
 from affectation.engine.candidates import allowed_pairs
 from affectation.geodata import load_communes
-from affectation.io.inputs import Instance
 from affectation.travel.reach import Reach
 
 TERRITORY_TYPES = ("region", "department", "epci", "school")
@@ -105,7 +106,7 @@ def indicators_table(instance: Instance, week: np.ndarray, kind: np.ndarray,
     st = instance.students
     groups = pupil_groups(instance) if groups is None else groups
     labels = {**groups, "region": np.full(st.n, REGION, dtype=object)}
-    names = _labels(load_communes())
+    names = group_labels(load_communes())
     members = np.flatnonzero(st.to_place)
     written = np.stack([_written(minutes[:, 0]), _written(minutes[:, 1])], axis=1)
     full = np.isin(kind, FULL_KINDS)

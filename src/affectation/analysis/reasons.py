@@ -13,10 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from affectation.domain.allocation import pair_counts, seats_used
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import OfferRoles
 from affectation.engine.candidates import usable as may_use
-from affectation.io.inputs import Instance
-from affectation.travel.reach import PupilTravel, Reach, exact_minutes, flat_km, model_minutes
+from affectation.geo import flat_km
+from affectation.travel.models import model_minutes
+from affectation.travel.reach import PupilTravel, Reach, exact_minutes
 
 MODE_WORDS = {
     "fr": {"public": "en transports en commun", "car": "en voiture", "bike": "à vélo",

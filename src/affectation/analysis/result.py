@@ -10,8 +10,8 @@ import numpy as np
 from affectation.analysis.audit import fairness_csv, fairness_summary, fairness_table
 from affectation.analysis.reasons import explain
 from affectation.domain.allocation import classify
+from affectation.domain.instance import Instance
 from affectation.engine.solve import Solution
-from affectation.io.inputs import Instance
 from affectation.io.output import Result, counts, engine_version, input_hashes
 from affectation.travel.reach import exact_minutes
 

@@ -48,8 +48,8 @@ import numba
 import numpy as np
 
 from affectation.domain.allocation import pair_counts, seats_left
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import OfferRoles, extensions, offer_roles, usable
-from affectation.io.inputs import Instance
 from affectation.travel.reach import PupilTravel, Reach, exact_minutes
 
 BOTH, WEEK1, WEEK2, PAIR, SIGNED = "both", "week1", "week2", "pair", "signed"

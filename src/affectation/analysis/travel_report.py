@@ -21,7 +21,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from affectation.io.inputs import Instance
+from affectation.domain.instance import Instance
 from affectation.travel.reach import reachable
 
 
@@ -49,7 +49,7 @@ def reach_counts(instance: Instance) -> dict[str, np.ndarray]:
 
 def travel_tables(instance: Instance) -> dict[str, str]:
     """The two CSV files as text, by file name."""
-    from affectation.analysis.audit import pupil_groups
+    from affectation.domain.territory import pupil_groups
     from affectation.geodata import load_communes
 
     st = instance.students

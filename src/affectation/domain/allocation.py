@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from affectation.io.inputs import Instance
+from affectation.domain.instance import Instance
 
 KINDS = ("single", "split", "mutualised", "partial", "unplaced", "self_placed", "exempt")
 FULL_KINDS = ("single", "split", "mutualised")

@@ -30,8 +30,15 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import max_flow
 
-from affectation.engine.candidates import OfferRoles, extensions, pair_options, rank_within_student
-from affectation.io.inputs import Instance
+from affectation.domain.instance import Instance
+from affectation.engine.candidates import (
+    OfferRoles,
+    allowed_pairs,
+    extensions,
+    offer_roles,
+    pair_options,
+    rank_within_student,
+)
 from affectation.travel.reach import Reach
 
 INITIAL_ARCS_PER_PUPIL = 24
@@ -417,3 +424,49 @@ def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     # The role bound may count a pupil in two families; no bound exceeds the pupils themselves.
     pupils = int(student_mask.sum())
     return Bound(value=min(bound.value, pupils), rounds=bound.rounds, arcs=bound.arcs), arcs
+
+
+def placeable(instance: Instance, reach: Reach, allowed: np.ndarray,
+              roles: OfferRoles) -> np.ndarray:
+    """Pupils with at least one way to be placed for both weeks, capacities of others aside.
+
+    Signed both weeks; or a usable single offer, usable one-week stays in both weeks, or a
+    usable pair direction, each with a seat left by the conventions; or, with one signed week,
+    its extension or a usable stay in the other week. A necessary condition of `placed_full`.
+    """
+    st = instance.students
+    fixed = instance.fixed
+    free_both, signed_both, half = instance.signed_groups(st.to_place)
+    rem = instance.seats_left_by_conventions() > 0
+    student = reach.student_of_pair()
+    offer = reach.offer
+    single = np.zeros(st.n, dtype=bool)
+    single[student[allowed & (roles.single & rem.all(axis=1))[offer]]] = True
+    stay = np.zeros((st.n, 2), dtype=bool)
+    for w, role in enumerate(roles.week):
+        stay[student[allowed & (role & rem[:, w])[offer]], w] = True
+    paired = np.zeros(st.n, dtype=bool)
+    options = pair_options(instance, reach, allowed)
+    if len(options.student):
+        first = instance.pairs.offers[options.pair, options.direction]
+        second = instance.pairs.offers[options.pair, 1 - options.direction]
+        paired[options.student[rem[first, 0] & rem[second, 1]]] = True
+    ext = extensions(instance, reach)
+    other = np.where(fixed[:, 0] >= 0, 1, 0)
+    extendable = (ext >= 0) & rem[np.maximum(ext, 0), other]
+    completes = extendable | stay[np.arange(st.n), other]
+    return (signed_both | (free_both & (single | stay.all(axis=1) | paired))
+            | (half & completes))
+
+
+def placeable_pupils(instance: Instance, reach: Reach) -> np.ndarray:
+    """`placeable` with the instance's allowed pairs and roles, computed once per instance
+    and reach (read-only: the repair's bound and the audit share it)."""
+    cached = reach.__dict__.get("_placeable")
+    if cached is None or cached[0] is not instance:
+        can = placeable(instance, reach, allowed_pairs(instance, reach), offer_roles(instance))
+        can.setflags(write=False)
+        cached = (instance, can)
+        reach.__dict__["_placeable"] = cached
+    result: np.ndarray = cached[1]
+    return result

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from affectation.io.inputs import Instance
+from affectation.domain.instance import Instance
 from affectation.travel.reach import Reach
 
 

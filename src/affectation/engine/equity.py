@@ -33,10 +33,10 @@ import weakref
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from affectation.analysis.audit import pupil_groups
 from affectation.domain.allocation import FULL_KINDS, classify, seats_used
+from affectation.domain.instance import Instance
+from affectation.domain.territory import pupil_groups
 from affectation.engine.candidates import Candidates, OfferRoles
-from affectation.io.inputs import Instance
 
 # Cost units of one marginal rate step: (2x - 1) / n is scaled by this before rounding.
 RATE_SCALE = 100_000

@@ -26,9 +26,9 @@ import highspy
 import numpy as np
 
 from affectation.domain.allocation import lexicographic_score, pair_counts
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import OfferRoles, extensions, pair_options
 from affectation.engine.mip import quiet_highs
-from affectation.io.inputs import Instance
 from affectation.travel.reach import Reach
 
 

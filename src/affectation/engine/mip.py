@@ -25,8 +25,8 @@ from typing import Any
 import highspy
 import numpy as np
 
+from affectation.domain.instance import Instance
 from affectation.engine.model import Built, Neighbourhood, read_allocation
-from affectation.io.inputs import Instance
 
 _INF = float("inf")
 _INT64_MAX = (1 << 63) - 1

@@ -22,9 +22,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from affectation.domain.allocation import pair_counts, seats_left
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import Candidates, OfferRoles, RoleArcs
 from affectation.engine.objective import lowest_rate_variable, phase_one_coefficients
-from affectation.io.inputs import Instance
 
 
 @dataclass(eq=False)

@@ -32,8 +32,8 @@ from affectation.analysis.suggest import (
     move_chains,
 )
 from affectation.domain.allocation import pair_counts, seats_left
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import OfferRoles, PairOption, allowed_pairs, pair_options
-from affectation.io.inputs import Instance
 from affectation.travel.reach import Reach
 
 # Offers (fewest moves first) whose chains are checked for one pupil before waiting for a

@@ -29,8 +29,8 @@ from affectation.domain.allocation import lexicographic_score
 from affectation.engine.equity import cached_groups, group_rates
 
 if TYPE_CHECKING:
+    from affectation.domain.instance import Instance
     from affectation.engine.model import Neighbourhood, Variables
-    from affectation.io.inputs import Instance
 
 # Level 5: a placement week at an offer whose sector is the pupil's r-th choice (0-based)
 # scores SECTOR_FIRST - r, at least 1; other weeks score 0.

@@ -25,10 +25,10 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from affectation.domain.allocation import seats_used
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import Candidates, OfferRoles, RoleArcs
 from affectation.engine.objective import sector_score
 from affectation.engine.start import splits_to_free_singles
-from affectation.io.inputs import Instance
 from affectation.travel.reach import Reach, exact_minutes
 
 

@@ -43,8 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
-from affectation.analysis.audit import placeable_pupils
 from affectation.domain.allocation import classify, lexicographic_score, pair_counts, seats_used
+from affectation.domain.instance import Instance
+from affectation.engine.bound import placeable_pupils
 from affectation.engine.candidates import (
     OfferRoles,
     Pruning,
@@ -58,7 +59,6 @@ from affectation.engine.solve import Solution
 from affectation.engine.start import Problem, complete_allocation, fill_free_seats
 from affectation.errors import InputError
 from affectation.errors import Problem as InputProblem
-from affectation.io.inputs import Instance
 from affectation.io.output import ASSIGNMENT_COLUMNS
 from affectation.io.tables import read_table
 from affectation.timing import Laps

@@ -21,11 +21,11 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from affectation.domain.allocation import pair_counts
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import Candidates, OfferRoles
 from affectation.engine.mip import solve_mip, translatable
 from affectation.engine.model import build_model, hint_allocation, neighbourhood, read_allocation
 from affectation.engine.objective import objective_score
-from affectation.io.inputs import Instance
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from affectation.domain.allocation import lexicographic_score
+from affectation.domain.instance import Instance
 from affectation.domain.params import SolverParams
 from affectation.engine.bound import full_placement_bound
 from affectation.engine.candidates import (
@@ -49,7 +50,6 @@ from affectation.engine.start import (
     initial_allocation,
     place_by_one_move,
 )
-from affectation.io.inputs import Instance
 from affectation.timing import Laps
 from affectation.travel.reach import PupilTravel, Reach, pupil_travel, reachable
 

@@ -31,11 +31,11 @@ from affectation.domain.allocation import (
     seats_left,
     seats_used,
 )
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import Candidates, OfferRoles
 from affectation.engine.candidates import usable as may_use
 from affectation.errors import InputError
 from affectation.errors import Problem as Problem_
-from affectation.io.inputs import Instance
 from affectation.travel.reach import Reach
 
 # Travel minutes of one path are at most this (tie-break level of the flows' costs).

@@ -46,13 +46,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from affectation.domain.instance import STATUSES
 from affectation.domain.params import ISO_WEEK
 from affectation.errors import InputError, Problem
 from affectation.intake.dedup import Candidate, find_duplicates, merge
 from affectation.intake.mapping import apply_mapping, load_mapping
 from affectation.intake.places import Places
 from affectation.intake.sectors import plain_words, sector_code
-from affectation.io.inputs import STATUSES
 from affectation.io.tables import Table, parse_bool, parse_float, parse_int, read_table
 
 OFFER_COLUMNS = ("offer_id", "employer_id", "employer_name", "lat", "lon", "capacity", "period",

@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from affectation.domain.params import toml_problem
 from affectation.errors import InputError, Problem, raise_if_any
+from affectation.io.scenario import toml_problem
 from affectation.io.tables import Table
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from affectation.io.inputs import SECTOR
+from affectation.domain.instance import SECTOR
 
 SECTOR_NAMES: dict[str, str] = {
     "s1": "Agroéquipement",

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from affectation.domain.allocation import FULL_KINDS, KINDS
-from affectation.io.inputs import Instance
+from affectation.domain.instance import Instance
 
 ASSIGNMENT_COLUMNS = (
     "student_id", "school_id", "week1_offer_id", "week2_offer_id",

@@ -51,10 +51,11 @@ import pandas as pd
 from ortools.graph.python import max_flow
 
 from affectation.domain.allocation import seats_used
+from affectation.domain.instance import Instance
 from affectation.engine.candidates import OfferRoles, allowed_pairs, offer_roles
+from affectation.geo import geodesic_km
 from affectation.geodata import load_communes
-from affectation.io.inputs import Instance
-from affectation.travel.reach import Reach, geodesic_km, pupil_travel
+from affectation.travel.reach import Reach, pupil_travel
 
 SEATS = (1, 5, 10)
 COLUMNS = ("rank", "epci", "label", "department", "commune_insee", "commune", "lat", "lon",

@@ -37,8 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from affectation.domain.params import Scenario, load_scenario, parse_scenario
+from affectation.domain.params import Scenario
 from affectation.errors import InputError, Problem
+from affectation.io.scenario import load_scenario, parse_scenario
 
 TERRITORY_COLUMNS = ("territory_type", "territory", "label", "students", "placed_full",
                      "placed_partial", "unplaced", "rate_full", "priority_students",
@@ -137,10 +138,10 @@ def plan(scenario_path: Path, varies: list[Vary]) -> list[tuple[dict[str, Any], 
 
 def run_one(scenario: Scenario) -> dict[str, Any]:
     """Solve one grid point: its territory rows, timing row and result files (texts)."""
-    from affectation.analysis.audit import PRIORITY_GROUPS
     from affectation.analysis.indicators import indicators_csv, indicators_table
     from affectation.analysis.result import make_result
     from affectation.domain.allocation import FULL_KINDS
+    from affectation.domain.territory import PRIORITY_GROUPS
     from affectation.engine.solve import SolveSettings, solve
     from affectation.io.inputs import read_instance
     from affectation.io.output import assignments_csv, summary_json

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from affectation.geo import flat_km
 from affectation.geodata import load_communes, load_lycees
-from affectation.travel.reach import flat_km
 
 TOWN_POPULATION = 8000
 _KM_LAT = 110.574

@@ -18,24 +18,23 @@ import os
 import numba
 import numpy as np
 
+from affectation.geo import WGS84_A, WGS84_E2
+from affectation.travel.zones import DECI
+
 # The parallel kernels must survive a fork (`sweep`, `transit` fork worker processes): GNU
 # OpenMP does not, so unless the user chose a layer, a fork-safe one (TBB when installed,
 # else numba's workqueue) runs them.
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "forksafe"  # type: ignore[attr-defined]
 
-_A = 6378137.0
-_F = 1 / 298.257223563
-_E2 = _F * (2 - _F)
 _DEG = math.pi / 180.0
-_DECI = 10.0
 # Kilometres per degree of latitude and of longitude (at the equator) at least: the
 # meridional radius of curvature is at least A (1 - e2) and the normal one at least A. A pair
 # farther apart in latitude than `upper / _KM_PER_DEG_LAT`, or in longitude (under 180°) than
 # `upper / (_KM_PER_DEG_LON cos(latitude))` at the highest latitude the pair can have, is
 # farther than `upper` in `_flat_km`; `_PRUNE` > 1 covers the rounding of those bounds.
-_KM_PER_DEG_LAT = _A * (1 - _E2) * _DEG / 1000.0
-_KM_PER_DEG_LON = _A * _DEG / 1000.0
+_KM_PER_DEG_LAT = WGS84_A * (1 - WGS84_E2) * _DEG / 1000.0
+_KM_PER_DEG_LON = WGS84_A * _DEG / 1000.0
 _PRUNE = 1.0 + 1e-6
 
 
@@ -44,9 +43,9 @@ def _flat_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """`travel.flat_km` of one pair, same operations in the same order."""
     phi = ((lat1 + lat2) * 0.5) * _DEG
     s = math.sin(phi)
-    w = math.sqrt(1 - _E2 * s * s)
-    meridional = _A * (1 - _E2) / (w * w * w)
-    normal = _A / w
+    w = math.sqrt(1 - WGS84_E2 * s * s)
+    meridional = WGS84_A * (1 - WGS84_E2) / (w * w * w)
+    normal = WGS84_A / w
     dy = ((lat2 - lat1) * _DEG) * meridional
     dlon = (lon2 - lon1 + 180.0) % 360.0 - 180.0
     dx = (dlon * _DEG) * normal * math.cos(phi)
@@ -130,7 +129,7 @@ def write_pairs(pupils: np.ndarray, window: np.ndarray, offers: np.ndarray,
                     i_doubt += 1
                     continue
                 minutes = access[p] + (detour[p] * d / speed[p] * 60.0)
-                deci = min(np.floor(minutes * _DECI), 65535.0)
+                deci = min(np.floor(minutes * DECI), 65535.0)
                 keys[i_sure] = (np.int64(p) << 40) | (np.int64(deci) << 24) | np.int64(o)
                 i_sure += 1
 

@@ -18,15 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from affectation.domain.instance import Instance
 from affectation.errors import Problem, raise_if_any
-from affectation.io.inputs import Instance
 from affectation.io.tables import parse_float, read_table, report_rows
-from affectation.travel.reach import ZoneMinutes
+from affectation.travel.zones import ZoneMinutes
 
 
 def place_zones(lat: np.ndarray, lon: np.ndarray, given: np.ndarray | None) -> np.ndarray:
     """Each place's zone: the given code when non-empty, else its commune ("" if none)."""
-    from affectation.analysis.audit import OUTSIDE_KM, nearest_communes
+    from affectation.domain.territory import OUTSIDE_KM
+    from affectation.geo import nearest_communes
     from affectation.geodata import load_communes
 
     zones = np.full(len(lat), "", dtype=object) if given is None else given.astype(object)

@@ -17,17 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pyproj import Geod
 
-from affectation.io.inputs import Instance
+from affectation.domain.instance import Instance
+from affectation.geo import geodesic_km
+from affectation.travel.models import model_minutes
+from affectation.travel.zones import DECI
 
-GEOD = Geod(ellps="WGS84")
-_A = 6378137.0
-_F = 1 / 298.257223563
-_E2 = _F * (2 - _F)
 # Beyond this radius the flat-earth approximation is not trusted: every pair is computed exactly.
 _FLAT_TRUSTED_KM = 100.0
-_DECI = 10.0  # reachable minutes are kept in tenths of a minute (uint16)
 # Pupil-offer pairs of the grid windows whose distances are held at once (8 bytes each).
 _WINDOW_CHUNK = 1 << 22
 
@@ -101,28 +98,6 @@ def pupil_travel(instance: Instance) -> PupilTravel:
     )
 
 
-def geodesic_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                lon2: np.ndarray) -> np.ndarray:
-    """Exact WGS84 geodesic distance in km (pyproj)."""
-    if len(lat1) == 0:
-        return np.zeros(0)
-    _, _, metres = GEOD.inv(lon1, lat1, lon2, lat2)
-    return np.asarray(metres, dtype=np.float64) / 1000.0
-
-
-def flat_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Flat-earth distance on the ellipsoid's local radii of curvature at the mid-latitude."""
-    phi = np.radians((lat1 + lat2) * 0.5)
-    s = np.sin(phi)
-    w = np.sqrt(1 - _E2 * s * s)
-    meridional = _A * (1 - _E2) / (w * w * w)
-    normal = _A / w
-    dy = np.radians(lat2 - lat1) * meridional
-    dlon = (lon2 - lon1 + 180.0) % 360.0 - 180.0
-    dx = np.radians(dlon) * normal * np.cos(phi)
-    return np.hypot(dx, dy) / 1000.0
-
-
 def exact_minutes(instance: Instance, students: np.ndarray, offers: np.ndarray,
                   travel: PupilTravel | None = None) -> np.ndarray:
     """Exact minutes for the given (student, offer) pairs: crowfly, or the scenario's
@@ -137,88 +112,6 @@ def exact_minutes(instance: Instance, students: np.ndarray, offers: np.ndarray,
         covered = table.origin_of_student[students] >= 0
         minutes[covered] = table.lookup(students[covered], np.asarray(offers)[covered])
     return minutes
-
-
-@dataclass(frozen=True, eq=False)
-class ZoneMinutes:
-    """Minutes of a table model (`gtfs`, `matrix`) from origin zones to destination zones.
-
-    `origin_of_student` is each pupil's zone (-1: a pupil this model does not cover, whose
-    minutes are crowfly); `dest_of_offer` each offer's zone (-1: none). `key` holds the pairs
-    `origin * n_dest + dest` that have minutes, sorted; any other pair is unreachable.
-    """
-
-    origin_of_student: np.ndarray
-    dest_of_offer: np.ndarray
-    n_dest: int
-    key: np.ndarray
-    minutes: np.ndarray
-
-    def lookup(self, students: np.ndarray, offers: np.ndarray) -> np.ndarray:
-        """Minutes of each (student, offer) pair of covered pupils (inf = unreachable)."""
-        dest = self.dest_of_offer[offers]
-        want = self.origin_of_student[students] * self.n_dest + dest
-        out = np.full(len(want), np.inf)
-        if len(self.key) and len(want):
-            pos = np.minimum(np.searchsorted(self.key, want), len(self.key) - 1)
-            hit = (self.key[pos] == want) & (dest >= 0)
-            out[hit] = self.minutes[pos[hit]]
-        return out
-
-    def pair_keys(self, students: np.ndarray, limit: np.ndarray, offer_mask: np.ndarray
-                  ) -> np.ndarray:
-        """Packed reachable-pair keys (as `reachable`) of covered `students` within `limit`."""
-        # Offer-level rows (origin, offer, minutes) sorted by origin: each destination row
-        # is spread over the masked offers of that destination.
-        offers = np.flatnonzero(offer_mask & (self.dest_of_offer >= 0))
-        dest = self.dest_of_offer[offers]
-        d_order = np.argsort(dest, kind="stable")
-        offers, dest = offers[d_order], dest[d_order]
-        origin, row_dest = np.divmod(self.key, self.n_dest)
-        first = np.searchsorted(dest, row_dest, side="left")
-        count = np.searchsorted(dest, row_dest, side="right") - first
-        idx = _ranges(first, count)
-        row_origin = np.repeat(origin, count)
-        row_offer = offers[idx]
-        row_minutes = np.repeat(self.minutes, count)
-        n_origin = int(max(self.origin_of_student.max(initial=-1), origin.max(initial=-1))) + 1
-        ptr = np.searchsorted(row_origin, np.arange(n_origin + 1))
-        out: list[np.ndarray] = []
-        for lo in range(0, len(students), 4096):
-            pupils = students[lo:lo + 4096]
-            z = self.origin_of_student[pupils]
-            n = ptr[z + 1] - ptr[z]
-            rows = _ranges(ptr[z], n)
-            who = np.repeat(pupils, n)
-            keep = row_minutes[rows] <= limit[who]
-            rows, who = rows[keep], who[keep]
-            deci = np.minimum(np.floor(row_minutes[rows] * _DECI), 0xFFFF).astype(np.int64)
-            out.append((who.astype(np.int64) << 40) | (deci << 24)
-                       | row_offer[rows].astype(np.int64))
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-
-
-def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Concatenated ranges start[i] .. start[i] + count[i] - 1."""
-    total = int(count.sum())
-    return np.repeat(start - np.r_[0, np.cumsum(count)[:-1]], count) + np.arange(total)
-
-
-def model_minutes(instance: Instance) -> ZoneMinutes | None:
-    """The scenario's table model (computed once per instance), or None for crowfly."""
-    model = instance.scenario.travel.model
-    if model == "crowfly":
-        return None
-    cached = instance.__dict__.get("_model_minutes")
-    if cached is None:
-        if model == "gtfs":
-            from affectation.travel.transit import transit_minutes
-            cached = transit_minutes(instance)
-        else:
-            from affectation.travel.matrix import matrix_minutes
-            cached = matrix_minutes(instance)
-        instance.__dict__["_model_minutes"] = cached
-    return cached
 
 
 def reachable(instance: Instance, travel: PupilTravel | None = None,
@@ -358,5 +251,19 @@ def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
     minutes = travel.minutes(s_idx, dist)
     keep = minutes <= travel.limit_minutes[s_idx]
     s_idx, o_idx, minutes = s_idx[keep], o_idx[keep], minutes[keep]
-    deci = np.minimum(np.floor(minutes * _DECI), 0xFFFF).astype(np.int64)
+    deci = np.minimum(np.floor(minutes * DECI), 0xFFFF).astype(np.int64)
     out_key.append((s_idx << 40) | (deci << 24) | o_idx)
+
+
+def restrict_reach(reach: Reach, pupils: np.ndarray, lengths: np.ndarray
+                   ) -> tuple[Reach, np.ndarray]:
+    """The first `lengths[k]` pairs of each pupil `pupils[k]` (sorted indices) as a `Reach`
+    over the same pupils and offers, and their indices in `reach`."""
+    starts = reach.indptr[pupils]
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+    idx = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    counts = np.zeros(len(reach.indptr) - 1, dtype=np.int64)
+    counts[pupils] = lengths
+    indptr = np.zeros(len(reach.indptr), dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return Reach(indptr=indptr, offer=reach.offer[idx], deciminutes=reach.deciminutes[idx]), idx

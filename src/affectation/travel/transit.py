@@ -49,11 +49,12 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from affectation.domain.instance import Instance
 from affectation.domain.params import GtfsParams
 from affectation.errors import InputError, Problem
+from affectation.geo import flat_km
 from affectation.io.gtfs import Network, feed_digest, read_network, weekdays
-from affectation.io.inputs import Instance
-from affectation.travel.reach import ZoneMinutes, flat_km
+from affectation.travel.zones import ZoneMinutes
 
 TRANSFER_WALK_M = 400.0
 CACHE_DIR = ".affectation-cache"
