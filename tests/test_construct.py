@@ -11,18 +11,19 @@ from affectation.domain.allocation import seats_left
 from affectation.domain.instance import Instance
 from affectation.engine import start as construct
 from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
+from affectation.engine.seats import place_by_one_move
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
 PUBLIC = {"speed_kmh": 20.0, "detour": 1.25, "access_minutes": 5.0, "max_minutes": 30.0}
 
 
-def _problem(inst: Instance) -> construct.Problem:
+def _problem(inst: Instance) -> construct.StartInputs:
     reach = reachable(inst)
     roles = offer_roles(inst)
     cands = build_candidates(inst, reach, allowed_pairs(inst, reach), roles,
                              NO_PRUNING)
-    return construct.Problem(inst, roles, cands, reach)
+    return construct.StartInputs(inst, roles, cands, reach)
 
 
 def test_priority_pupil_displaces_a_non_priority_pupil(tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_one_move_places_a_pupil_and_keeps_the_holder_placed(tmp_path: Path) -> 
     problem = _problem(inst)
     allowed = allowed_pairs(inst, problem.reach)
     week = np.array([[0, 0], [-1, -1], [2, 2]], dtype=np.int64)
-    out = construct.place_by_one_move(inst, problem.roles, problem.reach, allowed, week)
+    out = place_by_one_move(inst, problem.roles, problem.reach, allowed, week)
     assert out.tolist() == [[1, 1], [0, 0], [2, 2]]
     assert week.tolist() == [[0, 0], [-1, -1], [2, 2]]  # the input is not modified
     assert check_week(inst, out) == []
@@ -126,6 +127,6 @@ def test_one_move_never_moves_a_holder_without_room(tmp_path: Path) -> None:
     inst = load_instance(path)
     problem = _problem(inst)
     week = np.array([[0, 0], [-1, -1]], dtype=np.int64)
-    out = construct.place_by_one_move(inst, problem.roles, problem.reach,
+    out = place_by_one_move(inst, problem.roles, problem.reach,
                                       allowed_pairs(inst, problem.reach), week)
     assert out.tolist() == week.tolist()

@@ -16,7 +16,8 @@ from ortools.sat.python import cp_model
 
 from affectation.domain.instance import Instance
 from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
-from affectation.engine.model import build_model, hint_allocation, neighbourhood, read_allocation
+from affectation.engine.model import build_model, hint_allocation, read_allocation
+from affectation.engine.variables import neighbourhood
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 

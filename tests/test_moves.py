@@ -15,7 +15,7 @@ from affectation.domain.allocation import lexicographic_score
 from affectation.domain.instance import Instance
 from affectation.engine.candidates import NO_PRUNING, allowed_pairs, build_candidates, offer_roles
 from affectation.engine.moves import place_by_moves
-from affectation.engine.start import Problem, greedy_allocation
+from affectation.engine.start import StartInputs, greedy_allocation
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 
@@ -111,7 +111,7 @@ def test_moves_keep_every_week_and_every_rule(case: dict[str, Any]) -> None:
     reach = reachable(inst)
     roles = offer_roles(inst)
     cands = build_candidates(inst, reach, allowed_pairs(inst, reach), roles, NO_PRUNING)
-    week = greedy_allocation(Problem(inst, roles, cands, reach))
+    week = greedy_allocation(StartInputs(inst, roles, cands, reach))
     assert check_week(inst, week) == []
     new = _moves(inst, week, convert=True)
     assert check_week(inst, new) == []

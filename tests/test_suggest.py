@@ -12,9 +12,10 @@ from conftest import check_week, independent_usable, make_scenario, near, solve_
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from affectation.analysis.suggest import BOTH, WEEK1, WEEK2, suggest
+from affectation.analysis.suggest import suggest
 from affectation.cli import main
 from affectation.domain.instance import Instance
+from affectation.engine.chains import BOTH, WEEK1, WEEK2
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import pupil_travel, reachable
 
@@ -223,8 +224,8 @@ def _rows_of(scenario: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]
 def _reference_chains(inst: Instance, week: np.ndarray, layer: str) -> tuple[np.ndarray, ...]:
     """The breadth-first search of `move_chains` written plainly: level by level, each newly
     labelled offer takes the first option (in row order of its holders) to the frontier."""
-    from affectation.analysis.suggest import MAX_MOVES, layer_state
     from affectation.engine.candidates import offer_roles, usable
+    from affectation.engine.chains import MAX_MOVES, layer_state
 
     state = layer_state(inst, offer_roles(inst), week, layer)
     reach = reachable(inst)
@@ -258,8 +259,8 @@ def _reference_chains(inst: Instance, week: np.ndarray, layer: str) -> tuple[np.
 @given(case=_cases())
 def test_move_chains_match_the_plain_search(tmp_path_factory: Any, case: dict[str, Any]) -> None:
     """Same labels, holders and moves as the plain search, with and without reused options."""
-    from affectation.analysis.suggest import layer_options, layer_state, move_chains
     from affectation.engine.candidates import offer_roles
+    from affectation.engine.chains import layer_options, layer_state, move_chains
 
     path = make_scenario(tmp_path_factory.mktemp("s"), case["students"], case["offers"])
     inst = load_instance(path)

@@ -14,7 +14,7 @@ from affectation.engine.candidates import (
     build_candidates,
     offer_roles,
 )
-from affectation.engine.start import Problem, greedy_allocation
+from affectation.engine.start import StartInputs, greedy_allocation
 from affectation.travel.reach import PupilTravel, pupil_travel, reachable
 
 
@@ -22,7 +22,7 @@ from affectation.travel.reach import PupilTravel, pupil_travel, reachable
 class Setting:
     """An instance with its reachable pairs, the pairs each pupil may use and the roles."""
 
-    problem: Problem
+    problem: StartInputs
     travel: PupilTravel
     allowed: np.ndarray  # mask over problem.reach: reserved and accessibility rules
 
@@ -39,7 +39,7 @@ def prepare(instance: Instance, every_option: bool = False) -> Setting:
     roles = offer_roles(instance)
     cands = build_candidates(instance, reach, allowed, roles,
                              NO_PRUNING if every_option else Pruning())
-    return Setting(Problem(instance, roles, cands, reach), travel, allowed)
+    return Setting(StartInputs(instance, roles, cands, reach), travel, allowed)
 
 
 def signed_start(setting: Setting) -> np.ndarray:

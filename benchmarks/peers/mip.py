@@ -19,7 +19,8 @@ import numpy as np
 
 from affectation.engine.candidates import NO_PRUNING, build_candidates
 from affectation.engine.mip import solve_mip
-from affectation.engine.model import build_model, neighbourhood
+from affectation.engine.model import build_model
+from affectation.engine.variables import neighbourhood
 
 from .base import Setting
 

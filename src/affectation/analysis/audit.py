@@ -38,9 +38,7 @@ from affectation.domain.territory import (
     split_groups,
 )
 from affectation.engine.bound import placeable_pupils, three_layer_bound
-from affectation.engine.candidates import (
-    allowed_pairs,
-)
+from affectation.engine.candidates import allowed_pairs
 from affectation.geodata import load_communes
 from affectation.travel.reach import Reach, exact_minutes, restrict_reach
 

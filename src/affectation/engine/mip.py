@@ -26,7 +26,8 @@ import highspy
 import numpy as np
 
 from affectation.domain.instance import Instance
-from affectation.engine.model import Built, Neighbourhood, read_allocation
+from affectation.engine.model import Built, read_allocation
+from affectation.engine.variables import Neighbourhood
 
 _INF = float("inf")
 _INT64_MAX = (1 << 63) - 1

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from affectation.analysis.suggest import (
+from affectation.domain.allocation import pair_counts, seats_left
+from affectation.domain.instance import Instance
+from affectation.engine.candidates import OfferRoles, PairOption, allowed_pairs, pair_options
+from affectation.engine.chains import (
     BOTH,
     WEEK1,
     WEEK2,
@@ -31,9 +34,6 @@ from affectation.analysis.suggest import (
     layer_state,
     move_chains,
 )
-from affectation.domain.allocation import pair_counts, seats_left
-from affectation.domain.instance import Instance
-from affectation.engine.candidates import OfferRoles, PairOption, allowed_pairs, pair_options
 from affectation.travel.reach import Reach
 
 # Offers (fewest moves first) whose chains are checked for one pupil before waiting for a

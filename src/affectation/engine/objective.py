@@ -20,17 +20,13 @@ scale, so they are optimised afterwards, without changing levels 1-4 (see `polis
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from ortools.sat.python import cp_model
 
 from affectation.domain.allocation import lexicographic_score
+from affectation.domain.instance import Instance
 from affectation.engine.equity import cached_groups, group_rates
-
-if TYPE_CHECKING:
-    from affectation.domain.instance import Instance
-    from affectation.engine.model import Neighbourhood, Variables
+from affectation.engine.variables import Neighbourhood, Variables
 
 # Level 5: a placement week at an offer whose sector is the pupil's r-th choice (0-based)
 # scores SECTOR_FIRST - r, at least 1; other weeks score 0.

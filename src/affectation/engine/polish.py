@@ -28,7 +28,7 @@ from affectation.domain.allocation import seats_used
 from affectation.domain.instance import Instance
 from affectation.engine.candidates import Candidates, OfferRoles, RoleArcs
 from affectation.engine.objective import sector_score
-from affectation.engine.start import splits_to_free_singles
+from affectation.engine.seats import splits_to_free_singles
 from affectation.travel.reach import Reach, exact_minutes
 
 

@@ -55,10 +55,10 @@ from affectation.engine.candidates import (
     usable,
 )
 from affectation.engine.moves import place_by_moves
+from affectation.engine.seats import fill_free_seats
 from affectation.engine.solve import Solution
-from affectation.engine.start import Problem, complete_allocation, fill_free_seats
-from affectation.errors import InputError
-from affectation.errors import Problem as InputProblem
+from affectation.engine.start import StartInputs, complete_allocation
+from affectation.errors import InputError, Problem
 from affectation.io.output import ASSIGNMENT_COLUMNS
 from affectation.io.tables import read_table
 from affectation.timing import Laps
@@ -132,7 +132,7 @@ def read_previous(instance: Instance, result_dir: Path) -> Previous:
     its pupils are unknown (not a result of this campaign)."""
     path = Path(result_dir) / "assignments.csv"
     if not path.is_file():
-        raise InputError([InputProblem(
+        raise InputError([Problem(
             str(result_dir), "un dossier de résultats d'« affectation solve » ou "
             "« affectation repair » (assignments.csv absent)")])
     table = read_table(path, ASSIGNMENT_COLUMNS)
@@ -144,7 +144,7 @@ def read_previous(instance: Instance, result_dir: Path) -> Previous:
     rows = [student_of.get(sid, -1) for sid in ids]
     known = sum(r >= 0 for r in rows)
     if not len(ids) or known < MIN_KNOWN_SHARE * len(ids):
-        raise InputError([InputProblem(
+        raise InputError([Problem(
             table.file, f"un résultat de cette campagne : {len(ids) - known} élève(s) sur "
             f"{len(ids)} inconnu(s) du fichier des élèves actuel ({st.n} élèves)",
             column="student_id", value=str(ids[0]) if len(ids) else None)])
@@ -158,7 +158,7 @@ def read_previous(instance: Instance, result_dir: Path) -> Previous:
             removed.append((str(ids[r]), str(w_text[0][r]), str(w_text[1][r])))
             continue
         if listed[i]:
-            raise InputError([InputProblem(table.file, "un élève listé une seule fois",
+            raise InputError([Problem(table.file, "un élève listé une seule fois",
                                            int(table.lines[r]), "student_id", str(ids[r]))])
         listed[i] = True
         for w in (0, 1):
@@ -212,7 +212,7 @@ def repair(instance: Instance, previous: Previous,
     sub = _sub_reach(reach, missing)
     cands = build_candidates(instance, sub, allowed_pairs(instance, sub), roles,
                              settings.pruning)
-    problem = Problem(instance, roles, cands, sub)
+    problem = StartInputs(instance, roles, cands, sub)
     week = complete_allocation(problem, week, [displaced & missing, missing])
     lap("free_seats")
     params = instance.scenario.repair

@@ -24,8 +24,9 @@ from affectation.domain.allocation import pair_counts
 from affectation.domain.instance import Instance
 from affectation.engine.candidates import Candidates, OfferRoles
 from affectation.engine.mip import solve_mip, translatable
-from affectation.engine.model import build_model, hint_allocation, neighbourhood, read_allocation
+from affectation.engine.model import build_model, hint_allocation, read_allocation
 from affectation.engine.objective import objective_score
+from affectation.engine.variables import neighbourhood
 
 
 @dataclass(frozen=True)

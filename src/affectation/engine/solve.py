@@ -43,13 +43,8 @@ from affectation.engine.moves import place_by_moves
 from affectation.engine.objective import rate_level
 from affectation.engine.polish import polish
 from affectation.engine.search import SearchSettings, improve
-from affectation.engine.start import (
-    Problem,
-    fill_free_seats,
-    greedy_allocation,
-    initial_allocation,
-    place_by_one_move,
-)
+from affectation.engine.seats import fill_free_seats, place_by_one_move
+from affectation.engine.start import StartInputs, greedy_allocation, initial_allocation
 from affectation.timing import Laps
 from affectation.travel.reach import PupilTravel, Reach, pupil_travel, reachable
 
@@ -133,7 +128,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     lap("bounds")
     arcs = (flow_arcs.single, flow_arcs.week1, flow_arcs.week2)
     cands = build_candidates(instance, reach, allowed, roles, settings.pruning, flow_arcs=arcs)
-    problem = Problem(instance, roles, cands, reach)
+    problem = StartInputs(instance, roles, cands, reach)
     if settings.time_limit_s >= START_S_PER_PAIR * reach.n_pairs:
         week = initial_allocation(problem)
     else:

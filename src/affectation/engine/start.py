@@ -34,8 +34,14 @@ from affectation.domain.allocation import (
 from affectation.domain.instance import Instance
 from affectation.engine.candidates import Candidates, OfferRoles
 from affectation.engine.candidates import usable as may_use
-from affectation.errors import InputError
-from affectation.errors import Problem as Problem_
+from affectation.engine.seats import (
+    assign_seats,
+    fill_free_seats,
+    first_free,
+    join_pair,
+    splits_to_free_singles,
+)
+from affectation.errors import InputError, Problem
 from affectation.travel.reach import Reach
 
 # Travel minutes of one path are at most this (tie-break level of the flows' costs).
@@ -46,7 +52,7 @@ EXCHANGE_ROUNDS = 3
 
 
 @dataclass(frozen=True, eq=False)
-class Problem:
+class StartInputs:
     """What the construction needs: the data, the offers' roles and the candidate options."""
 
     instance: Instance
@@ -71,7 +77,7 @@ class _Arcs:
         self.costs.append(np.broadcast_to(np.asarray(cost, dtype=np.int64), t.shape))
 
 
-def initial_allocation(problem: Problem) -> np.ndarray:
+def initial_allocation(problem: StartInputs) -> np.ndarray:
     """A valid (students, 2) week array: conventions, then flows, then greedy completion."""
     inst = problem.instance
     st = inst.students
@@ -109,7 +115,7 @@ def initial_allocation(problem: Problem) -> np.ndarray:
     return week
 
 
-def complete_allocation(problem: Problem, week: np.ndarray,
+def complete_allocation(problem: StartInputs, week: np.ndarray,
                         groups: Iterable[np.ndarray]) -> np.ndarray:
     """Place pupils still missing a week on the seats `week` leaves free, moving nobody.
 
@@ -135,7 +141,7 @@ def complete_allocation(problem: Problem, week: np.ndarray,
     return week
 
 
-def _reflow_stays(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+def _reflow_stays(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
     """Solve the one-week stays again over their holders and the pupils still missing a week.
 
     The layered flows placed pupils missing a week around the stays already given; releasing
@@ -165,7 +171,7 @@ def _reflow_stays(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
         rem[:] = seats_left(inst, week)
 
 
-def _make_room_by_splitting(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+def _make_room_by_splitting(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
     """An unplaced pupil takes a two-week seat whose holder moves to a split on free seats.
 
     The exchange the family flows cannot see: the holder stays placed (one more split, level 4)
@@ -201,8 +207,8 @@ def _make_room_by_splitting(problem: Problem, week: np.ndarray, rem: np.ndarray)
             for h in holders.get(o, []):
                 row, _ = reach.row(h)
                 row = row[may_use(inst, h, row)]
-                stay1 = _first_free(row[roles.week1[row] & (row != o)], rem, week_index=0)
-                stay2 = _first_free(row[roles.week2[row] & (row != o)], rem, week_index=1,
+                stay1 = first_free(row[roles.week1[row] & (row != o)], rem, week_index=0)
+                stay2 = first_free(row[roles.week2[row] & (row != o)], rem, week_index=1,
                                     avoid=stay1)
                 if stay1 < 0 or stay2 < 0:
                     continue
@@ -218,7 +224,7 @@ def _make_room_by_splitting(problem: Problem, week: np.ndarray, rem: np.ndarray)
                 break
 
 
-def _families(problem: Problem, group: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
+def _families(problem: StartInputs, group: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
     """Place `group` pupils by alternating the layered and bipartite family flows."""
     free = group & (week < 0).all(axis=1)
     wants_layered = _layered(problem, group, week, rem, preferred=None, accept=False)
@@ -234,7 +240,7 @@ def _families(problem: Problem, group: np.ndarray, week: np.ndarray, rem: np.nda
         _layered(problem, group, week, rem, None)
 
 
-def _rescue_priority(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+def _rescue_priority(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
     """Place priority pupils still unplaced on seats other pupils hold, evicting those.
 
     Level 1 of the objective outweighs level 2: a priority pupil who can only be placed where a
@@ -311,7 +317,7 @@ def _solve(arcs: _Arcs, n_nodes: int, source: int, sink: int, units: int) -> tup
     return t, h, flow.flows(ids)
 
 
-def _bipartite(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
+def _bipartite(problem: StartInputs, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
                preferred: np.ndarray | None, accept: bool = True) -> np.ndarray:
     """Pupils free for both weeks to singles (unless two-week offers may be split: then the
     layered family has them) and to pairs, as one weighted bipartite matching.
@@ -373,14 +379,14 @@ def _bipartite(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.
     for pupil, node, single in zip(ps, target, is_single, strict=True):
         if single:
             offer = node - o_node
-            _assign(week, rem, int(pupil), (offer, offer))
+            assign_seats(week, rem, int(pupil), (offer, offer))
         else:
             kk, dd = divmod(int(node - d_node), 2)
-            _assign(week, rem, int(pupil), (pairs.offers[kk, dd], pairs.offers[kk, 1 - dd]))
+            assign_seats(week, rem, int(pupil), (pairs.offers[kk, dd], pairs.offers[kk, 1 - dd]))
     return matched
 
 
-def _layered(problem: Problem, group: np.ndarray, week: np.ndarray, rem: np.ndarray,
+def _layered(problem: StartInputs, group: np.ndarray, week: np.ndarray, rem: np.ndarray,
              preferred: np.ndarray | None, accept: bool = True) -> np.ndarray:
     """The layered family over `group` pupils still missing a week; returns who it places."""
     inst = problem.instance
@@ -391,7 +397,7 @@ def _layered(problem: Problem, group: np.ndarray, week: np.ndarray, rem: np.ndar
     return pending & (((got >= 0) | (week >= 0)).all(axis=1))
 
 
-def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
+def _three_layer(problem: StartInputs, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
                  with_singles: bool, accept: bool = True,
                  bonus: np.ndarray | None = None) -> np.ndarray:
     """Weighted flow offer-week -> pupil -> offer-week; accept valid paths when `accept`.
@@ -466,7 +472,7 @@ def _three_layer(problem: Problem, pending: np.ndarray, week: np.ndarray, rem: n
     return got
 
 
-def _close_small_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+def _close_small_pairs(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
     """Release the pupils of pairs below their minimum group (unless a convention opens it)."""
     inst = problem.instance
     pairs = inst.pairs
@@ -486,7 +492,7 @@ def _close_small_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
         week[drop, w] = -1
 
 
-def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+def _fill_signed_pairs(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
     """Bring every pair holding a signed convention up to its minimum group, first of all.
 
     A signed convention opens its pair, and nothing signed may move, so the pair must reach
@@ -505,13 +511,13 @@ def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
             continue
         chosen = _pupils_for_pair(problem, k, week, rem, nearest_first=True, limit=need)
         for pupil, x, y in chosen:
-            _assign(week, rem, pupil, (x, y))
+            assign_seats(week, rem, pupil, (x, y))
         if len(chosen) < need:
             conv = inst.conventions
             in_pair = inst.offers.pair[conv.offer] == k
             lines = sorted({int(x) for x in conv.line[in_pair] if x})
             file = inst.scenario.inputs.conventions
-            raise InputError([Problem_(
+            raise InputError([Problem(
                 file.name if file is not None else "conventions.csv",
                 f"une paire mutualisée ({pairs.ids[k]}) qui puisse atteindre son effectif "
                 f"minimum {pairs.min_group[k]} : {count[k]} convention(s) signée(s) "
@@ -522,7 +528,7 @@ def _fill_signed_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> N
                 value=str(inst.offers.ids[conv.offer[in_pair][0]]) if in_pair.any() else None)])
 
 
-def _open_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
+def _open_pairs(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
     """Open closed pairs when enough unplaced pupils can fill them to their minimum group."""
     inst, options = problem.instance, problem.candidates.pairs
     pairs = inst.pairs
@@ -533,10 +539,10 @@ def _open_pairs(problem: Problem, week: np.ndarray, rem: np.ndarray) -> None:
         chosen = _pupils_for_pair(problem, int(k), week, rem, nearest_first=False)
         if len(chosen) >= max(int(pairs.min_group[k]), 1):
             for pupil, x, y in chosen:
-                _assign(week, rem, pupil, (x, y))
+                assign_seats(week, rem, pupil, (x, y))
 
 
-def _pupils_for_pair(problem: Problem, k: int, week: np.ndarray, rem: np.ndarray,
+def _pupils_for_pair(problem: StartInputs, k: int, week: np.ndarray, rem: np.ndarray,
                      nearest_first: bool, limit: int | None = None) -> list[tuple[int, int, int]]:
     """Unplaced pupils who could join pair `k` within its seats: (pupil, week-1, week-2 offer).
 
@@ -564,7 +570,7 @@ def _pupils_for_pair(problem: Problem, k: int, week: np.ndarray, rem: np.ndarray
     return chosen
 
 
-def _greedy(problem: Problem, order: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
+def _greedy(problem: StartInputs, order: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
     """Give each pupil still missing a week the nearest option left, in `order`."""
     inst, cands = problem.instance, problem.candidates
     pair_count = pair_counts(inst, week)
@@ -575,46 +581,27 @@ def _greedy(problem: Problem, order: np.ndarray, week: np.ndarray, rem: np.ndarr
     for s in order[((week[order] < 0).sum(axis=1) > 0)]:
         a, b = week[s]
         if a < 0 and b < 0:
-            o = _first_free(cands.single.offer[_sl(idx_single, s)], rem, both=True)
+            o = first_free(cands.single.offer[_sl(idx_single, s)], rem, both=True)
             if o >= 0:
-                _assign(week, rem, s, (o, o))
+                assign_seats(week, rem, s, (o, o))
                 continue
             sl = _sl(idx_pair, s)
             options = zip(cands.pairs.pair[sl], cands.pairs.direction[sl], strict=True)
-            if _join_pair(inst, week, rem, pair_count, s, options):
+            if join_pair(inst, week, rem, pair_count, s, options):
                 continue
-            x = _first_free(cands.week1.offer[_sl(idx_stay[0], s)], rem, week_index=0)
-            y = _first_free(cands.week2.offer[_sl(idx_stay[1], s)], rem, week_index=1, avoid=x)
-            _assign(week, rem, s, (x, y))
+            x = first_free(cands.week1.offer[_sl(idx_stay[0], s)], rem, week_index=0)
+            y = first_free(cands.week2.offer[_sl(idx_stay[1], s)], rem, week_index=1, avoid=x)
+            assign_seats(week, rem, s, (x, y))
             continue
         w = 0 if a < 0 else 1
         ext = cands.extension[s]
         if ext >= 0 and rem[ext, w] > 0:
             o = ext
         else:
-            o = _first_free(cands.stays(w).offer[_sl(idx_stay[w], s)], rem, week_index=w)
+            o = first_free(cands.stays(w).offer[_sl(idx_stay[w], s)], rem, week_index=w)
         if o >= 0:
             week[s, w] = o
             rem[o, w] -= 1
-
-
-def _join_pair(inst: Instance, week: np.ndarray, rem: np.ndarray, pair_count: np.ndarray,
-               s: int, options: Iterable[tuple[int, int]]) -> bool:
-    """Place pupil `s` in the first (pair, direction) of `options` with seats in both weeks.
-
-    A pair is joined only if it stays at or above its minimum group (it is already open, or
-    its minimum is 1): joining a closed pair alone would break the rule.
-    """
-    pairs = inst.pairs
-    for k, d in options:
-        if pair_count[k] + 1 < pairs.min_group[k]:
-            continue
-        x, y = int(pairs.offers[k, d]), int(pairs.offers[k, 1 - d])
-        if rem[x, 0] > 0 and rem[y, 1] > 0:
-            _assign(week, rem, s, (x, y))
-            pair_count[k] += 1
-            return True
-    return False
 
 
 def _row_index(student: np.ndarray, n: int) -> np.ndarray:
@@ -627,23 +614,7 @@ def _sl(indptr: np.ndarray, s: int) -> slice:
     return slice(int(indptr[s]), int(indptr[s + 1]))
 
 
-def _first_free(offers: np.ndarray, rem: np.ndarray, both: bool = False, week_index: int = 0,
-                avoid: int = -1) -> int:
-    ok = (rem[offers, 0] > 0) & (rem[offers, 1] > 0) if both else rem[offers, week_index] > 0
-    if avoid >= 0:
-        ok &= offers != avoid
-    hit = np.flatnonzero(ok)
-    return int(offers[hit[0]]) if len(hit) else -1
-
-
-def _assign(week: np.ndarray, rem: np.ndarray, s: int, offers: tuple[int, int]) -> None:
-    for w, o in enumerate(offers):
-        if o >= 0:
-            week[s, w] = o
-            rem[o, w] -= 1
-
-
-def greedy_allocation(problem: Problem, order: np.ndarray | None = None) -> np.ndarray:
+def greedy_allocation(problem: StartInputs, order: np.ndarray | None = None) -> np.ndarray:
     """The quick allocation used when time is short: signed weeks, signed pairs filled to
     their minimum group, then the nearest free seats pupil by pupil, priority pupils first
     (or the pupils of `order`, in that order; see `fill_free_seats`)."""
@@ -653,166 +624,3 @@ def greedy_allocation(problem: Problem, order: np.ndarray | None = None) -> np.n
     _fill_signed_pairs(problem, week, rem)
     return fill_free_seats(inst, problem.roles, problem.reach, problem.candidates.extension,
                            week, order)
-
-
-def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
-                            week: np.ndarray) -> np.ndarray:
-    """A split pupil who can reach a two-week offer with a seat free in both weeks takes it.
-
-    Level 4 (fewer splits) improves and no level above moves: the pupil stays placed.
-    """
-    st, of, fixed = instance.students, instance.offers, instance.fixed
-    week = week.copy()
-    a, b = week[:, 0], week[:, 1]
-    split = ((fixed < 0).all(axis=1) & (a >= 0) & (b >= 0) & (a != b)
-             & (of.pair[np.maximum(a, 0)] < 0) & (of.pair[np.maximum(b, 0)] < 0))
-    if not split.any():
-        return week
-    free = seats_left(instance, week)
-    order = np.r_[np.flatnonzero(split & st.priority), np.flatnonzero(split & ~st.priority)]
-    for s in (int(i) for i in order):
-        offers, _ = reach.row(s)
-        usable = offers[roles.single[offers] & may_use(instance, s, offers)]
-        hit = usable[(free[usable, 0] > 0) & (free[usable, 1] > 0)]
-        if len(hit):
-            o = int(hit[0])
-            free[week[s, 0], 0] += 1
-            free[week[s, 1], 1] += 1
-            week[s] = o
-            free[o] -= 1
-    return week
-
-
-def place_by_one_move(instance: Instance, roles: OfferRoles, reach: Reach,
-                      allowed: np.ndarray, week: np.ndarray) -> np.ndarray:
-    """An unplaced pupil takes a two-week seat whose holder moves to free seats in their own
-    reach: a free two-week seat, or a free week-1 seat and a free week-2 seat (a split).
-
-    The exchanges the flows miss once the search and the polish have moved seats around:
-    each places one more pupil for both weeks and moves one other, who stays placed for
-    both weeks (never a signed week, never a pair). Priority pupils are served first.
-    `allowed` is `candidates.allowed_pairs` (the pairs each pupil may use).
-    """
-    st, fixed = instance.students, instance.fixed
-    week = week.copy()
-    a, b = week[:, 0], week[:, 1]
-    waiting = st.to_place & (fixed < 0).all(axis=1) & (a < 0) & (b < 0)
-    if not waiting.any():
-        return week
-    rem = seats_left(instance, week)
-    holder = (fixed < 0).all(axis=1) & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
-    # Who may move, by a count of free seats within reach (an upper bound: re-checked below).
-    pupil_of = reach.student_of_pair()
-    offer = reach.offer
-    usable = allowed & holder[pupil_of]
-
-    def free_count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(pupil_of[usable & mask[offer]], minlength=st.n)
-
-    single_free = free_count(roles.single & (rem.min(axis=1) > 0))
-    w1_free = free_count(roles.week1 & (rem[:, 0] > 0))
-    w2_free = free_count(roles.week2 & (rem[:, 1] > 0))
-    mobile = holder & ((single_free > 0) | ((w1_free > 0) & (w2_free > 0)))
-    by_offer: dict[int, list[int]] = {}
-    for h in np.flatnonzero(mobile):
-        by_offer.setdefault(int(a[h]), []).append(int(h))
-    if not by_offer:
-        return week
-    movable_offer = np.zeros(instance.offers.n, dtype=bool)
-    movable_offer[list(by_offer)] = True
-    order = np.r_[np.flatnonzero(waiting & st.priority), np.flatnonzero(waiting & ~st.priority)]
-    for s in (int(i) for i in order):
-        lo, hi = reach.indptr[s], reach.indptr[s + 1]
-        offers = offer[lo:hi][allowed[lo:hi]]
-        for x in (int(o) for o in offers[roles.single[offers] & movable_offer[offers]]):
-            moved = _move_holder(instance, roles, reach, allowed, week, rem, by_offer[x])
-            if moved is None:
-                movable_offer[x] = bool(by_offer[x])
-                continue
-            week[s] = x
-            rem[x] -= 1
-            break
-    return week
-
-
-def _move_holder(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
-                 week: np.ndarray, rem: np.ndarray, holders: list[int]) -> int | None:
-    """Move the first of `holders` who can go to free seats in their reach; their seat is
-    freed. Holders found unable to move are dropped from the list."""
-    while holders:
-        h = holders[0]
-        lo, hi = reach.indptr[h], reach.indptr[h + 1]
-        offers = reach.offer[lo:hi][allowed[lo:hi]]
-        x = _first_free(offers[roles.single[offers]], rem, both=True)
-        if x >= 0:
-            target = (x, x)
-        else:
-            y1 = _first_free(offers[roles.week1[offers]], rem, week_index=0)
-            y2 = _first_free(offers[roles.week2[offers]], rem, week_index=1, avoid=y1)
-            if y1 < 0 or y2 < 0:
-                holders.pop(0)
-                continue
-            target = (y1, y2)
-        old = int(week[h, 0])
-        rem[old] += 1
-        week[h] = target
-        rem[target[0], 0] -= 1
-        rem[target[1], 1] -= 1
-        holders.pop(0)
-        return h
-    return None
-
-
-def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
-                    extension: np.ndarray, week: np.ndarray,
-                    order: np.ndarray | None = None) -> np.ndarray:
-    """Give every pupil still missing a week any free seat within reach (never leave one empty).
-
-    Looks at every reachable offer, not only the candidates the solver kept, so that no pupil
-    stays unplaced or partial while a seat they could take is free. Priority pupils first,
-    unless `order` gives the pupils to serve, in order (the first-come-first-served benchmark).
-    """
-    st, of = instance.students, instance.offers
-    week = week.copy()
-    rem = seats_left(instance, week)
-    pairs = instance.pairs
-    pair_count = pair_counts(instance, week)
-    missing = st.to_place & (week < 0).any(axis=1)
-    if order is None:
-        order = np.r_[np.flatnonzero(missing & st.priority),
-                      np.flatnonzero(missing & ~st.priority)]
-    else:
-        order = order[missing[order]]
-    for s in (int(i) for i in order):
-        offers, _ = reach.row(s)
-        offers = offers[may_use(instance, s, offers)].astype(np.int64)
-        a, b = (int(v) for v in week[s])
-        if a < 0 and b < 0:
-            o = _first_free(offers[roles.single[offers]], rem, both=True)
-            if o >= 0:
-                _assign(week, rem, s, (o, o))
-                continue
-            # Pairs with both offers within reach (one mask over the offers, not a search
-            # per pair).
-            in_reach = np.zeros(of.n, dtype=bool)
-            in_reach[offers] = True
-            near = np.unique(of.pair[offers[of.pair[offers] >= 0]])
-            reachable_pairs = near[in_reach[pairs.offers[near]].all(axis=1)]
-            if _join_pair(instance, week, rem, pair_count, s,
-                          ((k, d) for k in reachable_pairs for d in (0, 1))):
-                continue
-            x1 = _first_free(offers[roles.week1[offers]], rem, week_index=0)
-            y2 = _first_free(offers[roles.week2[offers]], rem, week_index=1, avoid=x1)
-            _assign(week, rem, s, (x1, y2))
-            continue
-        w = 0 if a < 0 else 1
-        if instance.fixed[s, w] >= 0:
-            continue
-        role = roles.week1 if w == 0 else roles.week2
-        ext = int(extension[s])
-        o = ext if ext >= 0 and rem[ext, w] > 0 else _first_free(offers[role[offers]], rem,
-                                                                   week_index=w)
-        if o >= 0:
-            week[s, w] = o
-            rem[o, w] -= 1
-    return week
