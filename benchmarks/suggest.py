@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from affectation.analysis.explain import read_result
 from affectation.analysis.suggest import suggest, suggestions_table
+from affectation.io.results import read_assignments
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import pupil_travel, reachable
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     instance = load_instance(args.scenario)
-    result = read_result(instance, args.result / "assignments.csv")
+    result = read_assignments(instance, args.result / "assignments.csv")
     loaded = time.perf_counter()
     travel = pupil_travel(instance)
     reach = reachable(instance, travel)

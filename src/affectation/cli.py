@@ -114,7 +114,8 @@ def explain(scenario: Path, result_dir: Path, student_id: str) -> None:
 def _pupil_of_result(scenario: Path, result_dir: Path, student_id: str) -> tuple:
     """(instance, result table, pupil index) for `explain` and `suggest`; exit 2 when the
     inputs are bad, the folder has no assignments.csv or the pupil is unknown."""
-    from affectation.analysis.explain import TEXT, read_result
+    from affectation.analysis.explain import TEXT
+    from affectation.io.results import read_assignments
     from affectation.travel.loading import load_instance
 
     try:
@@ -124,7 +125,7 @@ def _pupil_of_result(scenario: Path, result_dir: Path, student_id: str) -> tuple
         if not path.is_file():
             click.echo(text["no_result"].format(dir=result_dir), err=True)
             sys.exit(2)
-        result = read_result(instance, path)
+        result = read_assignments(instance, path)
     except InputError as exc:
         _fail_input(exc)
         raise AssertionError("unreachable") from exc
@@ -204,8 +205,8 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
     """Où recruter des entreprises : pour chaque EPCI, combien d'élèves de plus 1, 5 ou 10
     places de deux semaines dans sa commune la plus peuplée placeraient ; écrit
     mobilisation.csv dans RESULT_DIR (dossier de résultats de « solve »)."""
-    from affectation.analysis.explain import read_result
     from affectation.engine.solve import SolveSettings
+    from affectation.io.results import read_assignments
     from affectation.io.workbook import WORKBOOK_NAME, read_folder, write_folder
     from affectation.pipeline.mobilisation import (
         confirm_by_resolve,
@@ -223,7 +224,7 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
         sys.exit(2)
     try:
         instance = load_instance(scenario)
-        result = read_result(instance, path)
+        result = read_assignments(instance, path)
     except InputError as exc:
         _fail_input(exc)
         return
@@ -320,7 +321,7 @@ def _finish_import(result: OfferImport | StudentImport, text: str | None, out_pa
     """Write the imported file (`text`, None when nothing was kept) and the report together,
     print the summary (and the rejections when there is no report); exit 1 when nothing
     was kept."""
-    from affectation.intake.importing import write_files
+    from affectation.io.atomic import write_files
 
     files = {report_path: result.report_csv()} if report_path is not None else {}
     if text is not None:
@@ -394,7 +395,7 @@ def travel_command(scenario: Path, out_dir: Path) -> None:
     import functools
 
     from affectation.analysis.travel_report import travel_tables
-    from affectation.io.output import write_result_folder
+    from affectation.io.atomic import write_result_folder
     from affectation.travel.loading import load_instance
 
     started = time.perf_counter()
@@ -424,19 +425,21 @@ def repair(scenario: Path, previous_dir: Path, out_dir: Path, freeze_placed: boo
     """Répare une affectation après des changements (offres retirées, nouveaux élèves,
     conventions) : les conventions ne bougent jamais, les élèves placés gardent leur place
     sauf pour en placer d'autres ; écrit aussi changes.csv."""
+    from affectation.analysis.changes import change_counts, changes_csv
     from affectation.analysis.indicators import indicators_csv, indicators_table
     from affectation.analysis.result import add_fairness, make_result
     from affectation.domain.territory import pupil_groups
-    from affectation.engine.repair import RepairSettings, change_counts, changes_csv, read_previous
+    from affectation.engine.repair import RepairSettings
     from affectation.engine.repair import repair as run_repair
     from affectation.io.output import assignments_csv, sha256, summary_json
+    from affectation.io.results import assignments_path, read_assignments
     from affectation.io.workbook import write_folder
     from affectation.travel.loading import load_instance
 
     started = time.perf_counter()
     try:
         instance = load_instance(scenario)
-        previous = read_previous(instance, previous_dir)
+        previous = read_assignments(instance, assignments_path(previous_dir), changed=True)
     except InputError as exc:
         _fail_input(exc)
         return

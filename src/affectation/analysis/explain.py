@@ -11,18 +11,13 @@ English with `[output] language = "en"`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
 from affectation.analysis.reasons import MODE_WORDS
+from affectation.domain.allocation import PreviousResult
 from affectation.domain.instance import Instance
 from affectation.engine.candidates import OfferRoles, offer_roles
 from affectation.engine.candidates import usable as may_use
-from affectation.errors import InputError, Problem
-from affectation.io.output import ASSIGNMENT_COLUMNS
-from affectation.io.tables import read_table
 from affectation.travel.reach import PupilTravel, exact_minutes, pupil_travel, reachable
 
 LISTED_OFFERS = 20
@@ -145,54 +140,6 @@ KINDS = {
 }
 
 
-@dataclass(frozen=True, eq=False)
-class ResultTable:
-    """A result folder's `assignments.csv`, mapped onto the instance."""
-
-    week: np.ndarray  # (students, 2) offer index per week, -1 for none
-    kind: np.ndarray  # as written ('' for pupils absent from the file)
-    reason: np.ndarray
-    listed: np.ndarray  # bool: the pupil has a row
-
-
-def read_result(instance: Instance, path: Path) -> ResultTable:
-    """Read `assignments.csv`; an `InputError` for ids the instance does not know."""
-    table = read_table(path, ASSIGNMENT_COLUMNS)
-    frame = table.frame
-    st, of = instance.students, instance.offers
-    student_of = {sid: i for i, sid in enumerate(st.ids)}
-    offer_of = {oid: j for j, oid in enumerate(of.ids)}
-    week = np.full((st.n, 2), -1, dtype=np.int64)
-    kind = np.full(st.n, "", dtype=object)
-    reason = np.full(st.n, "", dtype=object)
-    listed = np.zeros(st.n, dtype=bool)
-    problems: list[Problem] = []
-    ids = frame["student_id"].tolist()
-    weeks = [frame["week1_offer_id"].tolist(), frame["week2_offer_id"].tolist()]
-    for r, sid in enumerate(ids):
-        line = int(table.lines[r])
-        i = student_of.get(sid)
-        if i is None or listed[i]:
-            expected = "un élève du scénario" if i is None else "un élève listé une seule fois"
-            problems.append(Problem(table.file, expected, line, "student_id", sid))
-            continue
-        listed[i] = True
-        kind[i] = frame["kind"].iat[r]
-        reason[i] = frame["reason"].iat[r]
-        for w in (0, 1):
-            oid = weeks[w][r]
-            if oid:
-                j = offer_of.get(oid)
-                if j is None:
-                    problems.append(Problem(table.file, "une offre du scénario", line,
-                                            f"week{w + 1}_offer_id", oid))
-                else:
-                    week[i, w] = j
-    if problems:
-        raise InputError(problems)
-    return ResultTable(week=week, kind=kind, reason=reason, listed=listed)
-
-
 def _num(x: float, language: str) -> str:
     """Minutes with one decimal (decimal comma in French)."""
     text = f"{x:.1f}"
@@ -207,7 +154,7 @@ def _limit(x: float, language: str) -> str:
 class _Story:
     """What is needed to tell one pupil's story."""
 
-    def __init__(self, instance: Instance, result: ResultTable, s: int, language: str) -> None:
+    def __init__(self, instance: Instance, result: PreviousResult, s: int, language: str) -> None:
         self.instance = instance
         self.result = result
         self.s = s
@@ -427,7 +374,7 @@ class _Story:
         return out
 
 
-def explain_student(instance: Instance, result: ResultTable, student: int,
+def explain_student(instance: Instance, result: PreviousResult, student: int,
                     language: str | None = None) -> str:
     """The story of pupil `student` (index), in the scenario's language by default."""
     language = language or instance.scenario.output.language

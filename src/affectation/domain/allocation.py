@@ -3,12 +3,33 @@ derives the spec's kinds from it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from affectation.domain.instance import Instance
 
 KINDS = ("single", "split", "mutualised", "partial", "unplaced", "self_placed", "exempt")
 FULL_KINDS = ("single", "split", "mutualised")
+GONE = -2  # an offer id of a previous result that the current offers file no longer has
+
+
+@dataclass(frozen=True, eq=False)
+class PreviousResult:
+    """A result's `assignments.csv` mapped onto the current instance (read by `io.results`).
+
+    `week`: offer index per pupil and week (-1 none, `GONE` for an offer id the offers file no
+    longer has); `offer_text`: the offer ids as written; `kind`, `reason`: as written (''
+    for pupils without a row); `listed`: the pupil has a row; `removed`: (student_id,
+    week-1 id, week-2 id) of the rows whose pupil the pupils file no longer has.
+    """
+
+    week: np.ndarray
+    offer_text: np.ndarray
+    kind: np.ndarray
+    reason: np.ndarray
+    listed: np.ndarray
+    removed: tuple[tuple[str, str, str], ...] = ()
 
 
 def classify(instance: Instance, week: np.ndarray) -> np.ndarray:

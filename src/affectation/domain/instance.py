@@ -42,6 +42,10 @@ class Students:
         """Pupils the engine allocates (no `self_placed` or `exempt` status)."""
         return self.status == ""
 
+    def priority_first(self, mask: np.ndarray) -> np.ndarray:
+        """The pupils of `mask` (indices), priority pupils first, each group in input order."""
+        return np.r_[np.flatnonzero(mask & self.priority), np.flatnonzero(mask & ~self.priority)]
+
 
 @dataclass(frozen=True, eq=False)
 class Offers:

@@ -36,14 +36,17 @@ weeks (`audit.placeable`), and never more than the seats of either week
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from affectation.domain.allocation import classify, lexicographic_score, pair_counts, seats_used
+from affectation.domain.allocation import (
+    GONE,
+    PreviousResult,
+    lexicographic_score,
+    pair_counts,
+    seats_used,
+)
 from affectation.domain.instance import Instance
 from affectation.engine.bound import placeable_pupils
 from affectation.engine.candidates import (
@@ -58,17 +61,15 @@ from affectation.engine.moves import place_by_moves
 from affectation.engine.seats import fill_free_seats
 from affectation.engine.solve import Solution
 from affectation.engine.start import StartInputs, complete_allocation
-from affectation.errors import InputError, Problem
-from affectation.io.output import ASSIGNMENT_COLUMNS
-from affectation.io.tables import read_table
 from affectation.timing import Laps
-from affectation.travel.reach import PupilTravel, Reach, exact_minutes, pupil_travel, reachable
-
-GONE = -2  # a previous offer id absent from the current offers file
-CHANGES_COLUMNS = ("student_id", "before_week1", "before_week2", "after_week1", "after_week2",
-                   "reason")
-# A previous folder whose listed pupils are mostly unknown is not a result of this campaign.
-MIN_KNOWN_SHARE = 0.5
+from affectation.travel.reach import (
+    PupilTravel,
+    Reach,
+    exact_minutes,
+    pupil_travel,
+    reachable,
+    restrict_reach,
+)
 
 TEXT = {
     "fr": {
@@ -112,63 +113,6 @@ TEXT = {
 }
 
 
-@dataclass(frozen=True, eq=False)
-class Previous:
-    """A previous result mapped onto the current inputs.
-
-    `week`: offer index per current pupil and week (-1 none, `GONE` for an offer id the
-    offers file no longer has); `text`: the offer ids as written; `listed`: the pupil has a
-    row; `removed`: (student_id, week-1 id, week-2 id) of rows whose pupil is gone.
-    """
-
-    week: np.ndarray
-    text: np.ndarray
-    listed: np.ndarray
-    removed: tuple[tuple[str, str, str], ...]
-
-
-def read_previous(instance: Instance, result_dir: Path) -> Previous:
-    """Read `RESULT_DIR/assignments.csv`; an `InputError` when it is missing or when most of
-    its pupils are unknown (not a result of this campaign)."""
-    path = Path(result_dir) / "assignments.csv"
-    if not path.is_file():
-        raise InputError([Problem(
-            str(result_dir), "un dossier de résultats d'« affectation solve » ou "
-            "« affectation repair » (assignments.csv absent)")])
-    table = read_table(path, ASSIGNMENT_COLUMNS)
-    st, of = instance.students, instance.offers
-    frame = table.frame
-    ids = frame["student_id"].to_numpy(dtype=object)
-    student_of = {sid: i for i, sid in enumerate(st.ids)}
-    offer_of = {oid: j for j, oid in enumerate(of.ids)}
-    rows = [student_of.get(sid, -1) for sid in ids]
-    known = sum(r >= 0 for r in rows)
-    if not len(ids) or known < MIN_KNOWN_SHARE * len(ids):
-        raise InputError([Problem(
-            table.file, f"un résultat de cette campagne : {len(ids) - known} élève(s) sur "
-            f"{len(ids)} inconnu(s) du fichier des élèves actuel ({st.n} élèves)",
-            column="student_id", value=str(ids[0]) if len(ids) else None)])
-    week = np.full((st.n, 2), -1, dtype=np.int64)
-    text = np.full((st.n, 2), "", dtype=object)
-    listed = np.zeros(st.n, dtype=bool)
-    removed = []
-    w_text = [frame["week1_offer_id"].tolist(), frame["week2_offer_id"].tolist()]
-    for r, i in enumerate(rows):
-        if i < 0:
-            removed.append((str(ids[r]), str(w_text[0][r]), str(w_text[1][r])))
-            continue
-        if listed[i]:
-            raise InputError([Problem(table.file, "un élève listé une seule fois",
-                                           int(table.lines[r]), "student_id", str(ids[r]))])
-        listed[i] = True
-        for w in (0, 1):
-            oid = w_text[w][r]
-            text[i, w] = oid
-            if oid:
-                week[i, w] = offer_of.get(oid, GONE)
-    return Previous(week=week, text=text, listed=listed, removed=tuple(removed))
-
-
 @dataclass(frozen=True)
 class RepairSettings:
     """Passes of the move search (step 3: each searches the chains once per layer; on the
@@ -185,13 +129,13 @@ class Repaired:
     """The new allocation, with why each pupil's placement changed."""
 
     solution: Solution
-    previous: Previous
+    previous: PreviousResult
     displaced: np.ndarray  # bool: the previous placement could not be kept
     note: np.ndarray  # per pupil: the reason of a change ('' when none), user language
     stats: dict[str, int | float]
 
 
-def repair(instance: Instance, previous: Previous,
+def repair(instance: Instance, previous: PreviousResult,
            settings: RepairSettings = RepairSettings()) -> Repaired:
     """The new allocation (see the module docstring)."""
     laps = Laps()
@@ -209,7 +153,7 @@ def repair(instance: Instance, previous: Previous,
                  & (week != prev).any(axis=1))
     lap("keep")
     missing = st.to_place & (week < 0).any(axis=1)
-    sub = _sub_reach(reach, missing)
+    sub, _ = restrict_reach(reach, np.flatnonzero(missing))
     cands = build_candidates(instance, sub, allowed_pairs(instance, sub), roles,
                              settings.pruning)
     problem = StartInputs(instance, roles, cands, sub)
@@ -252,7 +196,7 @@ def repair(instance: Instance, previous: Previous,
                     stats=stats)
 
 
-def kept_placements(instance: Instance, previous: Previous, travel: PupilTravel,
+def kept_placements(instance: Instance, previous: PreviousResult, travel: PupilTravel,
                     roles: OfferRoles, text: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """The previous placements still valid (step 1), and why each other one was dropped."""
     st, of, pairs, fixed = instance.students, instance.offers, instance.pairs, instance.fixed
@@ -270,7 +214,7 @@ def kept_placements(instance: Instance, previous: Previous, travel: PupilTravel,
             week[mask & (fixed[:, w] < 0), w] = -1
 
     def offer_text(w: int) -> np.ndarray:
-        return previous.text[:, w]
+        return previous.offer_text[:, w]
 
     # Pupils no longer to place, and new pupils (nothing to keep).
     drop(placed_before & ~st.to_place,
@@ -354,19 +298,6 @@ def _valid_kind(instance: Instance, roles: OfferRoles, week: np.ndarray) -> np.n
     return single | paired | ext_ok | (stay[0] & stay[1]) | ((a < 0) & (b < 0))
 
 
-def _sub_reach(reach: Reach, pupils: np.ndarray) -> Reach:
-    """`reach` with the rows of the pupils of mask `pupils` only (others empty)."""
-    counts = np.diff(reach.indptr) * pupils
-    idx_pupils = np.flatnonzero(pupils)
-    start = reach.indptr[idx_pupils]
-    lengths = counts[idx_pupils]
-    offsets = np.cumsum(lengths) - lengths
-    idx = np.repeat(start - offsets, lengths) + np.arange(int(lengths.sum()))
-    indptr = np.zeros(len(reach.indptr), dtype=reach.indptr.dtype)
-    np.cumsum(counts, out=indptr[1:])
-    return Reach(indptr=indptr, offer=reach.offer[idx], deciminutes=reach.deciminutes[idx])
-
-
 def cheap_bounds(instance: Instance, reach: Reach) -> tuple[int, int]:
     """Proven upper bounds on pupils placed for both weeks (all, priority): pupils with some
     way to be placed (`audit.placeable_pupils`), at most the seats of either week."""
@@ -374,52 +305,3 @@ def cheap_bounds(instance: Instance, reach: Reach) -> tuple[int, int]:
     can = placeable_pupils(instance, reach) & st.to_place
     seats = int(instance.offers.seats.sum(axis=0).min())
     return min(int(can.sum()), seats), min(int((can & st.priority).sum()), seats)
-
-
-def changes_csv(instance: Instance, repaired: Repaired) -> str:
-    """changes.csv: one row per pupil whose placement changed, removed pupils last."""
-    st, of = instance.students, instance.offers
-    text = TEXT[instance.scenario.output.language]
-    week = repaired.solution.week
-    before = repaired.previous.text
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CHANGES_COLUMNS)
-    for i in range(st.n):
-        after = tuple(str(of.ids[o]) if o >= 0 else "" for o in week[i])
-        if (before[i, 0], before[i, 1]) == after:
-            continue
-        reason = repaired.note[i]
-        if not reason:
-            reason = text["freed"] if (week[i] >= 0).sum() > (before[i] != "").sum() else ""
-        if repaired.displaced[i] and not (week[i] >= 0).any() and st.to_place[i]:
-            reason += " ; " + text["lost"]
-        writer.writerow((st.ids[i], before[i, 0], before[i, 1], *after, reason))
-    for sid, w1, w2 in repaired.previous.removed:
-        writer.writerow((sid, w1, w2, "", "", text["removed"]))
-    return out.getvalue()
-
-
-def change_counts(instance: Instance, repaired: Repaired) -> dict[str, int]:
-    """summary.json `changes`: moved, newly placed, newly unplaced, and more detail."""
-    week = repaired.solution.week
-    prev = repaired.previous
-    before = prev.text != ""
-    after = week >= 0
-    had = before.any(axis=1)
-    has = after.any(axis=1)
-    after_text = np.where(after, instance.offers.ids[np.maximum(week, 0)], "")
-    changed = (after_text != prev.text).any(axis=1)
-    kind = classify(instance, week)
-    full_after = np.isin(kind, ("single", "split", "mutualised"))
-    return {
-        "moved": int((had & has & changed).sum()),
-        "newly_placed": int((~had & has).sum()),
-        "newly_unplaced": int((had & ~has).sum()) + len(prev.removed),
-        "displaced_by_changes": int(repaired.displaced.sum()),
-        "moved_to_make_room": int(repaired.stats["moved_to_make_room"]),
-        "removed_pupils": len(prev.removed),
-        "new_pupils": int((~prev.listed).sum()),
-        "placed_full": int(full_after.sum()),
-        "rows": int(changed.sum()) + len(prev.removed),
-    }

@@ -122,7 +122,7 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
             centres.append((of.lon[o] * 111.32 * np.cos(np.radians(lat0)), of.lat[o] * 110.57))
         covered = np.zeros(st.n, dtype=bool)
         missing = movable & (week < 0).any(axis=1)
-        order = np.r_[np.flatnonzero(missing & st.priority), np.flatnonzero(missing & ~st.priority)]
+        order = st.priority_first(missing)
         queue = list(centres) + [int(i) for i in order]
         for item in queue:
             if isinstance(item, int):

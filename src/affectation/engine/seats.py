@@ -66,7 +66,7 @@ def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
     if not split.any():
         return week
     free = seats_left(instance, week)
-    order = np.r_[np.flatnonzero(split & st.priority), np.flatnonzero(split & ~st.priority)]
+    order = st.priority_first(split)
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
         usable = offers[roles.single[offers] & may_use(instance, s, offers)]
@@ -117,7 +117,7 @@ def place_by_one_move(instance: Instance, roles: OfferRoles, reach: Reach,
         return week
     movable_offer = np.zeros(instance.offers.n, dtype=bool)
     movable_offer[list(by_offer)] = True
-    order = np.r_[np.flatnonzero(waiting & st.priority), np.flatnonzero(waiting & ~st.priority)]
+    order = st.priority_first(waiting)
     for s in (int(i) for i in order):
         lo, hi = reach.indptr[s], reach.indptr[s + 1]
         offers = offer[lo:hi][allowed[lo:hi]]
@@ -175,11 +175,7 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
     pairs = instance.pairs
     pair_count = pair_counts(instance, week)
     missing = st.to_place & (week < 0).any(axis=1)
-    if order is None:
-        order = np.r_[np.flatnonzero(missing & st.priority),
-                      np.flatnonzero(missing & ~st.priority)]
-    else:
-        order = order[missing[order]]
+    order = st.priority_first(missing) if order is None else order[missing[order]]
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
         offers = offers[may_use(instance, s, offers)].astype(np.int64)

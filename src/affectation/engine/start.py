@@ -136,7 +136,7 @@ def complete_allocation(problem: StartInputs, week: np.ndarray,
         _families(problem, group, week, rem)
         _close_small_pairs(problem, week, rem)
         _open_pairs(problem, week, rem)
-        order = np.r_[np.flatnonzero(group & st.priority), np.flatnonzero(group & ~st.priority)]
+        order = st.priority_first(group)
         _greedy(problem, order, week, rem)
     return week
 
@@ -197,7 +197,7 @@ def _make_room_by_splitting(problem: StartInputs, week: np.ndarray, rem: np.ndar
     held = np.zeros(of.n, dtype=bool)
     held[list(holders)] = True
     waiting = st.to_place & unsigned & (week < 0).all(axis=1)
-    order = np.r_[np.flatnonzero(waiting & st.priority), np.flatnonzero(waiting & ~st.priority)]
+    order = st.priority_first(waiting)
     for u in (int(i) for i in order):
         offers, _ = reach.row(u)
         offers = offers[roles.single[offers] & held[offers]

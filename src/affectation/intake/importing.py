@@ -35,8 +35,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -735,25 +733,3 @@ def import_students(source: Source, places: Places | None = None) -> StudentImpo
         report.append(ReportRow(**base, status=STUDENT_KEPT, notes=" ; ".join(notes)))
     return StudentImport(rows=tuple(rows), report=tuple(report))
 
-
-# --------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------
-
-def write_files(files: dict[Path, str]) -> None:
-    """Write each text beside its destination, then move them all into place (os.replace):
-    an interruption never leaves a half-written file."""
-    temps: list[tuple[Path, Path]] = []
-    try:
-        for name, text in files.items():
-            path = Path(name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            temps.append((Path(tmp_name), path))
-        for tmp, path in temps:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)

@@ -10,10 +10,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -96,34 +92,6 @@ def input_hashes(instance: Instance) -> dict:
         name: {"path": str(path), "sha256": sha256(path)}
         for name, path in instance.input_files().items()
     }
-
-
-def write_result_folder(out_dir: Path, files: Mapping[str, Callable[[], str | bytes]]) -> None:
-    """Write `files` (name -> text or bytes producer; a name may hold `/` for a subfolder)
-    into `out_dir` atomically."""
-    out_dir = Path(out_dir)
-    parent = out_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
-    try:
-        for name, produce in files.items():
-            content = produce()
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                (tmp / name).write_bytes(content)
-            else:
-                (tmp / name).write_text(content, encoding="utf-8", newline="")
-        old = None
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
-            os.rmdir(old)
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def summary_json(summary: dict) -> str:

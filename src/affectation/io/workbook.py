@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from affectation.io.output import write_result_folder
+from affectation.io.atomic import write_result_folder
 
 WORKBOOK_NAME = "resultats.xlsx"
 _FIXED_DATE = datetime(2000, 1, 1)

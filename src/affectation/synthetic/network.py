@@ -22,8 +22,6 @@ randomness beyond the sectors' orientation).
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import pandas as pd
 
 from affectation.geo import flat_km
 from affectation.geodata import load_communes, load_lycees
+from affectation.io.atomic import write_file
 
 TOWN_POPULATION = 8000
 _KM_LAT = 110.574
@@ -239,12 +238,7 @@ def write_network(path: Path, seed: int = 0) -> dict[str, int]:
             info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[name])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(buffer.getvalue())
-    os.replace(tmp, path)
+    write_file(Path(path), buffer.getvalue())
     frame = pd.read_csv(io.StringIO(files["stop_times.txt"]))
     return {"stops": files["stops.txt"].count("\n") - 1,
             "trips": files["trips.txt"].count("\n") - 1, "stop_times": len(frame)}
@@ -267,8 +261,5 @@ def add_network_to_scenario(folder: Path, seed: int = 0) -> dict[str, int]:
                  'modes = ["public"]\n'
                  'arrive_by = "09:00"\n'
                  'leave_after = "16:30"\n')
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        write_file(path, text)
     return sizes

@@ -255,10 +255,13 @@ def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
     out_key.append((s_idx << 40) | (deci << 24) | o_idx)
 
 
-def restrict_reach(reach: Reach, pupils: np.ndarray, lengths: np.ndarray
+def restrict_reach(reach: Reach, pupils: np.ndarray, lengths: np.ndarray | None = None
                    ) -> tuple[Reach, np.ndarray]:
-    """The first `lengths[k]` pairs of each pupil `pupils[k]` (sorted indices) as a `Reach`
-    over the same pupils and offers, and their indices in `reach`."""
+    """The first `lengths[k]` pairs of each pupil `pupils[k]` (sorted indices; None: every
+    pair) as a `Reach` over the same pupils and offers (other rows empty), and their indices
+    in `reach`."""
+    if lengths is None:
+        lengths = reach.indptr[pupils + 1] - reach.indptr[pupils]
     starts = reach.indptr[pupils]
     offsets = np.r_[0, np.cumsum(lengths)[:-1]]
     idx = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))

@@ -38,10 +38,10 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import io
 import json
 import multiprocessing
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +53,7 @@ from affectation.domain.instance import Instance
 from affectation.domain.params import GtfsParams
 from affectation.errors import InputError, Problem
 from affectation.geo import flat_km
+from affectation.io.atomic import write_file
 from affectation.io.gtfs import Network, feed_digest, read_network, weekdays
 from affectation.travel.zones import ZoneMinutes
 
@@ -672,10 +673,8 @@ def _load_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
 def _save_cache(path: Path, key: np.ndarray, minutes: np.ndarray) -> None:
     """Write atomically; a folder that cannot be written only loses the cache."""
     try:
-        path.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, key=key, minutes=minutes)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.savez(buffer, key=key, minutes=minutes)
+        write_file(path, buffer.getvalue())
     except OSError:
         return

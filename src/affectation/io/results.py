@@ -1,0 +1,89 @@
+"""Reading a result folder back: its `assignments.csv` mapped onto the current instance.
+
+One reader for every command that starts from a previous result (`explain`, `suggest`,
+`mobilise`, `repair`). Strict by default: a pupil or an offer the instance does not know is an
+input error. `changed=True` (repair) accepts a result of the same campaign whose inputs have
+since changed: rows of pupils no longer in the pupils file are kept aside (`removed`), offer
+ids no longer in the offers file become `GONE`; a file whose pupils are mostly unknown is not
+a result of this campaign.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from affectation.domain.allocation import GONE, PreviousResult
+from affectation.domain.instance import Instance
+from affectation.errors import InputError, Problem
+from affectation.io.output import ASSIGNMENT_COLUMNS
+from affectation.io.tables import read_table
+
+# A previous result whose listed pupils are mostly unknown is not a result of this campaign.
+MIN_KNOWN_SHARE = 0.5
+
+
+def assignments_path(result_dir: Path) -> Path:
+    """`RESULT_DIR/assignments.csv`; an `InputError` when the folder has none."""
+    path = Path(result_dir) / "assignments.csv"
+    if not path.is_file():
+        raise InputError([Problem(
+            str(result_dir), "un dossier de résultats d'« affectation solve » ou "
+            "« affectation repair » (assignments.csv absent)")])
+    return path
+
+
+def read_assignments(instance: Instance, path: Path, changed: bool = False) -> PreviousResult:
+    """Read `assignments.csv` at `path` (see the module docstring for `changed`)."""
+    table = read_table(path, ASSIGNMENT_COLUMNS)
+    frame = table.frame
+    st, of = instance.students, instance.offers
+    student_of = {sid: i for i, sid in enumerate(st.ids)}
+    offer_of = {oid: j for j, oid in enumerate(of.ids)}
+    ids = frame["student_id"].tolist()
+    rows = [student_of.get(sid, -1) for sid in ids]
+    if changed:
+        known = sum(r >= 0 for r in rows)
+        if not ids or known < MIN_KNOWN_SHARE * len(ids):
+            raise InputError([Problem(
+                table.file, f"un résultat de cette campagne : {len(ids) - known} élève(s) sur "
+                f"{len(ids)} inconnu(s) du fichier des élèves actuel ({st.n} élèves)",
+                column="student_id", value=str(ids[0]) if ids else None)])
+    week = np.full((st.n, 2), -1, dtype=np.int64)
+    text = np.full((st.n, 2), "", dtype=object)
+    kind = np.full(st.n, "", dtype=object)
+    reason = np.full(st.n, "", dtype=object)
+    listed = np.zeros(st.n, dtype=bool)
+    removed: list[tuple[str, str, str]] = []
+    problems: list[Problem] = []
+    w_text = [frame["week1_offer_id"].tolist(), frame["week2_offer_id"].tolist()]
+    for r, i in enumerate(rows):
+        line = int(table.lines[r])
+        if i < 0 and changed:
+            removed.append((str(ids[r]), str(w_text[0][r]), str(w_text[1][r])))
+            continue
+        if i < 0 or listed[i]:
+            expected = "un élève du scénario" if i < 0 else "un élève listé une seule fois"
+            problems.append(Problem(table.file, expected, line, "student_id", str(ids[r])))
+            continue
+        listed[i] = True
+        kind[i] = frame["kind"].iat[r]
+        reason[i] = frame["reason"].iat[r]
+        for w in (0, 1):
+            oid = w_text[w][r]
+            text[i, w] = oid
+            if not oid:
+                continue
+            j = offer_of.get(oid)
+            if j is not None:
+                week[i, w] = j
+            elif changed:
+                week[i, w] = GONE
+            else:
+                problems.append(Problem(table.file, "une offre du scénario", line,
+                                        f"week{w + 1}_offer_id", oid))
+    if problems:
+        raise InputError(problems)
+    return PreviousResult(week=week, offer_text=text, kind=kind, reason=reason, listed=listed,
+                          removed=tuple(removed))
