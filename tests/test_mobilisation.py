@@ -13,8 +13,8 @@ from conftest import brute_force, make_scenario, near, random_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from affectation.analysis.mobilisation import COLUMNS, mobilisation_table, sites, with_site
 from affectation.cli import main
-from affectation.pipeline.mobilisation import COLUMNS, mobilisation_table, sites, with_site
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
 

@@ -20,12 +20,18 @@ place count (`self_placed` and `exempt` pupils are left out of every group).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from affectation.analysis.groups import (
+    median_minutes,
+    p90_minutes,
+    placement_row,
+    trip_minutes,
+    written_minutes,
+)
 from affectation.domain.allocation import FULL_KINDS, classify
 from affectation.domain.instance import Instance
 from affectation.domain.territory import (
@@ -145,11 +151,6 @@ class GroupBounds:
         return total
 
 
-def _written(minutes: np.ndarray) -> np.ndarray:
-    """Minutes as `assignments.csv` writes them (one decimal), nan where none."""
-    return np.array([float(f"{m:.1f}") if not math.isnan(m) else math.nan for m in minutes])
-
-
 def fairness_table(instance: Instance, week: np.ndarray, reach: Reach,
                    minutes: np.ndarray | None = None,
                    groups: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
@@ -165,7 +166,7 @@ def fairness_table(instance: Instance, week: np.ndarray, reach: Reach,
         for w in (0, 1):
             s = np.flatnonzero(week[:, w] >= 0)
             minutes[s, w] = exact_minutes(instance, s, week[s, w])
-    written = np.stack([_written(minutes[:, 0]), _written(minutes[:, 1])], axis=1)
+    written = written_minutes(minutes)
     groups = pupil_groups(instance) if groups is None else groups
     names = group_labels(load_communes())
     members = np.flatnonzero(st.to_place)
@@ -178,21 +179,14 @@ def fairness_table(instance: Instance, week: np.ndarray, reach: Reach,
     rows: list[dict[str, Any]] = []
     for group_type, group in ((t, g) for t in GROUP_TYPES for g in split[t]):
         pupils = split[group_type][group]
-        n = len(pupils)
-        placed = int(full[pupils].sum())
-        m = written[pupils].ravel()
-        m = m[np.isfinite(m)]  # a signed week no timetable serves (inf) is left out
+        trips = trip_minutes(written, pupils)
         rows.append({
             "group_type": group_type,
             "group": group,
             "label": names.get(group_type, {}).get(group, ""),
-            "students": n,
-            "placed_full": placed,
-            "placed_partial": int((kind[pupils] == "partial").sum()),
-            "unplaced": int((kind[pupils] == "unplaced").sum()),
-            "rate_full": round(placed / n, 4),
-            "median_minutes": round(float(np.median(m)), 1) if len(m) else None,
-            "p90_minutes": round(float(np.percentile(m, 90)), 1) if len(m) else None,
+            **placement_row(pupils, kind, full),
+            "median_minutes": median_minutes(trips),
+            "p90_minutes": p90_minutes(trips),
             "upper_bound_full": upper[group_type, group],
         })
     frame = pd.DataFrame(rows, columns=list(COLUMNS))

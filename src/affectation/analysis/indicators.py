@@ -29,7 +29,12 @@ import numba
 import numpy as np
 import pandas as pd
 
-from affectation.analysis.audit import _written
+from affectation.analysis.groups import (
+    median_minutes,
+    placement_row,
+    trip_minutes,
+    written_minutes,
+)
 from affectation.domain.allocation import FULL_KINDS
 from affectation.domain.instance import Instance
 from affectation.domain.territory import group_labels, pupil_groups, split_groups
@@ -108,7 +113,7 @@ def indicators_table(instance: Instance, week: np.ndarray, kind: np.ndarray,
     labels = {**groups, "region": np.full(st.n, REGION, dtype=object)}
     names = group_labels(load_communes())
     members = np.flatnonzero(st.to_place)
-    written = np.stack([_written(minutes[:, 0]), _written(minutes[:, 1])], axis=1)
+    written = written_minutes(minutes)
     full = np.isin(kind, FULL_KINDS)
     rows: list[dict[str, Any]] = []
     splits = [split_groups(labels[t], members, t) for t in TERRITORY_TYPES]
@@ -118,26 +123,19 @@ def indicators_table(instance: Instance, week: np.ndarray, kind: np.ndarray,
         territories = list(split)
         for k, territory in enumerate(territories):
             pupils = split[territory]
-            n = len(pupils)
-            placed = int(full[pupils].sum())
+            counts = placement_row(pupils, kind, full)
             priority = pupils[st.priority[pupils]]
-            m = written[pupils].ravel()
-            m = m[~np.isnan(m)]
             rows.append({
                 "territory_type": territory_type,
                 "territory": territory,
                 "label": names.get(territory_type, {}).get(territory, ""),
-                "students": n,
-                "placed_full": placed,
-                "placed_partial": int((kind[pupils] == "partial").sum()),
-                "unplaced": int((kind[pupils] == "unplaced").sum()),
-                "rate_full": round(placed / n, 4),
+                **counts,
                 "priority_students": len(priority),
                 "priority_placed_full": int(full[priority].sum()),
                 "priority_unplaced": int((kind[priority] == "unplaced").sum()),
                 "seats_within_reach": round(float(seats[k]), 1),
-                "seats_missing": n - placed,
-                "median_minutes": round(float(np.median(m)), 1) if len(m) else None,
+                "seats_missing": counts["students"] - counts["placed_full"],
+                "median_minutes": median_minutes(trip_minutes(written, pupils)),
             })
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["median_minutes"] = frame["median_minutes"].astype("Float64")

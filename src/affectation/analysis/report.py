@@ -12,17 +12,13 @@ the same bytes.
 from __future__ import annotations
 
 import html
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from affectation.errors import InputError, Problem
 from affectation.geodata import load_communes
 
-REQUIRED = ("summary.json", "assignments.csv", "indicators.csv")
 # Placement-rate classes of the map and the bars: (lower bound, colour, legend).
 CLASSES = ((0.95, "#1a9850", "95 % et plus"), (0.85, "#91cf60", "85 à 95 %"),
            (0.70, "#fee08b", "70 à 85 %"), (0.50, "#fc8d59", "50 à 70 %"),
@@ -66,28 +62,6 @@ def _colour(rate: float | None) -> str:
     if rate is None or (isinstance(rate, float) and math.isnan(rate)):
         return NO_PUPIL
     return next(c for lower, c, _ in CLASSES if rate >= lower)
-
-
-def read_folder(result_dir: Path) -> dict[str, Any]:
-    """The tables the report needs; an `InputError` naming any missing file."""
-    result_dir = Path(result_dir)
-    missing = [n for n in REQUIRED if not (result_dir / n).is_file()]
-    if missing:
-        raise InputError([Problem(str(result_dir / n), "un fichier du dossier de résultats "
-                                  "(relancez « affectation solve »)") for n in missing])
-
-    def table(name: str) -> pd.DataFrame | None:
-        path = result_dir / name
-        if not path.is_file():
-            return None
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-
-    return {
-        "summary": json.loads((result_dir / "summary.json").read_text(encoding="utf-8")),
-        "assignments": table("assignments.csv"),
-        "indicators": table("indicators.csv"),
-        "mobilisation": table("mobilisation.csv"),
-    }
 
 
 def _rows(frame: pd.DataFrame, territory_type: str) -> pd.DataFrame:
@@ -271,14 +245,3 @@ def _unplaced(assignments: pd.DataFrame) -> str:
             'placeholder="Filtrer (identifiant, lycée, raison)"></p>'
             + _table(rows, {"student_id": "élève", "school_id": "lycée", "kind": "placé",
                             "reason": "raison"}, set(), "non-places"))
-
-
-def write_report(result_dir: Path, out: Path) -> None:
-    """Write the report of `result_dir` to `out` (through a temporary file)."""
-    text = report_html(read_folder(result_dir))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-

@@ -10,9 +10,12 @@ a result of this campaign.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from affectation.domain.allocation import GONE, PreviousResult
 from affectation.domain.instance import Instance
@@ -87,3 +90,28 @@ def read_assignments(instance: Instance, path: Path, changed: bool = False) -> P
         raise InputError(problems)
     return PreviousResult(week=week, offer_text=text, kind=kind, reason=reason, listed=listed,
                           removed=tuple(removed))
+
+
+REPORT_FILES = ("summary.json", "assignments.csv", "indicators.csv")
+
+
+def read_report_tables(result_dir: Path) -> dict[str, Any]:
+    """The tables the report (`analysis.report`) needs; an `InputError` naming any missing file."""
+    result_dir = Path(result_dir)
+    missing = [n for n in REPORT_FILES if not (result_dir / n).is_file()]
+    if missing:
+        raise InputError([Problem(str(result_dir / n), "un fichier du dossier de résultats "
+                                  "(relancez « affectation solve »)") for n in missing])
+
+    def table(name: str) -> pd.DataFrame | None:
+        path = result_dir / name
+        if not path.is_file():
+            return None
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+
+    return {
+        "summary": json.loads((result_dir / "summary.json").read_text(encoding="utf-8")),
+        "assignments": table("assignments.csv"),
+        "indicators": table("indicators.csv"),
+        "mobilisation": table("mobilisation.csv"),
+    }

@@ -138,21 +138,18 @@ def plan(scenario_path: Path, varies: list[Vary]) -> list[tuple[dict[str, Any], 
 
 def run_one(scenario: Scenario) -> dict[str, Any]:
     """Solve one grid point: its territory rows, timing row and result files (texts)."""
-    from affectation.analysis.indicators import indicators_csv, indicators_table
-    from affectation.analysis.result import make_result
+    from affectation.analysis.groups import placement_row
     from affectation.domain.allocation import FULL_KINDS
     from affectation.domain.territory import PRIORITY_GROUPS
-    from affectation.engine.solve import SolveSettings, solve
+    from affectation.engine.solve import SolveSettings
     from affectation.io.inputs import read_instance
-    from affectation.io.output import assignments_csv, summary_json
+    from affectation.pipeline.run import solve_instance
 
     started = time.perf_counter()
     instance = read_instance(scenario)
-    settings = SolveSettings.from_scenario(scenario.solver)
-    solution = solve(instance, settings)
-    result = make_result(instance, solution, settings.seed, time.perf_counter() - started)
-    table = indicators_table(instance, result.week, result.kind, result.minutes,
-                             solution.reach)
+    run = solve_instance(instance, SolveSettings.from_scenario(scenario.solver), started,
+                         audit=False)
+    result, table = run.result, run.indicators
     st = instance.students
     full = np.isin(result.kind, FULL_KINDS)
     rows = table.drop(columns=["priority_unplaced", "seats_within_reach", "seats_missing",
@@ -160,13 +157,9 @@ def run_one(scenario: Scenario) -> dict[str, Any]:
     for label, mask in zip(PRIORITY_GROUPS, (st.priority, ~st.priority), strict=True):
         pupils = np.flatnonzero(st.to_place & mask)
         if len(pupils):
-            placed = int(full[pupils].sum())
             rows.append({
                 "territory_type": "priority", "territory": label, "label": "",
-                "students": len(pupils), "placed_full": placed,
-                "placed_partial": int((result.kind[pupils] == "partial").sum()),
-                "unplaced": int((result.kind[pupils] == "unplaced").sum()),
-                "rate_full": round(placed / len(pupils), 4),
+                **placement_row(pupils, result.kind, full),
                 "priority_students": int(st.priority[pupils].sum()),
                 "priority_placed_full": int((full & st.priority)[pupils].sum()),
             })
@@ -179,9 +172,7 @@ def run_one(scenario: Scenario) -> dict[str, Any]:
         "timing": {"wall_seconds": round(time.perf_counter() - started, 3),
                    "solver_status": s["solver_status"], "placed_full": s["placed_full"],
                    "upper_bound_full": s["upper_bound_full"]},
-        "files": {"assignments.csv": assignments_csv(instance, result),
-                  "summary.json": summary_json(s),
-                  "indicators.csv": indicators_csv(table)},
+        "files": run.files,
     }
 
 

@@ -291,24 +291,3 @@ def mobilisation_csv(table: pd.DataFrame) -> str:
     """`mobilisation.csv` text: UTF-8, `,`-separated, empty cells where there is no value."""
     text: str = table.to_csv(index=False, lineterminator="\n", na_rep="")
     return text
-
-
-def confirm_by_resolve(instance: Instance, settings: Any) -> Callable[[Site], int]:
-    """A `confirm` for `mobilisation_table`: pupils placed for both weeks by a full re-solve
-    (`solve.solve` with `settings`) with 10 seats at the site, minus those placed by the same
-    re-solve without it (computed once, on the first call)."""
-    from affectation.engine.solve import solve
-
-    st = instance.students
-    base: list[int] = []
-
-    def placed(inst: Instance) -> int:
-        week = solve(inst, settings).week
-        return int((st.to_place & (week[: st.n] >= 0).all(axis=1)).sum())
-
-    def gain(site: Site) -> int:
-        if not base:
-            base.append(placed(instance))
-        return placed(with_site(instance, site)) - base[0]
-
-    return gain

@@ -1,0 +1,25 @@
+"""The `affectation` command line: parse, call the library, write, print a short summary.
+
+One module per family of commands, each a plain click command added to the group here:
+`solving` (solve, repair, check, explain, suggest, mobilise, sweep, report, travel) and
+`data` (generate, import-offers, import-students). Library imports are made inside the
+commands, so that `affectation --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from affectation.cli import data, solving
+
+
+@click.group()
+@click.version_option(package_name="affectation")
+def main() -> None:
+    """Affectation des élèves de seconde aux offres de stage (CP-SAT)."""
+
+
+for _command in (solving.solve, solving.check, solving.explain, data.generate, solving.suggest,
+                 solving.mobilise, data.import_offers, data.import_students, solving.sweep,
+                 solving.report, solving.travel, solving.repair):
+    main.add_command(_command)

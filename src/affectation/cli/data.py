@@ -1,0 +1,133 @@
+"""Commands that make or gather input data: generate a synthetic scenario, import offers
+from the national platform and spreadsheets, import a school's pupils."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from affectation.cli.common import fail_input
+from affectation.errors import InputError
+
+if TYPE_CHECKING:
+    from affectation.intake.importing import OfferImport, StudentImport
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Dossier où écrire le scénario.")
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="1 = les 25 556 élèves de seconde GT de l'académie (2022).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--gtfs", "with_gtfs", is_flag=True, default=False,
+              help="Écrit aussi un réseau de transports en commun synthétique (GTFS) et "
+                   "l'utilise pour le mode « public » (model = \"gtfs\").")
+def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
+    """Génère un scénario normand réaliste (géographie réelle, données synthétiques)."""
+    from affectation.synthetic.scenario import generate_scenario
+
+    if scale <= 0:
+        raise click.BadParameter("doit être > 0", param_hint="--scale")
+    counts = generate_scenario(out_dir, scale=scale, seed=seed)
+    click.echo(
+        f"Scénario écrit dans {out_dir} : {counts['students']} élèves, "
+        f"{counts['offers']} offres, {counts['conventions']} conventions."
+    )
+    if with_gtfs:
+        from affectation.synthetic.network import NETWORK_FILE, add_network_to_scenario
+
+        sizes = add_network_to_scenario(out_dir, seed=seed)
+        click.echo(f"Réseau synthétique {NETWORK_FILE} : {sizes['stops']} arrêts, "
+                   f"{sizes['trips']} courses.")
+
+
+def _campaign_weeks(text: str | None) -> tuple[str, str] | None:
+    from affectation.domain.params import valid_weeks
+
+    if text is None:
+        return None
+    weeks = [w.strip() for w in text.split(",")]
+    if not valid_weeks(weeks):
+        raise click.BadParameter("deux semaines ISO consécutives, ex. 2026-W25,2026-W26",
+                                 param_hint="--weeks")
+    return weeks[0], weeks[1]
+
+
+@click.command("import-offers")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="Fichier d'offres v1 à écrire (offers.csv).")
+@click.option("--default-capacity", type=click.IntRange(min=0), default=None,
+              help="Capacité des offres qui n'en donnent pas (max_candidates absent) ; sans "
+                   "elle, ces offres sont rejetées.")
+@click.option("--weeks", default=None,
+              help="Les deux semaines de la campagne, ex. 2026-W25,2026-W26 (défaut : celles "
+                   "de toutes les offres, si elles tiennent en deux semaines).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Rapport CSV : chaque enregistrement gardé, fusionné (avec la preuve) ou "
+                   "rejeté (avec la raison).")
+@click.option("--mapping", type=click.Path(path_type=Path), default=None,
+              help="Correspondance de colonnes (TOML) des tableurs qui n'ont pas la leur "
+                   "(SOURCE::correspondance.toml).")
+def import_offers(sources: tuple[str, ...], out_path: Path, default_capacity: int | None,
+                  weeks: str | None, report_path: Path | None, mapping: Path | None) -> None:
+    """Rassemble les offres de SOURCES (JSON de la plateforme nationale, tableurs CSV/XLSX v1
+    ou avec correspondance de colonnes), rejette les enregistrements invalides, fusionne les
+    doublons et écrit un offers.csv v1."""
+    from affectation.intake.importing import import_offers as run_import
+    from affectation.intake.importing import parse_source
+
+    campaign = _campaign_weeks(weeks)
+    try:
+        specs = [parse_source(s, mapping) for s in sources]
+        result = run_import(specs, default_capacity=default_capacity, weeks=campaign)
+    except InputError as exc:
+        fail_input(exc)
+    _finish_import(result, result.offers_csv() if result.offers else None, out_path,
+                   report_path, "Aucune offre gardée : offers.csv n'est pas écrit.")
+
+
+@click.command("import-students")
+@click.argument("source")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="Fichier d'élèves v1 à écrire (students.csv).")
+@click.option("--mapping", type=click.Path(path_type=Path), default=None,
+              help="Correspondance de colonnes (TOML) de l'export de l'établissement.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Rapport CSV : chaque ligne gardée ou rejetée (avec la raison).")
+def import_students(source: str, out_path: Path, mapping: Path | None,
+                    report_path: Path | None) -> None:
+    """Convertit l'export d'élèves d'un établissement (SOURCE, CSV/XLSX) en students.csv v1,
+    avec une correspondance de colonnes ; les lignes invalides sont rejetées avec leur raison."""
+    from affectation.intake.importing import import_students as run_import
+    from affectation.intake.importing import parse_source
+
+    try:
+        result = run_import(parse_source(source, mapping))
+    except InputError as exc:
+        fail_input(exc)
+    _finish_import(result, result.students_csv() if result.rows else None, out_path,
+                   report_path, "Aucun élève gardé : students.csv n'est pas écrit.")
+
+
+def _finish_import(result: OfferImport | StudentImport, text: str | None, out_path: Path,
+                   report_path: Path | None, nothing_kept: str) -> None:
+    """Write the imported file (`text`, None when nothing was kept) and the report together,
+    print the summary (and the rejections when there is no report); exit 1 when nothing
+    was kept."""
+    from affectation.io.atomic import write_files
+
+    files = {report_path: result.report_csv()} if report_path is not None else {}
+    if text is not None:
+        files[out_path] = text
+    write_files(files)
+    click.echo(result.summary() + (f" -> {out_path}" if text is not None else ""))
+    if report_path is None:
+        for line in result.rejected_lines():
+            click.echo(line, err=True)
+    if text is None:
+        click.echo(nothing_kept, err=True)
+        sys.exit(1)

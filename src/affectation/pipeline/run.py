@@ -1,0 +1,107 @@
+"""The solve pipeline, composed once: an instance -> an allocation -> the result files.
+
+    load (travel.loading) -> solve or repair (engine) -> result (kinds, minutes, reasons,
+    summary) -> fairness audit -> indicators -> the files of a result folder
+
+`solve`, `repair`, `sweep` and `mobilise` all go through here; the command line only parses,
+calls, writes the files returned and prints. Nothing here writes to disk: a `Run` carries the
+texts of its files, which the caller writes atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from affectation.analysis.changes import change_counts, changes_csv
+from affectation.analysis.indicators import indicators_csv, indicators_table
+from affectation.analysis.mobilisation import Site, with_site
+from affectation.analysis.result import add_fairness, make_result
+from affectation.domain.allocation import PreviousResult
+from affectation.domain.instance import Instance
+from affectation.domain.territory import pupil_groups
+from affectation.engine.repair import RepairSettings, repair
+from affectation.engine.solve import Solution, SolveSettings, solve
+from affectation.io.output import Result, assignments_csv, sha256, summary_json
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One solve or repair of an instance: its solution, its result, and the texts of its
+    result folder (file name -> content, in writing order)."""
+
+    instance: Instance
+    solution: Solution
+    result: Result
+    indicators: pd.DataFrame
+    files: dict[str, str | bytes] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict:
+        return self.result.summary
+
+
+def _run(instance: Instance, solution: Solution, result: Result, audit: bool) -> Run:
+    """The run and its result folder's files: assignments, summary (after the audit has added
+    to it), fairness (when `audit`) and indicators."""
+    groups = pupil_groups(instance)
+    fairness = add_fairness(instance, solution, result, groups) if audit else None
+    indicators = indicators_table(instance, result.week, result.kind, result.minutes,
+                                  solution.reach, groups)
+    files: dict[str, str | bytes] = {"assignments.csv": assignments_csv(instance, result)}
+    files["summary.json"] = summary_json(result.summary)
+    if fairness is not None:
+        files["fairness.csv"] = fairness
+    files["indicators.csv"] = indicators_csv(indicators)
+    return Run(instance, solution, result, indicators, files)
+
+
+def solve_instance(instance: Instance, settings: SolveSettings, started: float | None = None,
+                   audit: bool = True) -> Run:
+    """Solve `instance` and build its result folder's files. `started`: the command's start
+    (`time.perf_counter()`), from which `wall_seconds` counts; `audit=False` leaves out the
+    fairness audit (`fairness.csv`), as sweeps do."""
+    started = time.perf_counter() if started is None else started
+    solution = solve(instance, settings)
+    result = make_result(instance, solution, settings.seed, time.perf_counter() - started)
+    return _run(instance, solution, result, audit)
+
+
+def repair_instance(instance: Instance, previous: PreviousResult, previous_file: Path,
+                    settings: RepairSettings, started: float | None = None) -> Run:
+    """Repair the previous result `previous` (read from `previous_file`) after the changes
+    in `instance`'s inputs; the files add `changes.csv`, and the summary the change counts
+    and the previous file's hash."""
+    started = time.perf_counter() if started is None else started
+    repaired = repair(instance, previous, settings)
+    result = make_result(instance, repaired.solution, instance.scenario.solver.seed,
+                         time.perf_counter() - started)
+    result.summary["changes"] = change_counts(instance, repaired)
+    result.summary["inputs"]["previous_assignments"] = {"path": str(previous_file),
+                                                        "sha256": sha256(previous_file)}
+    run = _run(instance, repaired.solution, result, True)
+    run.files["changes.csv"] = changes_csv(instance, repaired)
+    return run
+
+
+def confirm_by_resolve(instance: Instance, settings: SolveSettings) -> Callable[[Site], int]:
+    """A `confirm` for `mobilisation_table`: pupils placed for both weeks by a full re-solve
+    (`engine.solve` with `settings`) with 10 seats at the site, minus those placed by the
+    same re-solve without it (computed once, on the first call)."""
+    st = instance.students
+    base: list[int] = []
+
+    def placed(inst: Instance) -> int:
+        week = solve(inst, settings).week
+        return int((st.to_place & (week[: st.n] >= 0).all(axis=1)).sum())
+
+    def gain(site: Site) -> int:
+        if not base:
+            base.append(placed(instance))
+        return placed(with_site(instance, site)) - base[0]
+
+    return gain
