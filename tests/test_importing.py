@@ -21,16 +21,10 @@ from hypothesis import strategies as st
 from affectation.cli import main
 from affectation.errors import InputError
 from affectation.geodata import load_communes
-from affectation.intake.importing import (
-    KEPT,
-    MERGED,
-    REJECTED,
-    Source,
-    import_offers,
-    import_students,
-    parse_source,
-)
+from affectation.intake.offers import KEPT, MERGED, REJECTED, import_offers
 from affectation.intake.places import Places
+from affectation.intake.pupils import import_students
+from affectation.intake.sources import Source, parse_source
 from affectation.io.inputs import read_offers, read_students
 from affectation.io.scenario import load_scenario
 

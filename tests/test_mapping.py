@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from affectation.errors import InputError
-from affectation.intake.importing import OFFER_TARGETS
 from affectation.intake.mapping import apply_mapping, load_mapping
+from affectation.intake.sources import OFFER_TARGETS
 from affectation.io.tables import read_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"

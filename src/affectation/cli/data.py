@@ -13,7 +13,8 @@ from affectation.cli.common import fail_input
 from affectation.errors import InputError
 
 if TYPE_CHECKING:
-    from affectation.intake.importing import OfferImport, StudentImport
+    from affectation.intake.offers import OfferImport
+    from affectation.intake.pupils import StudentImport
 
 
 @click.command()
@@ -77,8 +78,8 @@ def import_offers(sources: tuple[str, ...], out_path: Path, default_capacity: in
     """Rassemble les offres de SOURCES (JSON de la plateforme nationale, tableurs CSV/XLSX v1
     ou avec correspondance de colonnes), rejette les enregistrements invalides, fusionne les
     doublons et écrit un offers.csv v1."""
-    from affectation.intake.importing import import_offers as run_import
-    from affectation.intake.importing import parse_source
+    from affectation.intake.offers import import_offers as run_import
+    from affectation.intake.sources import parse_source
 
     campaign = _campaign_weeks(weeks)
     try:
@@ -102,8 +103,8 @@ def import_students(source: str, out_path: Path, mapping: Path | None,
                     report_path: Path | None) -> None:
     """Convertit l'export d'élèves d'un établissement (SOURCE, CSV/XLSX) en students.csv v1,
     avec une correspondance de colonnes ; les lignes invalides sont rejetées avec leur raison."""
-    from affectation.intake.importing import import_students as run_import
-    from affectation.intake.importing import parse_source
+    from affectation.intake.pupils import import_students as run_import
+    from affectation.intake.sources import parse_source
 
     try:
         result = run_import(parse_source(source, mapping))

@@ -46,8 +46,6 @@ from affectation.travel.reach import Reach
 
 # Travel minutes of one path are at most this (tie-break level of the flows' costs).
 _MAX_PATH_MINUTES = 1 << 8
-ALTERNATIONS = 1
-FINAL_ROUNDS = 1
 EXCHANGE_ROUNDS = 3
 
 
@@ -227,17 +225,15 @@ def _make_room_by_splitting(problem: StartInputs, week: np.ndarray, rem: np.ndar
 def _families(problem: StartInputs, group: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
     """Place `group` pupils by alternating the layered and bipartite family flows."""
     free = group & (week < 0).all(axis=1)
+    # Each flow says which pupils it would place; the other one prefers the rest, then the
+    # layered flow commits, and both run once more on the pupils left.
     wants_layered = _layered(problem, group, week, rem, preferred=None, accept=False)
-    for i in range(ALTERNATIONS):
-        wants_bipartite = _bipartite(problem, free, week, rem, ~wants_layered, accept=False)
-        # The last layered flow of the alternation is the one committed.
-        wants_layered = _layered(problem, group, week, rem, ~wants_bipartite,
-                                 accept=i == ALTERNATIONS - 1)
-    for _ in range(FINAL_ROUNDS):
-        free = group & (week < 0).all(axis=1)
-        if free.any():
-            _bipartite(problem, free, week, rem, None)
-        _layered(problem, group, week, rem, None)
+    wants_bipartite = _bipartite(problem, free, week, rem, ~wants_layered, accept=False)
+    _layered(problem, group, week, rem, ~wants_bipartite, accept=True)
+    free = group & (week < 0).all(axis=1)
+    if free.any():
+        _bipartite(problem, free, week, rem, None)
+    _layered(problem, group, week, rem, None)
 
 
 def _rescue_priority(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:

@@ -28,6 +28,10 @@ Model, in short (constants below):
   two-week-equivalent seats are 95 % of the pupils to place.
 - Travel modes (``MODES``): car 60 km/h, public 32 km/h, bike 16, walk 5, all
   with a 1.3 detour; car is more frequent in small communes.
+
+Length: one generator (pupils, offers, employers, conventions) sharing its random stream in a
+fixed order, so that a seed gives the same bytes; the instance profiles (engine issue) are
+the place to split it.
 """
 
 from __future__ import annotations

