@@ -42,20 +42,20 @@ def peak_rss_mb() -> float:
     return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024
 
 
-def minutes_of(instance: Instance, week: np.ndarray) -> np.ndarray:
+def minutes_of(instance: Instance, allocation: np.ndarray) -> np.ndarray:
     """Exact one-way minutes of every placed week (nan where none)."""
     travel = pupil_travel(instance)
-    minutes = np.full(week.shape, np.nan)
+    minutes = np.full(allocation.shape, np.nan)
     for w in (0, 1):
-        s = np.flatnonzero(week[:, w] >= 0)
-        minutes[s, w] = exact_minutes(instance, s, week[s, w], travel)
+        s = np.flatnonzero(allocation[:, w] >= 0)
+        minutes[s, w] = exact_minutes(instance, s, allocation[s, w], travel)
     return minutes
 
 
-def metrics(instance: Instance, week: np.ndarray, minutes: np.ndarray) -> dict[str, Any]:
+def metrics(instance: Instance, allocation: np.ndarray, minutes: np.ndarray) -> dict[str, Any]:
     """The comparison's figures for one allocation."""
     st = instance.students
-    kind = classify(instance, week)
+    kind = classify(instance, allocation)
     full = np.isin(kind, FULL_KINDS)
     placed = minutes[~np.isnan(minutes)]
     to_place = st.to_place
@@ -74,19 +74,19 @@ def metrics(instance: Instance, week: np.ndarray, minutes: np.ndarray) -> dict[s
     }
 
 
-def result_of(instance: Instance, week: np.ndarray, reach: Reach | None = None) -> Result:
-    """What `assignments.csv` says about allocation `week`: kinds, exact minutes, reasons.
+def result_of(instance: Instance, allocation: np.ndarray, reach: Reach | None = None) -> Result:
+    """What `assignments.csv` says about allocation `allocation`: kinds, exact minutes, reasons.
 
     Every partial or unplaced pupil needs a reason (a rule of the output format): the engine's
     data-derived reasons, for every method alike.
     """
     travel = pupil_travel(instance)
-    kind = classify(instance, week)
+    kind = classify(instance, allocation)
     roles: OfferRoles = offer_roles(instance)
     reason = explain(instance, reach if reach is not None else reachable(instance, travel),
-                     travel, roles, week, kind, instance.scenario.output.language)
-    return Result(week=week, minutes=minutes_of(instance, week), kind=kind, reason=reason,
-                  summary={})
+                     travel, roles, allocation, kind, instance.scenario.output.language)
+    return Result(allocation=allocation, minutes=minutes_of(instance, allocation), kind=kind,
+                  reason=reason, summary={})
 
 
 def run(method: str, instance: Instance, seed: int, time_limit: float
@@ -97,7 +97,7 @@ def run(method: str, instance: Instance, seed: int, time_limit: float
         from affectation.engine.solve import SolveSettings, solve
 
         solution = solve(instance, SolveSettings(time_limit_s=time_limit, seed=seed))
-        return solution.week, {
+        return solution.allocation, {
             "status": solution.status,
             "upper_bound_full": solution.upper_bound_full,
             "upper_bound_priority_full": solution.upper_bound_priority_full,
@@ -138,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     toml = args.scenario / "scenario.toml"
     instance = load_instance(toml)
     loaded = time.perf_counter()
-    week, info, reach = run(args.method, instance, args.seed, args.time_limit)
+    allocation, info, reach = run(args.method, instance, args.seed, args.time_limit)
     method_s = time.perf_counter() - loaded
-    result = result_of(instance, week, reach)
+    result = result_of(instance, allocation, reach)
     minutes = result.minutes
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "assignments.csv").write_text(assignments_csv(instance, result),
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     row: dict[str, Any] = {"method": args.method, "seed": args.seed,
                            "wall_s": round(time.perf_counter() - STARTED, 3),
                            "method_s": round(method_s, 3), "peak_mb": round(peak_rss_mb(), 1)}
-    row.update(metrics(instance, week, minutes))
+    row.update(metrics(instance, allocation, minutes))
     row["info"] = info
     checked = time.perf_counter()
     violations = check_files(toml, args.out / "assignments.csv")

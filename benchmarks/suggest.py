@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                        .astype(int)]
         for s in picks:
             t = time.perf_counter()
-            found = suggest(instance, result.week, reach, travel, int(s))
-            suggestions_table(instance, result.week, int(s), found, 10,
+            found = suggest(instance, result.allocation, reach, travel, int(s))
+            suggestions_table(instance, result.allocation, int(s), found, 10,
                               instance.scenario.output.language)
             rows.append({"kind": kind, "student_id": str(instance.students.ids[s]),
                          "offers": len(found), "seconds": round(time.perf_counter() - t, 3)})

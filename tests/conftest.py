@@ -205,10 +205,10 @@ def solve_cli(scenario: Path, out: Path | None = None, time_limit: float = 5.0, 
     return Outcome(out=out, rows=rows, order=order, summary=summary, violations=violations)
 
 
-def table_from_week(instance: Instance, week: np.ndarray) -> pd.DataFrame:
+def table_from_week(instance: Instance, allocation: np.ndarray) -> pd.DataFrame:
     """An assignments table (as the checker reads it) for an allocation array."""
     st, of = instance.students, instance.offers
-    kind = classify(instance, week)
+    kind = classify(instance, allocation)
     cols: dict[str, list[str]] = {c: [] for c in (
         "student_id", "school_id", "week1_offer_id", "week2_offer_id",
         "week1_minutes", "week2_minutes", "kind", "reason")}
@@ -216,7 +216,7 @@ def table_from_week(instance: Instance, week: np.ndarray) -> pd.DataFrame:
         cols["student_id"].append(str(st.ids[i]))
         cols["school_id"].append(str(st.school[i]))
         for w in (0, 1):
-            o = int(week[i, w])
+            o = int(allocation[i, w])
             cols[f"week{w + 1}_offer_id"].append(str(of.ids[o]) if o >= 0 else "")
             m = exact_minutes(instance, np.array([i]), np.array([o]))[0] if o >= 0 else None
             cols[f"week{w + 1}_minutes"].append(f"{m:.1f}" if m is not None else "")
@@ -225,9 +225,9 @@ def table_from_week(instance: Instance, week: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def check_week(instance: Instance, week: np.ndarray) -> list[Violation]:
+def check_week(instance: Instance, allocation: np.ndarray) -> list[Violation]:
     """The independent checker's verdict on an allocation array."""
-    return check_allocation(instance, table_from_week(instance, week))
+    return check_allocation(instance, table_from_week(instance, allocation))
 
 
 # -- Independent brute force over tiny instances ---------------------------------------------
@@ -289,18 +289,18 @@ def pupil_options(instance: Instance, usable: np.ndarray, s: int) -> list[tuple[
     choices = [-1, *range(of.n)]
     for o1 in choices:
         for o2 in choices:
-            week = (o1, o2)
-            if any(fixed[w] >= 0 and week[w] != fixed[w] for w in (0, 1)):
+            allocation = (o1, o2)
+            if any(fixed[w] >= 0 and allocation[w] != fixed[w] for w in (0, 1)):
                 continue
-            if all(week_ok(week[w], week[1 - w], w) for w in (0, 1)):
-                out.append(week)
+            if all(week_ok(allocation[w], allocation[1 - w], w) for w in (0, 1)):
+                out.append(allocation)
     return out
 
 
-def option_score(instance: Instance, s: int, week: tuple[int, int]) -> tuple[int, int, int, int]:
+def option_score(instance: Instance, s: int, weeks: tuple[int, int]) -> tuple[int, int, int, int]:
     """Levels 1-4 of the objective for one pupil: (priority full, full, partial, -split)."""
     of = instance.offers
-    a, b = week
+    a, b = weeks
     full = a >= 0 and b >= 0
     partial = (a >= 0) != (b >= 0)
     split = full and a != b and not (of.pair[a] >= 0 and of.pair[a] == of.pair[b])
@@ -308,10 +308,10 @@ def option_score(instance: Instance, s: int, week: tuple[int, int]) -> tuple[int
     return (int(full and prio), int(full), int(partial), -int(split))
 
 
-def score_of(instance: Instance, week: np.ndarray) -> tuple[int, ...]:
+def score_of(instance: Instance, allocation: np.ndarray) -> tuple[int, ...]:
     total = np.zeros(4, dtype=np.int64)
     for s in range(instance.students.n):
-        total += option_score(instance, s, (int(week[s, 0]), int(week[s, 1])))
+        total += option_score(instance, s, (int(allocation[s, 0]), int(allocation[s, 1])))
     return tuple(int(x) for x in total)
 
 
@@ -457,19 +457,19 @@ def _random_conventions(draw: Any, students: list[dict[str, Any]],
             continue
         if s["needs_accessible"] and not o["accessible"]:
             continue
-        week = draw(st.sampled_from(["", "1", "2"]))
+        allocation = draw(st.sampled_from(["", "1", "2"]))
         if j in partner:
-            if not week or min_group > 1:  # a paired convention names its week
+            if not allocation or min_group > 1:  # a paired convention names its week
                 continue
-            w = int(week)
+            w = int(allocation)
             k = partner[j]
             if offers[k]["reserved"] and not s["priority"]:
                 continue
             if s["needs_accessible"] and not offers[k]["accessible"]:
                 continue
             fixes = [(j, w), (k, 3 - w)]
-        elif week:
-            fixes = [(j, int(week))]
+        elif allocation:
+            fixes = [(j, int(allocation))]
         else:
             fixes = [(j, w) for w in (1, 2) if open_in(j, w)]
         if not fixes or not all(open_in(jj, w) for jj, w in fixes):
@@ -478,7 +478,7 @@ def _random_conventions(draw: Any, students: list[dict[str, Any]],
             continue
         for f in fixes:
             used[f] = used.get(f, 0) + 1
-        rows.append({"student_id": s["student_id"], "offer_id": o["offer_id"], "week": week})
+        rows.append({"student_id": s["student_id"], "offer_id": o["offer_id"], "week": allocation})
     return rows
 
 

@@ -39,8 +39,8 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Setting:
     return prepare(load_instance(folder / "scenario.toml"))
 
 
-def _violations(instance: Instance, week: np.ndarray, setting: Setting) -> list[str]:
-    text = assignments_csv(instance, result_of(instance, week, setting.problem.reach))
+def _violations(instance: Instance, allocation: np.ndarray, setting: Setting) -> list[str]:
+    text = assignments_csv(instance, result_of(instance, allocation, setting.problem.reach))
     table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     return [str(v) for v in check_allocation(instance, table)]
 
@@ -57,9 +57,9 @@ def _bounds(setting: Setting) -> tuple[int, int]:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_fcfs_is_valid_and_within_the_bound(setting: Setting, seed: int) -> None:
     inst = setting.instance
-    week = first_come_first_served(setting, seed)
-    assert _violations(inst, week, setting) == []
-    priority, full, _, _ = lexicographic_score(inst, week)
+    allocation = first_come_first_served(setting, seed)
+    assert _violations(inst, allocation, setting) == []
+    priority, full, _, _ = lexicographic_score(inst, allocation)
     bound_full, bound_priority = _bounds(setting)
     assert 0 < full <= bound_full
     assert priority <= bound_priority
@@ -74,22 +74,22 @@ def test_fcfs_depends_on_the_arrival_order(setting: Setting) -> None:
 def test_deferred_acceptance_is_valid_stable_and_within_the_bound(setting: Setting) -> None:
     inst = setting.instance
     start = signed_start(setting)
-    week, info = deferred_acceptance(setting, start)
-    assert _violations(inst, week, setting) == []
-    priority, full, _, _ = lexicographic_score(inst, week)
+    allocation, info = deferred_acceptance(setting, start)
+    assert _violations(inst, allocation, setting) == []
+    priority, full, _, _ = lexicographic_score(inst, allocation)
     bound_full, bound_priority = _bounds(setting)
     assert 0 < full <= bound_full
     assert priority <= bound_priority
     # Only two-week offers, and only pupils with nothing placed at the start, take part.
-    moved = (week != start).any(axis=1)
+    moved = (allocation != start).any(axis=1)
     assert 0 < moved.sum() <= info["residents"]
     assert (start[moved] < 0).all()
-    assert (week[moved, 0] == week[moved, 1]).all()
-    assert setting.problem.roles.single[week[moved, 0]].all()
-    _assert_stable(setting, start, week)
+    assert (allocation[moved, 0] == allocation[moved, 1]).all()
+    assert setting.problem.roles.single[allocation[moved, 0]].all()
+    _assert_stable(setting, start, allocation)
 
 
-def _assert_stable(setting: Setting, start: np.ndarray, week: np.ndarray) -> None:
+def _assert_stable(setting: Setting, start: np.ndarray, allocation: np.ndarray) -> None:
     """No blocking pair: a pupil preferring an offer finds it full of pupils it ranks higher."""
     inst, p = setting.instance, setting.problem
     st = inst.students
@@ -108,15 +108,15 @@ def _assert_stable(setting: Setting, start: np.ndarray, week: np.ndarray) -> Non
                 minutes[int(s), o] = int(p.reach.deciminutes[i])
     holders: dict[int, list[int]] = {}
     for s in prefs:
-        if week[s, 0] >= 0:
-            holders.setdefault(int(week[s, 0]), []).append(s)
+        if allocation[s, 0] >= 0:
+            holders.setdefault(int(allocation[s, 0]), []).append(s)
 
     def rank(o: int, s: int) -> tuple[bool, int, int]:
         return (not st.priority[s], minutes[s, o], s)
 
     for s, offers in prefs.items():
         for o in offers:
-            if o == week[s, 0]:
+            if o == allocation[s, 0]:
                 break
             held = holders.get(o, [])
             assert len(held) == capacity[o], (s, o)
@@ -125,13 +125,13 @@ def _assert_stable(setting: Setting, start: np.ndarray, week: np.ndarray) -> Non
 
 def test_highs_mip_is_valid_and_reaches_at_most_the_bound(setting: Setting) -> None:
     inst = setting.instance
-    week, info = highs_mip(setting, time_limit_s=120)
+    allocation, info = highs_mip(setting, time_limit_s=120)
     assert info["mip_status"] == "Optimal"
-    assert _violations(inst, week, setting) == []
-    priority, full, _, _ = lexicographic_score(inst, week)
+    assert _violations(inst, allocation, setting) == []
+    priority, full, _, _ = lexicographic_score(inst, allocation)
     bound_full, bound_priority = _bounds(setting)
     assert full <= bound_full
     assert priority <= bound_priority
     # The MIP optimises the same levels: it is never worse than first come, first served.
-    assert lexicographic_score(inst, week) >= lexicographic_score(
+    assert lexicographic_score(inst, allocation) >= lexicographic_score(
         inst, first_come_first_served(setting, 0))

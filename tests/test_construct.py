@@ -37,15 +37,15 @@ def test_priority_pupil_displaces_a_non_priority_pupil(tmp_path: Path) -> None:
     )
     inst = load_instance(path)
     problem = _problem(inst)
-    week = np.array([[0, 0], [-1, -1]], dtype=np.int64)
-    rem = seats_left(inst, week)
-    construct._rescue_priority(problem, week, rem)
-    assert week.tolist() == [[-1, -1], [0, 0]]
+    allocation = np.array([[0, 0], [-1, -1]], dtype=np.int64)
+    rem = seats_left(inst, allocation)
+    construct._rescue_priority(problem, allocation, rem)
+    assert allocation.tolist() == [[-1, -1], [0, 0]]
     assert (rem >= 0).all()
     # The evicted pupil is placed again where it can be.
-    construct._greedy(problem, np.array([1, 0]), week, rem)
-    assert week.tolist() == [[1, 1], [0, 0]]
-    assert check_week(inst, week) == []
+    construct._greedy(problem, np.array([1, 0]), allocation, rem)
+    assert allocation.tolist() == [[1, 1], [0, 0]]
+    assert check_week(inst, allocation) == []
 
 
 def test_pair_members_are_never_evicted(tmp_path: Path) -> None:
@@ -58,11 +58,11 @@ def test_pair_members_are_never_evicted(tmp_path: Path) -> None:
     )
     inst = load_instance(path)
     problem = _problem(inst)
-    week = np.array([[0, 1], [-1, -1]], dtype=np.int64)
-    rem = seats_left(inst, week)
-    construct._rescue_priority(problem, week, rem)
+    allocation = np.array([[0, 1], [-1, -1]], dtype=np.int64)
+    rem = seats_left(inst, allocation)
+    construct._rescue_priority(problem, allocation, rem)
     # The pair's only other direction (C then A) is free: P joins it; N keeps its place.
-    assert week.tolist() == [[0, 1], [1, 0]]
+    assert allocation.tolist() == [[0, 1], [1, 0]]
 
 
 def test_initial_allocation_is_valid_on_a_generated_scenario(tmp_path: Path) -> None:
@@ -70,9 +70,9 @@ def test_initial_allocation_is_valid_on_a_generated_scenario(tmp_path: Path) -> 
 
     generate_scenario(tmp_path / "s", scale=0.02, seed=3)
     inst = load_instance(tmp_path / "s" / "scenario.toml")
-    week = construct.initial_allocation(_problem(inst))
-    assert check_week(inst, week) == []
-    assert (week[inst.fixed >= 0] == inst.fixed[inst.fixed >= 0]).all()
+    allocation = construct.initial_allocation(_problem(inst))
+    assert check_week(inst, allocation) == []
+    assert (allocation[inst.fixed >= 0] == inst.fixed[inst.fixed >= 0]).all()
 
 
 def test_unplaced_pupil_takes_a_seat_whose_holder_can_split(tmp_path: Path) -> None:
@@ -87,11 +87,11 @@ def test_unplaced_pupil_takes_a_seat_whose_holder_can_split(tmp_path: Path) -> N
     )
     inst = load_instance(path)
     problem = _problem(inst)
-    week = np.array([[0, 0], [-1, -1]], dtype=np.int64)
-    rem = seats_left(inst, week)
-    construct._make_room_by_splitting(problem, week, rem)
-    assert week.tolist() == [[1, 2], [0, 0]]
-    assert check_week(inst, week) == []
+    allocation = np.array([[0, 0], [-1, -1]], dtype=np.int64)
+    rem = seats_left(inst, allocation)
+    construct._make_room_by_splitting(problem, allocation, rem)
+    assert allocation.tolist() == [[1, 2], [0, 0]]
+    assert check_week(inst, allocation) == []
 
 
 def test_one_move_places_a_pupil_and_keeps_the_holder_placed(tmp_path: Path) -> None:
@@ -109,10 +109,10 @@ def test_one_move_places_a_pupil_and_keeps_the_holder_placed(tmp_path: Path) -> 
     inst = load_instance(path)
     problem = _problem(inst)
     allowed = allowed_pairs(inst, problem.reach)
-    week = np.array([[0, 0], [-1, -1], [2, 2]], dtype=np.int64)
-    out = place_by_one_move(inst, problem.roles, problem.reach, allowed, week)
+    allocation = np.array([[0, 0], [-1, -1], [2, 2]], dtype=np.int64)
+    out = place_by_one_move(inst, problem.roles, problem.reach, allowed, allocation)
     assert out.tolist() == [[1, 1], [0, 0], [2, 2]]
-    assert week.tolist() == [[0, 0], [-1, -1], [2, 2]]  # the input is not modified
+    assert allocation.tolist() == [[0, 0], [-1, -1], [2, 2]]  # the input is not modified
     assert check_week(inst, out) == []
 
 
@@ -126,7 +126,7 @@ def test_one_move_never_moves_a_holder_without_room(tmp_path: Path) -> None:
     )
     inst = load_instance(path)
     problem = _problem(inst)
-    week = np.array([[0, 0], [-1, -1]], dtype=np.int64)
+    allocation = np.array([[0, 0], [-1, -1]], dtype=np.int64)
     out = place_by_one_move(inst, problem.roles, problem.reach,
-                                      allowed_pairs(inst, problem.reach), week)
-    assert out.tolist() == week.tolist()
+                                      allowed_pairs(inst, problem.reach), allocation)
+    assert out.tolist() == allocation.tolist()

@@ -134,8 +134,8 @@ def test_group_index_finds_the_departement_of_each_home(tmp_path: Path) -> None:
     instance = load_instance(_department_case(tmp_path, None))
     group, names = group_index(instance, "department")
     assert [names[g] for g in group] == ["14", "14", "50"]
-    week = np.array([[0, 0], [1, 1], [-1, -1]])
-    rates = group_rates(instance, week, group, len(names))
+    allocation = np.array([[0, 0], [1, 1], [-1, -1]])
+    rates = group_rates(instance, allocation, group, len(names))
     assert rates.tolist() == [1.0, 0.0]
 
 

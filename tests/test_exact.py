@@ -43,9 +43,9 @@ def test_exact_levels_equal_the_brute_force_optimum(case: dict[str, Any]) -> Non
                            30.0)
     assert out.info["exact_optimal"] == 1
     best, _ = brute_force(inst, key=(0, 1))
-    week = start if out.week is None else out.week
-    assert check_week(inst, week) == []
-    assert lexicographic_score(inst, week)[:2] == best
+    allocation = start if out.allocation is None else out.allocation
+    assert check_week(inst, allocation) == []
+    assert lexicographic_score(inst, allocation)[:2] == best
 
 
 def test_solve_uses_exact_levels_above_the_whole_model_size(tmp_path: Path) -> None:
@@ -58,5 +58,5 @@ def test_solve_uses_exact_levels_above_the_whole_model_size(tmp_path: Path) -> N
         whole_model_pupils=0, mip_pupils=0, max_neighbourhoods=0))
     sol = solve(inst, settings_)
     assert sol.search["exact_optimal"] == 1
-    assert check_week(inst, sol.week) == []
-    assert int(np.asarray(sol.week >= 0).all(axis=1).sum()) > 0
+    assert check_week(inst, sol.allocation) == []
+    assert int(np.asarray(sol.allocation >= 0).all(axis=1).sum()) > 0

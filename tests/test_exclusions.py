@@ -72,8 +72,8 @@ def test_solve_never_proposes_an_excluded_pairing(tmp_path: Path) -> None:
 
 def test_check_flags_an_excluded_pairing(tmp_path: Path) -> None:
     inst = load_instance(_case(tmp_path, [{"student_id": "A", "offer_id": "NEAR"}]))
-    week = np.array([[0, 0], [1, 1]])
-    violations = check_allocation(inst, table_from_week(inst, week))
+    allocation = np.array([[0, 0], [1, 1]])
+    violations = check_allocation(inst, table_from_week(inst, allocation))
     rules = [v.rule for v in violations]
     assert rules == ["exclusion"]
     assert "ligne 2 de exclusions.csv" in violations[0].message

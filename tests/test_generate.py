@@ -275,8 +275,8 @@ def test_conventions_are_valid(which: str, tables: dict[str, pd.DataFrame], full
     expected_week = oo.period.map({0: "", 1: "1", 2: "2"})
     assert (c.week.to_numpy() == expected_week.to_numpy()).all()
     # Capacity per offer and week.
-    for week in ("1", "2"):
-        uses = c.week.isin(["", week]).to_numpy()
+    for allocation in ("1", "2"):
+        uses = c.week.isin(["", allocation]).to_numpy()
         used = pd.Series(c.offer_id.to_numpy()[uses]).value_counts()
         cap = o.set_index("offer_id").capacity
         assert (used <= cap.loc[used.index]).all()

@@ -43,21 +43,21 @@ def _scenario(tmp_path: Path) -> Path:
     ])
 
 
-def _indicators(inst: Instance, week: np.ndarray) -> pd.DataFrame:
-    """The indicators of allocation `week`, with its kinds and exact minutes."""
-    kind = classify(inst, week)
-    minutes = np.full(week.shape, np.nan)
+def _indicators(inst: Instance, allocation: np.ndarray) -> pd.DataFrame:
+    """The indicators of allocation `allocation`, with its kinds and exact minutes."""
+    kind = classify(inst, allocation)
+    minutes = np.full(allocation.shape, np.nan)
     for w in (0, 1):
-        s = np.flatnonzero(week[:, w] >= 0)
-        minutes[s, w] = exact_minutes(inst, s, week[s, w])
-    return indicators_table(inst, week, kind, minutes, reachable(inst))
+        s = np.flatnonzero(allocation[:, w] >= 0)
+        minutes[s, w] = exact_minutes(inst, s, allocation[s, w])
+    return indicators_table(inst, allocation, kind, minutes, reachable(inst))
 
 
 def _table(path: Path) -> dict[tuple[str, str], dict]:
     inst = load_instance(path)
     # S1, S2 at A both weeks; S3 at B in week 1 only; S4 nowhere.
-    week = np.array([[0, 0], [0, 0], [1, -1], [-1, -1], [-1, -1]])
-    table = _indicators(inst, week)
+    allocation = np.array([[0, 0], [0, 0], [1, -1], [-1, -1], [-1, -1]])
+    table = _indicators(inst, allocation)
     assert tuple(table.columns) == COLUMNS
     return {(r["territory_type"], r["territory"]): r for r in table.to_dict("records")}
 
@@ -102,8 +102,8 @@ def test_every_indicator_against_hand_counts(tmp_path: Path) -> None:
 def test_priority_pupil_with_no_week_is_counted(tmp_path: Path) -> None:
     path = _scenario(tmp_path)
     inst = load_instance(path)
-    week = np.array([[-1, -1], [0, 0], [0, 0], [3, 3], [-1, -1]])
-    table = _indicators(inst, week)
+    allocation = np.array([[-1, -1], [0, 0], [0, 0], [3, 3], [-1, -1]])
+    table = _indicators(inst, allocation)
     region = table.iloc[0]
     assert (region["placed_full"], region["unplaced"], region["priority_unplaced"],
             region["seats_missing"]) == (3, 1, 1, 1)

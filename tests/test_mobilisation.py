@@ -23,8 +23,8 @@ FAST = settings(deadline=None, database=None, max_examples=40,
 CAEN_CU = next(s for s in sites() if s.insee == "14118")  # Caen, its EPCI's largest commune
 
 
-def _full(week: np.ndarray) -> int:
-    return int((week >= 0).all(axis=1).sum())
+def _full(allocation: np.ndarray) -> int:
+    return int((allocation >= 0).all(axis=1).sum())
 
 
 @st.composite
@@ -46,8 +46,8 @@ def test_gains_equal_brute_force_optima(tmp_path_factory: Any, case: dict[str, A
     path = make_scenario(tmp_path_factory.mktemp("m"), **case)
     inst = load_instance(path)
     best, optimal = brute_force(inst, key=(1,))
-    week = optimal if start == "optimal" else inst.fixed.copy()
-    table = mobilisation_table(inst, week, reachable(inst))
+    allocation = optimal if start == "optimal" else inst.fixed.copy()
+    table = mobilisation_table(inst, allocation, reachable(inst))
     row = table[table["epci"] == CAEN_CU.epci].iloc[0]
     for k in (1, 5, 10):
         with_seats, _ = brute_force(with_site(inst, CAEN_CU, k), key=(1,))

@@ -24,23 +24,23 @@ from affectation.travel.reach import reachable
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def solve_model(inst: Instance, week: np.ndarray, free: np.ndarray,
+def solve_model(inst: Instance, allocation: np.ndarray, free: np.ndarray,
                 hint: bool = False) -> tuple[int, np.ndarray]:
     reach = reachable(inst)
     allowed = allowed_pairs(inst, reach)
     roles = offer_roles(inst)
     cands = build_candidates(inst, reach, allowed, roles, NO_PRUNING)
-    hood = neighbourhood(inst, week, free)
+    hood = neighbourhood(inst, allocation, free)
     built = build_model(inst, roles, cands, hood)
     if hint:
-        hint_allocation(built, inst, week)
+        hint_allocation(built, inst, allocation)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 0
     solver.parameters.max_time_in_seconds = 10.0
     status = solver.solve(built.model)
     assert status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    return status, read_allocation(solver, built, inst, week, hood)
+    return status, read_allocation(solver, built, inst, allocation, hood)
 
 
 @st.composite
@@ -53,12 +53,12 @@ def tiny(draw: Any) -> dict[str, Any]:
 def test_whole_model_optimum_is_exhaustive_optimum(case: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         inst = load_instance(make_scenario(Path(tmp), **case))
-        status, week = solve_model(inst, inst.fixed.copy(), inst.students.to_place.copy())
+        status, allocation = solve_model(inst, inst.fixed.copy(), inst.students.to_place.copy())
         assert status == cp_model.OPTIMAL
-        violations = check_week(inst, week)
+        violations = check_week(inst, allocation)
     assert violations == [], "\n".join(map(str, violations))
     best, _ = brute_force(inst)
-    assert score_of(inst, week) == best
+    assert score_of(inst, allocation) == best
 
 
 @st.composite
@@ -74,9 +74,9 @@ def test_neighbourhood_keeps_the_others(case: dict[str, Any], seed: int) -> None
         _, start = solve_model(inst, inst.fixed.copy(), inst.students.to_place.copy())
         rng = np.random.default_rng(seed)
         free = inst.students.to_place & (rng.random(inst.students.n) < 0.5)
-        _, week = solve_model(inst, start, free, hint=True)
-        assert check_week(inst, week) == []
-    assert np.array_equal(week[~free], start[~free])
-    assert np.array_equal(week[inst.fixed >= 0], inst.fixed[inst.fixed >= 0])
+        _, allocation = solve_model(inst, start, free, hint=True)
+        assert check_week(inst, allocation) == []
+    assert np.array_equal(allocation[~free], start[~free])
+    assert np.array_equal(allocation[inst.fixed >= 0], inst.fixed[inst.fixed >= 0])
     # The start was optimal, so a neighbourhood of it scores the same.
-    assert score_of(inst, week) == score_of(inst, start)
+    assert score_of(inst, allocation) == score_of(inst, start)

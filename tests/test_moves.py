@@ -30,24 +30,24 @@ def _conversion_case(tmp_path: Path, signed: bool = False) -> tuple[Instance, np
     conventions = ([{"student_id": "H", "offer_id": "S", "week": w} for w in (1, 2)]
                    if signed else None)
     inst = load_instance(make_scenario(tmp_path, students, offers, conventions))
-    week = inst.fixed.copy()
-    week[0] = (0, 0)  # H holds S for both weeks
-    return inst, week
+    allocation = inst.fixed.copy()
+    allocation[0] = (0, 0)  # H holds S for both weeks
+    return inst, allocation
 
 
-def _moves(inst: Instance, week: np.ndarray, convert: bool) -> np.ndarray:
+def _moves(inst: Instance, allocation: np.ndarray, convert: bool) -> np.ndarray:
     reach = reachable(inst)
-    new, _, _ = place_by_moves(inst, reach, offer_roles(inst), week,
+    new, _, _ = place_by_moves(inst, reach, offer_roles(inst), allocation,
                                np.zeros(inst.students.n, dtype=bool), "after_total", 20,
                                convert=convert)
     return new
 
 
 def test_a_single_turns_split_to_place_one_more(tmp_path: Path) -> None:
-    inst, week = _conversion_case(tmp_path)
+    inst, allocation = _conversion_case(tmp_path)
     # Moves of the same kind cannot help: S's holder has no other two-week offer.
-    assert (_moves(inst, week, convert=False) == week).all()
-    new = _moves(inst, week, convert=True)
+    assert (_moves(inst, allocation, convert=False) == allocation).all()
+    new = _moves(inst, allocation, convert=True)
     assert new.tolist() == [[1, 2], [0, 0]]  # H splits over W1 and W2, U takes S
     assert check_week(inst, new) == []
 
@@ -61,31 +61,31 @@ def _pair_case(tmp_path: Path, members: bool) -> tuple[Instance, np.ndarray]:
               {"offer_id": "A", "capacity": 2, "pair_id": "M", "min_group": 2, **near(0.05)},
               {"offer_id": "B", "capacity": 2, "pair_id": "M", "min_group": 2, **near(0.05)}]
     inst = load_instance(make_scenario(tmp_path, students, offers, folder=f"m{members}"))
-    week = inst.fixed.copy()
-    week[0] = (0, 0)
+    allocation = inst.fixed.copy()
+    allocation[0] = (0, 0)
     if members:
-        week[2], week[3] = (1, 2), (2, 1)
-    return inst, week
+        allocation[2], allocation[3] = (1, 2), (2, 1)
+    return inst, allocation
 
 
 def test_a_single_joins_an_open_pair_to_place_one_more(tmp_path: Path) -> None:
-    inst, week = _pair_case(tmp_path, members=True)
-    assert check_week(inst, week) == []
-    new = _moves(inst, week, convert=True)
+    inst, allocation = _pair_case(tmp_path, members=True)
+    assert check_week(inst, allocation) == []
+    new = _moves(inst, allocation, convert=True)
     assert new[1].tolist() == [0, 0]  # U takes S
     assert sorted(new[0].tolist()) == [1, 2]  # H joins the pair, in either direction
     assert check_week(inst, new) == []
 
 
 def test_a_single_never_opens_a_pair_below_its_minimum_group(tmp_path: Path) -> None:
-    inst, week = _pair_case(tmp_path, members=False)
-    new = _moves(inst, week, convert=True)
+    inst, allocation = _pair_case(tmp_path, members=False)
+    new = _moves(inst, allocation, convert=True)
     assert new[:2].tolist() == [[0, 0], [-1, -1]]
 
 
 def test_a_signed_single_never_turns_split(tmp_path: Path) -> None:
-    inst, week = _conversion_case(tmp_path, signed=True)
-    new = _moves(inst, week, convert=True)
+    inst, allocation = _conversion_case(tmp_path, signed=True)
+    new = _moves(inst, allocation, convert=True)
     assert new.tolist() == [[0, 0], [-1, -1]]
 
 
@@ -111,11 +111,11 @@ def test_moves_keep_every_week_and_every_rule(case: dict[str, Any]) -> None:
     reach = reachable(inst)
     roles = offer_roles(inst)
     cands = build_candidates(inst, reach, allowed_pairs(inst, reach), roles, NO_PRUNING)
-    week = greedy_allocation(StartInputs(inst, roles, cands, reach))
-    assert check_week(inst, week) == []
-    new = _moves(inst, week, convert=True)
+    allocation = greedy_allocation(StartInputs(inst, roles, cands, reach))
+    assert check_week(inst, allocation) == []
+    new = _moves(inst, allocation, convert=True)
     assert check_week(inst, new) == []
-    assert ((new >= 0).sum(axis=1) >= (week >= 0).sum(axis=1)).all()
+    assert ((new >= 0).sum(axis=1) >= (allocation >= 0).sum(axis=1)).all()
     signed = inst.fixed >= 0
     assert (new[signed] == inst.fixed[signed]).all()
-    assert lexicographic_score(inst, new)[:2] >= lexicographic_score(inst, week)[:2]
+    assert lexicographic_score(inst, new)[:2] >= lexicographic_score(inst, allocation)[:2]

@@ -22,12 +22,12 @@ def _instance(tmp_path: Path, offers: list[dict], students: list[dict],
     return load_instance(path)
 
 
-def _polish(inst: Instance, week: list[list[int]]) -> np.ndarray:
+def _polish(inst: Instance, allocation: list[list[int]]) -> np.ndarray:
     reach = reachable(inst)
     roles = offer_roles(inst)
     cands = build_candidates(inst, reach, allowed_pairs(inst, reach), roles,
                              NO_PRUNING)
-    before = np.array(week, dtype=np.int64)
+    before = np.array(allocation, dtype=np.int64)
     after = polish(inst, roles, cands, reach, before)
     assert check_week(inst, after) == []
     # Levels 1-3 never move; level 4 (minus splits) never gets worse.

@@ -53,7 +53,7 @@ def _solve(case: dict[str, Any], folder: Path, seed: int = 0):
 def test_random_solve_is_valid(case: dict[str, Any], seed: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path, inst, sol = _solve(case, Path(tmp), seed)
-        week = sol.week
+        allocation = sol.allocation
         st_, of = inst.students, inst.offers
         # Written exactly as the CLI writes it, then read back by the independent checker.
         result = make_result(inst, sol, seed, 0.0)
@@ -62,22 +62,22 @@ def test_random_solve_is_valid(case: dict[str, Any], seed: int) -> None:
         violations = check_files(path, out)
         assert violations == [], "\n".join(map(str, violations))
     # Proven bounds.
-    full = (week >= 0).all(axis=1)
+    full = (allocation >= 0).all(axis=1)
     assert int(full.sum()) <= sol.upper_bound_full
     assert int((full & st_.priority).sum()) <= sol.upper_bound_priority_full
     assert result.summary["placed_full"] == int(full.sum())
     # Conventions unchanged.
     fixed = inst.fixed
-    assert np.array_equal(week[fixed >= 0], fixed[fixed >= 0])
+    assert np.array_equal(allocation[fixed >= 0], fixed[fixed >= 0])
     # Nobody over capacity, no offer used in a week it is closed.
     for w in (0, 1):
-        used = np.bincount(week[week[:, w] >= 0, w], minlength=of.n)
+        used = np.bincount(allocation[allocation[:, w] >= 0, w], minlength=of.n)
         assert np.all(used <= of.capacity * of.open_week[:, w])
     # Pupils with a status are never allocated.
-    assert np.all(week[~st_.to_place] == -1)
+    assert np.all(allocation[~st_.to_place] == -1)
     # Deterministic: the same instance and seed give the same allocation.
     again = solve(inst, SolveSettings(time_limit_s=3, seed=seed, workers=1))
-    assert np.array_equal(again.week, week)
+    assert np.array_equal(again.allocation, allocation)
 
 
 def _tiny_check(case: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -86,7 +86,7 @@ def _tiny_check(case: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]
     best, best_week = brute_force(inst)
     # The exhaustive search's own optimum is valid for the checker (it is not too permissive).
     assert check_week(inst, best_week) == []
-    got = score_of(inst, sol.week)
+    got = score_of(inst, sol.allocation)
     assert got <= best, f"solver {got} beats the exhaustive optimum {best}: brute force bug"
     return got, best
 

@@ -669,15 +669,15 @@ def test_same_seed_gives_identical_assignments(tmp_path: Path) -> None:
 def test_solve_api_returns_valid_week_array(tmp_path: Path) -> None:
     inst = load_instance(make_scenario(tmp_path, **MIXED))
     sol = solve(inst, SolveSettings(time_limit_s=3, seed=0, workers=1))
-    assert sol.week.shape == (inst.students.n, 2)
-    assert sol.week.dtype.kind == "i"
-    assert np.all(sol.week >= -1) and np.all(sol.week < inst.offers.n)
+    assert sol.allocation.shape == (inst.students.n, 2)
+    assert sol.allocation.dtype.kind == "i"
+    assert np.all(sol.allocation >= -1) and np.all(sol.allocation < inst.offers.n)
     assert sol.status in ("OPTIMAL", "FEASIBLE", "FALLBACK")
-    full = (sol.week >= 0).all(axis=1)
+    full = (sol.allocation >= 0).all(axis=1)
     assert full.sum() <= sol.upper_bound_full
     assert (full & inst.students.priority).sum() <= sol.upper_bound_priority_full
     # The self-placed pupil has nothing.
-    assert tuple(sol.week[3]) == (-1, -1)
+    assert tuple(sol.allocation[3]) == (-1, -1)
 
 
 @pytest.mark.parametrize(("seconds_per_pair", "start"), [(None, "flows"), (1.0, "greedy")])

@@ -20,12 +20,12 @@ from affectation.travel.loading import load_instance
 from affectation.travel.reach import pupil_travel, reachable
 
 
-def _suggest(inst: Instance, week: np.ndarray, s: int) -> list[Any]:
+def _suggest(inst: Instance, allocation: np.ndarray, s: int) -> list[Any]:
     travel = pupil_travel(inst)
-    return suggest(inst, week, reachable(inst, travel), travel, s)
+    return suggest(inst, allocation, reachable(inst, travel), travel, s)
 
 
-def _brute_moves(inst: Instance, week: np.ndarray, s: int, offer: int, layer: str,
+def _brute_moves(inst: Instance, allocation: np.ndarray, s: int, offer: int, layer: str,
                  usable: np.ndarray) -> int | None:
     """Fewest re-assigned pupils of the layer (singles, or one week's stays) so that `s` gets
     `offer` in the layer's week(s), everyone else unchanged: every subset, every re-assignment."""
@@ -33,20 +33,20 @@ def _brute_moves(inst: Instance, week: np.ndarray, s: int, offer: int, layer: st
     cap = of.capacity[:, None] * np.stack([(of.capacity > 0) & (of.period != 2),
                                            (of.capacity > 0) & (of.period != 1)], axis=1)
     weeks = (0, 1) if layer == BOTH else ((0,) if layer == WEEK1 else (1,))
-    base = week.copy()
+    base = allocation.copy()
     base[s, fixed[s] < 0] = -1
     for w in weeks:
         base[s, w] = offer
     if layer == BOTH:
         kind_ok = of.period == 0
         movable = [p for p in range(inst.students.n) if p != s and (fixed[p] < 0).all()
-                   and week[p, 0] >= 0 and week[p, 0] == week[p, 1]]
+                   and allocation[p, 0] >= 0 and allocation[p, 0] == allocation[p, 1]]
     else:
         w = weeks[0]
         kind_ok = of.period == w + 1
         movable = [p for p in range(inst.students.n) if p != s and fixed[p, w] < 0
-                   and week[p, w] >= 0 and week[p, w] != week[p, 1 - w]
-                   and of.period[week[p, w]] == w + 1]
+                   and allocation[p, w] >= 0 and allocation[p, w] != allocation[p, 1 - w]
+                   and of.period[allocation[p, w]] == w + 1]
 
     def fits(trial: np.ndarray) -> bool:
         for w in (0, 1):
@@ -60,7 +60,7 @@ def _brute_moves(inst: Instance, week: np.ndarray, s: int, offer: int, layer: st
     for k in range(1, len(movable) + 1):
         for group in itertools.combinations(movable, k):
             choices = [[o for o in range(of.n) if kind_ok[o] and usable[p, o]
-                        and o != week[p, weeks[0]]] for p in group]
+                        and o != allocation[p, weeks[0]]] for p in group]
             for pick in itertools.product(*choices):
                 trial = base.copy()
                 for p, o in zip(group, pick, strict=True):
@@ -88,7 +88,7 @@ def _random_allocation(inst: Instance, usable: np.ndarray, choice: list[int]) ->
     """A valid allocation of singles and splits, each pupil taking the option `choice` picks."""
     of = inst.offers
     left = np.stack([of.capacity * (of.period != 2), of.capacity * (of.period != 1)], axis=1)
-    week = np.full((inst.students.n, 2), -1, dtype=np.int64)
+    allocation = np.full((inst.students.n, 2), -1, dtype=np.int64)
     for p in range(inst.students.n):
         options = [(o, o) for o in range(of.n) if of.period[o] == 0 and usable[p, o]]
         ones = [[o for o in range(of.n) if of.period[o] == w + 1 and usable[p, o]]
@@ -97,10 +97,10 @@ def _random_allocation(inst: Instance, usable: np.ndarray, choice: list[int]) ->
         options = [(a, b) for a, b in options if left[a, 0] > 0 and left[b, 1] > 0]
         if options and choice[p] % 4:
             a, b = options[choice[p] % len(options)]
-            week[p] = (a, b)
+            allocation[p] = (a, b)
             left[a, 0] -= 1
             left[b, 1] -= 1
-    return week
+    return allocation
 
 
 @settings(max_examples=40, deadline=None,
@@ -110,19 +110,19 @@ def test_move_counts_match_brute_force(tmp_path_factory: Any, case: dict[str, An
     path = make_scenario(tmp_path_factory.mktemp("s"), case["students"], case["offers"])
     inst = load_instance(path)
     usable = independent_usable(inst)
-    week = _random_allocation(inst, usable, case["choice"])
-    assert check_week(inst, week) == []
+    allocation = _random_allocation(inst, usable, case["choice"])
+    assert check_week(inst, allocation) == []
     for s in range(inst.students.n):
-        found = _suggest(inst, week, s)
+        found = _suggest(inst, allocation, s)
         listed = {(x.offer, x.weeks) for x in found}
         for o in range(inst.offers.n):
             kind = {0: BOTH, 1: WEEK1, 2: WEEK2}[int(inst.offers.period[o])]
             assert ((o, kind) in listed) == bool(usable[s, o]), (s, o)
         for x in found:
-            assert x.moves == _brute_moves(inst, week, s, x.offer, x.weeks, usable), (s, x)
+            assert x.moves == _brute_moves(inst, allocation, s, x.offer, x.weeks, usable), (s, x)
             # The chain itself is valid: applying it gives an allocation the checker accepts.
             if x.moves is not None:
-                trial = week.copy()
+                trial = allocation.copy()
                 trial[s, inst.fixed[s] < 0] = -1
                 weeks = (0, 1) if x.weeks == BOTH else ((0,) if x.weeks == WEEK1 else (1,))
                 for w in weeks:
@@ -150,8 +150,8 @@ def _chain_case(tmp_path: Path) -> Path:
 
 def test_chain_of_two_moves_and_ranking(tmp_path: Path) -> None:
     inst = load_instance(_chain_case(tmp_path))
-    week = np.array([[-1, -1], [0, 0], [1, 1]])
-    found = _suggest(inst, week, 0)
+    allocation = np.array([[-1, -1], [0, 0], [1, 1]])
+    found = _suggest(inst, allocation, 0)
     ids = inst.offers.ids
     summary = [(ids[x.offer], x.moves, x.sector_rank) for x in found]
     # B needs one move (S1 -> C) and is the first sector choice; A needs two.
@@ -205,8 +205,8 @@ def test_exclusions_hold_for_the_pupil_and_the_movers(tmp_path: Path) -> None:
         tmp_path, *_rows_of(base), folder="excl",
         exclusions=[{"student_id": "T", "offer_id": "B"}, {"student_id": "S1", "offer_id": "C"}])
     inst = load_instance(scenario)
-    week = np.array([[-1, -1], [0, 0], [1, 1]])
-    found = _suggest(inst, week, 0)
+    allocation = np.array([[-1, -1], [0, 0], [1, 1]])
+    found = _suggest(inst, allocation, 0)
     assert [(inst.offers.ids[x.offer], x.moves) for x in found] == [("A", None)]
 
 
@@ -221,13 +221,13 @@ def _rows_of(scenario: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]
     return out[0], out[1]
 
 
-def _reference_chains(inst: Instance, week: np.ndarray, layer: str) -> tuple[np.ndarray, ...]:
+def _reference_chains(inst: Instance, allocation: np.ndarray, layer: str) -> tuple[np.ndarray, ...]:
     """The breadth-first search of `move_chains` written plainly: level by level, each newly
     labelled offer takes the first option (in row order of its holders) to the frontier."""
     from affectation.engine.candidates import offer_roles, usable
     from affectation.engine.chains import MAX_MOVES, layer_state
 
-    state = layer_state(inst, offer_roles(inst), week, layer)
+    state = layer_state(inst, offer_roles(inst), allocation, layer)
     reach = reachable(inst)
     n_o = inst.offers.n
     dist = np.full(n_o, -1, dtype=np.int64)
@@ -264,12 +264,12 @@ def test_move_chains_match_the_plain_search(tmp_path_factory: Any, case: dict[st
 
     path = make_scenario(tmp_path_factory.mktemp("s"), case["students"], case["offers"])
     inst = load_instance(path)
-    week = _random_allocation(inst, independent_usable(inst), case["choice"])
+    allocation = _random_allocation(inst, independent_usable(inst), case["choice"])
     reach, roles = reachable(inst), offer_roles(inst)
     for layer in (BOTH, WEEK1, WEEK2):
-        expected = _reference_chains(inst, week, layer)
-        state = layer_state(inst, roles, week, layer)
+        expected = _reference_chains(inst, allocation, layer)
+        state = layer_state(inst, roles, allocation, layer)
         for options in (None, layer_options(reach, state, state.movable)):
-            got = move_chains(inst, reach, roles, week, layer, options=options)
+            got = move_chains(inst, reach, roles, allocation, layer, options=options)
             for a, b in zip((got.dist, got.holder, got.next_offer), expected, strict=True):
                 assert np.array_equal(a, b), layer

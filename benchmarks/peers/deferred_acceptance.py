@@ -39,10 +39,10 @@ def deferred_acceptance(setting: Setting, start: np.ndarray) -> tuple[np.ndarray
     """The resident-optimal stable matching on two-week offers, added to `start`."""
     inst, problem = setting.instance, setting.problem
     st, reach = inst.students, problem.reach
-    week = start.copy()
-    left = seats_left(inst, week)
+    allocation = start.copy()
+    left = seats_left(inst, allocation)
     capacity = np.minimum(left[:, 0], left[:, 1])
-    resident = st.to_place & (week < 0).all(axis=1)
+    resident = st.to_place & (allocation < 0).all(axis=1)
     student = reach.student_of_pair()
     offer = reach.offer.astype(np.int64)
     keep = (setting.allowed & problem.roles.single[offer] & resident[student]
@@ -74,7 +74,7 @@ def deferred_acceptance(setting: Setting, start: np.ndarray) -> tuple[np.ndarray
     solved = time.perf_counter()
     for hospital, residents in result.items():
         for r in residents:
-            week[r.name] = hospital.name
+            allocation[r.name] = hospital.name
     info: dict[str, Any] = {
         "residents": len(resident_prefs),
         "hospitals": len(hospital_prefs),
@@ -82,4 +82,4 @@ def deferred_acceptance(setting: Setting, start: np.ndarray) -> tuple[np.ndarray
         "library_setup_s": round(built - started, 3),
         "library_solve_s": round(solved - built, 3),
     }
-    return week, info
+    return allocation, info

@@ -31,11 +31,11 @@ def highs_mip(setting: Setting, time_limit_s: float, seed: int = 0
     inst, problem = setting.instance, setting.problem
     started = time.perf_counter()
     cands = build_candidates(inst, problem.reach, setting.allowed, problem.roles, NO_PRUNING)
-    week = inst.fixed.copy()
+    allocation = inst.fixed.copy()
     free = inst.students.to_place & (inst.fixed < 0).any(axis=1)
-    hood = neighbourhood(inst, week, free)
+    hood = neighbourhood(inst, allocation, free)
     built = build_model(inst, problem.roles, cands, hood)
     remaining = time_limit_s - (time.perf_counter() - started)
-    outcome = solve_mip(inst, built, hood, week, remaining, start=False, seed=seed)
-    info = {**outcome.info, "mip_has_solution": outcome.week is not None}
-    return (outcome.week if outcome.week is not None else week), info
+    outcome = solve_mip(inst, built, hood, allocation, remaining, start=False, seed=seed)
+    info = {**outcome.info, "mip_has_solution": outcome.allocation is not None}
+    return (outcome.allocation if outcome.allocation is not None else allocation), info

@@ -151,21 +151,21 @@ class GroupBounds:
         return total
 
 
-def fairness_table(instance: Instance, week: np.ndarray, reach: Reach,
+def fairness_table(instance: Instance, allocation: np.ndarray, reach: Reach,
                    minutes: np.ndarray | None = None,
                    groups: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """The rows of `fairness.csv` (see the module docstring) for the allocation `week`.
+    """The rows of `fairness.csv` (see the module docstring) for the allocation `allocation`.
 
-    `minutes` (students, 2) are the exact one-way minutes of `week` (computed when None);
+    `minutes` (students, 2) are the exact one-way minutes of `allocation` (computed when None);
     `groups` the pupils' groups (from `pupil_groups` when None).
     """
     st = instance.students
-    kind = classify(instance, week)
+    kind = classify(instance, allocation)
     if minutes is None:
-        minutes = np.full(week.shape, np.nan)
+        minutes = np.full(allocation.shape, np.nan)
         for w in (0, 1):
-            s = np.flatnonzero(week[:, w] >= 0)
-            minutes[s, w] = exact_minutes(instance, s, week[s, w])
+            s = np.flatnonzero(allocation[:, w] >= 0)
+            minutes[s, w] = exact_minutes(instance, s, allocation[s, w])
     written = written_minutes(minutes)
     groups = pupil_groups(instance) if groups is None else groups
     names = group_labels(load_communes())

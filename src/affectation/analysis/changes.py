@@ -20,19 +20,19 @@ def changes_csv(instance: Instance, repaired: Repaired) -> str:
     """changes.csv: one row per pupil whose placement changed, removed pupils last."""
     st, of = instance.students, instance.offers
     text = TEXT[instance.scenario.output.language]
-    week = repaired.solution.week
+    allocation = repaired.solution.allocation
     before = repaired.previous.offer_text
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CHANGES_COLUMNS)
     for i in range(st.n):
-        after = tuple(str(of.ids[o]) if o >= 0 else "" for o in week[i])
+        after = tuple(str(of.ids[o]) if o >= 0 else "" for o in allocation[i])
         if (before[i, 0], before[i, 1]) == after:
             continue
         reason = repaired.note[i]
         if not reason:
-            reason = text["freed"] if (week[i] >= 0).sum() > (before[i] != "").sum() else ""
-        if repaired.displaced[i] and not (week[i] >= 0).any() and st.to_place[i]:
+            reason = text["freed"] if (allocation[i] >= 0).sum() > (before[i] != "").sum() else ""
+        if repaired.displaced[i] and not (allocation[i] >= 0).any() and st.to_place[i]:
             reason += " ; " + text["lost"]
         writer.writerow((st.ids[i], before[i, 0], before[i, 1], *after, reason))
     for sid, w1, w2 in repaired.previous.removed:
@@ -42,15 +42,15 @@ def changes_csv(instance: Instance, repaired: Repaired) -> str:
 
 def change_counts(instance: Instance, repaired: Repaired) -> dict[str, int]:
     """summary.json `changes`: moved, newly placed, newly unplaced, and more detail."""
-    week = repaired.solution.week
+    allocation = repaired.solution.allocation
     prev = repaired.previous
     before = prev.offer_text != ""
-    after = week >= 0
+    after = allocation >= 0
     had = before.any(axis=1)
     has = after.any(axis=1)
-    after_text = np.where(after, instance.offers.ids[np.maximum(week, 0)], "")
+    after_text = np.where(after, instance.offers.ids[np.maximum(allocation, 0)], "")
     changed = (after_text != prev.offer_text).any(axis=1)
-    kind = classify(instance, week)
+    kind = classify(instance, allocation)
     full_after = np.isin(kind, ("single", "split", "mutualised"))
     return {
         "moved": int((had & has & changed).sum()),

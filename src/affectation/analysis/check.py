@@ -107,20 +107,20 @@ class _Checker:
         self.minutes_text = np.stack([per_pupil("week1_minutes"), per_pupil("week2_minutes")],
                                      axis=1)
         index = pd.Index(of.ids)
-        self.week = np.full((st.n, 2), NONE, dtype=np.int64)
+        self.allocation = np.full((st.n, 2), NONE, dtype=np.int64)
         for w in (0, 1):
             found = index.get_indexer(self.offer_text[:, w])
-            self.week[:, w] = np.where(self.offer_text[:, w] == "", NONE,
-                                       np.where(found < 0, UNKNOWN, found))
-        self.known = self.week >= 0
-        self.offer = np.maximum(self.week, 0)  # safe index; use with `known`
-        self.covered = self.known & (self.week == instance.fixed)  # signed convention weeks
+            self.allocation[:, w] = np.where(self.offer_text[:, w] == "", NONE,
+                                             np.where(found < 0, UNKNOWN, found))
+        self.known = self.allocation >= 0
+        self.offer = np.maximum(self.allocation, 0)  # safe index; use with `known`
+        self.covered = self.known & (self.allocation == instance.fixed)  # signed convention weeks
         travel = pupil_travel(instance)
         self.limit = travel.limit_minutes
         self.minutes = np.full((st.n, 2), np.nan)
         for w in (0, 1):
             s = np.flatnonzero(self.known[:, w])
-            self.minutes[s, w] = exact_minutes(instance, s, self.week[s, w], travel)
+            self.minutes[s, w] = exact_minutes(instance, s, self.allocation[s, w], travel)
 
     def run(self) -> list[Violation]:
         for rule in (self.rows, self.unknown_offer, self.status, self.kinds, self.period,
@@ -143,7 +143,7 @@ class _Checker:
     def per_week(self, rule: str, flags: np.ndarray,
                  describe: Callable[[int, int, str], str]) -> None:
         """One violation per flagged (pupil, week); one for both weeks at the same offer."""
-        same = self.known[:, 0] & (self.week[:, 0] == self.week[:, 1])
+        same = self.known[:, 0] & (self.allocation[:, 0] == self.allocation[:, 1])
         for p, w in np.argwhere(flags):
             both = bool(flags[p, 0] and flags[p, 1] and same[p])
             if both and w == 1:
@@ -193,7 +193,7 @@ class _Checker:
 
     def unknown_offer(self) -> None:
         """Week offer ids exist in offers.csv."""
-        for p, w in np.argwhere(self.week == UNKNOWN):
+        for p, w in np.argwhere(self.allocation == UNKNOWN):
             self.add("unknown_offer", f"semaine {w + 1} : offre « {self.oid(p, w)} » absente "
                      "de offers.csv", int(p))
 
@@ -205,7 +205,7 @@ class _Checker:
         for p in has_status[self.kind[has_status] != status[has_status]]:
             self.add("status", f"statut « {status[p]} » dans students.csv : kind "
                      f"« {self.kind[p]} » au lieu de « {status[p]} »", int(p))
-        for p in has_status[(self.week[has_status] != NONE).any(axis=1)]:
+        for p in has_status[(self.allocation[has_status] != NONE).any(axis=1)]:
             given = " / ".join(self.offer_text[p, w] or "-" for w in (0, 1))
             self.add("status", f"statut « {status[p]} » : aucune offre attendue, trouvé "
                      f"{given}", int(p))
@@ -217,7 +217,7 @@ class _Checker:
     def derived_kinds(self) -> np.ndarray:
         """The kind the two weeks give (statuses aside)."""
         pair = self.inst.offers.pair
-        a, b = self.week[:, 0], self.week[:, 1]
+        a, b = self.allocation[:, 0], self.allocation[:, 1]
         ha, hb = self.known[:, 0], self.known[:, 1]
         pa = np.where(ha, pair[self.offer[:, 0]], -1)
         pb = np.where(hb, pair[self.offer[:, 1]], -1)
@@ -238,7 +238,7 @@ class _Checker:
         for p in p_[~np.isin(self.kind[p_], KINDS)]:
             self.add("kind", f"kind « {self.kind[p]} » inconnu (attendu : "
                      + ", ".join(KINDS) + ")", int(p))
-        p_ = p_[np.isin(self.kind[p_], KINDS) & (self.week[p_] != UNKNOWN).all(axis=1)]
+        p_ = p_[np.isin(self.kind[p_], KINDS) & (self.allocation[p_] != UNKNOWN).all(axis=1)]
         for p in p_[self.kind[p_] != derived[p_]]:
             self.add("kind", f"kind « {self.kind[p]} » alors que les semaines "
                      f"({self.oid(p, 0) or '-'} / {self.oid(p, 1) or '-'}) donnent "
@@ -270,7 +270,7 @@ class _Checker:
         hosts = []
         for w in (0, 1):
             pupils = np.flatnonzero(self.known[:, w])
-            hosts.append(self.grouped(self.week[pupils, w], pupils))
+            hosts.append(self.grouped(self.allocation[pupils, w], pupils))
         for o, w in np.argwhere(over):
             hosted = hosts[w](o)
             self.add("capacity", f"offre {of.ids[o]}, semaine {w + 1} : {count[o, w]} élèves "
@@ -338,7 +338,7 @@ class _Checker:
         of = self.inst.offers
         partner = self.partners()
         paired = self.known & (of.pair[self.offer] >= 0)
-        bad = paired & (self.week[:, ::-1] != partner[self.offer])
+        bad = paired & (self.allocation[:, ::-1] != partner[self.offer])
 
         def describe(p: int, w: int, label: str) -> str:
             o = self.offer[p, w]
@@ -378,7 +378,7 @@ class _Checker:
             return
         of = self.inst.offers
         two_week = of.open_week.all(axis=1) & (of.pair < 0)
-        alone = self.known & two_week[self.offer] & (self.week[:, ::-1] != self.week)
+        alone = self.known & two_week[self.offer] & (self.allocation[:, ::-1] != self.allocation)
         bad = alone & ~self.covered
         self.per_week("split_rule", bad, lambda p, w, label: (
             f"{label} seule à l'offre {self.oid(p, w)}, ouverte les deux semaines, sans "
@@ -391,7 +391,7 @@ class _Checker:
         if conv.n == 0:
             return
         s, w0 = conv.student, conv.week - 1
-        bad = self.present[s] & (self.week[s, w0] != conv.offer)
+        bad = self.present[s] & (self.allocation[s, w0] != conv.offer)
         for c in np.flatnonzero(bad):
             p, w = int(s[c]), int(w0[c])
             where = (f"ligne {conv.line[c]} de conventions.csv" if conv.line[c]
@@ -405,7 +405,7 @@ class _Checker:
         p_ = self.pupils
         for w in (0, 1):
             mt = self.minutes_text[p_, w]
-            has_offer = self.week[p_, w] != NONE
+            has_offer = self.allocation[p_, w] != NONE
             for p in p_[has_offer & (mt == "")]:
                 self.add("minutes", f"semaine {w + 1} : temps de trajet manquant (offre "
                          f"{self.oid(p, w)})", int(p))

@@ -165,7 +165,7 @@ class _Story:
         of = instance.offers
         self.used = np.zeros((of.n, 2), dtype=np.int64)
         for w in (0, 1):
-            o = result.week[:, w]
+            o = result.allocation[:, w]
             np.add.at(self.used[:, w], o[o >= 0], 1)
         self.free = of.seats - self.used
         one = np.zeros(instance.students.n, dtype=bool)
@@ -188,7 +188,7 @@ class _Story:
         return self.text["week"].format(w=weeks[0] + 1)
 
     def placement(self, w: int) -> str:
-        o = int(self.result.week[self.s, w])
+        o = int(self.result.allocation[self.s, w])
         if o < 0:
             return self.text["none"]
         m = exact_minutes(self.instance, np.array([self.s]), np.array([o]), self.travel)[0]
@@ -198,7 +198,7 @@ class _Story:
         st, t = self.instance.students, self.text
         fixed = self.instance.fixed
         names = []
-        for h in np.flatnonzero(self.result.week[:, w] == o):
+        for h in np.flatnonzero(self.result.allocation[:, w] == o):
             marks = [t["mark_self"]] if h == self.s else []
             if st.priority[h]:
                 marks.append(t["mark_priority"])
@@ -233,8 +233,8 @@ class _Story:
         """Usable offers (nearest first) and the weeks the pupil would need there."""
         inst, s = self.instance, self.s
         of, roles = inst.offers, self.roles
-        week = self.result.week[s]
-        missing = tuple(w for w in (0, 1) if week[w] < 0)
+        allocation = self.result.allocation[s]
+        missing = tuple(w for w in (0, 1) if allocation[w] < 0)
         out: list[tuple[int, tuple[int, ...]]] = []
         for o in self.offers:
             if of.pair[o] >= 0 or not may_use(inst, s, o):
@@ -272,7 +272,7 @@ class _Story:
             if len(usable) and (of.pair[usable] >= 0).all():
                 return lines + [t["pairs_only"]]
             if len(usable):
-                missing = tuple(w for w in (0, 1) if self.result.week[s, w] < 0)
+                missing = tuple(w for w in (0, 1) if self.result.allocation[s, w] < 0)
                 return lines + [t["none_fit"].format(weeks=self.weeks_text(missing))]
             mode = self.mode_words()
             open_word = t["open_to_all"] if len(self.offers) else ""
@@ -294,11 +294,11 @@ class _Story:
         """The nearest offer where a holder could move to a free seat within their reach."""
         inst, t = self.instance, self.text
         st, of = inst.students, inst.offers
-        week, fixed = self.result.week, inst.fixed
+        allocation, fixed = self.result.allocation, inst.fixed
         movable = np.zeros(st.n, dtype=bool)
         for o, _ in needs:
             for w in (0, 1):
-                movable |= (week[:, w] == o) & (fixed[:, w] != o)
+                movable |= (allocation[:, w] == o) & (fixed[:, w] != o)
         movable[self.s] = False
         if not movable.any():
             return None
@@ -306,8 +306,8 @@ class _Story:
         for o, weeks in needs:
             full = {w for w in weeks if self.free[o, w] <= 0}
             options: list[tuple[float, int, int, tuple[int, ...]]] = []
-            for h in (int(x) for x in np.flatnonzero(movable & (week == o).any(axis=1))):
-                held = tuple(w for w in (0, 1) if week[h, w] == o)
+            for h in (int(x) for x in np.flatnonzero(movable & (allocation == o).any(axis=1))):
+                held = tuple(w for w in (0, 1) if allocation[h, w] == o)
                 if not full <= set(held) or (fixed[h, list(held)] >= 0).any():
                     continue
                 found = self.alternative(h, o, held, reach.row(h)[0].astype(np.int64))
@@ -352,7 +352,7 @@ class _Story:
         out = [t["header"].format(id=st.ids[s], school=st.school[s],
                                   priority=t["priority"] if st.priority[s] else ""),
                t["kind"].format(kind=KINDS[self.language].get(kind, kind))]
-        if (self.result.week[s] >= 0).any():
+        if (self.result.allocation[s] >= 0).any():
             out.append(t["weeks"].format(w1=self.placement(0), w2=self.placement(1)))
         if self.result.reason[s]:
             out.append(t["reason"].format(reason=self.result.reason[s]))

@@ -99,12 +99,12 @@ def _mark_seen(student: np.ndarray, offer: np.ndarray, allowed: np.ndarray,
                 seen[c, o] = True
 
 
-def indicators_table(instance: Instance, week: np.ndarray, kind: np.ndarray,
+def indicators_table(instance: Instance, allocation: np.ndarray, kind: np.ndarray,
                      minutes: np.ndarray, reach: Reach,
                      groups: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """The rows of `indicators.csv` (see the module docstring).
 
-    `kind` the pupils' kinds, `minutes` (students, 2) the exact one-way minutes of `week`
+    `kind` the pupils' kinds, `minutes` (students, 2) the exact one-way minutes of `allocation`
     (nan where none), `reach` the reachable pairs of the pupils to place, `groups` the pupils'
     groups (`audit.pupil_groups` when None).
     """

@@ -107,19 +107,19 @@ class SinglesNetwork:
     moves away) and ends at the first level holding a pupil not placed.
     """
 
-    def __init__(self, instance: Instance, week: np.ndarray, reach: Reach,
+    def __init__(self, instance: Instance, allocation: np.ndarray, reach: Reach,
                  roles: OfferRoles | None = None) -> None:
         st, of = instance.students, instance.offers
         roles = offer_roles(instance) if roles is None else roles
         fixed = instance.fixed
-        a, b = week[:, 0], week[:, 1]
+        a, b = allocation[:, 0], allocation[:, 1]
         unsigned = st.to_place & (fixed < 0).all(axis=1)
         single = unsigned & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
         waiting = unsigned & ((a < 0) | (b < 0))
         self.n_students, self.n_offers = st.n, of.n
         self.movable = single | waiting
         self.current_singles = int(single.sum())
-        others = seats_used(instance, week, ~single)
+        others = seats_used(instance, allocation, ~single)
         cap = np.where(roles.single, (of.seats - others).min(axis=1), 0)
         self.cap = np.maximum(cap, 0)
         student = reach.student_of_pair()
@@ -221,7 +221,7 @@ def site_pupils(instance: Instance, site: Site, pupils: np.ndarray) -> np.ndarra
     return ok
 
 
-def mobilisation_table(instance: Instance, week: np.ndarray, reach: Reach,
+def mobilisation_table(instance: Instance, allocation: np.ndarray, reach: Reach,
                        confirm: Callable[[Site], int] | None = None, top: int = 0,
                        on_site: Callable[[], None] | None = None) -> pd.DataFrame:
     """The rows of `mobilisation.csv`, ranked (see the module docstring).
@@ -231,9 +231,9 @@ def mobilisation_table(instance: Instance, week: np.ndarray, reach: Reach,
     each site.
     """
     st = instance.students
-    network = SinglesNetwork(instance, week, reach)
+    network = SinglesNetwork(instance, allocation, reach)
     to_place = np.flatnonzero(st.to_place)
-    waiting = st.to_place & ((week < 0).any(axis=1))
+    waiting = st.to_place & ((allocation < 0).any(axis=1))
     rows: list[dict[str, Any]] = []
     for site in sites():
         near = to_place[site_pupils(instance, site, to_place)]

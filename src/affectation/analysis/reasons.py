@@ -100,16 +100,16 @@ def _fmt(x: float) -> str:
 
 
 def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferRoles,
-            week: np.ndarray, kind: np.ndarray, language: str = "fr") -> np.ndarray:
+            allocation: np.ndarray, kind: np.ndarray, language: str = "fr") -> np.ndarray:
     """A reason for every `partial` or `unplaced` pupil ('' for the others)."""
     text = TEXT[language]
     st, of = instance.students, instance.offers
     reasons = np.full(st.n, "", dtype=object)
-    used_priority = seats_used(instance, week, st.priority)
-    full = seats_used(instance, week) >= of.seats
+    used_priority = seats_used(instance, allocation, st.priority)
+    full = seats_used(instance, allocation) >= of.seats
     names = instance.scenario.travel.mode_names
     mode_words = MODE_WORDS[language]
-    pair_count = pair_counts(instance, week)
+    pair_count = pair_counts(instance, allocation)
     active = np.flatnonzero(of.capacity > 0)
     fixed = instance.fixed
     table = model_minutes(instance)
@@ -158,7 +158,7 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
                                      text, excluded=len(offers) - len(usable), declined=declined)
             continue
         # Partial: placed in one week; explain the other.
-        w_missing = 0 if week[s, 0] < 0 else 1
+        w_missing = 0 if allocation[s, 0] < 0 else 1
         w_placed = 1 - w_missing
         usable = offers[may_use(instance, s, offers)]
         why = _week_story(instance, roles, usable, w_missing, full, text)

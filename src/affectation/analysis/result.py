@@ -18,13 +18,13 @@ from affectation.travel.reach import exact_minutes
 
 def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds: float) -> Result:
     """Everything `assignments.csv` and `summary.json` say about `solution`."""
-    week = solution.week
-    kind = classify(instance, week)
-    minutes = np.full(week.shape, np.nan)
+    allocation = solution.allocation
+    kind = classify(instance, allocation)
+    minutes = np.full(allocation.shape, np.nan)
     for w in (0, 1):
-        s = np.flatnonzero(week[:, w] >= 0)
-        minutes[s, w] = exact_minutes(instance, s, week[s, w], solution.travel)
-    reason = explain(instance, solution.reach, solution.travel, solution.roles, week, kind,
+        s = np.flatnonzero(allocation[:, w] >= 0)
+        minutes[s, w] = exact_minutes(instance, s, allocation[s, w], solution.travel)
+    reason = explain(instance, solution.reach, solution.travel, solution.roles, allocation, kind,
                      instance.scenario.output.language)
     summary: dict[str, Any] = {"scenario": instance.scenario.name}
     summary.update(counts(instance, kind))
@@ -46,7 +46,7 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
     summary["seed"] = seed
     summary["engine_version"] = engine_version()
     summary["inputs"] = input_hashes(instance)
-    return Result(week=week, minutes=minutes, kind=kind, reason=reason, summary=summary)
+    return Result(allocation=allocation, minutes=minutes, kind=kind, reason=reason, summary=summary)
 
 
 def add_fairness(instance: Instance, solution: Solution, result: Result,
@@ -55,7 +55,7 @@ def add_fairness(instance: Instance, solution: Solution, result: Result,
     returns the text of `fairness.csv`. `groups`: the pupils' groups (`audit.pupil_groups`
     when None)."""
     started = time.perf_counter()
-    table = fairness_table(instance, result.week, solution.reach, result.minutes, groups)
+    table = fairness_table(instance, result.allocation, solution.reach, result.minutes, groups)
     result.summary["fairness"] = fairness_summary(table, instance.scenario.output.language)
     result.summary["timings"]["audit"] = round(time.perf_counter() - started, 3)
     return fairness_csv(table)

@@ -138,7 +138,7 @@ class Suggestion:
     current: bool
 
 
-def suggest(instance: Instance, week: np.ndarray, reach: Reach, travel: PupilTravel,
+def suggest(instance: Instance, allocation: np.ndarray, reach: Reach, travel: PupilTravel,
             s: int) -> list[Suggestion]:
     """Every offer pupil `s` may take, ranked (see the module docstring)."""
     st, of, fixed = instance.students, instance.offers, instance.fixed
@@ -149,8 +149,8 @@ def suggest(instance: Instance, week: np.ndarray, reach: Reach, travel: PupilTra
     offers = offers[usable(instance, s, offers) & (of.pair[offers] < 0)]
     minutes = dict(zip(offers.tolist(), exact_minutes(instance, np.full(len(offers), s), offers,
                                                       travel).tolist(), strict=True))
-    free_now = seats_left(instance, week)
-    base = released(instance, week, s)
+    free_now = seats_left(instance, allocation)
+    base = released(instance, allocation, s)
     left = seats_left(instance, base)
     signed = [w for w in (0, 1) if fixed[s, w] >= 0]
     wanted: list[tuple[int, int, str]] = []  # (offer, partner, weeks)
@@ -183,12 +183,12 @@ def suggest(instance: Instance, week: np.ndarray, reach: Reach, travel: PupilTra
         else:
             moves = int(c.dist[o]) if c.dist[o] >= 0 else None
         moved = c.chain(o) if moves else ()
-        current = bool((week[s] == o).any())
+        current = bool((allocation[s] == o).any())
         out.append(Suggestion(o, partner, kind, minutes[o],
                               (int(free_now[o, 0]), int(free_now[o, 1])),
                               _sector_rank(instance, s, o), moves, moved, current))
     if not signed:
-        out += _pair_suggestions(instance, week, base, reach, travel, s, free_now)
+        out += _pair_suggestions(instance, allocation, base, reach, travel, s, free_now)
     out.sort(key=lambda x: (x.moves is None, x.moves or 0,
                             x.sector_rank if x.sector_rank is not None else 1 << 30,
                             x.minutes, str(of.ids[x.offer]), x.partner))
@@ -201,7 +201,7 @@ def _sector_rank(instance: Instance, s: int, o: int) -> int | None:
     return prefs.index(sector) + 1 if sector in prefs else None
 
 
-def _pair_suggestions(instance: Instance, week: np.ndarray, base: np.ndarray, reach: Reach,
+def _pair_suggestions(instance: Instance, allocation: np.ndarray, base: np.ndarray, reach: Reach,
                       travel: PupilTravel, s: int, free_now: np.ndarray) -> list[Suggestion]:
     """Each reachable pair direction: 0 moves when it has room and its minimum group holds."""
     of, pairs = instance.offers, instance.pairs
@@ -222,7 +222,7 @@ def _pair_suggestions(instance: Instance, week: np.ndarray, base: np.ndarray, re
                 continue
             ok = left[x, 0] > 0 and left[y, 1] > 0 and count[k] + 1 >= pairs.min_group[k]
             minutes = float(max(m)) if x == a else float(max(m[::-1]))
-            current = bool(week[s, 0] == x and week[s, 1] == y)
+            current = bool(allocation[s, 0] == x and allocation[s, 1] == y)
             out.append(Suggestion(x, y, PAIR, minutes,
                                   (int(free_now[x, 0]), int(free_now[y, 1])),
                                   _sector_rank(instance, s, x), 0 if ok else None, (), current))
@@ -234,14 +234,14 @@ def _num(x: float, language: str) -> str:
     return text.replace(".", ",") if language == "fr" else text
 
 
-def suggestions_table(instance: Instance, week: np.ndarray, s: int,
+def suggestions_table(instance: Instance, allocation: np.ndarray, s: int,
                       found: list[Suggestion], top: int, language: str = "fr") -> str:
     """The ranked suggestions as a plain-text table for people."""
     t = TEXT[language]
     st, of = instance.students, instance.offers
-    now = (t["now_none"] if (week[s] < 0).all() else t["now_weeks"].format(
-        w1=of.ids[week[s, 0]] if week[s, 0] >= 0 else t["none"],
-        w2=of.ids[week[s, 1]] if week[s, 1] >= 0 else t["none"]))
+    now = (t["now_none"] if (allocation[s] < 0).all() else t["now_weeks"].format(
+        w1=of.ids[allocation[s, 0]] if allocation[s, 0] >= 0 else t["none"],
+        w2=of.ids[allocation[s, 1]] if allocation[s, 1] >= 0 else t["none"]))
     lines = [t["header"].format(id=st.ids[s], school=st.school[s],
                                 priority=t["priority"] if st.priority[s] else "", now=now)]
     if not found:

@@ -131,11 +131,12 @@ def suggest(scenario: Path, result_dir: Path, student_id: str, top: int, as_csv:
 
     instance, result, student = _pupil_of_result(scenario, result_dir, student_id)
     travel = pupil_travel(instance)
-    found = suggest_offers(instance, result.week, reachable(instance, travel), travel, student)
+    found = suggest_offers(instance, result.allocation, reachable(instance, travel), travel,
+                           student)
     if as_csv:
         click.echo(suggestions_csv(instance, found, top), nl=False)
     else:
-        click.echo(suggestions_table(instance, result.week, student, found, top,
+        click.echo(suggestions_table(instance, result.allocation, student, found, top,
                                      instance.scenario.output.language), nl=False)
 
 
@@ -177,7 +178,7 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
     confirm = confirm_by_resolve(instance, settings) if top > 0 else None
     started = time.perf_counter()
     with click.progressbar(length=len(sites()), label="Sites", file=sys.stderr) as bar:
-        table = mobilisation_table(instance, result.week, reachable(instance), confirm, top,
+        table = mobilisation_table(instance, result.allocation, reachable(instance), confirm, top,
                                    on_site=lambda: bar.update(1))
     files = read_folder(result_dir)
     files["mobilisation.csv"] = mobilisation_csv(table)

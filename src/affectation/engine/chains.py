@@ -54,13 +54,13 @@ class Layer:
     movable: np.ndarray
 
 
-def layer_state(instance: Instance, roles: OfferRoles, week: np.ndarray, layer: str) -> Layer:
+def layer_state(instance: Instance, roles: OfferRoles, allocation: np.ndarray, layer: str) -> Layer:
     """`both`: singles (both weeks at one unpaired offer, nothing signed) and offers with a
     seat free in both weeks; `week1`/`week2`: that week's one-week stays (unsigned, unpaired,
     the other week elsewhere) and offers with a seat free that week."""
     st, of, fixed = instance.students, instance.offers, instance.fixed
-    left = seats_left(instance, week)
-    a, b = week[:, 0], week[:, 1]
+    left = seats_left(instance, allocation)
+    a, b = allocation[:, 0], allocation[:, 1]
     if layer == BOTH:
         role = roles.single
         movable = (st.to_place & (fixed < 0).all(axis=1) & (a >= 0) & (a == b)
@@ -69,14 +69,14 @@ def layer_state(instance: Instance, roles: OfferRoles, week: np.ndarray, layer: 
                      np.full(st.n, -1, dtype=np.int64), movable)
     w = 0 if layer == WEEK1 else 1
     role = roles.week[w]
-    holds, other = week[:, w].copy(), week[:, 1 - w].copy()
+    holds, other = allocation[:, w].copy(), allocation[:, 1 - w].copy()
     o = np.maximum(holds, 0)
     movable = (st.to_place & (fixed[:, w] < 0) & (holds >= 0) & role[o] & (of.pair[o] < 0)
                & (holds != other))
     return Layer(role, role & (left[:, w] > 0), holds, other, movable)
 
 
-def move_chains(instance: Instance, reach: Reach, roles: OfferRoles, week: np.ndarray,
+def move_chains(instance: Instance, reach: Reach, roles: OfferRoles, allocation: np.ndarray,
                 layer: str, targets: np.ndarray | None = None,
                 max_moves: int = MAX_MOVES,
                 options: LayerOptions | None = None,
@@ -93,7 +93,7 @@ def move_chains(instance: Instance, reach: Reach, roles: OfferRoles, week: np.nd
     free (`moves` frees them by turning a holder's single into a split).
     """
     n_o = instance.offers.n
-    state = layer_state(instance, roles, week, layer)
+    state = layer_state(instance, roles, allocation, layer)
     free, holds, other, movable = state.free, state.holds, state.other, state.movable
     if extra_free is not None:
         free = free | extra_free
@@ -230,9 +230,9 @@ def _rows(reach: Reach, students: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(students, lengths), reach.offer[idx]
 
 
-def released(instance: Instance, week: np.ndarray, s: int) -> np.ndarray:
+def released(instance: Instance, allocation: np.ndarray, s: int) -> np.ndarray:
     """The allocation with pupil `s`'s unsigned weeks freed."""
-    out = week.copy()
+    out = allocation.copy()
     unsigned = instance.fixed[s] < 0
     out[s, unsigned] = -1
     return out

@@ -65,18 +65,18 @@ def cached_groups(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     return _GROUPS[instance]
 
 
-def group_rates(instance: Instance, week: np.ndarray, group: np.ndarray, n_groups: int
+def group_rates(instance: Instance, allocation: np.ndarray, group: np.ndarray, n_groups: int
                 ) -> np.ndarray:
     """Placement rate (both weeks) of each group over its pupils to place; nan when none."""
     st = instance.students
-    full = np.isin(classify(instance, week), FULL_KINDS)
+    full = np.isin(classify(instance, allocation), FULL_KINDS)
     to_place = np.bincount(group[st.to_place], minlength=n_groups)
     placed = np.bincount(group[full & st.to_place], minlength=n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(to_place > 0, placed / np.maximum(to_place, 1), np.nan)
 
 
-def level_groups(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.ndarray
+def level_groups(instance: Instance, roles: OfferRoles, cands: Candidates, allocation: np.ndarray
                  ) -> np.ndarray:
     """The allocation with the singles re-matched for the leximin rates of the scenario's
     max-min groups; every other placement, and the number of pupils placed, unchanged or
@@ -84,7 +84,7 @@ def level_groups(instance: Instance, roles: OfferRoles, cands: Candidates, week:
     st, of, fixed = instance.students, instance.offers, instance.fixed
     group, names = cached_groups(instance)
     n_groups = len(names)
-    a, b = week[:, 0], week[:, 1]
+    a, b = allocation[:, 0], allocation[:, 1]
     unsigned = (fixed < 0).all(axis=1) & st.to_place
     single = unsigned & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
     full = (a >= 0) & (b >= 0)
@@ -92,10 +92,10 @@ def level_groups(instance: Instance, roles: OfferRoles, cands: Candidates, week:
     forced = single & st.priority
     members = single | waiting
     if not waiting.any():
-        return week
+        return allocation
 
     # Seats the family may use: what every non-member leaves, in both weeks.
-    left = of.seats - seats_used(instance, week, ~single)
+    left = of.seats - seats_used(instance, allocation, ~single)
     seats = np.where(roles.single, np.maximum(left.min(axis=1), 0), 0)
 
     arcs = cands.single
@@ -149,17 +149,17 @@ def level_groups(instance: Instance, roles: OfferRoles, cands: Candidates, week:
     supplies[1] = -len(pupils)
     flow.set_nodes_supplies(np.arange(len(supplies)), supplies)
     if flow.solve() != flow.OPTIMAL:
-        return week
+        return allocation
     start = len(g_units) + len(free_pupils)
     used = flow.flows(ids)[start: start + len(s)] > 0
-    new = week.copy()
+    new = allocation.copy()
     new[single] = -1
     new[s[used], 0] = o[used]
     new[s[used], 1] = o[used]
-    before = group_rates(instance, week, group, n_groups)
+    before = group_rates(instance, allocation, group, n_groups)
     after = group_rates(instance, new, group, n_groups)
     if _leximin_key(after) < _leximin_key(before):
-        return week
+        return allocation
     return new
 
 

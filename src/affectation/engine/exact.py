@@ -36,7 +36,7 @@ from affectation.travel.reach import Reach
 class ExactOutcome:
     """HiGHS's allocation (None unless proven optimal and better) and its statistics."""
 
-    week: np.ndarray | None
+    allocation: np.ndarray | None
     info: dict[str, Any]
 
 
@@ -86,9 +86,9 @@ def _columns(instance: Instance, roles: OfferRoles, reach: Reach,
 
 
 def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
-                     week: np.ndarray, time_limit_s: float, seed: int = 0,
+                     allocation: np.ndarray, time_limit_s: float, seed: int = 0,
                      max_columns: int | None = None) -> ExactOutcome:
-    """Levels 1-2 solved by HiGHS from `week` (the MIP start); the new allocation holds the
+    """Levels 1-2 solved by HiGHS from `allocation` (the MIP start); the new allocation holds the
     signed weeks and the placements for both weeks only. Nothing is solved (and `info` is
     empty) when the model would have more than `max_columns` columns."""
     started = time.perf_counter()
@@ -179,7 +179,7 @@ def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowe
                                                                        - started))))
     highs.passModel(lp)
     solution = highspy.HighsSolution()
-    solution.col_value = _start(instance, cols, week, gated).tolist()
+    solution.col_value = _start(instance, cols, allocation, gated).tolist()
     solution.value_valid = True
     highs.setSolution(solution)
     highs.run()
@@ -190,34 +190,34 @@ def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowe
     if not optimal:
         return ExactOutcome(None, info)
     new = _allocation(instance, cols, np.asarray(highs.getSolution().col_value) > 0.5)
-    if lexicographic_score(instance, new)[:2] <= lexicographic_score(instance, week)[:2]:
+    if lexicographic_score(instance, new)[:2] <= lexicographic_score(instance, allocation)[:2]:
         return ExactOutcome(None, info)
     return ExactOutcome(new, info)
 
 
-def _families(instance: Instance, cols: _Columns, week: np.ndarray
+def _families(instance: Instance, cols: _Columns, allocation: np.ndarray
               ) -> list[np.ndarray]:
-    """Per family of columns (in the model's order), which columns `week` uses."""
+    """Per family of columns (in the model's order), which columns `allocation` uses."""
     of, pairs = instance.offers, instance.pairs
-    a, b = week[:, 0], week[:, 1]
+    a, b = allocation[:, 0], allocation[:, 1]
     s, o = cols.single
     out = [(a[s] == o) & (b[s] == o)]
     s, k, d = cols.pair
     out.append((a[s] == pairs.offers[k, d]) & (b[s] == pairs.offers[k, 1 - d]))
     for w, (s, o) in enumerate(cols.stays):
-        mine, other = week[s, w], week[s, 1 - w]
+        mine, other = allocation[s, w], allocation[s, 1 - w]
         out.append((mine == o) & (other >= 0) & (other != o) & (of.pair[o] < 0)
                    & (of.pair[np.maximum(other, 0)] < 0))
     s, o, missing_week = cols.missing
-    out.append(week[s, missing_week] == o)
+    out.append(allocation[s, missing_week] == o)
     return out
 
 
-def _start(instance: Instance, cols: _Columns, week: np.ndarray, gated: np.ndarray
+def _start(instance: Instance, cols: _Columns, allocation: np.ndarray, gated: np.ndarray
            ) -> np.ndarray:
-    """The MIP start: the columns `week` uses, and its open pairs."""
-    opened = pair_counts(instance, week)[gated] > 0
-    return np.concatenate([*_families(instance, cols, week), opened]).astype(np.float64)
+    """The MIP start: the columns `allocation` uses, and its open pairs."""
+    opened = pair_counts(instance, allocation)[gated] > 0
+    return np.concatenate([*_families(instance, cols, allocation), opened]).astype(np.float64)
 
 
 def _allocation(instance: Instance, cols: _Columns, x: np.ndarray) -> np.ndarray:

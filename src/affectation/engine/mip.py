@@ -150,7 +150,7 @@ def quiet_highs() -> highspy.Highs:
 class MipOutcome:
     """What HiGHS returned: the allocation (None without a solution) and its statistics."""
 
-    week: np.ndarray | None
+    allocation: np.ndarray | None
     optimal: bool
     info: dict[str, Any]
 
@@ -160,9 +160,9 @@ def translatable(built: Built) -> bool:
     return all(list(var.domain) == [0, 1] for var in built.model.proto.variables)
 
 
-def solve_mip(instance: Instance, built: Built, hood: Neighbourhood, week: np.ndarray,
+def solve_mip(instance: Instance, built: Built, hood: Neighbourhood, allocation: np.ndarray,
               time_limit_s: float, start: bool = True, seed: int = 0) -> MipOutcome:
-    """Solve the CP-SAT model `built` (over `hood`, kept weeks from `week`) by HiGHS; with
+    """Solve the CP-SAT model `built` (over `hood`, kept weeks from `allocation`) by HiGHS; with
     `start`, the model's hint (the current allocation) is the MIP start."""
     started = time.perf_counter()
     proto = built.model.proto
@@ -231,5 +231,5 @@ def solve_mip(instance: Instance, built: Built, hood: Neighbourhood, week: np.nd
     if not has_solution:
         return MipOutcome(None, False, info)
     x = np.asarray(highs.getSolution().col_value)
-    new = read_allocation(_Values(x), built, instance, week, hood)
+    new = read_allocation(_Values(x), built, instance, allocation, hood)
     return MipOutcome(new, model_status == highspy.HighsModelStatus.kOptimal, info)

@@ -1,6 +1,6 @@
 """The CP-SAT model: variables over candidate options, one function per rule, the objective.
 
-The model covers the `free` pupils; every other pupil keeps the weeks it has in `week` (signed
+The model covers the `free` pupils; every other pupil keeps the weeks it has in `allocation` (signed
 conventions, or the rest of an allocation when the model is a neighbourhood of it), and those
 weeks are taken off the capacities. Variables:
 
@@ -134,29 +134,30 @@ def build_model(instance: Instance, roles: OfferRoles, cands: Candidates,
     return Built(model=model, variables=v)
 
 
-def hint_allocation(built: Built, instance: Instance, week: np.ndarray) -> None:
-    """Give CP-SAT the complete allocation `week` as a hint (it must be one of the options)."""
+def hint_allocation(built: Built, instance: Instance, allocation: np.ndarray) -> None:
+    """Give CP-SAT the complete `allocation` as a hint (it must be one of the options)."""
     v, model = built.variables, built.model
-    a, b = week[v.single_student, 0], week[v.single_student, 1]
+    a, b = allocation[v.single_student, 0], allocation[v.single_student, 1]
     for var, on in zip(v.single, (a == v.single_offer) & (b == v.single_offer), strict=True):
         model.add_hint(var, bool(on))
     for w in (0, 1):
         s, o = v.stay_student[w], v.stay_offer[w]
-        other = week[s, 1 - w]
-        on = (week[s, w] == o) & ~((other == o) & (instance.fixed[s, 1 - w] < 0)
-                                   & ~v.stay_is_extension[w])
+        other = allocation[s, 1 - w]
+        on = (allocation[s, w] == o) & ~((other == o) & (instance.fixed[s, 1 - w] < 0)
+                                         & ~v.stay_is_extension[w])
         for var, flag in zip(v.stay[w], on, strict=True):
             model.add_hint(var, bool(flag))
     pairs = instance.pairs
     x = pairs.offers[v.pair_index, v.pair_direction]
     y = pairs.offers[v.pair_index, 1 - v.pair_direction]
-    on = (week[v.pair_student, 0] == x) & (week[v.pair_student, 1] == y)
+    on = (allocation[v.pair_student, 0] == x) & (allocation[v.pair_student, 1] == y)
     for var, flag in zip(v.pair, on, strict=True):
         model.add_hint(var, bool(flag))
     s = v.split_student
-    is_split = (week[s, 0] >= 0) & (week[s, 1] >= 0) & (week[s, 0] != week[s, 1])
+    a, b = allocation[s, 0], allocation[s, 1]
+    is_split = (a >= 0) & (b >= 0) & (a != b)
     of_pair = instance.offers.pair
-    is_split &= of_pair[np.maximum(week[s, 0], 0)] < 0
+    is_split &= of_pair[np.maximum(allocation[s, 0], 0)] < 0
     for var, flag in zip(v.split, is_split, strict=True):
         model.add_hint(var, bool(flag))
     on_pair = np.zeros(pairs.n, dtype=bool)
@@ -173,10 +174,10 @@ class BooleanValues(Protocol):
 
 
 def read_allocation(solver: BooleanValues, built: Built, instance: Instance,
-                    week: np.ndarray, hood: Neighbourhood) -> np.ndarray:
-    """The allocation `week` with the free pupils' unsigned weeks as the solver chose them."""
+                    allocation: np.ndarray, hood: Neighbourhood) -> np.ndarray:
+    """The allocation `allocation` with the free pupils' unsigned weeks as the solver chose them."""
     v = built.variables
-    out = week.copy()
+    out = allocation.copy()
     fixed = instance.fixed
     for w in (0, 1):
         release = hood.free & (fixed[:, w] < 0)

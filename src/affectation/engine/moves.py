@@ -51,8 +51,8 @@ class _MoveState:
     chains may be stale (computed before some moves), so each is checked before use."""
 
     def __init__(self, instance: Instance, reach: Reach, roles: OfferRoles,
-                 week: np.ndarray) -> None:
-        self.instance, self.reach, self.roles, self.week = instance, reach, roles, week
+                 allocation: np.ndarray) -> None:
+        self.instance, self.reach, self.roles, self.allocation = instance, reach, roles, allocation
         self.states: dict[str, Layer] = {}
         self.chains: dict[str, Chains] = {}
         # Each layer's holders at the start, with their options (read once): pupils placed
@@ -66,7 +66,7 @@ class _MoveState:
     def state(self, layer: str) -> Layer:
         key = BOTH if layer == CONVERT else layer  # the same layer, other chains
         if key not in self.states:
-            self.states[key] = layer_state(self.instance, self.roles, self.week, key)
+            self.states[key] = layer_state(self.instance, self.roles, self.allocation, key)
         return self.states[key]
 
     def chain_set(self, layer: str) -> Chains:
@@ -76,7 +76,7 @@ class _MoveState:
             self.options[key] = layer_options(self.reach, state, state.movable)
         if layer not in self.chains:
             extra = self.convertible() if layer == CONVERT else None
-            self.chains[layer] = move_chains(self.instance, self.reach, self.roles, self.week,
+            self.chains[layer] = move_chains(self.instance, self.reach, self.roles, self.allocation,
                                              key, options=self.options[key], extra_free=extra)
         return self.chains[layer]
 
@@ -122,10 +122,10 @@ class _MoveState:
         checks the allocation of now)."""
         if self._joinable is None:
             options, pairs = self.pair_options(), self.instance.pairs
-            left = seats_left(self.instance, self.week)
+            left = seats_left(self.instance, self.allocation)
             first = pairs.offers[options.pair, options.direction]
             second = pairs.offers[options.pair, 1 - options.direction]
-            count = pair_counts(self.instance, self.week)
+            count = pair_counts(self.instance, self.allocation)
             self._joinable = ((left[first, 0] > 0) & (left[second, 1] > 0)
                               & (count[options.pair] + 1 >= pairs.min_group[options.pair]))
         return self._joinable
@@ -153,13 +153,13 @@ class _MoveState:
     def may_join(self, k: int, d: int) -> bool:
         """Pair `k` has a seat free in both weeks of direction `d`, and one more pupil keeps
         it at its minimum group, under the allocation of now."""
-        pairs, seats, week = self.instance.pairs, self.instance.offers.seats, self.week
+        pairs, seats, allocation = self.instance.pairs, self.instance.offers.seats, self.allocation
         a, b = int(pairs.offers[k, 0]), int(pairs.offers[k, 1])
         first, second = (a, b) if d == 0 else (b, a)
-        members = int(np.count_nonzero(((week[:, 0] == a) & (week[:, 1] == b))
-                                       | ((week[:, 0] == b) & (week[:, 1] == a))))
-        return bool(seats[first, 0] > np.count_nonzero(week[:, 0] == first)
-                    and seats[second, 1] > np.count_nonzero(week[:, 1] == second)
+        members = int(np.count_nonzero(((allocation[:, 0] == a) & (allocation[:, 1] == b))
+                                       | ((allocation[:, 0] == b) & (allocation[:, 1] == a))))
+        return bool(seats[first, 0] > np.count_nonzero(allocation[:, 0] == first)
+                    and seats[second, 1] > np.count_nonzero(allocation[:, 1] == second)
                     and members + 1 >= pairs.min_group[k])
 
     def best(self, u: int, layer: str
@@ -171,7 +171,8 @@ class _MoveState:
         state = self.state(layer)
         lo, hi = self.reach.indptr[u], self.reach.indptr[u + 1]
         row = self.reach.offer[lo:hi].astype(np.int64)
-        other = -1 if layer in (BOTH, CONVERT) else int(self.week[u, 1 if layer == WEEK1 else 0])
+        other = (-1 if layer in (BOTH, CONVERT)
+                 else int(self.allocation[u, 1 if layer == WEEK1 else 0]))
         # `allowed_pairs` of u's row: the offers u may use (`usable`).
         usable_row = allowed_pairs(self.instance, self.reach)[lo:hi]
         row = row[state.role[row] & (row != other) & usable_row]
@@ -239,7 +240,7 @@ class _MoveState:
         self._joinable = None
 
 
-def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, week: np.ndarray,
+def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, allocation: np.ndarray,
                    displaced: np.ndarray, move_level: str, max_passes: int,
                    convert: bool = False) -> tuple[np.ndarray, dict[int, int], bool]:
     """Pupils not placed for both weeks get seats freed by chains of moves (`displaced`
@@ -252,21 +253,21 @@ def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, week: np
     `max_passes` passes stopped the search (some pupil's chains were still stale).
     """
     st = instance.students
-    week = week.copy()
+    allocation = allocation.copy()
     moved_for: dict[int, int] = {}
-    wanting = st.to_place & (week < 0).any(axis=1)
+    wanting = st.to_place & (allocation < 0).any(axis=1)
     if move_level == "after_priority":
         wanting &= st.priority
     order = np.flatnonzero(wanting)
     order = order[np.lexsort((order, ~displaced[order], ~st.priority[order]))]
-    moves = _MoveState(instance, reach, roles, week)
+    moves = _MoveState(instance, reach, roles, allocation)
     # Passes: a pupil whose chains all went stale (moves made for pupils before it) waits for
     # the next pass, which searches the chains again once on the allocation of then.
     pending = [int(x) for x in order]
     passes = 0
     while pending:
         if passes == max_passes:
-            return week, moved_for, True
+            return allocation, moved_for, True
         passes += 1
         stale_pupils = []
         for u in pending:
@@ -277,7 +278,7 @@ def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, week: np
             break
         moves.searched_again()
         pending = stale_pupils
-    return week, moved_for, False
+    return allocation, moved_for, False
 
 
 def _place_one(moves: _MoveState, u: int, move_level: str, moved_for: dict[int, int],
@@ -286,8 +287,8 @@ def _place_one(moves: _MoveState, u: int, move_level: str, moved_for: dict[int, 
     else a week-1 and a week-2 stay, else (`convert`) both weeks at one offer freed by a
     holder turning into a split, else (`after_partial` only) one more week. Returns True
     when nothing was placed but some chain was stale."""
-    week, fixed = moves.week, moves.instance.fixed
-    missing = [w for w in (0, 1) if week[u, w] < 0 and fixed[u, w] < 0]
+    allocation, fixed = moves.allocation, moves.instance.fixed
+    missing = [w for w in (0, 1) if allocation[u, w] < 0 and fixed[u, w] < 0]
     if not missing:
         return False
     if len(missing) == 2:
@@ -312,11 +313,11 @@ def _place_one(moves: _MoveState, u: int, move_level: str, moved_for: dict[int, 
         for pupil, layer, o, c in plan:
             weeks = [0, 1] if layer == BOTH else [0] if layer == WEEK1 else [1]
             for p, target in c:
-                week[p, weeks] = target
+                allocation[p, weeks] = target
                 moved_for.setdefault(p, u)
             if pupil != u:
                 moved_for.setdefault(pupil, u)
-            week[pupil, weeks] = o
+            allocation[pupil, weeks] = o
             moves.changed()
         return False
     return any_stale

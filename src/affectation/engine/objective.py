@@ -63,15 +63,15 @@ def rate_level(instance: Instance) -> str:
     return eq.max_min_level if eq.max_min_groups else ""
 
 
-def objective_score(instance: Instance, week: np.ndarray) -> tuple[int, ...]:
+def objective_score(instance: Instance, allocation: np.ndarray) -> tuple[int, ...]:
     """Levels 1-4 with the max-min level where the scenario puts it (compare as tuples)."""
-    score = lexicographic_score(instance, week)
+    score = lexicographic_score(instance, allocation)
     level = rate_level(instance)
     if not level:
         return score
     group, names = cached_groups(instance)
     n_groups = len(names)
-    rates = group_rates(instance, week, group, n_groups)
+    rates = group_rates(instance, allocation, group, n_groups)
     known = rates[~np.isnan(rates)]
     lowest = int(np.floor(RATE_UNITS * known.min() + 1e-9)) if len(known) else RATE_UNITS
     at = 1 if level == "before_total" else 2

@@ -33,49 +33,49 @@ from affectation.travel.reach import Reach, exact_minutes
 
 
 def polish(instance: Instance, roles: OfferRoles, cands: Candidates, reach: Reach,
-           week: np.ndarray) -> np.ndarray:
+           allocation: np.ndarray) -> np.ndarray:
     """Fewer splits where seats allow, then each family's best offers for sectors and travel."""
-    week = splits_to_free_singles(instance, roles, reach, week)
+    allocation = splits_to_free_singles(instance, roles, reach, allocation)
     if instance.scenario.rules.split_two_week_offers:
-        return _fewer_splits_by_week2(instance, roles, cands, week)
+        return _fewer_splits_by_week2(instance, roles, cands, allocation)
     fixed = instance.fixed
     of = instance.offers
-    a, b = week[:, 0], week[:, 1]
+    a, b = allocation[:, 0], allocation[:, 1]
     unsigned = (fixed < 0).all(axis=1)
     single = unsigned & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
-    _reassign(instance, cands.single, single, week, weeks=(0, 1))
+    _reassign(instance, cands.single, single, allocation, weeks=(0, 1))
     for w in (0, 1):
-        o = week[:, w]
-        other = week[:, 1 - w]
+        o = allocation[:, w]
+        other = allocation[:, 1 - w]
         role = roles.week1 if w == 0 else roles.week2
         stay = (o >= 0) & (fixed[:, w] < 0) & role[np.maximum(o, 0)] & (o != other)
         stay &= of.pair[np.maximum(o, 0)] < 0
-        _reassign(instance, cands.stays(w), stay, week, weeks=(w,))
-    return week
+        _reassign(instance, cands.stays(w), stay, allocation, weeks=(w,))
+    return allocation
 
 
 def _fewer_splits_by_week2(instance: Instance, roles: OfferRoles, cands: Candidates,
-                           week: np.ndarray) -> np.ndarray:
+                           allocation: np.ndarray) -> np.ndarray:
     """When two-week offers may be split: re-assign week-2 stays so that as many pupils as
     possible stay at their week-1 offer (a single), keeping everyone's week 1 and every
     offer's seats; then sectors and travel."""
-    week = week.copy()
+    allocation = allocation.copy()
     of, fixed = instance.offers, instance.fixed
-    a, b = week[:, 0], week[:, 1]
+    a, b = allocation[:, 0], allocation[:, 1]
     members = ((fixed < 0).all(axis=1) & (a >= 0) & (b >= 0)
                & (of.pair[np.maximum(a, 0)] < 0) & (of.pair[np.maximum(b, 0)] < 0)
                & roles.week2[np.maximum(b, 0)])
     pupils = np.flatnonzero(members)
-    own = week[pupils, 0]
+    own = allocation[pupils, 0]
     stays_home = roles.week2[own]
     extra = RoleArcs(student=pupils[stays_home], offer=own[stays_home],
                      deciminutes=np.full(int(stays_home.sum()), -1, dtype=np.int64))
-    _reassign(instance, cands.week2, members, week, weeks=(1,), also=extra,
-              split_from=week[:, 0].copy())
-    return week
+    _reassign(instance, cands.week2, members, allocation, weeks=(1,), also=extra,
+              split_from=allocation[:, 0].copy())
+    return allocation
 
 
-def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.ndarray,
+def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, allocation: np.ndarray,
               weeks: tuple[int, ...], also: RoleArcs | None = None,
               split_from: np.ndarray | None = None) -> None:
     """Min-cost re-assignment of `members` (each keeps exactly one offer) in place.
@@ -87,9 +87,9 @@ def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.
     if len(pupils) == 0:
         return
     of = instance.offers
-    current = week[pupils, weeks[0]]
+    current = allocation[pupils, weeks[0]]
     # Seats each offer has for the family: capacity minus what everyone else holds.
-    left = of.seats - seats_used(instance, week, ~members)
+    left = of.seats - seats_used(instance, allocation, ~members)
     seats = left[:, list(weeks)].min(axis=1)
     sel = members[arcs.student]
     s = np.r_[arcs.student[sel], pupils]
@@ -137,4 +137,4 @@ def _reassign(instance: Instance, arcs: RoleArcs, members: np.ndarray, week: np.
         return
     used = flow.flows(ids)[: len(s)] > 0
     for w in weeks:
-        week[s[used], w] = o[used]
+        allocation[s[used], w] = o[used]

@@ -147,34 +147,33 @@ def repair(instance: Instance, previous: PreviousResult,
     reach = reachable(instance, travel)
     roles = offer_roles(instance)
     lap("travel")
-    week, note = kept_placements(instance, previous, travel, roles, text)
-    prev = previous.week
+    allocation, note = kept_placements(instance, previous, travel, roles, text)
+    prev = previous.allocation
     displaced = (previous.listed & (prev != -1).any(axis=1) & st.to_place
-                 & (week != prev).any(axis=1))
+                 & (allocation != prev).any(axis=1))
     lap("keep")
-    missing = st.to_place & (week < 0).any(axis=1)
+    missing = st.to_place & (allocation < 0).any(axis=1)
     sub, _ = restrict_reach(reach, np.flatnonzero(missing))
     cands = build_candidates(instance, sub, allowed_pairs(instance, sub), roles,
                              settings.pruning)
     problem = StartInputs(instance, roles, cands, sub)
-    week = complete_allocation(problem, week, [displaced & missing, missing])
+    allocation = complete_allocation(problem, allocation, [displaced & missing, missing])
     lap("free_seats")
     params = instance.scenario.repair
     moved_for: dict[int, int] = {}
     stopped = False
     freeze = params.freeze_placed if settings.freeze_placed is None else settings.freeze_placed
     if not freeze:
-        week, moved_for, stopped = place_by_moves(instance, reach, roles, week, displaced,
-                                                  params.move_level, settings.max_move_passes,
-                                                  convert=not instance.scenario.rules
-                                                  .split_two_week_offers)
-    week = fill_free_seats(instance, roles, sub, cands.extension, week)
+        allocation, moved_for, stopped = place_by_moves(
+            instance, reach, roles, allocation, displaced, params.move_level,
+            settings.max_move_passes, convert=not instance.scenario.rules.split_two_week_offers)
+    allocation = fill_free_seats(instance, roles, sub, cands.extension, allocation)
     lap("moves")
     for p, u in moved_for.items():
         if not note[p]:
             note[p] = text["moved"].format(student=st.ids[u])
     ub, ub_priority = cheap_bounds(instance, reach)
-    score = lexicographic_score(instance, week)
+    score = lexicographic_score(instance, allocation)
     status = "OPTIMAL" if (score[0], score[1]) == (ub_priority, ub) else "FEASIBLE"
     lap("bounds")
     chains = sorted(set(moved_for.values()))
@@ -183,7 +182,7 @@ def repair(instance: Instance, previous: PreviousResult,
         "moved_to_make_room": len(moved_for),
         "stopped_by_pass_limit": int(stopped),
     }
-    solution = Solution(week=week, status=status, upper_bound_full=ub,
+    solution = Solution(allocation=allocation, status=status, upper_bound_full=ub,
                         upper_bound_priority_full=ub_priority, reach=reach, travel=travel,
                         roles=roles, timings=timings,
                         search={"move_level": params.move_level,
@@ -201,8 +200,8 @@ def kept_placements(instance: Instance, previous: PreviousResult, travel: PupilT
     """The previous placements still valid (step 1), and why each other one was dropped."""
     st, of, pairs, fixed = instance.students, instance.offers, instance.pairs, instance.fixed
     n = st.n
-    prev = previous.week
-    week = np.where(prev >= 0, prev, -1)
+    prev = previous.allocation
+    allocation = np.where(prev >= 0, prev, -1)
     note = np.full(n, "", dtype=object)
     placed_before = (prev != -1).any(axis=1)
 
@@ -211,7 +210,7 @@ def kept_placements(instance: Instance, previous: PreviousResult, travel: PupilT
         first = mask & (note == "")
         note[first] = reasons[first] if isinstance(reasons, np.ndarray) else reasons
         for w in (0, 1):
-            week[mask & (fixed[:, w] < 0), w] = -1
+            allocation[mask & (fixed[:, w] < 0), w] = -1
 
     def offer_text(w: int) -> np.ndarray:
         return previous.offer_text[:, w]
@@ -219,26 +218,26 @@ def kept_placements(instance: Instance, previous: PreviousResult, travel: PupilT
     # Pupils no longer to place, and new pupils (nothing to keep).
     drop(placed_before & ~st.to_place,
          np.array([text["status"].format(status=s) for s in st.status], dtype=object))
-    week[~st.to_place] = -1
+    allocation[~st.to_place] = -1
     note[~previous.listed & st.to_place] = text["new"]
     # Offers gone, withdrawn or closed that week.
     for w in (0, 1):
         gone = prev[:, w] == GONE
         drop(gone, np.array([text["gone"].format(offer=o) for o in offer_text(w)], dtype=object))
-        o = np.maximum(week[:, w], 0)
-        closed = (week[:, w] >= 0) & ~of.open_week[o, w]
+        o = np.maximum(allocation[:, w], 0)
+        closed = (allocation[:, w] >= 0) & ~of.open_week[o, w]
         why = np.array([text["withdrawn"].format(offer=t) if of.capacity[k] == 0 else
                         text["closed"].format(offer=t, w=w + 1)
                         for t, k in zip(offer_text(w), o, strict=True)], dtype=object)
-        drop(closed & (fixed[:, w] != week[:, w]), why)
+        drop(closed & (fixed[:, w] != allocation[:, w]), why)
     # New conventions: the signed weeks replace what was there.
     signed = fixed >= 0
-    differs = (signed & (week != fixed)).any(axis=1)
+    differs = (signed & (allocation != fixed)).any(axis=1)
     note[differs & (note == "")] = text["convention"]
-    week[signed] = fixed[signed]
+    allocation[signed] = fixed[signed]
     # Each unsigned week: still within the travel limit and usable by the pupil.
     for w in (0, 1):
-        o = week[:, w]
+        o = allocation[:, w]
         s = np.flatnonzero((o >= 0) & (fixed[:, w] < 0))
         within = exact_minutes(instance, s, o[s], travel) <= travel.limit_minutes[s]
         declined = instance.exclusions.contains(s, o[s])
@@ -251,41 +250,41 @@ def kept_placements(instance: Instance, previous: PreviousResult, travel: PupilT
         mask[s[~ok]] = True
         drop(mask, reasons)
     # The kind of each placement is still valid (roles, pairs, one-week stays).
-    valid = _valid_kind(instance, roles, week)
+    valid = _valid_kind(instance, roles, allocation)
     bad = ~valid
     reasons = np.array([text["kind"].format(offer=of.ids[max(a, b)]) if max(a, b) >= 0 else ""
-                        for a, b in week], dtype=object)
+                        for a, b in allocation], dtype=object)
     drop(bad, reasons)
     # Capacities: each offer-week keeps its signed pupils, then priority, then input order.
-    used = seats_used(instance, week)
+    used = seats_used(instance, allocation)
     for o, w in np.argwhere(used > of.seats):
-        holders = np.flatnonzero((week[:, w] == o) & (fixed[:, w] != o))
+        holders = np.flatnonzero((allocation[:, w] == o) & (fixed[:, w] != o))
         order = holders[np.lexsort((holders, ~st.priority[holders]))]
         excess = int(used[o, w] - of.seats[o, w])
         out = np.zeros(n, dtype=bool)
         out[order[len(order) - excess:]] = True
         drop(out, text["capacity"].format(offer=of.ids[o]))
-        used = seats_used(instance, week)
+        used = seats_used(instance, allocation)
     # Pairs below their minimum group (unless signed: construction fills those).
     if pairs.n:
         signed_pair = np.zeros(pairs.n, dtype=bool)
         k = of.pair[instance.conventions.offer]
         signed_pair[k[k >= 0]] = True
-        count = pair_counts(instance, week)
+        count = pair_counts(instance, allocation)
         small = (count > 0) & (count < pairs.min_group) & ~signed_pair
-        in_pair = np.where(week[:, 0] >= 0, of.pair[np.maximum(week[:, 0], 0)], -1)
+        in_pair = np.where(allocation[:, 0] >= 0, of.pair[np.maximum(allocation[:, 0], 0)], -1)
         for q in np.flatnonzero(small):
             drop(in_pair == q, text["min_group"].format(pair=pairs.ids[q]))
-    return week, note
+    return allocation, note
 
 
-def _valid_kind(instance: Instance, roles: OfferRoles, week: np.ndarray) -> np.ndarray:
+def _valid_kind(instance: Instance, roles: OfferRoles, allocation: np.ndarray) -> np.ndarray:
     """Per pupil: the weeks form a valid placement (signed weeks are valid by themselves)."""
     of, fixed = instance.offers, instance.fixed
     partner = np.full(of.n, -1, dtype=np.int64)
     partner[instance.pairs.offers[:, 0]] = instance.pairs.offers[:, 1]
     partner[instance.pairs.offers[:, 1]] = instance.pairs.offers[:, 0]
-    a, b = week[:, 0], week[:, 1]
+    a, b = allocation[:, 0], allocation[:, 1]
     a0, b0 = np.maximum(a, 0), np.maximum(b, 0)
     ext_ok = np.zeros(len(a), dtype=bool)
     for w, (x, y) in enumerate(((a, b), (b, a))):

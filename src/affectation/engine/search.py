@@ -64,12 +64,12 @@ def _plane_km(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     return st.lon * 111.32 * np.cos(np.radians(lat0)), st.lat * 110.57
 
 
-def _pairs_with_room(instance: Instance, week: np.ndarray, cands: Candidates) -> np.ndarray:
+def _pairs_with_room(instance: Instance, allocation: np.ndarray, cands: Candidates) -> np.ndarray:
     """Pairs that could host more pupils (seats left, and pupils with options on them)."""
     pairs, of = instance.pairs, instance.offers
     if pairs.n == 0:
         return np.zeros(0, dtype=np.int64)
-    count = pair_counts(instance, week)
+    count = pair_counts(instance, allocation)
     a, b = pairs.offers[:, 0], pairs.offers[:, 1]
     cap = of.seats
     seats = np.minimum(cap[a, 0], cap[b, 1]) + np.minimum(cap[b, 0], cap[a, 1])
@@ -77,7 +77,7 @@ def _pairs_with_room(instance: Instance, week: np.ndarray, cands: Candidates) ->
     return np.flatnonzero((count < seats) & has_options)
 
 
-def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.ndarray,
+def improve(instance: Instance, roles: OfferRoles, cands: Candidates, allocation: np.ndarray,
             deadline: float, settings: SearchSettings) -> tuple[np.ndarray, SearchStats]:
     """Re-solve neighbourhoods until no gain, the budget of passes, or the deadline.
 
@@ -92,10 +92,11 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
     movable = st.to_place & ((instance.fixed < 0).any(axis=1))
     movable_idx = np.flatnonzero(movable)
     if not len(movable_idx):
-        return week, stats
-    score = objective_score(instance, week)
+        return allocation, stats
+    score = objective_score(instance, allocation)
     if len(movable_idx) <= settings.mip_pupils:
-        proved = _solve_whole_by_mip(instance, roles, cands, week, movable, deadline, settings)
+        proved = _solve_whole_by_mip(instance, roles, cands, allocation, movable, deadline,
+                                     settings)
         if proved is not None and objective_score(instance, proved) >= score:
             stats.neighbourhoods = stats.passes = 1
             stats.proved_optimal = True
@@ -105,7 +106,7 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
     if len(movable_idx) <= settings.whole_model_pupils:
         whole = SearchSettings(**{**settings.__dict__,
                                   "deterministic_time": settings.whole_model_deterministic_time})
-        new, gained, optimal = _solve_neighbourhood(instance, roles, cands, week, movable,
+        new, gained, optimal = _solve_neighbourhood(instance, roles, cands, allocation, movable,
                                                     deadline, whole)
         stats.neighbourhoods = 1
         stats.passes = 1
@@ -117,68 +118,68 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, week: np.n
     for _ in range(settings.max_passes):
         pass_start = score
         centres: list[tuple[float, float]] = []
-        for k in _pairs_with_room(instance, week, cands):
+        for k in _pairs_with_room(instance, allocation, cands):
             o = instance.pairs.offers[k, 0]
             centres.append((of.lon[o] * 111.32 * np.cos(np.radians(lat0)), of.lat[o] * 110.57))
         covered = np.zeros(st.n, dtype=bool)
-        missing = movable & (week < 0).any(axis=1)
+        missing = movable & (allocation < 0).any(axis=1)
         order = st.priority_first(missing)
         queue = list(centres) + [int(i) for i in order]
         for item in queue:
             if isinstance(item, int):
-                if covered[item] or not (week[item] < 0).any():
+                if covered[item] or not (allocation[item] < 0).any():
                     continue
                 cx, cy = x[item], y[item]
             else:
                 cx, cy = item
             if stats.neighbourhoods >= settings.max_neighbourhoods:
-                return week, stats
+                return allocation, stats
             if time.perf_counter() > deadline - 0.2:
                 stats.stopped_by_deadline = True
-                return week, stats
+                return allocation, stats
             d2 = (x[movable_idx] - cx) ** 2 + (y[movable_idx] - cy) ** 2
             nearest = movable_idx[np.argsort(d2, kind="stable")[: settings.window]]
             free = np.zeros(st.n, dtype=bool)
             free[nearest] = True
             covered[nearest] = True
-            week, gained, _ = _solve_neighbourhood(instance, roles, cands, week, free,
-                                                   deadline, settings)
+            allocation, gained, _ = _solve_neighbourhood(instance, roles, cands, allocation, free,
+                                                         deadline, settings)
             stats.neighbourhoods += 1
             if gained:
-                new_score = objective_score(instance, week)
+                new_score = objective_score(instance, allocation)
                 if new_score > score:
                     stats.improved += 1
                 score = new_score
         stats.passes += 1
         if score == pass_start:
             break
-    return week, stats
+    return allocation, stats
 
 
 def _solve_whole_by_mip(instance: Instance, roles: OfferRoles, cands: Candidates,
-                        week: np.ndarray, free: np.ndarray, deadline: float,
+                        allocation: np.ndarray, free: np.ndarray, deadline: float,
                         settings: SearchSettings) -> np.ndarray | None:
-    """The whole model's proven optimum by HiGHS, started from `week`; None when HiGHS does
+    """The whole model's proven optimum by HiGHS, started from `allocation`; None when HiGHS does
     not prove it in time (or the model has a variable that is not 0-1: the max-min level)."""
-    hood = neighbourhood(instance, week, free)
+    hood = neighbourhood(instance, allocation, free)
     built = build_model(instance, roles, cands, hood)
     if not translatable(built):
         return None
-    hint_allocation(built, instance, week)
+    hint_allocation(built, instance, allocation)
     limit = min(settings.mip_time_limit_s, deadline - time.perf_counter() - 0.5)
     if limit < 1.0:
         return None
-    outcome = solve_mip(instance, built, hood, week, limit, seed=settings.seed)
-    return outcome.week if outcome.optimal else None
+    outcome = solve_mip(instance, built, hood, allocation, limit, seed=settings.seed)
+    return outcome.allocation if outcome.optimal else None
 
 
 def _solve_neighbourhood(instance: Instance, roles: OfferRoles, cands: Candidates,
-                         week: np.ndarray, free: np.ndarray, deadline: float,
+                         allocation: np.ndarray, free: np.ndarray, deadline: float,
                          settings: SearchSettings) -> tuple[np.ndarray, bool, bool]:
     """CP-SAT over the `free` pupils; (allocation, changed, proved optimal on its options)."""
-    hood = neighbourhood(instance, week, free)
+    hood = neighbourhood(instance, allocation, free)
     built = build_model(instance, roles, cands, hood)
-    hint_allocation(built, instance, week)
+    hint_allocation(built, instance, allocation)
     solver = cp_model.CpSolver()
     params = solver.parameters
     params.num_workers = settings.workers
@@ -188,8 +189,8 @@ def _solve_neighbourhood(instance: Instance, roles: OfferRoles, cands: Candidate
     params.max_time_in_seconds = max(0.05, deadline - time.perf_counter() - 0.1)
     result = solver.solve(built.model)
     if result not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return week, False, False
-    new = read_allocation(solver, built, instance, week, hood)
-    if objective_score(instance, new) < objective_score(instance, week):
-        return week, False, False
+        return allocation, False, False
+    new = read_allocation(solver, built, instance, allocation, hood)
+    if objective_score(instance, new) < objective_score(instance, allocation):
+        return allocation, False, False
     return new, True, result == cp_model.OPTIMAL

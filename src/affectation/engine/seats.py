@@ -17,7 +17,7 @@ from affectation.engine.candidates import usable as may_use
 from affectation.travel.reach import Reach
 
 
-def join_pair(inst: Instance, week: np.ndarray, rem: np.ndarray, pair_count: np.ndarray,
+def join_pair(inst: Instance, allocation: np.ndarray, rem: np.ndarray, pair_count: np.ndarray,
                s: int, options: Iterable[tuple[int, int]]) -> bool:
     """Place pupil `s` in the first (pair, direction) of `options` with seats in both weeks.
 
@@ -30,7 +30,7 @@ def join_pair(inst: Instance, week: np.ndarray, rem: np.ndarray, pair_count: np.
             continue
         x, y = int(pairs.offers[k, d]), int(pairs.offers[k, 1 - d])
         if rem[x, 0] > 0 and rem[y, 1] > 0:
-            assign_seats(week, rem, s, (x, y))
+            assign_seats(allocation, rem, s, (x, y))
             pair_count[k] += 1
             return True
     return False
@@ -45,27 +45,27 @@ def first_free(offers: np.ndarray, rem: np.ndarray, both: bool = False, week_ind
     return int(offers[hit[0]]) if len(hit) else -1
 
 
-def assign_seats(week: np.ndarray, rem: np.ndarray, s: int, offers: tuple[int, int]) -> None:
+def assign_seats(allocation: np.ndarray, rem: np.ndarray, s: int, offers: tuple[int, int]) -> None:
     for w, o in enumerate(offers):
         if o >= 0:
-            week[s, w] = o
+            allocation[s, w] = o
             rem[o, w] -= 1
 
 
 def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
-                            week: np.ndarray) -> np.ndarray:
+                            allocation: np.ndarray) -> np.ndarray:
     """A split pupil who can reach a two-week offer with a seat free in both weeks takes it.
 
     Level 4 (fewer splits) improves and no level above moves: the pupil stays placed.
     """
     st, of, fixed = instance.students, instance.offers, instance.fixed
-    week = week.copy()
-    a, b = week[:, 0], week[:, 1]
+    allocation = allocation.copy()
+    a, b = allocation[:, 0], allocation[:, 1]
     split = ((fixed < 0).all(axis=1) & (a >= 0) & (b >= 0) & (a != b)
              & (of.pair[np.maximum(a, 0)] < 0) & (of.pair[np.maximum(b, 0)] < 0))
     if not split.any():
-        return week
-    free = seats_left(instance, week)
+        return allocation
+    free = seats_left(instance, allocation)
     order = st.priority_first(split)
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
@@ -73,15 +73,15 @@ def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
         hit = usable[(free[usable, 0] > 0) & (free[usable, 1] > 0)]
         if len(hit):
             o = int(hit[0])
-            free[week[s, 0], 0] += 1
-            free[week[s, 1], 1] += 1
-            week[s] = o
+            free[allocation[s, 0], 0] += 1
+            free[allocation[s, 1], 1] += 1
+            allocation[s] = o
             free[o] -= 1
-    return week
+    return allocation
 
 
 def place_by_one_move(instance: Instance, roles: OfferRoles, reach: Reach,
-                      allowed: np.ndarray, week: np.ndarray) -> np.ndarray:
+                      allowed: np.ndarray, allocation: np.ndarray) -> np.ndarray:
     """An unplaced pupil takes a two-week seat whose holder moves to free seats in their own
     reach: a free two-week seat, or a free week-1 seat and a free week-2 seat (a split).
 
@@ -91,12 +91,12 @@ def place_by_one_move(instance: Instance, roles: OfferRoles, reach: Reach,
     `allowed` is `candidates.allowed_pairs` (the pairs each pupil may use).
     """
     st, fixed = instance.students, instance.fixed
-    week = week.copy()
-    a, b = week[:, 0], week[:, 1]
+    allocation = allocation.copy()
+    a, b = allocation[:, 0], allocation[:, 1]
     waiting = st.to_place & (fixed < 0).all(axis=1) & (a < 0) & (b < 0)
     if not waiting.any():
-        return week
-    rem = seats_left(instance, week)
+        return allocation
+    rem = seats_left(instance, allocation)
     holder = (fixed < 0).all(axis=1) & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
     # Who may move, by a count of free seats within reach (an upper bound: re-checked below).
     pupil_of = reach.student_of_pair()
@@ -114,7 +114,7 @@ def place_by_one_move(instance: Instance, roles: OfferRoles, reach: Reach,
     for h in np.flatnonzero(mobile):
         by_offer.setdefault(int(a[h]), []).append(int(h))
     if not by_offer:
-        return week
+        return allocation
     movable_offer = np.zeros(instance.offers.n, dtype=bool)
     movable_offer[list(by_offer)] = True
     order = st.priority_first(waiting)
@@ -122,18 +122,18 @@ def place_by_one_move(instance: Instance, roles: OfferRoles, reach: Reach,
         lo, hi = reach.indptr[s], reach.indptr[s + 1]
         offers = offer[lo:hi][allowed[lo:hi]]
         for x in (int(o) for o in offers[roles.single[offers] & movable_offer[offers]]):
-            moved = _move_holder(instance, roles, reach, allowed, week, rem, by_offer[x])
+            moved = _move_holder(instance, roles, reach, allowed, allocation, rem, by_offer[x])
             if moved is None:
                 movable_offer[x] = bool(by_offer[x])
                 continue
-            week[s] = x
+            allocation[s] = x
             rem[x] -= 1
             break
-    return week
+    return allocation
 
 
 def _move_holder(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
-                 week: np.ndarray, rem: np.ndarray, holders: list[int]) -> int | None:
+                 allocation: np.ndarray, rem: np.ndarray, holders: list[int]) -> int | None:
     """Move the first of `holders` who can go to free seats in their reach; their seat is
     freed. Holders found unable to move are dropped from the list."""
     while holders:
@@ -150,9 +150,9 @@ def _move_holder(instance: Instance, roles: OfferRoles, reach: Reach, allowed: n
                 holders.pop(0)
                 continue
             target = (y1, y2)
-        old = int(week[h, 0])
+        old = int(allocation[h, 0])
         rem[old] += 1
-        week[h] = target
+        allocation[h] = target
         rem[target[0], 0] -= 1
         rem[target[1], 1] -= 1
         holders.pop(0)
@@ -161,7 +161,7 @@ def _move_holder(instance: Instance, roles: OfferRoles, reach: Reach, allowed: n
 
 
 def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
-                    extension: np.ndarray, week: np.ndarray,
+                    extension: np.ndarray, allocation: np.ndarray,
                     order: np.ndarray | None = None) -> np.ndarray:
     """Give every pupil still missing a week any free seat within reach (never leave one empty).
 
@@ -170,20 +170,20 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
     unless `order` gives the pupils to serve, in order (the first-come-first-served benchmark).
     """
     st, of = instance.students, instance.offers
-    week = week.copy()
-    rem = seats_left(instance, week)
+    allocation = allocation.copy()
+    rem = seats_left(instance, allocation)
     pairs = instance.pairs
-    pair_count = pair_counts(instance, week)
-    missing = st.to_place & (week < 0).any(axis=1)
+    pair_count = pair_counts(instance, allocation)
+    missing = st.to_place & (allocation < 0).any(axis=1)
     order = st.priority_first(missing) if order is None else order[missing[order]]
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
         offers = offers[may_use(instance, s, offers)].astype(np.int64)
-        a, b = (int(v) for v in week[s])
+        a, b = (int(v) for v in allocation[s])
         if a < 0 and b < 0:
             o = first_free(offers[roles.single[offers]], rem, both=True)
             if o >= 0:
-                assign_seats(week, rem, s, (o, o))
+                assign_seats(allocation, rem, s, (o, o))
                 continue
             # Pairs with both offers within reach (one mask over the offers, not a search
             # per pair).
@@ -191,12 +191,12 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
             in_reach[offers] = True
             near = np.unique(of.pair[offers[of.pair[offers] >= 0]])
             reachable_pairs = near[in_reach[pairs.offers[near]].all(axis=1)]
-            if join_pair(instance, week, rem, pair_count, s,
+            if join_pair(instance, allocation, rem, pair_count, s,
                           ((k, d) for k in reachable_pairs for d in (0, 1))):
                 continue
             x1 = first_free(offers[roles.week1[offers]], rem, week_index=0)
             y2 = first_free(offers[roles.week2[offers]], rem, week_index=1, avoid=x1)
-            assign_seats(week, rem, s, (x1, y2))
+            assign_seats(allocation, rem, s, (x1, y2))
             continue
         w = 0 if a < 0 else 1
         if instance.fixed[s, w] >= 0:
@@ -206,6 +206,6 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
         o = ext if ext >= 0 and rem[ext, w] > 0 else first_free(offers[role[offers]], rem,
                                                                    week_index=w)
         if o >= 0:
-            week[s, w] = o
+            allocation[s, w] = o
             rem[o, w] -= 1
-    return week
+    return allocation

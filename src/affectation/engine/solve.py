@@ -89,7 +89,7 @@ class SolveSettings:
 class Solution:
     """The allocation and what is known about it."""
 
-    week: np.ndarray
+    allocation: np.ndarray
     status: str
     upper_bound_full: int
     upper_bound_priority_full: int
@@ -130,53 +130,55 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     cands = build_candidates(instance, reach, allowed, roles, settings.pruning, flow_arcs=arcs)
     problem = StartInputs(instance, roles, cands, reach)
     if settings.time_limit_s >= START_S_PER_PAIR * reach.n_pairs:
-        week = initial_allocation(problem)
+        allocation = initial_allocation(problem)
     else:
         # Too little time left for the flows: the nearest free seats, pupil by pupil.
-        week = greedy_allocation(problem)
+        allocation = greedy_allocation(problem)
     lap("start")
-    start_score = lexicographic_score(instance, week)
+    start_score = lexicographic_score(instance, allocation)
 
     # A small instance is searched whole, over every reachable offer: its optimum is exact.
     whole = int(st.to_place.sum()) <= max(settings.search.whole_model_pupils,
                                           settings.search.mip_pupils)
     pruning = NO_PRUNING if whole else settings.search_pruning
     cands = build_candidates(instance, reach, allowed, roles, pruning,
-                             keep_week=week, flow_arcs=arcs)
+                             keep_week=allocation, flow_arcs=arcs)
     lap("candidates")
     search = SearchSettings(**{**settings.search.__dict__, "seed": settings.seed,
                                "workers": settings.workers})
-    week, stats = improve(instance, roles, cands, week, deadline - settings.reserve_s, search)
+    allocation, stats = improve(instance, roles, cands, allocation,
+                                deadline - settings.reserve_s, search)
     lap("search")
     exact: dict[str, float | int | str] = {}
     to_place = int(st.to_place.sum())
     if (search.mip_pupils < to_place <= settings.exact_max_pupils and not hurried
             and rate_level(instance) != "before_total"):
-        outcome = exact_placements(instance, roles, reach, allowed, week,
+        outcome = exact_placements(instance, roles, reach, allowed, allocation,
                                    deadline - settings.reserve_s - time.perf_counter(),
                                    settings.seed, settings.exact_max_columns)
         exact = outcome.info
-        if outcome.week is not None:
-            week = outcome.week
+        if outcome.allocation is not None:
+            allocation = outcome.allocation
         lap("exact")
-    week = fill_free_seats(instance, roles, reach, cands.extension, week)
+    allocation = fill_free_seats(instance, roles, reach, cands.extension, allocation)
     equity: dict[str, float | int | str] = {}
     if instance.scenario.equity.max_min_groups:
-        levelled = level_groups(instance, roles, cands, week)
-        equity = levelling_summary(instance, week, levelled)
-        week = levelled
+        levelled = level_groups(instance, roles, cands, allocation)
+        equity = levelling_summary(instance, allocation, levelled)
+        allocation = levelled
         lap("equity")
     # Exchanges longer than the neighbourhoods see: chains of moves that place one more pupil.
-    week, _, _ = place_by_moves(instance, reach, roles, week, np.zeros(st.n, dtype=bool),
-                                "after_total", settings.move_passes,
-                                convert=not instance.scenario.rules.split_two_week_offers)
-    week = polish(instance, roles, cands, reach, week)
+    allocation, _, _ = place_by_moves(instance, reach, roles, allocation,
+                                      np.zeros(st.n, dtype=bool), "after_total",
+                                      settings.move_passes,
+                                      convert=not instance.scenario.rules.split_two_week_offers)
+    allocation = polish(instance, roles, cands, reach, allocation)
     # The polish may free one-week seats (a split becoming a single): offer them again.
-    week = fill_free_seats(instance, roles, reach, cands.extension, week)
+    allocation = fill_free_seats(instance, roles, reach, cands.extension, allocation)
     # Seats freed or left by the polish may let a holder move and an unplaced pupil in.
-    week = place_by_one_move(instance, roles, reach, allowed, week)
+    allocation = place_by_one_move(instance, roles, reach, allowed, allocation)
     lap("polish")
-    score = lexicographic_score(instance, week)
+    score = lexicographic_score(instance, allocation)
     at_bounds = score[0] == bound_priority.value and score[1] == bound.value
     # With the max-min level above level 2, reaching the bounds no longer proves optimality.
     if stats.proved_optimal or (at_bounds and rate_level(instance) != "before_total"):
@@ -198,7 +200,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
         **exact,
     }
     return Solution(
-        week=week,
+        allocation=allocation,
         status=status,
         upper_bound_full=bound.value,
         upper_bound_priority_full=bound_priority.value,

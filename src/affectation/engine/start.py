@@ -79,67 +79,67 @@ def initial_allocation(problem: StartInputs) -> np.ndarray:
     """A valid (students, 2) week array: conventions, then flows, then greedy completion."""
     inst = problem.instance
     st = inst.students
-    week = inst.fixed.copy()
+    allocation = inst.fixed.copy()
     rem = inst.seats_left_by_conventions()
     to_place = st.to_place
     if inst.offers.n == 0 or not to_place.any():
-        return week
-    _fill_signed_pairs(problem, week, rem)
+        return allocation
+    _fill_signed_pairs(problem, allocation, rem)
     # Two families of placements compete only for pupils: the layered one (one-week stays:
     # splits, and singles when two-week offers may be split) and the bipartite one (pairs, and
     # singles otherwise). Each is an exact flow; alternate them, each preferring pupils the
     # other does not want, then commit the layered family first.
-    _families(problem, to_place, week, rem)
-    _rescue_priority(problem, week, rem)
-    _close_small_pairs(problem, week, rem)
-    _open_pairs(problem, week, rem)
+    _families(problem, to_place, allocation, rem)
+    _rescue_priority(problem, allocation, rem)
+    _close_small_pairs(problem, allocation, rem)
+    _open_pairs(problem, allocation, rem)
     order = np.r_[np.flatnonzero(st.priority & to_place), np.flatnonzero(~st.priority & to_place)]
-    _greedy(problem, order, week, rem)
+    _greedy(problem, order, allocation, rem)
     # Once every pupil has had the seats left, splits that can become singles on two-week
     # seats still free give their one-week seats back, and a last layered flow hands those
     # to pupils still missing a week.
-    moved = splits_to_free_singles(inst, problem.roles, problem.reach, week)
-    if (moved != week).any():
-        week[:] = moved
-        rem[:] = seats_left(inst, week)
-        _layered(problem, to_place, week, rem, None)
-        _rescue_priority(problem, week, rem)
-        _close_small_pairs(problem, week, rem)
-        _greedy(problem, order, week, rem)
+    moved = splits_to_free_singles(inst, problem.roles, problem.reach, allocation)
+    if (moved != allocation).any():
+        allocation[:] = moved
+        rem[:] = seats_left(inst, allocation)
+        _layered(problem, to_place, allocation, rem, None)
+        _rescue_priority(problem, allocation, rem)
+        _close_small_pairs(problem, allocation, rem)
+        _greedy(problem, order, allocation, rem)
     for _ in range(EXCHANGE_ROUNDS):
-        _make_room_by_splitting(problem, week, rem)
-        _reflow_stays(problem, week, rem)
-        _greedy(problem, order, week, rem)
-    return week
+        _make_room_by_splitting(problem, allocation, rem)
+        _reflow_stays(problem, allocation, rem)
+        _greedy(problem, order, allocation, rem)
+    return allocation
 
 
-def complete_allocation(problem: StartInputs, week: np.ndarray,
+def complete_allocation(problem: StartInputs, allocation: np.ndarray,
                         groups: Iterable[np.ndarray]) -> np.ndarray:
-    """Place pupils still missing a week on the seats `week` leaves free, moving nobody.
+    """Place pupils still missing a week on the seats `allocation` leaves free, moving nobody.
 
     For each group in turn (masks; e.g. pupils displaced by a change first, then everyone):
     the family flows (priority pupils first within the group), closed pairs opened when
     enough of the group can fill them, then the nearest seats left. Used by `repair`, where
-    every placement of `week` is to be kept.
+    every placement of `allocation` is to be kept.
     """
     inst = problem.instance
     st = inst.students
-    week = week.copy()
-    rem = seats_left(inst, week)
-    _fill_signed_pairs(problem, week, rem)
+    allocation = allocation.copy()
+    rem = seats_left(inst, allocation)
+    _fill_signed_pairs(problem, allocation, rem)
     for group in groups:
         group = group & st.to_place
-        if not (group & (week < 0).any(axis=1)).any():
+        if not (group & (allocation < 0).any(axis=1)).any():
             continue
-        _families(problem, group, week, rem)
-        _close_small_pairs(problem, week, rem)
-        _open_pairs(problem, week, rem)
+        _families(problem, group, allocation, rem)
+        _close_small_pairs(problem, allocation, rem)
+        _open_pairs(problem, allocation, rem)
         order = st.priority_first(group)
-        _greedy(problem, order, week, rem)
-    return week
+        _greedy(problem, order, allocation, rem)
+    return allocation
 
 
-def _reflow_stays(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
+def _reflow_stays(problem: StartInputs, allocation: np.ndarray, rem: np.ndarray) -> None:
     """Solve the one-week stays again over their holders and the pupils still missing a week.
 
     The layered flows placed pupils missing a week around the stays already given; releasing
@@ -148,28 +148,28 @@ def _reflow_stays(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> No
     """
     inst, roles = problem.instance, problem.roles
     st, of, fixed = inst.students, inst.offers, inst.fixed
-    missing = st.to_place & (week < 0).any(axis=1)
-    stays = np.zeros_like(week, dtype=bool)
+    missing = st.to_place & (allocation < 0).any(axis=1)
+    stays = np.zeros_like(allocation, dtype=bool)
     for w, role in ((0, roles.week1), (1, roles.week2)):
-        o = week[:, w]
-        other = week[:, 1 - w]
+        o = allocation[:, w]
+        other = allocation[:, 1 - w]
         stays[:, w] = ((o >= 0) & (fixed[:, w] < 0) & role[np.maximum(o, 0)] & (o != other)
                        & (of.pair[np.maximum(o, 0)] < 0))
     holders = st.to_place & stays.any(axis=1)
     group = holders | missing
-    before = week.copy()
+    before = allocation.copy()
     for w in (0, 1):
         release = stays[:, w]
-        np.add.at(rem[:, w], week[release, w], 1)
-        week[release, w] = -1
-    _layered(problem, group, week, rem, None)
+        np.add.at(rem[:, w], allocation[release, w], 1)
+        allocation[release, w] = -1
+    _layered(problem, group, allocation, rem, None)
     # Keep the re-flow only if it is at least as good on every placement level.
-    if lexicographic_score(inst, week)[:2] < lexicographic_score(inst, before)[:2]:
-        week[:] = before
-        rem[:] = seats_left(inst, week)
+    if lexicographic_score(inst, allocation)[:2] < lexicographic_score(inst, before)[:2]:
+        allocation[:] = before
+        rem[:] = seats_left(inst, allocation)
 
 
-def _make_room_by_splitting(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
+def _make_room_by_splitting(problem: StartInputs, allocation: np.ndarray, rem: np.ndarray) -> None:
     """An unplaced pupil takes a two-week seat whose holder moves to a split on free seats.
 
     The exchange the family flows cannot see: the holder stays placed (one more split, level 4)
@@ -178,7 +178,7 @@ def _make_room_by_splitting(problem: StartInputs, week: np.ndarray, rem: np.ndar
     inst, roles, reach = problem.instance, problem.roles, problem.reach
     st, of, fixed = inst.students, inst.offers, inst.fixed
     unsigned = (fixed < 0).all(axis=1)
-    a, b = week[:, 0], week[:, 1]
+    a, b = allocation[:, 0], allocation[:, 1]
     single = unsigned & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
     # Only holders who can reach a free week-1 stay and a free week-2 stay can make room.
     pair_student = reach.student_of_pair()
@@ -194,7 +194,7 @@ def _make_room_by_splitting(problem: StartInputs, week: np.ndarray, rem: np.ndar
         return
     held = np.zeros(of.n, dtype=bool)
     held[list(holders)] = True
-    waiting = st.to_place & unsigned & (week < 0).all(axis=1)
+    waiting = st.to_place & unsigned & (allocation < 0).all(axis=1)
     order = st.priority_first(waiting)
     for u in (int(i) for i in order):
         offers, _ = reach.row(u)
@@ -210,10 +210,10 @@ def _make_room_by_splitting(problem: StartInputs, week: np.ndarray, rem: np.ndar
                                     avoid=stay1)
                 if stay1 < 0 or stay2 < 0:
                     continue
-                week[h] = (stay1, stay2)
+                allocation[h] = (stay1, stay2)
                 rem[stay1, 0] -= 1
                 rem[stay2, 1] -= 1
-                week[u] = (o, o)
+                allocation[u] = (o, o)
                 holders[o].remove(h)
                 holders[o].append(u)
                 moved = True
@@ -222,21 +222,22 @@ def _make_room_by_splitting(problem: StartInputs, week: np.ndarray, rem: np.ndar
                 break
 
 
-def _families(problem: StartInputs, group: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
+def _families(problem: StartInputs, group: np.ndarray, allocation: np.ndarray,
+              rem: np.ndarray) -> None:
     """Place `group` pupils by alternating the layered and bipartite family flows."""
-    free = group & (week < 0).all(axis=1)
+    free = group & (allocation < 0).all(axis=1)
     # Each flow says which pupils it would place; the other one prefers the rest, then the
     # layered flow commits, and both run once more on the pupils left.
-    wants_layered = _layered(problem, group, week, rem, preferred=None, accept=False)
-    wants_bipartite = _bipartite(problem, free, week, rem, ~wants_layered, accept=False)
-    _layered(problem, group, week, rem, ~wants_bipartite, accept=True)
-    free = group & (week < 0).all(axis=1)
+    wants_layered = _layered(problem, group, allocation, rem, preferred=None, accept=False)
+    wants_bipartite = _bipartite(problem, free, allocation, rem, ~wants_layered, accept=False)
+    _layered(problem, group, allocation, rem, ~wants_bipartite, accept=True)
+    free = group & (allocation < 0).all(axis=1)
     if free.any():
-        _bipartite(problem, free, week, rem, None)
-    _layered(problem, group, week, rem, None)
+        _bipartite(problem, free, allocation, rem, None)
+    _layered(problem, group, allocation, rem, None)
 
 
-def _rescue_priority(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
+def _rescue_priority(problem: StartInputs, allocation: np.ndarray, rem: np.ndarray) -> None:
     """Place priority pupils still unplaced on seats other pupils hold, evicting those.
 
     Level 1 of the objective outweighs level 2: a priority pupil who can only be placed where a
@@ -245,32 +246,32 @@ def _rescue_priority(problem: StartInputs, week: np.ndarray, rem: np.ndarray) ->
     """
     inst = problem.instance
     st, fixed = inst.students, inst.fixed
-    missing = st.to_place & st.priority & (week < 0).any(axis=1)
+    missing = st.to_place & st.priority & (allocation < 0).any(axis=1)
     if not missing.any():
         return
     # Pupils in pairs are never evicted: their pair could fall under its minimum group.
-    in_pair = (inst.offers.pair[np.maximum(week, 0)] >= 0) & (week >= 0)
+    in_pair = (inst.offers.pair[np.maximum(allocation, 0)] >= 0) & (allocation >= 0)
     evictable = st.to_place & ~st.priority & ~in_pair.any(axis=1)
-    unsigned_week = week.copy()
+    unsigned_week = allocation.copy()
     unsigned_week[fixed >= 0] = -1
     held = seats_used(inst, unsigned_week, evictable)
-    trial_week, trial_rem = week.copy(), rem + held
+    trial_week, trial_rem = allocation.copy(), rem + held
     _families(problem, missing, trial_week, trial_rem)
     placed = missing & (trial_week >= 0).all(axis=1)
     if not placed.any():
         return
     for w in (0, 1):
-        week[placed, w] = trial_week[placed, w]
-        np.subtract.at(rem[:, w], week[placed, w], 1)
+        allocation[placed, w] = trial_week[placed, w]
+        np.subtract.at(rem[:, w], allocation[placed, w], 1)
     # Evict non-priority pupils from over-full offer-weeks, last in input order first.
     for o, w in np.argwhere(rem < 0):
-        for q in np.flatnonzero(evictable & (week[:, w] == o) & (fixed[:, w] < 0))[::-1]:
+        for q in np.flatnonzero(evictable & (allocation[:, w] == o) & (fixed[:, w] < 0))[::-1]:
             if rem[o, w] >= 0:
                 break
             for ww in (0, 1):
-                if fixed[q, ww] < 0 and week[q, ww] >= 0:
-                    rem[week[q, ww], ww] += 1
-                    week[q, ww] = -1
+                if fixed[q, ww] < 0 and allocation[q, ww] >= 0:
+                    rem[allocation[q, ww], ww] += 1
+                    allocation[q, ww] = -1
 
 
 def _pupil_costs(inst: Instance, students: np.ndarray,
@@ -313,7 +314,7 @@ def _solve(arcs: _Arcs, n_nodes: int, source: int, sink: int, units: int) -> tup
     return t, h, flow.flows(ids)
 
 
-def _bipartite(problem: StartInputs, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
+def _bipartite(problem: StartInputs, pending: np.ndarray, allocation: np.ndarray, rem: np.ndarray,
                preferred: np.ndarray | None, accept: bool = True) -> np.ndarray:
     """Pupils free for both weeks to singles (unless two-week offers may be split: then the
     layered family has them) and to pairs, as one weighted bipartite matching.
@@ -375,25 +376,26 @@ def _bipartite(problem: StartInputs, pending: np.ndarray, week: np.ndarray, rem:
     for pupil, node, single in zip(ps, target, is_single, strict=True):
         if single:
             offer = node - o_node
-            assign_seats(week, rem, int(pupil), (offer, offer))
+            assign_seats(allocation, rem, int(pupil), (offer, offer))
         else:
             kk, dd = divmod(int(node - d_node), 2)
-            assign_seats(week, rem, int(pupil), (pairs.offers[kk, dd], pairs.offers[kk, 1 - dd]))
+            assign_seats(allocation, rem, int(pupil),
+                         (pairs.offers[kk, dd], pairs.offers[kk, 1 - dd]))
     return matched
 
 
-def _layered(problem: StartInputs, group: np.ndarray, week: np.ndarray, rem: np.ndarray,
+def _layered(problem: StartInputs, group: np.ndarray, allocation: np.ndarray, rem: np.ndarray,
              preferred: np.ndarray | None, accept: bool = True) -> np.ndarray:
     """The layered family over `group` pupils still missing a week; returns who it places."""
     inst = problem.instance
-    pending = group & (week < 0).any(axis=1)
-    got = _three_layer(problem, pending, week, rem,
+    pending = group & (allocation < 0).any(axis=1)
+    got = _three_layer(problem, pending, allocation, rem,
                        with_singles=inst.scenario.rules.split_two_week_offers,
                        accept=accept, bonus=preferred)
-    return pending & (((got >= 0) | (week >= 0)).all(axis=1))
+    return pending & (((got >= 0) | (allocation >= 0)).all(axis=1))
 
 
-def _three_layer(problem: StartInputs, pending: np.ndarray, week: np.ndarray, rem: np.ndarray,
+def _three_layer(problem: StartInputs, pending: np.ndarray, allocation: np.ndarray, rem: np.ndarray,
                  with_singles: bool, accept: bool = True,
                  bonus: np.ndarray | None = None) -> np.ndarray:
     """Weighted flow offer-week -> pupil -> offer-week; accept valid paths when `accept`.
@@ -403,9 +405,9 @@ def _three_layer(problem: StartInputs, pending: np.ndarray, week: np.ndarray, re
     """
     inst, roles, cands = problem.instance, problem.roles, problem.candidates
     n_o, n_s = inst.offers.n, inst.students.n
-    free_both = pending & (week[:, 0] < 0) & (week[:, 1] < 0)
-    need = [pending & (week[:, 0] < 0) & (week[:, 1] >= 0),
-            pending & (week[:, 1] < 0) & (week[:, 0] >= 0)]
+    free_both = pending & (allocation[:, 0] < 0) & (allocation[:, 1] < 0)
+    need = [pending & (allocation[:, 0] < 0) & (allocation[:, 1] >= 0),
+            pending & (allocation[:, 1] < 0) & (allocation[:, 0] >= 0)]
     source, sink = 0, 1
     o1, o2, p_in, p_out = 2, 2 + n_o, 2 + 2 * n_o, 2 + 2 * n_o + n_s
     arcs = _Arcs([], [], [], [])
@@ -462,33 +464,33 @@ def _three_layer(problem: StartInputs, pending: np.ndarray, week: np.ndarray, re
     mutual = both & (a != b) & (of_pair[a0] >= 0) & (of_pair[a0] == of_pair[b0])
     ok = single | split | mutual | (need[0] & (a >= 0)) | (need[1] & (b >= 0))
     for w in (0, 1):
-        take = ok & (got[:, w] >= 0) & (week[:, w] < 0)
-        week[take, w] = got[take, w]
+        take = ok & (got[:, w] >= 0) & (allocation[:, w] < 0)
+        allocation[take, w] = got[take, w]
         np.subtract.at(rem[:, w], got[take, w], 1)
     return got
 
 
-def _close_small_pairs(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
+def _close_small_pairs(problem: StartInputs, allocation: np.ndarray, rem: np.ndarray) -> None:
     """Release the pupils of pairs below their minimum group (unless a convention opens it)."""
     inst = problem.instance
     pairs = inst.pairs
     if pairs.n == 0:
         return
-    count = pair_counts(inst, week)
+    count = pair_counts(inst, allocation)
     signed = np.zeros(pairs.n, dtype=bool)
     signed_pair = inst.offers.pair[inst.conventions.offer]
     signed[signed_pair[signed_pair >= 0]] = True
     too_small = (count > 0) & (count < pairs.min_group) & ~signed
     if not too_small.any():
         return
-    in_pair = pair_of_pupil(inst, week)
+    in_pair = pair_of_pupil(inst, allocation)
     drop = (in_pair >= 0) & too_small[np.maximum(in_pair, 0)]
     for w in (0, 1):
-        np.add.at(rem[:, w], week[drop, w], 1)
-        week[drop, w] = -1
+        np.add.at(rem[:, w], allocation[drop, w], 1)
+        allocation[drop, w] = -1
 
 
-def _fill_signed_pairs(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
+def _fill_signed_pairs(problem: StartInputs, allocation: np.ndarray, rem: np.ndarray) -> None:
     """Bring every pair holding a signed convention up to its minimum group, first of all.
 
     A signed convention opens its pair, and nothing signed may move, so the pair must reach
@@ -499,15 +501,15 @@ def _fill_signed_pairs(problem: StartInputs, week: np.ndarray, rem: np.ndarray) 
     pairs = inst.pairs
     if pairs.n == 0 or inst.conventions.n == 0:
         return
-    count = pair_counts(inst, week)
+    count = pair_counts(inst, allocation)
     signed = np.unique(inst.offers.pair[inst.conventions.offer])
     for k in signed[signed >= 0]:
         need = int(pairs.min_group[k]) - int(count[k])
         if need <= 0:
             continue
-        chosen = _pupils_for_pair(problem, k, week, rem, nearest_first=True, limit=need)
+        chosen = _pupils_for_pair(problem, k, allocation, rem, nearest_first=True, limit=need)
         for pupil, x, y in chosen:
-            assign_seats(week, rem, pupil, (x, y))
+            assign_seats(allocation, rem, pupil, (x, y))
         if len(chosen) < need:
             conv = inst.conventions
             in_pair = inst.offers.pair[conv.offer] == k
@@ -524,21 +526,21 @@ def _fill_signed_pairs(problem: StartInputs, week: np.ndarray, rem: np.ndarray) 
                 value=str(inst.offers.ids[conv.offer[in_pair][0]]) if in_pair.any() else None)])
 
 
-def _open_pairs(problem: StartInputs, week: np.ndarray, rem: np.ndarray) -> None:
+def _open_pairs(problem: StartInputs, allocation: np.ndarray, rem: np.ndarray) -> None:
     """Open closed pairs when enough unplaced pupils can fill them to their minimum group."""
     inst, options = problem.instance, problem.candidates.pairs
     pairs = inst.pairs
     if pairs.n == 0 or len(options.student) == 0:
         return
-    count = pair_counts(inst, week)
+    count = pair_counts(inst, allocation)
     for k in np.flatnonzero(count == 0):
-        chosen = _pupils_for_pair(problem, int(k), week, rem, nearest_first=False)
+        chosen = _pupils_for_pair(problem, int(k), allocation, rem, nearest_first=False)
         if len(chosen) >= max(int(pairs.min_group[k]), 1):
             for pupil, x, y in chosen:
-                assign_seats(week, rem, pupil, (x, y))
+                assign_seats(allocation, rem, pupil, (x, y))
 
 
-def _pupils_for_pair(problem: StartInputs, k: int, week: np.ndarray, rem: np.ndarray,
+def _pupils_for_pair(problem: StartInputs, k: int, allocation: np.ndarray, rem: np.ndarray,
                      nearest_first: bool, limit: int | None = None) -> list[tuple[int, int, int]]:
     """Unplaced pupils who could join pair `k` within its seats: (pupil, week-1, week-2 offer).
 
@@ -546,7 +548,7 @@ def _pupils_for_pair(problem: StartInputs, k: int, week: np.ndarray, rem: np.nda
     """
     inst, options = problem.instance, problem.candidates.pairs
     pairs, st = inst.pairs, inst.students
-    sel = (options.pair == k) & (week[options.student] < 0).all(axis=1)
+    sel = (options.pair == k) & (allocation[options.student] < 0).all(axis=1)
     s, d, m = options.student[sel], options.direction[sel], options.deciminutes[sel]
     order = (np.lexsort((s, m, ~st.priority[s])) if nearest_first
              else np.lexsort((s, ~st.priority[s])))
@@ -566,28 +568,29 @@ def _pupils_for_pair(problem: StartInputs, k: int, week: np.ndarray, rem: np.nda
     return chosen
 
 
-def _greedy(problem: StartInputs, order: np.ndarray, week: np.ndarray, rem: np.ndarray) -> None:
+def _greedy(problem: StartInputs, order: np.ndarray, allocation: np.ndarray,
+            rem: np.ndarray) -> None:
     """Give each pupil still missing a week the nearest option left, in `order`."""
     inst, cands = problem.instance, problem.candidates
-    pair_count = pair_counts(inst, week)
+    pair_count = pair_counts(inst, allocation)
     n = inst.students.n
     idx_single = _row_index(cands.single.student, n)
     idx_stay = [_row_index(cands.week1.student, n), _row_index(cands.week2.student, n)]
     idx_pair = _row_index(cands.pairs.student, n)
-    for s in order[((week[order] < 0).sum(axis=1) > 0)]:
-        a, b = week[s]
+    for s in order[((allocation[order] < 0).sum(axis=1) > 0)]:
+        a, b = allocation[s]
         if a < 0 and b < 0:
             o = first_free(cands.single.offer[_sl(idx_single, s)], rem, both=True)
             if o >= 0:
-                assign_seats(week, rem, s, (o, o))
+                assign_seats(allocation, rem, s, (o, o))
                 continue
             sl = _sl(idx_pair, s)
             options = zip(cands.pairs.pair[sl], cands.pairs.direction[sl], strict=True)
-            if join_pair(inst, week, rem, pair_count, s, options):
+            if join_pair(inst, allocation, rem, pair_count, s, options):
                 continue
             x = first_free(cands.week1.offer[_sl(idx_stay[0], s)], rem, week_index=0)
             y = first_free(cands.week2.offer[_sl(idx_stay[1], s)], rem, week_index=1, avoid=x)
-            assign_seats(week, rem, s, (x, y))
+            assign_seats(allocation, rem, s, (x, y))
             continue
         w = 0 if a < 0 else 1
         ext = cands.extension[s]
@@ -596,7 +599,7 @@ def _greedy(problem: StartInputs, order: np.ndarray, week: np.ndarray, rem: np.n
         else:
             o = first_free(cands.stays(w).offer[_sl(idx_stay[w], s)], rem, week_index=w)
         if o >= 0:
-            week[s, w] = o
+            allocation[s, w] = o
             rem[o, w] -= 1
 
 
@@ -615,8 +618,8 @@ def greedy_allocation(problem: StartInputs, order: np.ndarray | None = None) -> 
     their minimum group, then the nearest free seats pupil by pupil, priority pupils first
     (or the pupils of `order`, in that order; see `fill_free_seats`)."""
     inst = problem.instance
-    week = inst.fixed.copy()
+    allocation = inst.fixed.copy()
     rem = inst.seats_left_by_conventions()
-    _fill_signed_pairs(problem, week, rem)
+    _fill_signed_pairs(problem, allocation, rem)
     return fill_free_seats(inst, problem.roles, problem.reach, problem.candidates.extension,
-                           week, order)
+                           allocation, order)

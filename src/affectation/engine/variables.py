@@ -45,9 +45,9 @@ class Neighbourhood:
     full_kept: np.ndarray  # bool per pupil: kept as it is, and placed for both weeks
 
 
-def neighbourhood(instance: Instance, week: np.ndarray, free: np.ndarray) -> Neighbourhood:
-    """Free `free` pupils' unsigned weeks of allocation `week`; keep everything else."""
-    kept = week.copy()
+def neighbourhood(instance: Instance, allocation: np.ndarray, free: np.ndarray) -> Neighbourhood:
+    """Free `free` pupils' unsigned weeks of allocation `allocation`; keep everything else."""
+    kept = allocation.copy()
     fixed = instance.fixed
     for w in (0, 1):
         release = free & (fixed[:, w] < 0)

@@ -44,7 +44,7 @@ def sha256(path: Path) -> str:
 class Result:
     """What a solve produced, ready to be written."""
 
-    week: np.ndarray
+    allocation: np.ndarray
     minutes: np.ndarray  # (students, 2) exact one-way minutes, nan where no offer
     kind: np.ndarray
     reason: np.ndarray
@@ -59,7 +59,7 @@ def assignments_csv(instance: Instance, result: Result) -> str:
     writer.writerow(ASSIGNMENT_COLUMNS)
     ids = of.ids
     for i in range(st.n):
-        a, b = result.week[i]
+        a, b = result.allocation[i]
         m1, m2 = result.minutes[i]
         writer.writerow((
             st.ids[i], st.school[i],

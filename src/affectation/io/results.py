@@ -53,7 +53,7 @@ def read_assignments(instance: Instance, path: Path, changed: bool = False) -> P
                 table.file, f"un résultat de cette campagne : {len(ids) - known} élève(s) sur "
                 f"{len(ids)} inconnu(s) du fichier des élèves actuel ({st.n} élèves)",
                 column="student_id", value=str(ids[0]) if ids else None)])
-    week = np.full((st.n, 2), -1, dtype=np.int64)
+    allocation = np.full((st.n, 2), -1, dtype=np.int64)
     text = np.full((st.n, 2), "", dtype=object)
     kind = np.full(st.n, "", dtype=object)
     reason = np.full(st.n, "", dtype=object)
@@ -80,16 +80,16 @@ def read_assignments(instance: Instance, path: Path, changed: bool = False) -> P
                 continue
             j = offer_of.get(oid)
             if j is not None:
-                week[i, w] = j
+                allocation[i, w] = j
             elif changed:
-                week[i, w] = GONE
+                allocation[i, w] = GONE
             else:
                 problems.append(Problem(table.file, "une offre du scénario", line,
                                         f"week{w + 1}_offer_id", oid))
     if problems:
         raise InputError(problems)
-    return PreviousResult(week=week, offer_text=text, kind=kind, reason=reason, listed=listed,
-                          removed=tuple(removed))
+    return PreviousResult(allocation=allocation, offer_text=text, kind=kind, reason=reason,
+                          listed=listed, removed=tuple(removed))
 
 
 REPORT_FILES = ("summary.json", "assignments.csv", "indicators.csv")

@@ -50,7 +50,7 @@ def _run(instance: Instance, solution: Solution, result: Result, audit: bool) ->
     to it), fairness (when `audit`) and indicators."""
     groups = pupil_groups(instance)
     fairness = add_fairness(instance, solution, result, groups) if audit else None
-    indicators = indicators_table(instance, result.week, result.kind, result.minutes,
+    indicators = indicators_table(instance, result.allocation, result.kind, result.minutes,
                                   solution.reach, groups)
     files: dict[str, str | bytes] = {"assignments.csv": assignments_csv(instance, result)}
     files["summary.json"] = summary_json(result.summary)
@@ -96,8 +96,8 @@ def confirm_by_resolve(instance: Instance, settings: SolveSettings) -> Callable[
     base: list[int] = []
 
     def placed(inst: Instance) -> int:
-        week = solve(inst, settings).week
-        return int((st.to_place & (week[: st.n] >= 0).all(axis=1)).sum())
+        allocation = solve(inst, settings).allocation
+        return int((st.to_place & (allocation[: st.n] >= 0).all(axis=1)).sum())
 
     def gain(site: Site) -> int:
         if not base:

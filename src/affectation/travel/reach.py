@@ -81,7 +81,17 @@ class Reach:
 
 
 def pupil_travel(instance: Instance) -> PupilTravel:
-    """Each pupil's mode parameters and effective limit (the smaller of mode and own limit)."""
+    """Each pupil's mode parameters and effective limit (the smaller of the mode's limit and
+    the pupil's own): computed once per instance, the one place the limit is decided."""
+    cached = instance.__dict__.get("_pupil_travel")
+    if cached is None:
+        cached = _pupil_travel(instance)
+        instance.__dict__["_pupil_travel"] = cached
+    travel: PupilTravel = cached
+    return travel
+
+
+def _pupil_travel(instance: Instance) -> PupilTravel:
     modes = instance.scenario.travel.modes
     names = instance.scenario.travel.mode_names
     mode = instance.students.mode
@@ -90,12 +100,11 @@ def pupil_travel(instance: Instance) -> PupilTravel:
         return np.array([getattr(modes[m], attr) for m in names], dtype=np.float64)[mode]
 
     limit = np.minimum(per_mode("max_minutes"), instance.students.max_minutes)
-    return PupilTravel(
-        speed_kmh=per_mode("speed_kmh"),
-        detour=per_mode("detour"),
-        access_minutes=per_mode("access_minutes"),
-        limit_minutes=limit,
-    )
+    arrays = {"speed_kmh": per_mode("speed_kmh"), "detour": per_mode("detour"),
+              "access_minutes": per_mode("access_minutes"), "limit_minutes": limit}
+    for values in arrays.values():
+        values.setflags(write=False)  # shared by every stage: never modified
+    return PupilTravel(**arrays)
 
 
 def exact_minutes(instance: Instance, students: np.ndarray, offers: np.ndarray,
