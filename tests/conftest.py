@@ -25,6 +25,13 @@ from affectation.domain.allocation import classify
 from affectation.domain.instance import Instance
 from affectation.travel.reach import exact_minutes
 
+TESTS = Path(__file__).resolve().parent
+FIXTURES = TESTS / "fixtures"  # one folder per malformed input, and good and sample files
+REPO = TESTS.parent
+# The steering repository's shared data (real feeds, reference geography): present in CI,
+# absent on a bare clone, where the tests that read it skip.
+SHARED = REPO.parent / "shared" / "data"
+
 GEOD = Geod(ellps="WGS84")
 CAEN = (49.18, -0.37)
 SCHOOL = "0140052F"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gtfs_scenarios import FIXTURES, SHARED_GTFS, TINY
+from gtfs_scenarios import GTFS_FIXTURES, SHARED_GTFS, TINY
 
 from affectation.domain.params import FeedParams
 from affectation.errors import InputError
@@ -96,7 +96,7 @@ def test_cp1252_is_decoded_and_unknown_encoding_is_reported() -> None:
 
 def test_bad_rows_are_reported_with_file_line_column_value() -> None:
     with pytest.raises(InputError) as err:
-        read_network([FeedParams(FIXTURES / "bad_rows")])
+        read_network([FeedParams(GTFS_FIXTURES / "bad_rows")])
     found = {(p.file, p.line, p.column, p.value) for p in err.value.problems}
     assert ("bad_rows/stops.txt", 3, "stop_lat", "91.5") in found
     assert ("bad_rows/stops.txt", 4, "parent_station", "NOPE") in found

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import CAR, PUBLIC, crowfly_minutes, make_scenario, solve_cli
+from conftest import CAR, FIXTURES, PUBLIC, crowfly_minutes, make_scenario, solve_cli
 
 from affectation.errors import InputError
 from affectation.travel.loading import load_instance
@@ -17,7 +17,7 @@ from affectation.travel.reach import exact_minutes, reachable
 
 CAEN = (49.18504, -0.36981)  # centroid of commune 14118
 BAYEUX = (49.27776, -0.70524)  # 14047
-FIXTURES = Path(__file__).parent / "fixtures" / "matrix"
+MATRIX = FIXTURES / "matrix"
 MODES = {"public": {**PUBLIC, "max_minutes": 40.0}, "car": CAR}
 
 
@@ -72,7 +72,7 @@ def test_zone_column_overrides_the_commune(tmp_path: Path) -> None:
 
 def test_bad_matrix_rows() -> None:
     with pytest.raises(InputError) as err:
-        read_matrix(FIXTURES / "bad_matrix.csv")
+        read_matrix(MATRIX / "bad_matrix.csv")
     found = {(p.line, p.column, p.value) for p in err.value.problems}
     assert any(p.line == 3 and p.column == "destination" for p in err.value.problems)
     assert (4, "minutes", "abc") in found

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES
 
 from affectation.cli import main
 from affectation.domain.instance import Instance
 from affectation.errors import MAX_LISTED_PROBLEMS, InputError
 from affectation.travel.loading import load_instance
 
-GOOD = Path(__file__).parent / "fixtures" / "good"
+GOOD = FIXTURES / "good"
 STUDENTS = ["00123", "E2", "E3", "E4", "E5", "E6"]
 OFFERS = ["O1", "O2", "PA", "PB", "O5"]
 

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import REPO
 
 from affectation.analysis.check import Violation, check_allocation, check_files
 from affectation.cli import main
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import exact_minutes
 
-CHECK_PY = Path(__file__).resolve().parents[1] / "src" / "affectation" / "analysis" / "check.py"
+CHECK_PY = REPO / "src" / "affectation" / "analysis" / "check.py"
 COLUMNS = ["student_id", "school_id", "week1_offer_id", "week2_offer_id",
            "week1_minutes", "week2_minutes", "kind", "reason"]
 SCHOOL = "0140052F"

@@ -14,7 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from conftest import make_scenario, solve_cli
+from conftest import FIXTURES, make_scenario, solve_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +28,7 @@ from affectation.intake.sources import Source, parse_source
 from affectation.io.inputs import read_offers, read_students
 from affectation.io.scenario import load_scenario
 
-FIXTURES = Path(__file__).parent / "fixtures" / "import"
+IMPORT = FIXTURES / "import"
 WEEKS = ("2026-W25", "2026-W26")
 PLACES = Places()
 
@@ -38,8 +38,8 @@ def rows_of(text: str) -> list[dict[str, str]]:
 
 
 def all_sources() -> list[Source]:
-    return [Source(FIXTURES / "platform.json"), Source(FIXTURES / "regional.csv"),
-            Source(FIXTURES / "federation.csv", FIXTURES / "federation.toml")]
+    return [Source(IMPORT / "platform.json"), Source(IMPORT / "regional.csv"),
+            Source(IMPORT / "federation.csv", IMPORT / "federation.toml")]
 
 
 # --------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def all_sources() -> list[Source]:
 # --------------------------------------------------------------------------
 
 def test_platform_alone_hand_checked():
-    result = import_offers([Source(FIXTURES / "platform.json")], default_capacity=1,
+    result = import_offers([Source(IMPORT / "platform.json")], default_capacity=1,
                            weeks=WEEKS, places=PLACES)
     status = {r.source_id: r for r in result.report}
     assert [r.status for r in result.report] == [
@@ -79,7 +79,7 @@ def test_platform_alone_hand_checked():
 
 
 def test_missing_capacity_without_default_is_rejected_with_the_option_named():
-    result = import_offers([Source(FIXTURES / "platform.json")], weeks=WEEKS, places=PLACES)
+    result = import_offers([Source(IMPORT / "platform.json")], weeks=WEEKS, places=PLACES)
     row = next(r for r in result.report if r.source_id == "102")
     assert row.status == REJECTED and row.field == "capacity"
     assert "--default-capacity" in row.reason
@@ -139,27 +139,27 @@ def test_imported_offers_load_and_solve(tmp_path):
 def test_xlsx_source_reads_as_its_csv(tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active
-    with open(FIXTURES / "federation.csv", encoding="utf-8", newline="") as handle:
+    with open(IMPORT / "federation.csv", encoding="utf-8", newline="") as handle:
         for row in csv.reader(handle):
             sheet.append([int(c) if c.isdigit() else c for c in row])
     book.save(tmp_path / "federation.xlsx")
-    from_csv = import_offers([Source(FIXTURES / "federation.csv", FIXTURES / "federation.toml")],
+    from_csv = import_offers([Source(IMPORT / "federation.csv", IMPORT / "federation.toml")],
                              default_capacity=1, places=PLACES)
     from_xlsx = import_offers([Source(tmp_path / "federation.xlsx",
-                                      FIXTURES / "federation.toml")],
+                                      IMPORT / "federation.toml")],
                               default_capacity=1, places=PLACES)
     assert from_xlsx.offers_csv() == from_csv.offers_csv()
 
 
 def test_weeks_inferred_when_every_record_fits_one_window(tmp_path):
-    data = json.loads((FIXTURES / "platform.json").read_text(encoding="utf-8"))
+    data = json.loads((IMPORT / "platform.json").read_text(encoding="utf-8"))
     data["internshipOffers"] = [o for o in data["internshipOffers"] if o["id"] != 104]
     path = tmp_path / "platform.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     result = import_offers([Source(path)], default_capacity=1, places=PLACES)
     assert result.weeks == WEEKS
     with pytest.raises(InputError, match="--weeks"):
-        import_offers([Source(FIXTURES / "platform.json")], default_capacity=1, places=PLACES)
+        import_offers([Source(IMPORT / "platform.json")], default_capacity=1, places=PLACES)
 
 
 def test_identifier_taken_by_another_source_is_renamed(tmp_path):
@@ -204,7 +204,7 @@ def test_pairs_pass_through_and_broken_pairs_are_rejected(tmp_path):
 ])
 def test_unreadable_source_is_an_input_error(name, match):
     with pytest.raises(InputError, match=match):
-        import_offers([parse_source(str(FIXTURES / name))], places=PLACES)
+        import_offers([parse_source(str(IMPORT / name))], places=PLACES)
 
 
 def test_parse_source_mapping_syntax():
@@ -220,8 +220,8 @@ def test_parse_source_mapping_syntax():
 # --------------------------------------------------------------------------
 
 def test_cli_import_offers_writes_offers_and_report_deterministically(tmp_path):
-    args = ["import-offers", str(FIXTURES / "platform.json"), str(FIXTURES / "regional.csv"),
-            f"{FIXTURES / 'federation.csv'}::{FIXTURES / 'federation.toml'}",
+    args = ["import-offers", str(IMPORT / "platform.json"), str(IMPORT / "regional.csv"),
+            f"{IMPORT / 'federation.csv'}::{IMPORT / 'federation.toml'}",
             "--weeks", "2026-W25,2026-W26", "--default-capacity", "1"]
     outputs = []
     for run in ("a", "b"):
@@ -243,7 +243,7 @@ def test_cli_import_offers_writes_offers_and_report_deterministically(tmp_path):
 def test_cli_unreadable_source_exits_2_and_writes_nothing(tmp_path):
     out = tmp_path / "offers.csv"
     result = CliRunner().invoke(main, [
-        "import-offers", str(FIXTURES / "regional.csv"), str(FIXTURES / "broken.json"),
+        "import-offers", str(IMPORT / "regional.csv"), str(IMPORT / "broken.json"),
         "--out", str(out), "--report", str(tmp_path / "dedup.csv")])
     assert result.exit_code == 2
     assert "broken.json" in result.output and "JSON valide" in result.output
@@ -252,7 +252,7 @@ def test_cli_unreadable_source_exits_2_and_writes_nothing(tmp_path):
 
 def test_cli_nothing_kept_writes_the_report_only_and_exits_1(tmp_path):
     result = CliRunner().invoke(main, [
-        "import-offers", str(FIXTURES / "platform.json"), "--weeks", "2026-W27,2026-W28",
+        "import-offers", str(IMPORT / "platform.json"), "--weeks", "2026-W27,2026-W28",
         "--out", str(tmp_path / "offers.csv"), "--report", str(tmp_path / "dedup.csv")])
     assert result.exit_code == 1
     assert "Aucune offre gardée" in result.output
@@ -262,16 +262,16 @@ def test_cli_nothing_kept_writes_the_report_only_and_exits_1(tmp_path):
 
 
 def test_cli_bad_weeks_option(tmp_path):
-    result = CliRunner().invoke(main, ["import-offers", str(FIXTURES / "regional.csv"),
+    result = CliRunner().invoke(main, ["import-offers", str(IMPORT / "regional.csv"),
                                        "--out", str(tmp_path / "o.csv"), "--weeks", "2026-W25"])
     assert result.exit_code == 2 and "--weeks" in result.output
 
 
 def test_cli_mapping_option_applies_to_spreadsheets(tmp_path):
     sheet = tmp_path / "federation.csv"
-    shutil.copy(FIXTURES / "federation.csv", sheet)
+    shutil.copy(IMPORT / "federation.csv", sheet)
     result = CliRunner().invoke(main, [
-        "import-offers", str(sheet), "--mapping", str(FIXTURES / "federation.toml"),
+        "import-offers", str(sheet), "--mapping", str(IMPORT / "federation.toml"),
         "--out", str(tmp_path / "offers.csv")])
     assert result.exit_code == 0, result.output
     assert "2 offre(s) gardée(s)" in result.output  # the third lacks a capacity
@@ -283,8 +283,8 @@ def test_cli_mapping_option_applies_to_spreadsheets(tmp_path):
 # --------------------------------------------------------------------------
 
 def test_import_students_through_a_mapping(tmp_path):
-    result = import_students(Source(FIXTURES / "school_export.csv",
-                                    FIXTURES / "school_mapping.toml"), places=PLACES)
+    result = import_students(Source(IMPORT / "school_export.csv",
+                                    IMPORT / "school_mapping.toml"), places=PLACES)
     assert [r.status for r in result.report] == ["gardé", "gardé", "rejeté", "rejeté",
                                                  "rejeté", "gardé"]
     assert [r.field for r in result.report] == ["", "", "city", "student_id", "priority", ""]
@@ -306,8 +306,8 @@ def test_import_students_through_a_mapping(tmp_path):
 def test_cli_import_students(tmp_path):
     out = tmp_path / "students.csv"
     result = CliRunner().invoke(main, [
-        "import-students", str(FIXTURES / "school_export.csv"),
-        "--mapping", str(FIXTURES / "school_mapping.toml"), "--out", str(out),
+        "import-students", str(IMPORT / "school_export.csv"),
+        "--mapping", str(IMPORT / "school_mapping.toml"), "--out", str(out),
         "--report", str(tmp_path / "report.csv")])
     assert result.exit_code == 0, result.output
     assert "3 élève(s) gardé(s), 3 rejeté(s)" in result.output

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from affectation.errors import InputError
 from affectation.intake.mapping import apply_mapping, load_mapping
 from affectation.intake.sources import OFFER_TARGETS
 from affectation.io.tables import read_table
 
-FIXTURES = Path(__file__).parent / "fixtures" / "import"
+IMPORT = FIXTURES / "import"
 
 
 def test_mapping_renames_translates_and_adds_constants(tmp_path: Path) -> None:
@@ -20,7 +21,7 @@ def test_mapping_renames_translates_and_adds_constants(tmp_path: Path) -> None:
                     '[values.period]\n"deux SEMAINES" = "0"\n"Semaine 2" = "2"\n'
                     '[constants]\nsector = "s8"\n', encoding="utf-8")
     mapping = load_mapping(path, OFFER_TARGETS)
-    table = apply_mapping(read_table(FIXTURES / "federation.csv", ()), mapping)
+    table = apply_mapping(read_table(IMPORT / "federation.csv", ()), mapping)
     assert list(table.frame.columns) == ["employer_name", "period", "sector"]
     assert list(table.column("period")) == ["0", "2", "0"]
     assert list(table.column("sector")) == ["s8", "s8", "s8"]
@@ -48,5 +49,5 @@ def test_mapped_column_missing_from_the_sheet_is_an_error(tmp_path: Path) -> Non
     path = tmp_path / "m.toml"
     path.write_text('[columns]\nemployer_name = "Nom"\n', encoding="utf-8")
     with pytest.raises(InputError, match="Raison sociale"):
-        apply_mapping(read_table(FIXTURES / "federation.csv", ()),
+        apply_mapping(read_table(IMPORT / "federation.csv", ()),
                       load_mapping(path, OFFER_TARGETS))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES
 
 from affectation.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
 BAD = FIXTURES / "bad"
 GOOD = FIXTURES / "good"
 
