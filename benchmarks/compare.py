@@ -8,7 +8,7 @@ bundled `scenarios/normandie/`), each method runs in its own child process
   averaged;
 - `da`: pupil-proposing deferred acceptance with the `matching` library, on two-week offers;
 - `highs`: the engine's model (rules, objective levels 1-4) solved whole as a MIP by HiGHS;
-- `engine`: `affectation.solve.solve`;
+- `engine`: `affectation.engine.solve.solve`;
 - `bound`: the engine's proven upper bounds (`Solution.upper_bound_full`, priority alike).
 
 Every allocation is written as an `assignments.csv` and verified by the independent checker.

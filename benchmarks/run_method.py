@@ -3,10 +3,10 @@
     python -m benchmarks.run_method METHOD SCENARIO_DIR OUT_DIR [--seed N] [--time-limit S]
 
 METHOD is `engine`, `fcfs`, `da` or `highs`. Writes OUT_DIR/assignments.csv (the spec's
-columns, via `affectation.output.assignments_csv`) and OUT_DIR/metrics.json: the counts,
+columns, via `affectation.io.output.assignments_csv`) and OUT_DIR/metrics.json: the counts,
 travel minutes, the time from this process's start (imports included) to the assignments
 written, the peak memory of the process at that point (before the check), then the number
-of violations `affectation.check.check_files` finds in the written file.
+of violations `affectation.analysis.check.check_files` finds in the written file.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 For each scale (1 = the bundled Normandy size, 25,556 pupils, 13,000 offers) this script:
 
-1. generates a scenario with ``affectation.generate.generate_scenario(dir, scale, seed)``
+1. generates a scenario with ``affectation.synthetic.scenario.generate_scenario(dir, scale, seed)``
    into a temporary folder (for scale 1 and seed 0 it uses ``scenarios/normandie/`` of the
    repository, which is byte-identical generator output);
 2. runs ``affectation solve SCENARIO --out OUT --time-limit T`` as a subprocess

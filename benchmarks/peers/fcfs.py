@@ -12,7 +12,7 @@ hard rules let them take (travel limit, reserved offers, accessibility, open wee
 A pupil with one signed week takes the other week at the same offer when it has a seat, else
 the nearest one-week offer. Signed conventions come first, with the pairs they open filled to
 their minimum group (`base.signed_start`). This is the engine's own greedy pass
-(`construct.fill_free_seats`) in a random order instead of priority pupils first.
+(`seats.fill_free_seats`) in a random order instead of priority pupils first.
 """
 
 from __future__ import annotations

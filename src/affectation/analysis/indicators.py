@@ -106,7 +106,7 @@ def indicators_table(instance: Instance, allocation: np.ndarray, kind: np.ndarra
 
     `kind` the pupils' kinds, `minutes` (students, 2) the exact one-way minutes of `allocation`
     (nan where none), `reach` the reachable pairs of the pupils to place, `groups` the pupils'
-    groups (`audit.pupil_groups` when None).
+    groups (`territory.pupil_groups` when None).
     """
     st = instance.students
     groups = pupil_groups(instance) if groups is None else groups

@@ -52,7 +52,7 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
 def add_fairness(instance: Instance, solution: Solution, result: Result,
                  groups: dict[str, np.ndarray] | None = None) -> str:
     """Audit `result` by group: adds `fairness` and `timings.audit` to its summary, and
-    returns the text of `fairness.csv`. `groups`: the pupils' groups (`audit.pupil_groups`
+    returns the text of `fairness.csv`. `groups`: the pupils' groups (`territory.pupil_groups`
     when None)."""
     started = time.perf_counter()
     table = fairness_table(instance, result.allocation, solution.reach, result.minutes, groups)

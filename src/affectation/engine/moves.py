@@ -3,7 +3,7 @@
 A pupil not placed for both weeks takes an offer whose seat is freed by a chain of moves:
 each holder along the chain moves to another offer of the same kind (two weeks at one offer,
 or a one-week stay of the same week) within their reach, the last one to a free seat
-(`suggest.move_chains`: fewest moves first, up to `suggest.MAX_MOVES`). With `convert`, the
+(`chains.move_chains`: fewest moves first, up to `chains.MAX_MOVES`). With `convert`, the
 last holder of a chain of singles may instead turn into a split (on stays freed by chains of
 their own) or join an open mutualised pair with a seat in both of its weeks. Nobody loses a
 week, signed weeks and pairs never move. Used by `repair` (step 3, pupils displaced by the

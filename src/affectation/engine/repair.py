@@ -11,7 +11,7 @@ From the current inputs and a previous result (`assignments.csv`):
    left below its minimum group releases its pupils. Signed weeks never move. Every pupil
    whose placement could not be kept is *displaced*.
 2. **Re-place on free seats**, moving nobody: the construction's family flows
-   (`construct.complete_allocation`), displaced pupils first (the pupils of a withdrawn
+   (`start.complete_allocation`), displaced pupils first (the pupils of a withdrawn
    offer, of a reduced capacity, ...), then every pupil still missing a week (priority pupils
    first within each group).
 3. **Move placed pupils only to place more**, as `[repair] move_level` sets: for each pupil
@@ -25,12 +25,12 @@ From the current inputs and a previous result (`assignments.csv`):
    step. Chains are searched on the allocation of the moment and applied when still valid,
    in at most `max_move_passes` passes (a work budget, not a clock: the result never depends
    on the machine's speed).
-4. Free seats still within someone's reach are given (`construct.fill_free_seats`). Nothing
+4. Free seats still within someone's reach are given (`seats.fill_free_seats`). Nothing
    is polished: sectors and travel of kept pupils are what they were.
 
 Bounds: the full proven bound of `solve` takes about 14 s at Normandy scale; `repair`
 reports a cheaper proven bound instead: the pupils that have some way to be placed for both
-weeks (`audit.placeable`), and never more than the seats of either week
+weeks (`bound.placeable`), and never more than the seats of either week
 (`upper_bound_kind = "placeable"` in summary.json).
 """
 
@@ -299,7 +299,7 @@ def _valid_kind(instance: Instance, roles: OfferRoles, allocation: np.ndarray) -
 
 def cheap_bounds(instance: Instance, reach: Reach) -> tuple[int, int]:
     """Proven upper bounds on pupils placed for both weeks (all, priority): pupils with some
-    way to be placed (`audit.placeable_pupils`), at most the seats of either week."""
+    way to be placed (`bound.placeable_pupils`), at most the seats of either week."""
     st = instance.students
     can = placeable_pupils(instance, reach) & st.to_place
     seats = int(instance.offers.seats.sum(axis=0).min())

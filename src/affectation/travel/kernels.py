@@ -1,6 +1,6 @@
-"""Compiled kernels of `travel.reachable`: the crowfly pairs of a grid, on every core.
+"""Compiled kernels of `reach.reachable`: the crowfly pairs of a grid, on every core.
 
-The flat-earth distance is computed with the very operations of `travel.flat_km` (same order,
+The flat-earth distance is computed with the very operations of `geo.flat_km` (same order,
 no fast-math, libm's sin, cos and hypot), so that it is bit for bit the distance numpy gives:
 the reachable pairs and their minutes do not depend on which of the two computes them.
 
@@ -40,7 +40,7 @@ _PRUNE = 1.0 + 1e-6
 
 @numba.njit(cache=True, inline="always")
 def _flat_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """`travel.flat_km` of one pair, same operations in the same order."""
+    """`geo.flat_km` of one pair, same operations in the same order."""
     phi = ((lat1 + lat2) * 0.5) * _DEG
     s = math.sin(phi)
     w = math.sqrt(1 - WGS84_E2 * s * s)

@@ -9,7 +9,7 @@ offers in the cells around a pupil's; a local ellipsoidal flat-earth distance (e
 the exact geodesic decides the few pairs within a safety band of the limit (wider at high
 latitudes, where the approximation is worse; beyond 75° every pair is exact). Minutes
 written to outputs are always exact. The grid's pairs are computed by compiled kernels on
-every core (`reach_kernels`), with the very floating-point operations of `flat_km`.
+every core (`travel.kernels`), with the very floating-point operations of `flat_km`.
 """
 
 from __future__ import annotations
