@@ -167,23 +167,41 @@ def three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
             tails.append(p_out + pupil_node[signed[w]])
             heads.append(o2 + node)
         caps.append(np.ones(len(signed[w]), dtype=np.int64))
-    opt_t, opt_h, opt_r, opt_i, opt_s = [], [], [], [], []
-    for w in (0, 1):
-        s, o, r, i = pupil_arcs[w]
-        p, k = pupil_node[s], offer_node[o]
-        opt_s.append(s)
-        opt_t.append(o1 + k if w == 0 else p_out + p)
-        opt_h.append(p_in + p if w == 0 else o2 + k)
-        opt_r.append(r)
-        opt_i.append(i)
-    net = _Network(2 + 2 * n_o + 2 * n_p, np.concatenate(tails), np.concatenate(heads),
-                   np.concatenate(caps), np.concatenate(opt_t), np.concatenate(opt_h),
-                   np.concatenate(opt_r), np.concatenate(opt_s))
+    net, opt_i = _three_layer_network(2 + 2 * n_o + 2 * n_p, tails, heads, caps, pupil_arcs,
+                                      (o1, o2, p_in, p_out), pupil_node, offer_node)
     bound, chosen = _certified_max_flow(net)
     n1 = len(opt_i[0])
     arcs = FlowArcs(single=np.zeros(0, dtype=np.int64), week1=opt_i[0][chosen[:n1]],
                     week2=opt_i[1][chosen[n1:]])
     return bound, arcs
+
+
+def _three_layer_network(n_nodes: int, tails: list[np.ndarray], heads: list[np.ndarray],
+                         caps: list[np.ndarray],
+                         arcs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                         layers: tuple[int, int, int, int],
+                         pupil_node: np.ndarray | None = None,
+                         offer_node: np.ndarray | None = None) -> tuple[_Network, list[np.ndarray]]:
+    """A three-layer network: its fixed arcs, and the pupils' option arcs of each week
+    (`_pupil_arcs`), week 1 as offer -> pupil-in and week 2 as pupil-out -> offer. `layers`
+    gives the first node of (week-1 offers, week-2 offers, pupils in, pupils out);
+    `pupil_node`, `offer_node` map pupils and offers to their rank in those layers (identity
+    when None). Returns the network and each week's reach indices, in option order."""
+    o1, o2, p_in, p_out = layers
+    opt_t, opt_h, opt_r, opt_s, opt_i = [], [], [], [], []
+    for w in (0, 1):
+        s, o, r, i = arcs[w]
+        p = s if pupil_node is None else pupil_node[s]
+        k = o if offer_node is None else offer_node[o]
+        opt_s.append(s)
+        opt_t.append(o1 + k if w == 0 else p_out + p)
+        opt_h.append(p_in + p if w == 0 else o2 + k)
+        opt_r.append(r)
+        opt_i.append(i)
+    net = _Network(n_nodes, np.concatenate(tails), np.concatenate(heads), np.concatenate(caps),
+                   np.concatenate(opt_t), np.concatenate(opt_h), np.concatenate(opt_r),
+                   np.concatenate(opt_s))
+    return net, opt_i
 
 
 def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: OfferRoles,
@@ -222,18 +240,12 @@ def role_bound(instance: Instance, reach: Reach, allowed: np.ndarray, roles: Off
     t += [np.zeros(len(signed1), dtype=np.int64), p_out + signed2]
     h += [p_in + signed1, np.ones(len(signed2), dtype=np.int64)]
     c += [np.ones(len(signed1), dtype=np.int64), np.ones(len(signed2), dtype=np.int64)]
-    opt_t, opt_h, opt_r, opt_i, opt_s = [], [], [], [], []
+    stay_arcs = []
     for w, role in ((0, roles.week1), (1, roles.week2)):
         needs = (free_both | half) & (fixed[:, w] < 0)
-        s, o, r, i = _pupil_arcs(reach, allowed & role[reach.offer] & needs[pair_student])
-        opt_s.append(s)
-        opt_t.append(o1 + o if w == 0 else p_out + s)
-        opt_h.append(p_in + s if w == 0 else o2 + o)
-        opt_r.append(r)
-        opt_i.append(i)
-    net = _Network(2 + 2 * n_o + 2 * n_s, np.concatenate(t), np.concatenate(h),
-                   np.concatenate(c), np.concatenate(opt_t), np.concatenate(opt_h),
-                   np.concatenate(opt_r), np.concatenate(opt_s))
+        stay_arcs.append(_pupil_arcs(reach, allowed & role[reach.offer] & needs[pair_student]))
+    net, opt_i = _three_layer_network(2 + 2 * n_o + 2 * n_s, t, h, c, stay_arcs,
+                                      (o1, o2, p_in, p_out))
     splits, stay_chosen = _certified_max_flow(net)
     n1 = len(opt_i[0])
 

@@ -14,6 +14,7 @@ machine's speed, only the wall-clock deadline can cut it short.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -104,8 +105,8 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, allocation
             stats.improved = int(objective_score(instance, proved) > score)
             return proved, stats
     if len(movable_idx) <= settings.whole_model_pupils:
-        whole = SearchSettings(**{**settings.__dict__,
-                                  "deterministic_time": settings.whole_model_deterministic_time})
+        whole = dataclasses.replace(
+            settings, deterministic_time=settings.whole_model_deterministic_time)
         new, gained, optimal = _solve_neighbourhood(instance, roles, cands, allocation, movable,
                                                     deadline, whole)
         stats.neighbourhoods = 1

@@ -20,6 +20,7 @@ time limit can cut the search short, and then the summary says so.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -144,8 +145,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     cands = build_candidates(instance, reach, allowed, roles, pruning,
                              keep_week=allocation, flow_arcs=arcs)
     lap("candidates")
-    search = SearchSettings(**{**settings.search.__dict__, "seed": settings.seed,
-                               "workers": settings.workers})
+    search = dataclasses.replace(settings.search, seed=settings.seed, workers=settings.workers)
     allocation, stats = improve(instance, roles, cands, allocation,
                                 deadline - settings.reserve_s, search)
     lap("search")
