@@ -28,7 +28,7 @@ BUNDLED = REPO / "scenarios" / "normandie"
 
 GENERATE_CODE = (
     "import json, sys\n"
-    "from affectation.generate import generate_scenario\n"
+    "from affectation.synthetic.scenario import generate_scenario\n"
     "counts = generate_scenario(sys.argv[1], scale=float(sys.argv[2]), seed=int(sys.argv[3]))\n"
     "print(json.dumps(counts))\n"
 )
