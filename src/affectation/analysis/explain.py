@@ -16,8 +16,7 @@ import numpy as np
 from affectation.analysis.reasons import MODE_WORDS
 from affectation.domain.allocation import PreviousResult
 from affectation.domain.instance import Instance
-from affectation.engine.candidates import OfferRoles, offer_roles
-from affectation.engine.candidates import usable as may_use
+from affectation.engine.candidates import OfferRoles, offer_roles, usable
 from affectation.travel.reach import PupilTravel, exact_minutes, pupil_travel, reachable
 
 LISTED_OFFERS = 20
@@ -237,7 +236,7 @@ class _Story:
         missing = tuple(w for w in (0, 1) if allocation[w] < 0)
         out: list[tuple[int, tuple[int, ...]]] = []
         for o in self.offers:
-            if of.pair[o] >= 0 or not may_use(inst, s, o):
+            if of.pair[o] >= 0 or not usable(inst, s, o):
                 continue
             if len(missing) == 2 and roles.single[o]:
                 out.append((int(o), (0, 1)))
@@ -252,7 +251,7 @@ class _Story:
         of = inst.offers
         role = self.roles.single if len(weeks) == 2 else self.roles.week[weeks[0]]
         cand = reach_h[(reach_h != o) & role[reach_h] & (of.pair[reach_h] < 0)
-                       & may_use(inst, h, reach_h)]
+                       & usable(inst, h, reach_h)]
         cand = cand[(self.free[cand][:, list(weeks)] > 0).all(axis=1)]
         if not len(cand):
             return None
@@ -268,10 +267,10 @@ class _Story:
         lines = [t["free_title"]]
         needs = self.needs()
         if not needs:
-            usable = self.offers[may_use(inst, s, self.offers)]
-            if len(usable) and (of.pair[usable] >= 0).all():
+            usable_offers = self.offers[usable(inst, s, self.offers)]
+            if len(usable_offers) and (of.pair[usable_offers] >= 0).all():
                 return lines + [t["pairs_only"]]
-            if len(usable):
+            if len(usable_offers):
                 missing = tuple(w for w in (0, 1) if self.result.allocation[s, w] < 0)
                 return lines + [t["none_fit"].format(weeks=self.weeks_text(missing))]
             mode = self.mode_words()

@@ -14,8 +14,7 @@ import numpy as np
 
 from affectation.domain.allocation import pair_counts, seats_used
 from affectation.domain.instance import Instance
-from affectation.engine.candidates import OfferRoles
-from affectation.engine.candidates import usable as may_use
+from affectation.engine.candidates import OfferRoles, usable
 from affectation.geo import flat_km
 from affectation.travel.models import model_minutes
 from affectation.travel.reach import PupilTravel, Reach, exact_minutes
@@ -142,26 +141,27 @@ def explain(instance: Instance, reach: Reach, travel: PupilTravel, roles: OfferR
                 reasons[s] = text["none_within"].format(limit=limit, mode=mode,
                                                         nearest=nearest_text)
                 continue
-            usable = offers[may_use(instance, s, offers)]
+            usable_offers = offers[usable(instance, s, offers)]
             declined = int(instance.exclusions.contains(s, offers).sum())
-            if len(usable) == 0 and declined:
+            if len(usable_offers) == 0 and declined:
                 reasons[s] = text["declined_only"].format(n=len(offers), limit=limit, d=declined)
                 continue
-            if len(usable) == 0:
+            if len(usable_offers) == 0:
                 key = "reserved_only"
                 if st.needs_accessible[s]:
                     key = ("accessible_reserved_only" if of.accessible[offers].any()
                            else "not_accessible")
                 reasons[s] = text[key].format(n=len(offers), limit=limit)
                 continue
-            reasons[s] = _full_story(instance, roles, usable, full, used_priority, pair_count,
-                                     text, excluded=len(offers) - len(usable), declined=declined)
+            reasons[s] = _full_story(instance, roles, usable_offers, full, used_priority,
+                                     pair_count, text, excluded=len(offers) - len(usable_offers),
+                                     declined=declined)
             continue
         # Partial: placed in one week; explain the other.
         w_missing = 0 if allocation[s, 0] < 0 else 1
         w_placed = 1 - w_missing
-        usable = offers[may_use(instance, s, offers)]
-        why = _week_story(instance, roles, usable, w_missing, full, text)
+        usable_offers = offers[usable(instance, s, offers)]
+        why = _week_story(instance, roles, usable_offers, w_missing, full, text)
         key = "signed_one_week" if fixed[s, w_placed] >= 0 else "one_week"
         reasons[s] = text[key].format(w=w_placed + 1, why=why)
     return reasons

@@ -12,8 +12,7 @@ import numpy as np
 
 from affectation.domain.allocation import pair_counts, seats_left
 from affectation.domain.instance import Instance
-from affectation.engine.candidates import OfferRoles
-from affectation.engine.candidates import usable as may_use
+from affectation.engine.candidates import OfferRoles, usable
 from affectation.travel.reach import Reach
 
 
@@ -69,8 +68,8 @@ def splits_to_free_singles(instance: Instance, roles: OfferRoles, reach: Reach,
     order = st.priority_first(split)
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
-        usable = offers[roles.single[offers] & may_use(instance, s, offers)]
-        hit = usable[(free[usable, 0] > 0) & (free[usable, 1] > 0)]
+        singles = offers[roles.single[offers] & usable(instance, s, offers)]
+        hit = singles[(free[singles, 0] > 0) & (free[singles, 1] > 0)]
         if len(hit):
             o = int(hit[0])
             free[allocation[s, 0], 0] += 1
@@ -101,10 +100,10 @@ def place_by_one_move(instance: Instance, roles: OfferRoles, reach: Reach,
     # Who may move, by a count of free seats within reach (an upper bound: re-checked below).
     pupil_of = reach.student_of_pair()
     offer = reach.offer
-    usable = allowed & holder[pupil_of]
+    holders_pairs = allowed & holder[pupil_of]
 
     def free_count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(pupil_of[usable & mask[offer]], minlength=st.n)
+        return np.bincount(pupil_of[holders_pairs & mask[offer]], minlength=st.n)
 
     single_free = free_count(roles.single & (rem.min(axis=1) > 0))
     w1_free = free_count(roles.week1 & (rem[:, 0] > 0))
@@ -178,7 +177,7 @@ def fill_free_seats(instance: Instance, roles: OfferRoles, reach: Reach,
     order = st.priority_first(missing) if order is None else order[missing[order]]
     for s in (int(i) for i in order):
         offers, _ = reach.row(s)
-        offers = offers[may_use(instance, s, offers)].astype(np.int64)
+        offers = offers[usable(instance, s, offers)].astype(np.int64)
         a, b = (int(v) for v in allocation[s])
         if a < 0 and b < 0:
             o = first_free(offers[roles.single[offers]], rem, both=True)

@@ -32,8 +32,7 @@ from affectation.domain.allocation import (
     seats_used,
 )
 from affectation.domain.instance import Instance
-from affectation.engine.candidates import Candidates, OfferRoles
-from affectation.engine.candidates import usable as may_use
+from affectation.engine.candidates import Candidates, OfferRoles, usable
 from affectation.engine.seats import (
     assign_seats,
     fill_free_seats,
@@ -182,10 +181,10 @@ def _make_room_by_splitting(problem: StartInputs, allocation: np.ndarray, rem: n
     single = unsigned & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
     # Only holders who can reach a free week-1 stay and a free week-2 stay can make room.
     pair_student = reach.student_of_pair()
-    usable = may_use(inst, pair_student, reach.offer)
+    may_use = usable(inst, pair_student, reach.offer)
     can_split = np.ones(st.n, dtype=bool)
     for w, role in ((0, roles.week1), (1, roles.week2)):
-        free_stay = usable & role[reach.offer] & (rem[reach.offer, w] > 0)
+        free_stay = may_use & role[reach.offer] & (rem[reach.offer, w] > 0)
         can_split &= np.bincount(pair_student[free_stay], minlength=st.n) > 0
     holders: dict[int, list[int]] = {}
     for s in np.flatnonzero(single & can_split):
@@ -199,12 +198,12 @@ def _make_room_by_splitting(problem: StartInputs, allocation: np.ndarray, rem: n
     for u in (int(i) for i in order):
         offers, _ = reach.row(u)
         offers = offers[roles.single[offers] & held[offers]
-                        & may_use(inst, u, offers)]
+                        & usable(inst, u, offers)]
         for o in (int(x) for x in offers):
             moved = False
             for h in holders.get(o, []):
                 row, _ = reach.row(h)
-                row = row[may_use(inst, h, row)]
+                row = row[usable(inst, h, row)]
                 stay1 = first_free(row[roles.week1[row] & (row != o)], rem, week_index=0)
                 stay2 = first_free(row[roles.week2[row] & (row != o)], rem, week_index=1,
                                     avoid=stay1)

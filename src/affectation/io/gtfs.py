@@ -30,8 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from affectation.domain.params import AddedLine
-from affectation.domain.params import FeedParams as FeedSource
+from affectation.domain.params import AddedLine, FeedParams
 from affectation.errors import InputError, Problem, raise_if_any
 
 REQUIRED = {
@@ -96,7 +95,7 @@ class Network:
         return np.flatnonzero(self.active_services(day)[self.trip_service])
 
 
-def feed_digest(source: FeedSource) -> str:
+def feed_digest(source: FeedParams) -> str:
     """SHA-256 of a feed's content (the zip file, or the folder's .txt files by name)."""
     digest = hashlib.sha256(f"shift={source.shift_weeks};".encode())
     path = Path(source.path)
@@ -106,7 +105,7 @@ def feed_digest(source: FeedSource) -> str:
     return digest.hexdigest()
 
 
-def read_network(sources: list[FeedSource] | tuple[FeedSource, ...],
+def read_network(sources: list[FeedParams] | tuple[FeedParams, ...],
                  added: tuple[AddedLine, ...] = (), where: str = "scenario.toml") -> Network:
     """Read and merge every feed, and the scenario's added lines (stops at commune
     centroids); raise `InputError` listing every problem found."""
@@ -330,7 +329,7 @@ def clock_seconds(text: np.ndarray) -> np.ndarray:
     return np.where(ok, seconds.astype(np.float64), np.nan)
 
 
-def _read_feed(source: FeedSource, prefix: str) -> _Feed:
+def _read_feed(source: FeedParams, prefix: str) -> _Feed:
     files = _Files(source.path)
     problems: list[Problem] = []
     for name in REQUIRED:
