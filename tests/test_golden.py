@@ -60,6 +60,8 @@ def produce(work: Path) -> dict[str, str]:
     for name, args in runs.items():
         _run(args)
         for path in sorted((work / name).iterdir()):
+            if path.name.startswith("."):  # the result-folder marker: engine version only
+                continue
             text = path.read_text(encoding="utf-8")
             if path.name == "summary.json":
                 text = json.dumps(_normalised(json.loads(text)), ensure_ascii=False,

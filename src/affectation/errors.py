@@ -7,10 +7,16 @@ every row in one pass instead of one per run. The CLI turns it into exit status 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 MAX_LISTED_PROBLEMS = 50
+
+# Notices: what a user should know but that does not stop the run (a few homes far from every
+# offer, the encoding a file was read in). The command line prints them on stderr; without a
+# handler, Python's last-resort handler prints the bare message on stderr as well.
+NOTICES = logging.getLogger("affectation.notices")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class Problem:
 class InputError(Exception):
     """The inputs cannot be used; carries every problem found."""
 
+    heading = "Erreur dans les données d'entrée :"
+
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
         super().__init__(self.message())
@@ -55,3 +63,16 @@ def raise_if_any(problems: list[Problem]) -> None:
     """Raise one `InputError` carrying `problems` when there is any."""
     if problems:
         raise InputError(problems)
+
+
+class OutputError(InputError):
+    """The output cannot be written where the user asked (a folder that is not a result
+    folder, a read-only place, no disk space, another run writing there): found before the
+    long work starts whenever it can be. Exit status 2, like an input error."""
+
+    heading = "Impossible d'écrire le résultat :"
+
+
+def notify(message: str) -> None:
+    """Tell the user something that does not stop the run (French, one line or a few)."""
+    NOTICES.warning(message)

@@ -66,7 +66,8 @@ def test_default_output_folder_is_results_beside_scenario(
     assert not (tmp_path / "results").exists()
     # Solving again replaces the folder whole, leaving no temporary folder behind.
     assert sorted(p.name for p in results.iterdir()) == [
-        "assignments.csv", "fairness.csv", "indicators.csv", "summary.json"]
+        ".affectation-result", "assignments.csv", "fairness.csv", "indicators.csv",
+        "summary.json"]
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".results")]
 
 

@@ -4,13 +4,14 @@ from the national platform and spreadsheets, import a school's pupils."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from affectation.cli.common import fail_input
-from affectation.errors import InputError
+from affectation.cli.common import check_options, check_output_file, fail_input, reserve_output
+from affectation.errors import InputError, Problem
 
 if TYPE_CHECKING:
     from affectation.intake.offers import OfferImport
@@ -28,21 +29,48 @@ if TYPE_CHECKING:
                    "l'utilise pour le mode « public » (model = \"gtfs\").")
 def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
     """Génère un scénario normand réaliste (géographie réelle, données synthétiques)."""
-    from affectation.synthetic.scenario import generate_scenario
+    import math
 
-    if scale <= 0:
-        raise click.BadParameter("doit être > 0", param_hint="--scale")
-    counts = generate_scenario(out_dir, scale=scale, seed=seed)
+    from affectation.domain.params import MAX_SEED
+    from affectation.io.atomic import write_result_folder
+    from affectation.synthetic.scenario import scenario_files
+
+    problems = []
+    if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
+        problems.append(Problem("--scale", f"un nombre > 0 et <= {MAX_SCALE:g} (1 = "
+                                "l'académie de Normandie)", value=str(scale)))
+    if not 0 <= seed <= MAX_SEED:
+        problems.append(Problem("--seed", f"un entier entre 0 et {MAX_SEED}", value=str(seed)))
+    check_options(problems)
+    reserve_output(out_dir, "generate", needed_bytes=int(4_000_000 * scale) + 1_000_000)
+    texts, counts = scenario_files(scale=scale, seed=seed)
+    files: dict[str, str | bytes] = dict(texts)
+    sizes: dict[str, int] = {}
+    if with_gtfs:
+        from affectation.synthetic.network import NETWORK_FILE, network_zip, with_network
+
+        files[NETWORK_FILE], sizes = network_zip(seed=seed)
+        files["scenario.toml"] = with_network(texts["scenario.toml"])
+    try:
+        write_result_folder(out_dir, {name: _constant(content) for name, content in
+                                      files.items()}, command="generate")
+    except InputError as exc:
+        fail_input(exc)
     click.echo(
         f"Scénario écrit dans {out_dir} : {counts['students']} élèves, "
         f"{counts['offers']} offres, {counts['conventions']} conventions."
     )
     if with_gtfs:
-        from affectation.synthetic.network import NETWORK_FILE, add_network_to_scenario
-
-        sizes = add_network_to_scenario(out_dir, seed=seed)
         click.echo(f"Réseau synthétique {NETWORK_FILE} : {sizes['stops']} arrêts, "
                    f"{sizes['trips']} courses.")
+
+
+def _constant(content: str | bytes) -> Callable[[], str | bytes]:
+    return lambda: content
+
+
+# Thirty académies de Normandie: more than the whole country's pupils of seconde GT.
+MAX_SCALE = 30.0
 
 
 def _campaign_weeks(text: str | None) -> tuple[str, str] | None:
@@ -61,7 +89,7 @@ def _campaign_weeks(text: str | None) -> tuple[str, str] | None:
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
               help="Fichier d'offres v1 à écrire (offers.csv).")
-@click.option("--default-capacity", type=click.IntRange(min=0), default=None,
+@click.option("--default-capacity", type=click.IntRange(min=0, max=100_000), default=None,
               help="Capacité des offres qui n'en donnent pas (max_candidates absent) ; sans "
                    "elle, ces offres sont rejetées.")
 @click.option("--weeks", default=None,
@@ -84,6 +112,11 @@ def import_offers(sources: tuple[str, ...], out_path: Path, default_capacity: in
     campaign = _campaign_weeks(weeks)
     try:
         specs = [parse_source(s, mapping) for s in sources]
+    except InputError as exc:
+        fail_input(exc)
+    _check_import_outputs(out_path, report_path, [p for s in specs
+                                                  for p in (s.path, s.mapping) if p], mapping)
+    try:
         result = run_import(specs, default_capacity=default_capacity, weeks=campaign)
     except InputError as exc:
         fail_input(exc)
@@ -107,11 +140,27 @@ def import_students(source: str, out_path: Path, mapping: Path | None,
     from affectation.intake.sources import parse_source
 
     try:
-        result = run_import(parse_source(source, mapping))
+        spec = parse_source(source, mapping)
+    except InputError as exc:
+        fail_input(exc)
+    _check_import_outputs(out_path, report_path, [p for p in (spec.path, spec.mapping) if p],
+                          mapping)
+    try:
+        result = run_import(spec)
     except InputError as exc:
         fail_input(exc)
     _finish_import(result, result.students_csv() if result.rows else None, out_path,
                    report_path, "Aucun élève gardé : students.csv n'est pas écrit.")
+
+
+def _check_import_outputs(out_path: Path, report_path: Path | None, sources: list[Path],
+                          mapping: Path | None) -> None:
+    """Refuse, before reading anything, an output that is a folder, a source, or unwritable;
+    and the same file for the table and the report."""
+    inputs = [*sources, *([mapping] if mapping else [])]
+    check_output_file(out_path, inputs)
+    if report_path is not None:
+        check_output_file(report_path, [*inputs, out_path])
 
 
 def _finish_import(result: OfferImport | StudentImport, text: str | None, out_path: Path,
@@ -124,7 +173,10 @@ def _finish_import(result: OfferImport | StudentImport, text: str | None, out_pa
     files = {report_path: result.report_csv()} if report_path is not None else {}
     if text is not None:
         files[out_path] = text
-    write_files(files)
+    try:
+        write_files(files)
+    except InputError as exc:
+        fail_input(exc)
     click.echo(result.summary() + (f" -> {out_path}" if text is not None else ""))
     if report_path is None:
         for line in result.rejected_lines():

@@ -11,8 +11,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from affectation.cli.common import fail_input
-from affectation.errors import InputError
+from affectation.cli.common import (
+    check_options,
+    check_output_file,
+    fail_input,
+    inputs_size,
+    reserve_output,
+)
+from affectation.errors import InputError, Problem
 
 if TYPE_CHECKING:
     from affectation.domain.allocation import PreviousResult
@@ -31,20 +37,26 @@ if TYPE_CHECKING:
 def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
           seed: int | None, xlsx: bool) -> None:
     """Résout SCENARIO et écrit assignments.csv et summary.json."""
+    from affectation.domain.params import option_problems
     from affectation.engine.solve import SolveSettings
     from affectation.io.workbook import write_folder
     from affectation.pipeline.run import solve_instance
     from affectation.travel.loading import load_instance
 
     started = time.perf_counter()
+    check_options(option_problems(time_limit, seed))
+    out = out_dir if out_dir is not None else Path(scenario).parent / "results"
+    reserve_output(out, "solve", [scenario], 3 * inputs_size(scenario))
     try:
         instance = load_instance(scenario)
     except InputError as exc:
         fail_input(exc)
     settings = SolveSettings.from_scenario(instance.scenario.solver, time_limit, seed)
     run = solve_instance(instance, settings, started)
-    out = out_dir if out_dir is not None else Path(scenario).parent / "results"
-    write_folder(out, run.files, xlsx=xlsx)
+    try:
+        write_folder(out, run.files, xlsx=xlsx, command="solve", inputs=[scenario])
+    except InputError as exc:
+        fail_input(exc)
     s = run.summary
     click.echo(
         f"{s['scenario']} : {s['placed_full']} élèves placés deux semaines sur "
@@ -157,6 +169,7 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
     places de deux semaines dans sa commune la plus peuplée placeraient ; écrit
     mobilisation.csv dans RESULT_DIR (dossier de résultats de « solve »)."""
     from affectation.analysis.mobilisation import mobilisation_csv, mobilisation_table, sites
+    from affectation.domain.params import option_problems
     from affectation.engine.solve import SolveSettings
     from affectation.io.results import read_assignments
     from affectation.io.workbook import WORKBOOK_NAME, read_folder, write_folder
@@ -164,11 +177,15 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
     from affectation.travel.loading import load_instance
     from affectation.travel.reach import reachable
 
+    check_options(option_problems(time_limit))
+    if top < 0:
+        check_options([Problem("--confirm", "un entier >= 0", value=str(top))])
     path = Path(result_dir) / "assignments.csv"
     if not path.is_file():
         click.echo(f"Pas de résultat dans {result_dir} (assignments.csv manquant) : "
                    "lancez d'abord « affectation solve ».", err=True)
         sys.exit(2)
+    reserve_output(Path(result_dir), "mobilise", [scenario], inputs_size(scenario))
     try:
         instance = load_instance(scenario)
         result = read_assignments(instance, path)
@@ -182,7 +199,11 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
                                    on_site=lambda: bar.update(1))
     files = read_folder(result_dir)
     files["mobilisation.csv"] = mobilisation_csv(table)
-    write_folder(result_dir, files, xlsx=xlsx or (Path(result_dir) / WORKBOOK_NAME).exists())
+    try:
+        write_folder(result_dir, files, command="mobilise", inputs=[scenario],
+                     xlsx=xlsx or (Path(result_dir) / WORKBOOK_NAME).exists())
+    except InputError as exc:
+        fail_input(exc)
     best = table.iloc[0]
     click.echo(
         f"{len(table)} EPCI évalués en {time.perf_counter() - started:.1f} s ; en tête : "
@@ -207,9 +228,10 @@ def sweep(scenario: Path, varies: tuple[str, ...], out_dir: Path, jobs: int) -> 
     from affectation.io.workbook import write_folder
     from affectation.pipeline.sweep import parse_vary, plan, run_sweep
 
-    if jobs < 1:
-        raise click.BadParameter("doit être >= 1", param_hint="--jobs")
+    if not 1 <= jobs <= 256:
+        check_options([Problem("--jobs", "un entier entre 1 et 256", value=str(jobs))])
     started = time.perf_counter()
+    reserve_output(out_dir, "sweep", [scenario], 3 * inputs_size(scenario))
     try:
         parsed = [parse_vary(v) for v in varies]
         runs = len(plan(scenario, parsed))
@@ -217,7 +239,10 @@ def sweep(scenario: Path, varies: tuple[str, ...], out_dir: Path, jobs: int) -> 
         fail_input(exc)
     with click.progressbar(length=runs, label="Runs", file=sys.stderr) as bar:
         files = run_sweep(scenario, parsed, jobs, on_done=lambda: bar.update(1))
-    write_folder(out_dir, files)
+    try:
+        write_folder(out_dir, files, command="sweep", inputs=[scenario])
+    except InputError as exc:
+        fail_input(exc)
     click.echo(f"{runs} run(s) en {time.perf_counter() - started:.1f} s -> "
                f"{Path(out_dir) / 'sweep.csv'}")
 
@@ -231,13 +256,14 @@ def report(result_dir: Path, out_file: Path) -> None:
     classement « où mobiliser », élèves non placés et raisons."""
     from affectation.analysis.report import report_html
     from affectation.io.atomic import write_file
-    from affectation.io.results import read_report_tables
+    from affectation.io.results import REPORT_FILES, read_report_tables
 
+    check_output_file(out_file, [Path(result_dir) / n for n in REPORT_FILES])
     try:
         text = report_html(read_report_tables(result_dir))
+        write_file(out_file, text)
     except InputError as exc:
         fail_input(exc)
-    write_file(out_file, text)
     click.echo(f"Rapport écrit : {out_file}")
 
 
@@ -253,12 +279,16 @@ def travel(scenario: Path, out_dir: Path) -> None:
     from affectation.travel.loading import load_instance
 
     started = time.perf_counter()
+    reserve_output(out_dir, "travel", [scenario], 3 * inputs_size(scenario))
     try:
         instance = load_instance(scenario)
         tables = travel_tables(instance)
     except InputError as exc:
         fail_input(exc)
-    write_folder(out_dir, dict(tables))
+    try:
+        write_folder(out_dir, dict(tables), command="travel", inputs=[scenario])
+    except InputError as exc:
+        fail_input(exc)
     click.echo(f"Trajets calculés en {time.perf_counter() - started:.1f} s -> {out_dir}")
 
 
@@ -284,6 +314,7 @@ def repair(scenario: Path, previous_dir: Path, out_dir: Path, freeze_placed: boo
     from affectation.travel.loading import load_instance
 
     started = time.perf_counter()
+    reserve_output(out_dir, "repair", [scenario], 3 * inputs_size(scenario))
     try:
         instance = load_instance(scenario)
         previous_file = assignments_path(previous_dir)
@@ -292,7 +323,10 @@ def repair(scenario: Path, previous_dir: Path, out_dir: Path, freeze_placed: boo
         fail_input(exc)
     settings = RepairSettings(freeze_placed=True if freeze_placed else None)
     run = repair_instance(instance, previous, previous_file, settings, started)
-    write_folder(out_dir, run.files, xlsx=xlsx)
+    try:
+        write_folder(out_dir, run.files, xlsx=xlsx, command="repair", inputs=[scenario])
+    except InputError as exc:
+        fail_input(exc)
     s, c = run.summary, run.summary["changes"]
     click.echo(
         f"{s['scenario']} (réparation) : {s['placed_full']} élèves placés deux semaines sur "

@@ -6,13 +6,26 @@ that a typo never passes silently (spec: scenario.toml).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from affectation.errors import Problem
+
 ISO_WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
+
+# Ranges of the values read from files and options: beyond them a value is a typo or a unit
+# error, and integers beyond them would wrap when cast (1e20 seats becoming negative).
+MAX_SEED = 2**31 - 1  # CP-SAT's random seed is a 32-bit integer
+MAX_TIME_LIMIT_S = 7 * 24 * 3600.0  # a week
+MAX_CAPACITY = 100_000  # seats of one offer in one week
+MAX_MINUTES = 24 * 60.0  # a travel time or limit, one way
+MAX_SPEED_KMH = 1000.0
+MAX_DETOUR = 10.0
+MAX_WORKERS = 256
 
 
 @dataclass(frozen=True)
@@ -234,3 +247,15 @@ def valid_weeks(weeks: Any) -> bool:
 
 
 TRAVEL_MODELS = ("crowfly", "gtfs", "matrix")
+
+
+def option_problems(time_limit: float | None = None, seed: int | None = None) -> list[Problem]:
+    """The command-line options `--time-limit` and `--seed` out of range, as problems."""
+    problems: list[Problem] = []
+    if time_limit is not None and not (math.isfinite(time_limit)
+                                       and 0 < time_limit <= MAX_TIME_LIMIT_S):
+        problems.append(Problem("--time-limit", f"un nombre de secondes > 0 et <= "
+                                f"{MAX_TIME_LIMIT_S:.0f} (une semaine)", value=str(time_limit)))
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        problems.append(Problem("--seed", f"un entier entre 0 et {MAX_SEED}", value=str(seed)))
+    return problems

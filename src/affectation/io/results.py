@@ -93,25 +93,69 @@ def read_assignments(instance: Instance, path: Path, changed: bool = False) -> P
 
 
 REPORT_FILES = ("summary.json", "assignments.csv", "indicators.csv")
+# What the report reads from summary.json, and the type each must have.
+REPORT_SUMMARY = {"scenario": str, "students_to_place": int, "placed_full": int,
+                  "placed_partial": int, "unplaced": int, "priority_students": int,
+                  "priority_placed_full": int, "upper_bound_full": int, "solver_status": str}
+REPORT_INDICATORS = ("territory_type", "territory", "label", "students", "placed_full",
+                     "rate_full", "priority_students", "priority_placed_full",
+                     "seats_within_reach", "median_minutes")
+
+
+def read_summary(path: Path, required: dict[str, type] | None = None) -> dict[str, Any]:
+    """A result folder's `summary.json`; an `InputError` when it is not a JSON object of
+    ours (a corrupt or truncated file, a key the caller needs missing or of the wrong type)."""
+    file = str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError([Problem(file, "un fichier summary.json (relancez « affectation "
+                                  "solve »)")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(file, f"un fichier lisible en UTF-8 ({exc})")]) from None
+    except json.JSONDecodeError as exc:
+        raise InputError([Problem(file, f"un JSON valide ({exc.msg}) : fichier abîmé ou "
+                                  "tronqué, relancez « affectation solve »",
+                                  line=exc.lineno, column=str(exc.colno))]) from None
+    if not isinstance(data, dict):
+        raise InputError([Problem(file, "un objet JSON (le résumé d'un résultat)")])
+    problems = []
+    for key, kind in (required or {}).items():
+        value = data.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            what = "un entier" if kind is int else "un texte"
+            problems.append(Problem(file, f"la clé « {key} » ({what}) : fichier abîmé ou "
+                                    "d'une autre version", column=key,
+                                    value=None if value is None else str(value)))
+    if problems:
+        raise InputError(problems)
+    return data
 
 
 def read_report_tables(result_dir: Path) -> dict[str, Any]:
-    """The tables the report (`analysis.report`) needs; an `InputError` naming any missing file."""
+    """The tables the report (`analysis.report`) needs, checked; an `InputError` naming any
+    missing, corrupt or incomplete file."""
     result_dir = Path(result_dir)
     missing = [n for n in REPORT_FILES if not (result_dir / n).is_file()]
     if missing:
         raise InputError([Problem(str(result_dir / n), "un fichier du dossier de résultats "
                                   "(relancez « affectation solve »)") for n in missing])
-
-    def table(name: str) -> pd.DataFrame | None:
-        path = result_dir / name
-        if not path.is_file():
-            return None
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-
-    return {
-        "summary": json.loads((result_dir / "summary.json").read_text(encoding="utf-8")),
-        "assignments": table("assignments.csv"),
-        "indicators": table("indicators.csv"),
-        "mobilisation": table("mobilisation.csv"),
-    }
+    summary = read_summary(result_dir / "summary.json", REPORT_SUMMARY)
+    assignments = read_table(result_dir / "assignments.csv", ASSIGNMENT_COLUMNS).frame
+    indicators = read_table(result_dir / "indicators.csv", REPORT_INDICATORS)
+    frame = indicators.frame
+    problems = []
+    if not (frame["territory_type"] == "region").any():
+        problems.append(Problem(indicators.file, "une ligne territory_type = region (fichier "
+                                "abîmé : relancez « affectation solve »)"))
+    numbers = pd.to_numeric(frame["rate_full"], errors="coerce")
+    for row in np.flatnonzero(numbers.isna().to_numpy()):
+        problems.append(Problem(indicators.file, "un taux entre 0 et 1",
+                                line=int(indicators.lines[row]), column="rate_full",
+                                value=str(frame["rate_full"].iat[row])))
+    if problems:
+        raise InputError(problems)
+    mobilisation = (read_table(result_dir / "mobilisation.csv", ()).frame
+                    if (result_dir / "mobilisation.csv").is_file() else None)
+    return {"summary": summary, "assignments": assignments, "indicators": frame,
+            "mobilisation": mobilisation}

@@ -13,7 +13,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -97,12 +97,15 @@ def with_workbook(files: dict[str, str | bytes]) -> dict[str, str | bytes]:
     return {**files, WORKBOOK_NAME: workbook_bytes(tables)}
 
 
-def write_folder(out_dir: Path, files: dict[str, str | bytes], xlsx: bool = False) -> None:
-    """Write `files` (name -> content) as the result folder `out_dir`, atomically, with the
-    workbook of its tables when `xlsx`."""
+def write_folder(out_dir: Path, files: dict[str, str | bytes], xlsx: bool = False,
+                 command: str = "solve", inputs: Iterable[Path] = ()) -> None:
+    """Write `files` (name -> content) as the result folder `out_dir` of `command`,
+    atomically (`io.atomic`: only over a result folder or an empty one), with the workbook of
+    its tables when `xlsx`."""
     if xlsx:
         files = with_workbook(files)
-    write_result_folder(out_dir, {name: _constant(content) for name, content in files.items()})
+    write_result_folder(out_dir, {name: _constant(content) for name, content in files.items()},
+                        command=command, inputs=inputs)
 
 
 def _constant(content: str | bytes) -> Callable[[], str | bytes]:
@@ -114,7 +117,7 @@ def read_folder(out_dir: Path) -> dict[str, str | bytes]:
     bytes for the others; the workbook is left out (it is rebuilt from the tables)."""
     files: dict[str, str | bytes] = {}
     for path in sorted(Path(out_dir).iterdir()):
-        if not path.is_file() or path.name == WORKBOOK_NAME:
+        if not path.is_file() or path.name == WORKBOOK_NAME or path.name.startswith("."):
             continue
         if path.suffix in (".csv", ".json"):
             files[path.name] = path.read_text(encoding="utf-8")

@@ -229,8 +229,8 @@ def synthetic_network(seed: int = 0) -> dict[str, str]:
     return b.files()
 
 
-def write_network(path: Path, seed: int = 0) -> dict[str, int]:
-    """Write the network as a GTFS zip at `path` (atomically); return its sizes."""
+def network_zip(seed: int = 0) -> tuple[bytes, dict[str, int]]:
+    """The network as the bytes of a GTFS zip (fixed dates inside), and its sizes."""
     files = synthetic_network(seed)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -238,13 +238,33 @@ def write_network(path: Path, seed: int = 0) -> dict[str, int]:
             info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[name])
-    write_file(Path(path), buffer.getvalue())
     frame = pd.read_csv(io.StringIO(files["stop_times.txt"]))
-    return {"stops": files["stops.txt"].count("\n") - 1,
-            "trips": files["trips.txt"].count("\n") - 1, "stop_times": len(frame)}
+    return buffer.getvalue(), {"stops": files["stops.txt"].count("\n") - 1,
+                               "trips": files["trips.txt"].count("\n") - 1,
+                               "stop_times": len(frame)}
+
+
+def write_network(path: Path, seed: int = 0) -> dict[str, int]:
+    """Write the network as a GTFS zip at `path` (atomically); return its sizes."""
+    data, sizes = network_zip(seed)
+    write_file(Path(path), data)
+    return sizes
 
 
 NETWORK_FILE = "reseau-synthetique.zip"
+
+
+def with_network(toml_text: str) -> str:
+    """A generated scenario's text switched to the synthetic network (`gtfs`) for the
+    `public` mode (other modes keep crowfly)."""
+    if 'model = "crowfly"' not in toml_text:
+        return toml_text
+    return (toml_text.replace('model = "crowfly"', 'model = "gtfs"', 1)
+            + "\n[travel.gtfs]\n"
+            f'feeds = ["{NETWORK_FILE}"]\n'
+            'modes = ["public"]\n'
+            'arrive_by = "09:00"\n'
+            'leave_after = "16:30"\n')
 
 
 def add_network_to_scenario(folder: Path, seed: int = 0) -> dict[str, int]:
@@ -254,12 +274,7 @@ def add_network_to_scenario(folder: Path, seed: int = 0) -> dict[str, int]:
     sizes = write_network(folder / NETWORK_FILE, seed)
     path = folder / "scenario.toml"
     text = path.read_text(encoding="utf-8")
-    if 'model = "crowfly"' in text:
-        text = text.replace('model = "crowfly"', 'model = "gtfs"', 1)
-        text += ("\n[travel.gtfs]\n"
-                 f'feeds = ["{NETWORK_FILE}"]\n'
-                 'modes = ["public"]\n'
-                 'arrive_by = "09:00"\n'
-                 'leave_after = "16:30"\n')
-        write_file(path, text)
+    switched = with_network(text)
+    if switched != text:
+        write_file(path, switched)
     return sizes

@@ -59,6 +59,7 @@ __all__ = [
     "build_scenario",
     "count_reachable_pairs",
     "generate_scenario",
+    "scenario_files",
     "largest_remainder",
     "scenario_toml",
 ]
@@ -174,22 +175,30 @@ def generate_scenario(
     files written (names from ``FILES``; default: all four); when
     ``conventions.csv`` is not written, ``scenario.toml`` does not name it.
     """
+    texts, counts = scenario_files(scale, seed, files=files)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for fname, text in texts.items():
+        (out / fname).write_text(text, encoding="utf-8", newline="\n")
+    return counts
+
+
+def scenario_files(scale: float = 1.0, seed: int = 0, *, files: Collection[str] | None = None
+                   ) -> tuple[dict[str, str], dict[str, int | float]]:
+    """The texts of the scenario's files (name -> text, see ``generate_scenario``) and its
+    counts, for a caller that writes them itself (the command line, atomically)."""
     wanted = set(FILES if files is None else files)
     unknown = wanted - set(FILES)
     if unknown:
         raise ValueError(f"unknown files {sorted(unknown)}; expected some of {FILES}")
     scen = build_scenario(scale, seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     tables = {"students.csv": scen.students, "offers.csv": scen.offers,
               "conventions.csv": scen.conventions}
-    for fname, table in tables.items():
-        if fname in wanted:
-            _write_csv(table, out / fname)
+    texts = {fname: _csv_text(table) for fname, table in tables.items() if fname in wanted}
     if "scenario.toml" in wanted:
-        text = scenario_toml(scen.name, conventions="conventions.csv" in wanted, seed=0)
-        (out / "scenario.toml").write_text(text, encoding="utf-8", newline="\n")
-    return scen.counts()
+        texts["scenario.toml"] = scenario_toml(scen.name, conventions="conventions.csv" in wanted,
+                                               seed=0)
+    return texts, scen.counts()
 
 
 def build_scenario(scale: float = 1.0, seed: int = 0) -> GeneratedScenario:
@@ -703,10 +712,10 @@ def _make_conventions(students: pd.DataFrame, offers: pd.DataFrame,
 # Writing
 # --------------------------------------------------------------------------
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    """UTF-8, ',' separated, LF line ends, 5-decimal coordinates."""
+def _csv_text(df: pd.DataFrame) -> str:
+    """',' separated, LF line ends, 5-decimal coordinates (written as UTF-8)."""
     out = df.copy()
     for col in ("lat", "lon"):
         if col in out:
             out[col] = [f"{v:.5f}" for v in out[col].to_numpy(float)]
-    out.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    return str(out.to_csv(index=False, lineterminator="\n"))
