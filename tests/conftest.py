@@ -415,6 +415,8 @@ def random_case(draw: Any, n_students: tuple[int, int] = (3, 15),
         row["needs_accessible"] = draw(st.integers(0, 4)) == 0
         row["status"] = draw(st.sampled_from(["", "", "", "", "", "", "self_placed", "exempt"]))
         students.append(row)
+    if all(s["status"] for s in students):
+        students[0]["status"] = ""  # no pupil to place is an input error (issue 18)
     offers = []
     for j in range(n_o):
         offers.append({"offer_id": f"O{j}", **near(draw(coord), draw(coord)),

@@ -67,3 +67,57 @@ def nearest_communes(lat: np.ndarray, lon: np.ndarray, communes: pd.DataFrame
         row[lo:lo + _CHUNK] = np.argmin(left[lo:lo + _CHUNK] @ right, axis=1)
     km = flat_km(lat, lon, clat[row], clon[row])
     return row, km
+
+
+_EARTH_KM = 6371.0
+
+
+def far_from_all(lat: np.ndarray, lon: np.ndarray, other_lat: np.ndarray,
+                 other_lon: np.ndarray, km: float) -> np.ndarray:
+    """Boolean per point: no point of `other` within `km` (chord on a sphere: equal to the
+    geodesic to a few metres at these distances), in time linear in the points.
+
+    Points go into cubic cells of `km / sqrt(3)` (two points of one cell are within `km`); a
+    point whose cell holds no other point is compared with the others of the cells around.
+    """
+    far = np.zeros(len(lat), dtype=bool)
+    if len(lat) == 0:
+        return far
+    if len(other_lat) == 0:
+        return ~far
+    size = km / np.sqrt(3.0)
+
+    def xyz(la: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        a, o = np.radians(la), np.radians(lo)
+        return _EARTH_KM * np.stack([np.cos(a) * np.cos(o), np.cos(a) * np.sin(o), np.sin(a)],
+                                    axis=1)
+
+    p, q = xyz(lat, lon), xyz(other_lat, other_lon)
+    pc, qc = np.floor(p / size).astype(np.int64), np.floor(q / size).astype(np.int64)
+    span = int(np.ceil(_EARTH_KM / size)) + 3
+    base = 2 * span + 1
+
+    def key(cells: np.ndarray) -> np.ndarray:
+        c = cells + span
+        return (c[:, 0] * base + c[:, 1]) * base + c[:, 2]
+
+    qk = key(qc)
+    order = np.argsort(qk, kind="stable")
+    sorted_keys = qk[order]
+    pk = key(pc)
+    lonely = ~np.isin(pk, sorted_keys)
+    reach = int(np.ceil(km / size))
+    steps = np.arange(-reach, reach + 1)
+    offsets = np.stack(np.meshgrid(steps, steps, steps, indexing="ij"), axis=-1).reshape(-1, 3)
+    for cell in np.unique(pk[lonely]):
+        members = np.flatnonzero(lonely & (pk == cell))
+        around = key(pc[members[0]] + offsets)
+        lo = np.searchsorted(sorted_keys, around, side="left")
+        hi = np.searchsorted(sorted_keys, around, side="right")
+        near = np.concatenate([order[a:b] for a, b in zip(lo, hi, strict=True)])
+        if len(near) == 0:
+            far[members] = True
+            continue
+        d2 = ((p[members, None, :] - q[None, near, :]) ** 2).sum(axis=2)
+        far[members] = d2.min(axis=1) > km * km
+    return far

@@ -420,3 +420,44 @@ def test_missing_input_files_name_their_scenario_key(folder: Path) -> None:
         ("students.csv", "lat", "x"),
     ]
     assert "dossier" in err.value.problems[1].expected
+
+
+# -- Issue 18: values in range, never wrapped; homes and offers near each other ----------------
+
+
+@pytest.mark.parametrize("value", ["1e20", "9223372036854775807", "1e300"])
+def test_a_huge_capacity_is_refused_without_a_numpy_warning(folder: Path, value: str) -> None:
+    """Defect 4: `capacity = 1e20` wrapped to a negative integer (offer silently withdrawn)
+    and a numpy warning with a source path leaked."""
+    import warnings
+
+    _replace(folder / "offers.csv", "Mairie de Caen,49.1750,-0.3750,1,",
+             f"Mairie de Caen,49.1750,-0.3750,{value},")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError) as found:
+            load_instance(folder / "scenario.toml")
+    assert f"colonne « capacity » : valeur « {value} »" in found.value.message()
+
+
+def test_a_few_far_homes_are_warned_about_with_their_lines(
+        folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Defect 3 (the few): a home 300 km away from every offer is a notice, not an error."""
+    _replace(folder / "students.csv", "E3,0141796B,49.1700,-0.3800",
+             "E3,0141796B,46.5000,-0.3800")
+    with caplog.at_level("WARNING", logger="affectation.notices"):
+        instance = load_instance(folder / "scenario.toml")
+    assert instance.students.n == 6
+    text = caplog.text
+    assert "students.csv" in text and "ligne 4" in text and "100 km" in text
+
+
+def test_swapped_offer_columns_name_the_file(folder: Path) -> None:
+    """Defect 3: the check is geometric (homes against offers), so it tells which file's
+    columns look swapped."""
+    _replace(folder / "offers.csv", "employer_name,lat,lon", "employer_name,lon,lat")
+    with pytest.raises(InputError) as found:
+        load_instance(folder / "scenario.toml")
+    message = found.value.message()
+    assert "offers.csv" in message and "inversées" in message
+    assert "students.csv" not in message

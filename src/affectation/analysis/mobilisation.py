@@ -268,7 +268,7 @@ def with_site(instance: Instance, site: Site, seats: int = max(SEATS)) -> Instan
     of = instance.offers
     new = {"ids": f"{SITE_PREFIX}{site.epci}", "employer_id": "", "employer_name": "",
            "lat": site.lat, "lon": site.lon, "capacity": seats, "period": 0, "sector": "",
-           "reserved": False, "pair": -1, "accessible": False}
+           "reserved": False, "pair": -1, "accessible": False, "lines": 0}
     values: dict[str, Any] = {}
     for f in dataclasses.fields(of):
         column = getattr(of, f.name)

@@ -32,6 +32,8 @@ class Students:
     needs_accessible: np.ndarray
     # Optional `zone` column (travel-time matrix zones, beyond the v1 spec); None when absent.
     zone: np.ndarray | None = None
+    # The file line of each pupil (messages); None when not read from a file.
+    lines: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -64,6 +66,8 @@ class Offers:
     accessible: np.ndarray
     # Optional `zone` column (travel-time matrix zones, beyond the v1 spec); None when absent.
     zone: np.ndarray | None = None
+    # The file line of each offer (messages); None when not read from a file.
+    lines: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -23,8 +23,9 @@ from affectation.domain.instance import (
     Students,
     no_exclusions,
 )
-from affectation.domain.params import Scenario
-from affectation.errors import InputError, Problem, raise_if_any
+from affectation.domain.params import MAX_CAPACITY, MAX_MINUTES, InputsParams, Scenario
+from affectation.errors import InputError, Problem, notify, raise_if_any
+from affectation.geo import far_from_all
 from affectation.io.tables import (
     Table,
     check_identifiers,
@@ -78,9 +79,94 @@ def read_instance(scenario: Scenario) -> Instance:
             exclusions = read_exclusions(files.exclusions, students, offers, conventions)
         except InputError as exc:
             problems.extend(exc.problems)
+    if not problems and students is not None and offers is not None:
+        problems.extend(_whole_problems(files, students, offers))
     raise_if_any(problems)
     assert students is not None and offers is not None and pairs is not None
     return Instance(scenario, students, offers, pairs, conventions, exclusions)
+
+
+def _whole_problems(files: InputsParams, students: Students, offers: Offers) -> list[Problem]:
+    """What only the two files together show: no pupil to place; homes or offers far from
+    everything (swapped columns). A few far rows are a notice."""
+    if not students.to_place.any():
+        statuses = sorted(set(students.status.tolist()) - {""})
+        return [Problem(files.students.name, "aucun élève à placer : tous ont le statut "
+                        + " ou ".join(f"« {s} »" for s in statuses)
+                        + " (un résultat vide remplacerait le précédent)", column="status")]
+    return far_apart(files.students.name, students, files.offers.name, offers)
+
+
+# Homes farther than this from every offer (and offers from every home) are suspect.
+FAR_KM = 100.0
+_LISTED_LINES = 10
+
+
+def far_apart(students_file: str, students: Students, offers_file: str,
+              offers: Offers) -> list[Problem]:
+    """Homes mostly (more than half) far from every offer, or offers mostly far from every
+    home: an input error that says which file's `lat` and `lon` look swapped (the check is
+    geometric, tied to no region). A few far rows: a notice naming their lines."""
+    st_lat, st_lon, of_lat, of_lon = students.lat, students.lon, offers.lat, offers.lon
+    far_homes = far_from_all(st_lat, st_lon, of_lat, of_lon, FAR_KM)
+    far_offers = far_from_all(of_lat, of_lon, st_lat, st_lon, FAR_KM)
+    if 2 * far_homes.sum() <= len(far_homes) and 2 * far_offers.sum() <= len(far_offers):
+        for file, rows, lines, what, other in (
+                (students_file, far_homes, students.lines, "domicile(s)", "de toute offre"),
+                (offers_file, far_offers, offers.lines, "offre(s)", "de tout domicile")):
+            if rows.any():
+                shown = [str(lines[r]) if lines is not None else f"#{r + 1}"
+                         for r in np.flatnonzero(rows)[:_LISTED_LINES]]
+                more = int(rows.sum()) - len(shown)
+                notify(f"Attention : {int(rows.sum())} {what} à plus de {FAR_KM:.0f} km "
+                       f"{other} ({file}, ligne{'s' if len(shown) > 1 else ''} "
+                       f"{', '.join(shown)}"
+                       + (f" et {more} autre(s)" if more > 0 else "")
+                       + ") : coordonnées à vérifier.")
+        return []
+
+    def swapped_fits(lat: np.ndarray, lon: np.ndarray, o_lat: np.ndarray,
+                     o_lon: np.ndarray) -> bool:
+        if (np.abs(lon) > 90).any():
+            return False
+        return 2 * far_from_all(lon, lat, o_lat, o_lon, FAR_KM).sum() <= len(lat)
+
+    counts = (f"{int(far_homes.sum())} domicile(s) sur {len(far_homes)} à plus de "
+              f"{FAR_KM:.0f} km de toute offre, {int(far_offers.sum())} offre(s) sur "
+              f"{len(far_offers)} à plus de {FAR_KM:.0f} km de tout domicile")
+    fits = [file for file, ok in (
+        (students_file, swapped_fits(st_lat, st_lon, of_lat, of_lon)),
+        (offers_file, swapped_fits(of_lat, of_lon, st_lat, st_lon))) if ok]
+    if len(fits) == 2:
+        # Swapping either file brings them together: the bundled geography (Normandy) tells
+        # which one lies where it should, when one of them does; else both are named.
+        fits = _off_the_map(students_file, students, offers_file, offers) or fits
+    if fits:
+        which = " ou ".join(fits)
+        return [Problem(fits[0], "des colonnes lat et lon dans le bon ordre : elles semblent "
+                        f"inversées{'' if len(fits) == 1 else ' (dans ' + which + ')'} ("
+                        f"{counts} ; une fois inversées, presque tout est à portée)",
+                        column="lat")]
+    return [Problem(students_file, f"des domiciles proches des offres de {offers_file} : "
+                    f"{counts} (vérifiez les colonnes lat et lon des deux fichiers : degrés "
+                    "décimaux WGS84, latitude dans lat)", column="lat")]
+
+
+def _off_the_map(students_file: str, students: Students, offers_file: str,
+                 offers: Offers) -> list[str]:
+    """The one file whose points are mostly off the bundled geography while the other's are
+    mostly on it ([] when that does not single one out: another region, or both off)."""
+    from affectation.geodata import load_communes
+
+    communes = load_communes()
+    c_lat, c_lon = communes["lat"].to_numpy(), communes["lon"].to_numpy()
+    off = [2 * far_from_all(lat, lon, c_lat, c_lon, 30.0).sum() > len(lat)
+           for lat, lon in ((students.lat, students.lon), (offers.lat, offers.lon))]
+    if off == [True, False]:
+        return [students_file]
+    if off == [False, True]:
+        return [offers_file]
+    return []
 
 
 def _input_file_exists(scenario: Scenario, key: str, path: Path, problems: list[Problem]) -> bool:
@@ -125,6 +211,10 @@ def read_students(path: Path, scenario: Scenario) -> Students:
     """Read students.csv (spec: students.csv)."""
     table = read_table(path, ("student_id", "school_id", "lat", "lon"))
     problems: list[Problem] = []
+    if len(table.frame) == 0:
+        # Nothing to place: a result would replace a good one with an empty one.
+        raise InputError([Problem(table.file, "au moins un élève (le fichier n'a que "
+                                  "l'en-tête)", line=table.header_line)])
     ids = check_identifiers(table, "student_id", problems, "élève")
     school = table.column("school_id")
     report_rows(table, "school_id", school == "", problems, "un UAI d'établissement non vide")
@@ -142,7 +232,8 @@ def read_students(path: Path, scenario: Scenario) -> Students:
     mode = np.array([mode_index.get(m, 0) for m in mode_text], dtype=np.int16)
 
     max_minutes = parse_float(
-        table, "max_minutes", problems, "un nombre de minutes >= 0", 0, np.inf, default=np.inf
+        table, "max_minutes", problems, f"un nombre de minutes entre 0 et {MAX_MINUTES:.0f}",
+        0, MAX_MINUTES, default=np.inf
     )
     priority = parse_bool(table, "priority", problems, default=False)
     needs_accessible = parse_bool(table, "needs_accessible", problems, default=False)
@@ -165,6 +256,7 @@ def read_students(path: Path, scenario: Scenario) -> Students:
         status=status,
         needs_accessible=needs_accessible.astype(bool),
         zone=table.column("zone") if table.has("zone") else None,
+        lines=table.lines,
     )
 
 
@@ -181,11 +273,10 @@ def read_offers(path: Path) -> tuple[Offers, Pairs]:
     lon = parse_float(table, "lon", problems, "une longitude entre -180 et 180", -180, 180)
     report_rows(table, "lat", table.column("lat") == "", problems, "une latitude (obligatoire)")
     report_rows(table, "lon", table.column("lon") == "", problems, "une longitude (obligatoire)")
-    capacity, _ = parse_int(table, "capacity", problems, "un entier >= 0 (places par semaine)")
-    period, _ = parse_int(table, "period", problems, "0, 1 ou 2", default=0)
-    bad_period = period > 2
-    report_rows(table, "period", bad_period, problems, "0, 1 ou 2")
-    period = np.where(bad_period, 0, period)
+    capacity, _ = parse_int(table, "capacity", problems,
+                            f"un entier entre 0 et {MAX_CAPACITY} (places par semaine)",
+                            high=MAX_CAPACITY)
+    period, _ = parse_int(table, "period", problems, "0, 1 ou 2", default=0, high=2)
     sector = table.column("sector")
     report_rows(
         table, "sector",
@@ -194,7 +285,9 @@ def read_offers(path: Path) -> tuple[Offers, Pairs]:
     )
     reserved = parse_bool(table, "reserved", problems, default=False)
     accessible = parse_bool(table, "accessible", problems, default=False)
-    min_group, has_min = parse_int(table, "min_group", problems, "un entier >= 1", low=1, default=0)
+    min_group, has_min = parse_int(table, "min_group", problems,
+                                   f"un entier entre 1 et {MAX_CAPACITY}", low=1, default=0,
+                                   high=MAX_CAPACITY)
 
     pair_text = table.column("pair_id")
     paired = pair_text != ""
@@ -237,6 +330,7 @@ def read_offers(path: Path) -> tuple[Offers, Pairs]:
         pair=pair,
         accessible=accessible.astype(bool),
         zone=table.column("zone") if table.has("zone") else None,
+        lines=table.lines,
     )
     open_w = offers.open_week
     a, b = members[:, 0], members[:, 1]

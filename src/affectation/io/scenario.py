@@ -14,6 +14,12 @@ from typing import Any
 from affectation.domain.params import (
     EQUITY_LEVELS,
     EQUITY_TERRITORIES,
+    MAX_DETOUR,
+    MAX_MINUTES,
+    MAX_SEED,
+    MAX_SPEED_KMH,
+    MAX_TIME_LIMIT_S,
+    MAX_WORKERS,
     REPAIR_MOVE_LEVELS,
     TRAVEL_MODELS,
     AddedLine,
@@ -79,7 +85,8 @@ class _Reader:
         return value
 
     def number(
-        self, table: dict[str, Any], prefix: str, key: str, default: Any = ..., minimum: float = 0
+        self, table: dict[str, Any], prefix: str, key: str, default: Any = ..., minimum: float = 0,
+        maximum: float = math.inf,
     ) -> Any:
         value = table.get(key, default)
         if value is ...:
@@ -88,15 +95,18 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(f"{prefix}.{key}", value, "un nombre")
             return None
-        if not math.isfinite(value) or value < minimum:
-            self.problem(f"{prefix}.{key}", value, f"un nombre fini >= {minimum}")
+        if not math.isfinite(value) or value < minimum or value > maximum:
+            upper = "" if math.isinf(maximum) else f" et <= {maximum:g}"
+            self.problem(f"{prefix}.{key}", value, f"un nombre fini >= {minimum:g}{upper}")
             return None
         return float(value)
 
-    def integer(self, table: dict[str, Any], prefix: str, key: str, default: int) -> Any:
+    def integer(self, table: dict[str, Any], prefix: str, key: str, default: int,
+                maximum: int = 2**53) -> Any:
         value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            self.problem(f"{prefix}.{key}", value, "un entier >= 0")
+        if (isinstance(value, bool) or not isinstance(value, int) or value < 0
+                or value > maximum):
+            self.problem(f"{prefix}.{key}", value, f"un entier entre 0 et {maximum}")
             return None
         return value
 
@@ -204,9 +214,10 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
 
     solver_t = r.table(data, "solver", required=False)
     r.known_keys(solver_t, "solver", _field_names(SolverParams))
-    time_limit = r.number(solver_t, "solver", "time_limit_s", 60.0, minimum=0.1)
-    seed = r.integer(solver_t, "solver", "seed", 0)
-    workers = r.integer(solver_t, "solver", "workers", 1)
+    time_limit = r.number(solver_t, "solver", "time_limit_s", 60.0, minimum=0.1,
+                          maximum=MAX_TIME_LIMIT_S)
+    seed = r.integer(solver_t, "solver", "seed", 0, maximum=MAX_SEED)
+    workers = r.integer(solver_t, "solver", "workers", 1, maximum=MAX_WORKERS)
     if workers == 0:
         r.problem("solver.workers", workers, "un entier >= 1")
 
@@ -260,7 +271,8 @@ def _read_equity(r: _Reader, table: dict[str, Any]) -> EquityParams:
     level = r.string(table, "equity", "max_min_level", "after_total")
     if level is not None and level not in EQUITY_LEVELS:
         r.problem("equity.max_min_level", level, '"after_total" ou "before_total"')
-    weight = r.number(table, "equity", "short_trips_for_priority", 1.0, minimum=1.0)
+    weight = r.number(table, "equity", "short_trips_for_priority", 1.0, minimum=1.0,
+                      maximum=1000.0)
     return EquityParams(max_min_schools=schools is True, max_min_territories=territories,
                         max_min_level=level, short_trips_for_priority=weight)
 
@@ -284,10 +296,11 @@ def _read_travel(r: _Reader, travel: dict[str, Any], base: Path = Path(".")
             continue
         r.known_keys(table, prefix, _field_names(ModeParams))
         values = {
-            "speed_kmh": r.number(table, prefix, "speed_kmh", minimum=1e-6),
-            "detour": r.number(table, prefix, "detour", minimum=1.0),
-            "access_minutes": r.number(table, prefix, "access_minutes"),
-            "max_minutes": r.number(table, prefix, "max_minutes"),
+            "speed_kmh": r.number(table, prefix, "speed_kmh", minimum=1e-6,
+                                  maximum=MAX_SPEED_KMH),
+            "detour": r.number(table, prefix, "detour", minimum=1.0, maximum=MAX_DETOUR),
+            "access_minutes": r.number(table, prefix, "access_minutes", maximum=MAX_MINUTES),
+            "max_minutes": r.number(table, prefix, "max_minutes", maximum=MAX_MINUTES),
         }
         if all(v is not None for v in values.values()):
             modes[mode] = ModeParams(**values)
@@ -362,8 +375,9 @@ def _read_gtfs(r: _Reader, travel: dict[str, Any], base: Path, known: tuple[str,
         elif isinstance(item, dict) and isinstance(item.get("path"), str) and item["path"]:
             r.known_keys(item, f"{p}.feeds", {"path", "shift_weeks"})
             shift = item.get("shift_weeks", 0)
-            if isinstance(shift, bool) or not isinstance(shift, int):
-                r.problem(f"{p}.feeds.shift_weeks", shift, "un nombre entier de semaines")
+            if isinstance(shift, bool) or not isinstance(shift, int) or abs(shift) > 5200:
+                r.problem(f"{p}.feeds.shift_weeks", shift, "un nombre entier de semaines "
+                          "(au plus 5200 : un siècle)")
                 shift = 0
             feeds.append(FeedParams(base / item["path"], shift))
         else:
@@ -372,12 +386,14 @@ def _read_gtfs(r: _Reader, travel: dict[str, Any], base: Path, known: tuple[str,
     values = {
         "arrive_by": _clock(r, table, p, "arrive_by", "09:00"),
         "leave_after": _clock(r, table, p, "leave_after", "16:30"),
-        "walk_kmh": r.number(table, p, "walk_kmh", 4.5, minimum=0.1),
-        "max_walk_m": r.number(table, p, "max_walk_m", 1000.0),
-        "max_transfers": r.integer(table, p, "max_transfers", 2),
-        "min_transfer_minutes": r.number(table, p, "min_transfer_minutes", 2.0),
-        "window_minutes": r.number(table, p, "window_minutes", 120.0, minimum=1.0),
-        "zone_m": r.number(table, p, "zone_m", 200.0, minimum=1.0),
+        "walk_kmh": r.number(table, p, "walk_kmh", 4.5, minimum=0.1, maximum=50.0),
+        "max_walk_m": r.number(table, p, "max_walk_m", 1000.0, maximum=100_000.0),
+        "max_transfers": r.integer(table, p, "max_transfers", 2, maximum=20),
+        "min_transfer_minutes": r.number(table, p, "min_transfer_minutes", 2.0,
+                                         maximum=MAX_MINUTES),
+        "window_minutes": r.number(table, p, "window_minutes", 120.0, minimum=1.0,
+                                   maximum=MAX_MINUTES),
+        "zone_m": r.number(table, p, "zone_m", 200.0, minimum=1.0, maximum=100_000.0),
     }
     lines = _read_added_lines(r, table.get("added_lines", []), f"{p}.added_lines")
     if any(v is None for v in values.values()) or not feeds and not lines:
@@ -412,8 +428,8 @@ def _read_added_lines(r: _Reader, raw: Any, p: str) -> tuple[AddedLine, ...]:
         if isinstance(minutes, int | float) and not isinstance(minutes, bool):
             minutes = [minutes] * (len(communes) - 1)
         if (not isinstance(minutes, list) or len(minutes) != len(communes) - 1
-                or not all(isinstance(m, int | float) and not isinstance(m, bool) and m > 0
-                           for m in minutes)):
+                or not all(isinstance(m, int | float) and not isinstance(m, bool)
+                           and 0 < m <= MAX_MINUTES for m in minutes)):
             r.problem(f"{q}.minutes", minutes, "un temps de parcours > 0 (minutes) entre "
                       "arrêts, ou une liste d'un temps par tronçon")
             continue

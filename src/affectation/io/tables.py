@@ -278,12 +278,17 @@ def parse_int(
     expected: str,
     low: int = 0,
     default: int | None = None,
+    high: int = 2**53,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Parse an integer column; returns (values, present). Empty cells: `default` or a problem."""
+    """Parse an integer column; returns (values, present). Empty cells: `default` or a problem.
+    A value beyond [`low`, `high`] is a problem, never cast (a huge value would wrap to a
+    negative integer)."""
     text = table.column(column).astype(str)
     empty = text == ""
     values = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64, copy=True)
-    bad = ~empty & (~np.isfinite(values) | (values != np.round(values)) | (values < low))
+    with np.errstate(invalid="ignore"):
+        bad = ~empty & (~np.isfinite(values) | (values != np.round(values)) | (values < low)
+                        | (values > high))
     if default is None:
         bad |= empty
     _report(table, column, bad, problems, expected)
