@@ -395,3 +395,20 @@ def test_real_solver_output_passes(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["check", str(scenario), str(out / "assignments.csv")])
     assert result.exit_code == 0, result.output
+
+
+def test_line_numbers_count_the_lines_of_a_multi_line_cell(tmp_path: Path) -> None:
+    """Issue 18, defect 9: after a reason written over two lines, rows were named one line
+    too early."""
+    from conftest import make_scenario, near
+
+    scenario = make_scenario(tmp_path, [{"student_id": "S1", **near()},
+                                        {"student_id": "S2", **near()}],
+                             [{"offer_id": "O1", "capacity": 0, **near(0.01)}])
+    path = tmp_path / "assignments.csv"
+    path.write_text(",".join(COLUMNS) + "\n"
+                    f'S1,{SCHOOL},,,,,unplaced,"première ligne\nseconde ligne"\n'
+                    f"ZZ,{SCHOOL},,,,,unplaced,raison\n"
+                    f"S2,{SCHOOL},,,,,unplaced,raison\n", encoding="utf-8")
+    found = [str(v) for v in check_files(scenario, path)]
+    assert any("ligne 4 : élève absent de students.csv" in v for v in found), found

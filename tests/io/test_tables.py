@@ -166,9 +166,10 @@ def test_duplicated_header_column_in_xlsx_is_an_error(tmp_path: Path) -> None:
     assert [(p.line, p.column) for p in err.value.problems] == [(1, "lat")]
 
 
-def test_non_utf8_file_names_its_line(tmp_path: Path) -> None:
+def test_a_file_mixing_utf8_and_windows_1252_names_its_line(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
-    path.write_bytes("student_id,school_id,lat,lon\nE1,X,1,0\nE2,Hérouville,1,0\n".encode("cp1252"))
+    path.write_bytes("student_id,school_id,lat,lon\nE1,Hérouville,1,0\n".encode()
+                     + "E2,Hérouville,1,0\n".encode("cp1252"))
     with pytest.raises(InputError) as err:
         read_table(path, REQUIRED)
     [problem] = err.value.problems
@@ -188,13 +189,14 @@ def test_non_utf8_line_is_right_after_a_bom(tmp_path: Path) -> None:
 def test_every_non_utf8_cell_is_named(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     text = 'student_id;school_id;lat;lon;note\nE1;Hérouville;1;0;"a\nbé"\nE2;X;1;0;\nÉ3;X;1;0;\n'
-    path.write_bytes(text.encode("cp1252"))
+    path.write_bytes("student_id;school_id;lat;lon;note\nE0;Caen é;1;0;\n".encode()
+                     + text.split("\n", 1)[1].encode("cp1252"))
     with pytest.raises(InputError) as err:
         read_table(path, REQUIRED)
     assert [(p.line, p.column, p.value) for p in err.value.problems] == [
-        (2, "school_id", "H\ufffdrouville"),
-        (3, "note", "a\nb\ufffd"),
-        (5, "student_id", "\ufffd3"),
+        (3, "school_id", "H\ufffdrouville"),
+        (4, "note", "a\nb\ufffd"),
+        (6, "student_id", "\ufffd3"),
     ]
 
 
@@ -445,3 +447,85 @@ def test_many_duplicate_identifiers_are_fast_and_all_reported(tmp_path: Path) ->
     assert len(problems) == 20_000 - 100
     assert (problems[0].line, problems[0].value) == (102, "A0")
     assert "ligne 2" in problems[0].expected
+
+
+# -- Issue 18: tables as coordinators save them ------------------------------------------------
+
+
+def test_a_french_excel_csv_is_read_as_windows_1252(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Defect 9: French Excel's CSV (Windows-1252, `;`, decimal comma) was rejected one line
+    per accented cell."""
+    path = tmp_path / "s.csv"
+    path.write_bytes("student_id;school_id;lat;lon;note\nE1;Hérouville;49,18;-0,37;élève "
+                     "à l’heure\n".encode("cp1252"))
+    with caplog.at_level("WARNING", logger="affectation.notices"):
+        table = read_table(path, REQUIRED)
+    assert table.column("school_id").tolist() == ["Hérouville"]
+    assert table.column("note").tolist() == ["élève à l’heure"]
+    assert table.decimal_comma
+    assert "s.csv" in caplog.text and "Windows-1252" in caplog.text
+
+
+def _book(path: Path, sheets: dict[str, list[list[object]]],
+          merged: dict[str, list[str]] | None = None) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+        for ref in (merged or {}).get(name, []):
+            sheet.merge_cells(ref)
+    book.save(path)
+    return path
+
+
+def test_a_title_row_above_the_header_is_found(tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    path = _book(tmp_path / "s.xlsx", {"Feuil1": [
+        ["Élèves de seconde 2026", None, None, None], [None] * 4,
+        ["student_id", "school_id", "lat", "lon"], ["E1", "X", 49.18, -0.37]]},
+        merged={"Feuil1": ["A1:D1"]})
+    with caplog.at_level("WARNING", logger="affectation.notices"):
+        table = read_table(path, REQUIRED)
+    assert table.header_line == 3 and table.lines.tolist() == [4]
+    assert "ligne 3" in caplog.text
+
+
+def test_a_header_further_down_is_hinted(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.csv", "Liste;;;\nEnvoyée le 3 juin;x;y;z\n;;;\n"
+                  "student_id;school_id;lat;longitude\nE1;X;1;0\n")
+    with pytest.raises(InputError) as err:
+        read_table(path, REQUIRED)
+    assert "la ligne d'en-tête semble être la ligne 4" in err.value.message()
+
+
+def test_the_sheet_is_chosen_by_name(tmp_path: Path) -> None:
+    """Defect 9: data on the second sheet got no hint; `file.xlsx#Sheet` names the sheet."""
+    path = _book(tmp_path / "s.xlsx", {"Notice": [["Mode d'emploi"]], "Élèves": [
+        ["student_id", "school_id", "lat", "lon"], ["E1", "X", 49.18, -0.37]]})
+    with pytest.raises(InputError) as err:
+        read_table(path, REQUIRED)
+    assert "s.xlsx#Élèves" in err.value.message()
+    table = read_table(Path(f"{path}#Élèves"), REQUIRED)
+    assert table.column("student_id").tolist() == ["E1"]
+    with pytest.raises(InputError, match="Feuille9"):
+        read_table(Path(f"{path}#Feuille9"), REQUIRED)
+
+
+def test_vertically_merged_cells_are_filled_down(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Defect 9: vertically merged cells dropped offers as « lieu inconnu »."""
+    path = _book(tmp_path / "o.xlsx", {"Offres": [
+        ["offer_id", "employer_name", "postcode", "city", "capacity"],
+        ["A", "Mairie", "14000", "Caen", 1], ["B", "Musée", None, None, 2],
+        ["C", "École", None, None, 1], ["D", "Garage", "50100", "Cherbourg", 1]]},
+        merged={"Offres": ["C2:C4", "D2:D4"]})
+    with caplog.at_level("WARNING", logger="affectation.notices"):
+        table = read_table(path, ("offer_id",))
+    assert table.column("city").tolist() == ["Caen", "Caen", "Caen", "Cherbourg"]
+    assert table.column("postcode").tolist() == ["14000", "14000", "14000", "50100"]
+    assert "C2:C4" in caplog.text

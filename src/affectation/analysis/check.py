@@ -69,20 +69,25 @@ def check_allocation(instance: Instance, table: Table | pd.DataFrame) -> list[Vi
                           + ", ".join(missing))]
     text = {c: frame[c].fillna("").astype(str).str.strip().to_numpy(dtype=object)
             for c in COLUMNS}
-    return _Checker(instance, text).run()
+    lines = table.lines if isinstance(table, Table) else None
+    return _Checker(instance, text, lines).run()
 
 
 class _Checker:
     """Aligns the assignment rows on the input pupils, then applies each rule in turn."""
 
-    def __init__(self, instance: Instance, text: dict[str, np.ndarray]) -> None:
+    def __init__(self, instance: Instance, text: dict[str, np.ndarray],
+                 lines: np.ndarray | None = None) -> None:
         self.inst = instance
         self.text = text
         self.out: list[Violation] = []
         st, of = instance.students, instance.offers
         self.ids = st.ids
         n_rows = len(text["student_id"])
-        self.row_line = np.arange(n_rows) + 2  # header is line 1
+        # The file line of each row (a quoted cell may span lines); else header + row.
+        self.row_line = lines if lines is not None else np.arange(n_rows) + 2
+        self.student_line = (st.lines if st.lines is not None
+                             else np.arange(st.n, dtype=np.int64) + 2)
         # Rows -> pupils: unknown ids give -1; a duplicated id counts at its first row only.
         self.pupil_of_row = pd.Index(st.ids).get_indexer(text["student_id"])
         self.duplicate = pd.Series(text["student_id"]).duplicated(keep="first").to_numpy()
@@ -181,11 +186,12 @@ class _Checker:
             self.add("rows", f"ligne {self.row_line[r]} : élève en double (déjà ligne "
                      f"{self.row_line[self.row_of[p]]})", int(p))
         for p in np.flatnonzero(~self.present):
-            self.add("rows", f"absent de assignments.csv (ligne {p + 2} de students.csv)", int(p))
+            self.add("rows", f"absent de assignments.csv (ligne {self.student_line[p]} de "
+                     "students.csv)", int(p))
         for r in self.first_rows[_out_of_order(self.pupil_of_row[self.first_rows])]:
             p = self.pupil_of_row[r]
             self.add("rows", f"ligne {self.row_line[r]} : hors de l'ordre de students.csv "
-                     f"(élève de la ligne {p + 2})", int(p))
+                     f"(élève de la ligne {self.student_line[p]})", int(p))
         st = self.inst.students
         for p in self.pupils[self.school[self.pupils] != st.school[self.pupils]]:
             self.add("rows", f"school_id « {self.school[p]} » au lieu de « {st.school[p]} »",

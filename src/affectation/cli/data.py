@@ -169,10 +169,11 @@ def _finish_import(result: OfferImport | StudentImport, text: str | None, out_pa
     print the summary (and the rejections when there is no report); exit 1 when nothing
     was kept."""
     from affectation.io.atomic import write_files
+    from affectation.io.output import protect_csv
 
-    files = {report_path: result.report_csv()} if report_path is not None else {}
+    files = {report_path: protect_csv(result.report_csv())} if report_path is not None else {}
     if text is not None:
-        files[out_path] = text
+        files[out_path] = protect_csv(text)
     try:
         write_files(files)
     except InputError as exc:

@@ -146,7 +146,9 @@ def suggest(scenario: Path, result_dir: Path, student_id: str, top: int, as_csv:
     found = suggest_offers(instance, result.allocation, reachable(instance, travel), travel,
                            student)
     if as_csv:
-        click.echo(suggestions_csv(instance, found, top), nl=False)
+        from affectation.io.output import protect_csv
+
+        click.echo(protect_csv(suggestions_csv(instance, found, top)), nl=False)
     else:
         click.echo(suggestions_table(instance, result.allocation, student, found, top,
                                      instance.scenario.output.language), nl=False)

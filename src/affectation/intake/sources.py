@@ -16,7 +16,7 @@ import pandas as pd
 
 from affectation.errors import InputError, Problem
 from affectation.intake.mapping import apply_mapping, load_mapping
-from affectation.io.tables import Table, read_table
+from affectation.io.tables import Table, read_table, split_sheet
 
 OFFER_COLUMNS = ("offer_id", "employer_id", "employer_name", "lat", "lon", "capacity", "period",
                  "sector", "reserved", "accessible", "pair_id", "min_group")
@@ -50,7 +50,7 @@ def parse_source(text: str, default_mapping: Path | None = None) -> Source:
     if not sep:
         path_text, mapping_text = text, ""
     path = Path(path_text)
-    suffix = path.suffix.lower()
+    suffix = split_sheet(path)[0].suffix.lower()
     if suffix != ".json" and suffix not in SPREADSHEET_SUFFIXES:
         raise InputError([Problem(text, "une source .json (plateforme nationale), .csv ou "
                                   ".xlsx (tableur)")])
@@ -129,8 +129,8 @@ def read_sheet(source: Source, targets: tuple[str, ...], required: tuple[str, ..
     if source.mapping is None:
         return read_table(source.path, required)
     mapping = load_mapping(source.mapping, targets)
-    table = apply_mapping(read_table(source.path, ()), mapping)
-    return table
+    expected = tuple(dict.fromkeys(mapping.columns.values()))
+    return apply_mapping(read_table(source.path, (), expected=expected), mapping)
 
 
 def record_label(source: Source, line: int) -> str:

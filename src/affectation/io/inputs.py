@@ -34,6 +34,7 @@ from affectation.io.tables import (
     parse_int,
     read_table,
     report_rows,
+    split_sheet,
 )
 
 
@@ -171,7 +172,7 @@ def _off_the_map(students_file: str, students: Students, offers_file: str,
 
 def _input_file_exists(scenario: Scenario, key: str, path: Path, problems: list[Problem]) -> bool:
     """Is the input file named by `inputs.KEY` there? If not, a problem names the key."""
-    if path.is_file():
+    if split_sheet(path)[0].is_file():
         return True
     what = "un fichier, pas un dossier" if path.is_dir() else "un fichier existant"
     problems.append(Problem(

@@ -6,10 +6,18 @@ input error. `changed=True` (repair) accepts a result of the same campaign whose
 since changed: rows of pupils no longer in the pupils file are kept aside (`removed`), offer
 ids no longer in the offers file become `GONE`; a file whose pupils are mostly unknown is not
 a result of this campaign.
+
+Either way the file must be whole (our writer always ends it with a line break, every row has
+the header's eight fields, and the rows are as many as summary.json's `students`) and of this
+campaign: the scenario's name in summary.json, and most rows' pupils at the school
+students.csv gives them (or, for pupils since removed, at a school it knows). Inputs may have
+changed since: a repair follows changes.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -39,6 +47,7 @@ def assignments_path(result_dir: Path) -> Path:
 
 def read_assignments(instance: Instance, path: Path, changed: bool = False) -> PreviousResult:
     """Read `assignments.csv` at `path` (see the module docstring for `changed`)."""
+    _check_whole(Path(path))
     table = read_table(path, ASSIGNMENT_COLUMNS)
     frame = table.frame
     st, of = instance.students, instance.offers
@@ -46,6 +55,7 @@ def read_assignments(instance: Instance, path: Path, changed: bool = False) -> P
     offer_of = {oid: j for j, oid in enumerate(of.ids)}
     ids = frame["student_id"].tolist()
     rows = [student_of.get(sid, -1) for sid in ids]
+    _check_campaign(instance, Path(path), table.file, rows, frame["school_id"].tolist())
     if changed:
         known = sum(r >= 0 for r in rows)
         if not ids or known < MIN_KNOWN_SHARE * len(ids):
@@ -90,6 +100,58 @@ def read_assignments(instance: Instance, path: Path, changed: bool = False) -> P
         raise InputError(problems)
     return PreviousResult(allocation=allocation, offer_text=text, kind=kind, reason=reason,
                           listed=listed, removed=tuple(removed))
+
+
+def _check_whole(path: Path) -> None:
+    """The file as our writer leaves it: ended by a line break, every row of the header's
+    width (a cut file has a short last row, or none)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return  # read_table reports it with its place
+    file = path.name
+    cut = "fichier tronqué ? relancez « affectation solve » ou reprenez une copie entière"
+    if text and not text.endswith("\n"):
+        raise InputError([Problem(file, f"un fichier complet : la dernière ligne n'est pas "
+                                  f"terminée ({cut})", line=text.count("\n") + 1)])
+    reader = csv.reader(io.StringIO(text, newline=""))
+    width = len(ASSIGNMENT_COLUMNS)
+    previous = 0
+    try:
+        for row in reader:
+            start, previous = previous + 1, reader.line_num
+            if row and len(row) != width:
+                raise InputError([Problem(file, f"une ligne de {width} champs, trouvé "
+                                          f"{len(row)} ({cut})", line=start)])
+    except csv.Error:
+        return  # read_table reports it with its place
+
+
+def _check_campaign(instance: Instance, path: Path, file: str, rows: list[int],
+                    schools: list[str]) -> None:
+    """The result is of this campaign (module docstring); an `InputError` otherwise."""
+    st = instance.students
+    summary_path = path.parent / "summary.json"
+    if summary_path.is_file():
+        summary = read_summary(summary_path, {"scenario": str, "students": int})
+        if summary["students"] != len(rows):
+            raise InputError([Problem(file, f"autant d'élèves que summary.json en annonce "
+                                      f"({summary['students']}) : {len(rows)} listé(s) "
+                                      "(fichier tronqué ou modifié ?)")])
+        if summary["scenario"] != instance.scenario.name:
+            raise InputError([Problem(str(summary_path), f"un résultat de cette campagne : "
+                                      f"il est de « {summary['scenario']} », ce scénario est "
+                                      f"« {instance.scenario.name} »", column="scenario")])
+    if not rows:
+        return
+    known_schools = set(st.school.tolist())
+    fits = sum((school == st.school[i]) if i >= 0 else (school in known_schools)
+               for i, school in zip(rows, schools, strict=True))
+    if fits < MIN_KNOWN_SHARE * len(rows):
+        raise InputError([Problem(file, f"un résultat de cette campagne : {len(rows) - fits} "
+                                  f"élève(s) sur {len(rows)} y ont un autre établissement "
+                                  "(school_id) que dans le fichier des élèves actuel",
+                                  column="school_id")])
 
 
 REPORT_FILES = ("summary.json", "assignments.csv", "indicators.csv")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from affectation.errors import InputError, Problem
+from affectation.errors import InputError, Problem, notify
 
 TRUE_WORDS = frozenset({"1", "true", "oui", "yes", "vrai"})
 FALSE_WORDS = frozenset({"0", "false", "non", "no", "faux"})
@@ -67,14 +67,48 @@ class _Raw:
     decimal_comma: bool
 
 
-def read_table(path: Path, required: tuple[str, ...]) -> Table:
-    """Read a CSV (`,` or `;`, UTF-8 with or without BOM) or XLSX first sheet as strings."""
+# A spreadsheet's rows above its header (a title, a date) are looked through this far.
+HEADER_SEARCH_ROWS = 10
+# Bytes forming UTF-8 sequences of two to four bytes: a file holding some is UTF-8 somewhere.
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Escaping that our CSV outputs carry (`io.output.spreadsheet_cell`): taken off when read.
+_PROTECTED = "=+-@'\t\r"
+
+
+def split_sheet(path: Path) -> tuple[Path, str | None]:
+    """`classeur.xlsx#Feuille2` -> (classeur.xlsx, "Feuille2"): a workbook's sheet chosen by
+    name (beyond the v1 spec); any other path -> (path, None)."""
     path = Path(path)
-    file = path.name
+    name, sep, sheet = path.name.rpartition("#")
+    if sep and name.lower().endswith((".xlsx", ".xlsm")) and not path.exists():
+        return path.with_name(name), sheet
+    return path, None
+
+
+def read_table(path: Path, required: tuple[str, ...],
+               expected: tuple[str, ...] | None = None) -> Table:
+    """Read a CSV (`,` or `;`, UTF-8 with or without BOM, else Windows-1252) or an XLSX sheet
+    (the first, or the one named after `#`) as strings.
+
+    A title above the header is skipped when a row within the first ten holds every column of
+    `expected` (default: `required`), and hinted otherwise; merged cells of a workbook are
+    filled with their first cell's value (both noticed on stderr)."""
+    path, sheet = split_sheet(Path(path))
+    file = path.name if sheet is None else f"{path.name}#{sheet}"
     if not path.is_file():
         raise InputError([Problem(str(path), "un fichier existant")])
-    raw = _read_xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path)
-    problems = _header_problems(file, raw, required)
+    wanted = required if expected is None else expected
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        records, merged = _read_xlsx(path, sheet)
+        raw = _table_of(file, records, wanted, merged)
+        problems = _header_problems(file, raw, required)
+        if problems and sheet is None:
+            problems.extend(_other_sheets(path, wanted))
+    else:
+        raw = _read_csv(path, wanted)
+        problems = _header_problems(file, raw, required)
     if problems:
         raise InputError(problems)
     keep = [j for j, name in enumerate(raw.header) if name]
@@ -83,6 +117,14 @@ def read_table(path: Path, required: tuple[str, ...]) -> Table:
     frame = pd.DataFrame(rows, columns=names, dtype=object)
     return Table(file=file, frame=frame, lines=np.asarray(raw.lines, dtype=np.int64),
                  decimal_comma=raw.decimal_comma, header_line=raw.header_line)
+
+
+def unprotect(cell: str) -> str:
+    """A cell with the leading apostrophe of our CSV outputs taken off (`'=x` -> `=x`; see
+    `io.output.spreadsheet_cell`): our own outputs read back as they were."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in _PROTECTED:
+        return cell[1:]
+    return cell
 
 
 def _header_problems(file: str, raw: _Raw, required: tuple[str, ...]) -> list[Problem]:
@@ -110,68 +152,136 @@ def _shown(value: str) -> str:
     return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 1] + "…"
 
 
-def _read_csv(path: Path) -> _Raw:
+def _decode(file: str, data: bytes) -> tuple[str, bool]:
+    """The file's text: UTF-8 (BOM allowed); else Windows-1252 (French Excel's « CSV ») when
+    the file holds no UTF-8 sequence at all, said on stderr; else the UTF-8 reading with the
+    bytes that are not UTF-8 as lone surrogates (True: reported cell by cell)."""
+    bom = data.startswith(codecs.BOM_UTF8)
+    if bom:
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        pass
+    if not bom and not _UTF8_MULTIBYTE.search(data):
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            text = ""
+        if text and not _CONTROL.search(text):
+            notify(f"{file} : lu en Windows-1252 (ce n'est pas de l'UTF-8 ; « CSV UTF-8 » dans "
+                   "Excel l'évite).")
+            return text, False
+    return data.decode("utf-8", "surrogateescape"), True
+
+
+def _delimiter(text: str) -> str:
+    """`;` or `,`: the one more frequent on the first line holding either (titles above a
+    header may hold none)."""
+    for line in text.split("\n", HEADER_SEARCH_ROWS + 1)[:HEADER_SEARCH_ROWS + 1]:
+        if ";" in line or "," in line:
+            return ";" if line.count(";") > line.count(",") else ","
+    return ","
+
+
+def _read_csv(path: Path, expected: tuple[str, ...]) -> _Raw:
     file = path.name
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError([Problem(str(path), f"un fichier lisible ({exc.strerror})")]) from None
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    # Never fails: bytes that are not UTF-8 become lone surrogates, reported below with the
-    # line and column where they stand.
-    text = data.decode("utf-8", "surrogateescape")
-    first = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    text, mixed = _decode(file, data)
+    delimiter = _delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    problems: list[Problem] = []
-    header: list[str] | None = None
-    header_line = 1
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    width = 0
+    records: list[tuple[int, list[str]]] = []
     previous = 0
     try:
         for row in reader:
             start, previous = previous + 1, reader.line_num
-            if header is None:
-                if not row:
-                    continue
-                header = [c.strip() for c in row]
-                header_line, width = start, len(row)
-                if not any(header):
-                    raise InputError([Problem(file, "un en-tête de colonnes", line=start)])
-                continue
-            if len(row) != width:
-                if not row:
-                    continue  # blank line
-                if len(row) > width:
-                    extra = row[width:]
-                    if any(c.strip() for c in extra):
-                        problems.append(Problem(
-                            file,
-                            f"autant de champs que l'en-tête ({width}), trouvé {len(row)} "
-                            f"(séparateur « {delimiter} » en trop ou cellule hors colonne)",
-                            line=start, value=_shown(delimiter.join(extra))))
-                        continue
-                    row = row[:width]
-                else:
-                    row = row + [""] * (width - len(row))
-            cells = [c.strip() for c in row]
-            if any(cells):
-                rows.append(cells)
-                lines.append(start)
+            records.append((start, row))
     except csv.Error as exc:
-        raise InputError(problems + [Problem(
+        raise InputError([Problem(
             file, f"un CSV bien formé : {_csv_error(str(exc), delimiter)}",
             line=previous + 1)]) from None
-    if header is None:
+    raw = _table_of(file, records, expected, {}, delimiter)
+    raw.decimal_comma = delimiter == ";"
+    if mixed:
+        problems = _encoding_problems(file, raw.header, raw.header_line, raw.rows, raw.lines)
+        if problems:
+            raise InputError(problems)
+    return raw
+
+
+def _table_of(file: str, records: list[tuple[int, list[str]]], expected: tuple[str, ...],
+              merged: dict[str, str], delimiter: str = ",") -> _Raw:
+    """Header and rows from the file's records (line, cells): the header is the first
+    non-empty record, or the first of the next ones holding every `expected` column."""
+    filled = [(line, cells) for line, cells in records if any(c.strip() for c in cells)]
+    if not filled:
         raise InputError([Problem(file, "un en-tête de colonnes", line=1)])
-    if _UNDECODABLE.search(text):
-        problems.extend(_encoding_problems(file, header, header_line, rows, lines))
+    at = _header_at(file, filled, expected)
+    header_line = filled[at][0]
+    header = [c.strip() for c in filled[at][1]]
+    width = len(header)
+    problems: list[Problem] = []
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for start, row in records:
+        if start <= header_line:
+            continue
+        if len(row) > width:
+            extra = row[width:]
+            if any(c.strip() for c in extra):
+                problems.append(Problem(
+                    file,
+                    f"autant de champs que l'en-tête ({width}), trouvé {len(row)} "
+                    f"(séparateur « {delimiter} » en trop ou cellule hors colonne)",
+                    line=start, value=_shown(delimiter.join(extra))))
+                continue
+            row = row[:width]
+        elif len(row) < width:
+            row = row + [""] * (width - len(row))
+        cells = [unprotect(c.strip()) for c in row]
+        if any(cells):
+            rows.append(cells)
+            lines.append(start)
     if problems:
         raise InputError(problems)
-    return _Raw(header, rows, lines, header_line, delimiter == ";")
+    data_ranges = [ref for ref, first in merged.items() if int(first) > header_line]
+    if data_ranges:
+        shown = ", ".join(data_ranges[:10]) + (" …" if len(data_ranges) > 10 else "")
+        notify(f"{file} : {len(data_ranges)} groupe(s) de cellules fusionnées, chaque cellule "
+               f"prend la valeur de la première ({shown}).")
+    return _Raw(header, rows, lines, header_line, False)
+
+
+def _header_at(file: str, filled: list[tuple[int, list[str]]],
+               expected: tuple[str, ...]) -> int:
+    """Index in `filled` of the header: 0, or a later row (within the first ten) holding every
+    `expected` column when the first does not (its rows above are said on stderr)."""
+    if not expected:
+        return 0
+    wanted = set(expected)
+
+    def found(k: int) -> int:
+        return len(wanted & {c.strip() for c in filled[k][1]})
+
+    if found(0) == len(wanted):
+        return 0
+    scores = [found(k) for k in range(min(len(filled), HEADER_SEARCH_ROWS))]
+    best = int(np.argmax(scores))
+    if scores[best] == len(wanted):
+        notify(f"{file} : la ligne d'en-tête est la ligne {filled[best][0]} ; les lignes "
+               f"au-dessus (titre) sont ignorées.")
+        return best
+    if scores[best] > scores[0]:
+        raise InputError([Problem(file, f"la ligne d'en-tête semble être la ligne "
+                                  f"{filled[best][0]} (lignes au-dessus : titre ?) ; il lui "
+                                  "manque : " + ", ".join(c for c in expected
+                                                          if c not in {x.strip() for x in
+                                                                       filled[best][1]}),
+                                  line=filled[best][0])])
+    return 0
 
 
 def _csv_error(message: str, delimiter: str) -> str:
@@ -184,8 +294,10 @@ def _csv_error(message: str, delimiter: str) -> str:
 
 def _encoding_problems(file: str, header: list[str], header_line: int,
                        rows: list[list[str]], lines: list[int]) -> list[Problem]:
-    """One problem per cell holding bytes that are not UTF-8, at the line of the byte."""
-    expected = "un fichier encodé en UTF-8 (enregistrer le fichier en « CSV UTF-8 »)"
+    """One problem per cell holding bytes that are not UTF-8, at the line of the byte (the
+    file mixes UTF-8 with another encoding, or is neither UTF-8 nor Windows-1252)."""
+    expected = ("un fichier encodé en UTF-8 d'un bout à l'autre (d'autres lignes le sont ; "
+                "enregistrer le fichier en « CSV UTF-8 »)")
     problems: list[Problem] = []
     records = [(header_line, header, True)]
     records += [(line, row, False) for line, row in zip(lines, rows, strict=True)]
@@ -202,7 +314,13 @@ def _encoding_problems(file: str, header: list[str], header_line: int,
     return problems
 
 
-def _read_xlsx(path: Path) -> _Raw:
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _read_xlsx(path: Path, sheet_name: str | None
+               ) -> tuple[list[tuple[int, list[str]]], dict[str, str]]:
+    """A sheet's rows (line, cells as text), merged ranges filled with their first cell's
+    value, and those ranges (ref -> first row)."""
     try:
         import openpyxl
     except ImportError:
@@ -211,30 +329,37 @@ def _read_xlsx(path: Path) -> _Raw:
         ) from None
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            sheet = workbook.worksheets[0]
-            sheet_rows = [[_cell_text(v) for v in row]
-                          for row in sheet.iter_rows(min_row=1, values_only=True)]
-        finally:
-            workbook.close()
     except Exception as exc:  # noqa: BLE001 - any unreadable workbook is an input error
         raise InputError([Problem(path.name, f"un classeur XLSX lisible ({exc})")]) from None
-    header: list[str] | None = None
-    header_line = 1
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    for line, cells in enumerate(sheet_rows, start=1):
-        if header is None:
-            if any(cells):
-                header, header_line = cells, line
-            continue
-        cells = (cells + [""] * (len(header) - len(cells)))[: len(header)]
-        if any(cells):
-            rows.append(cells)
-            lines.append(line)
-    if header is None:
-        raise InputError([Problem(path.name, "un en-tête de colonnes", line=1)])
-    return _Raw(header, rows, lines, header_line, False)
+    try:
+        if sheet_name is not None and sheet_name not in workbook.sheetnames:
+            names = ", ".join(f"« {n} »" for n in workbook.sheetnames)
+            raise InputError([Problem(f"{path.name}#{sheet_name}", f"une feuille du classeur "
+                                      f"(feuilles : {names})")])
+        sheet = workbook[sheet_name] if sheet_name is not None else workbook.worksheets[0]
+        try:
+            rows = [[_cell_text(v) for v in row]
+                    for row in sheet.iter_rows(min_row=1, values_only=True)]
+            with sheet._get_source() as source:  # merged ranges: openpyxl's read-only mode
+                xml = source.read()              # does not give them
+        except Exception as exc:  # noqa: BLE001
+            raise InputError([Problem(path.name, f"un classeur XLSX lisible ({exc})")]) from None
+    finally:
+        workbook.close()
+    merged: dict[str, str] = {}
+    for found in _MERGE.finditer(xml):
+        c1, r1, c2, r2 = (g.decode() for g in found.groups())
+        top, bottom = int(r1), int(r2)
+        left, right = _column_index(c1), _column_index(c2)
+        value = rows[top - 1][left] if top - 1 < len(rows) and left < len(rows[top - 1]) else ""
+        for r in range(top - 1, min(bottom, len(rows))):
+            row = rows[r]
+            if len(row) <= right:
+                row.extend([""] * (right + 1 - len(row)))
+            for c in range(left, right + 1):
+                row[c] = value
+        merged[f"{c1}{r1}:{c2}{r2}"] = r1
+    return list(enumerate(rows, start=1)), merged
 
 
 def _cell_text(value: Any) -> str:
@@ -246,6 +371,35 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch) - ord("A") + 1
+    return index - 1
+
+
+def _other_sheets(path: Path, expected: tuple[str, ...]) -> list[Problem]:
+    """A hint naming the other sheets of the workbook that hold the expected columns."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - already reported by the first read
+        return []
+    try:
+        hits = []
+        for sheet in workbook.worksheets[1:]:
+            head = [[_cell_text(v) for v in row] for row in
+                    sheet.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS, values_only=True)]
+            if any(set(expected) <= {c for c in row} for row in head):
+                hits.append(sheet.title)
+    finally:
+        workbook.close()
+    return [Problem(path.name, f"les colonnes sur la première feuille : elles sont sur la "
+                    f"feuille « {name} » ; nommez-la après le fichier : {path.name}#{name}")
+            for name in hits]
 
 
 def parse_float(

@@ -3,8 +3,10 @@
 French Excel opens a `,`-separated CSV in one column; a workbook has no such trouble. One sheet
 per CSV table, named after the file. Numbers become numeric cells, except in identifier
 columns (pupil, school, offer, territory, commune, EPCI ids), which stay text so that
-`0140052F` or `00123` are never altered. The bytes are deterministic: fixed document dates
-and fixed timestamps inside the zip archive.
+`0140052F` or `00123` are never altered. Every other cell is written as text, never as a
+formula: an identifier such as `=HYPERLINK(...)` stays inert (the CSV tables carry it with a
+leading apostrophe, `io.output.spreadsheet_cell`, taken off here). The bytes are
+deterministic: fixed document dates and fixed timestamps inside the zip archive.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from affectation.io.atomic import write_result_folder
+from affectation.io.output import protect_csv, spreadsheet_text, unprotect_csv
 
 WORKBOOK_NAME = "resultats.xlsx"
 _FIXED_DATE = datetime(2000, 1, 1)
@@ -57,17 +60,21 @@ def workbook_bytes(tables: dict[str, str]) -> bytes:
         if not rows:
             continue
         header = rows[0]
-        sheet.append(header)
         numeric = [not _is_identifier(c) for c in header]
-        for row in rows[1:]:
-            cells: list[str | int | float | None] = []
-            for k, value in enumerate(row):
+        for r, row in enumerate(rows, start=1):
+            for k, cell_text in enumerate(row, start=1):
+                value = spreadsheet_text(cell_text)
                 if value == "":
-                    cells.append(None)
                     continue
-                number = _number(value) if k < len(numeric) and numeric[k] else None
-                cells.append(value if number is None else number)
-            sheet.append(cells)
+                number = (_number(value) if r > 1 and k - 1 < len(numeric) and numeric[k - 1]
+                          else None)
+                cell = sheet.cell(row=r, column=k)
+                if number is not None:
+                    cell.value = number
+                else:
+                    # Assigned as a value, a text starting with `=` would become a formula.
+                    cell.value = value
+                    cell.data_type = "s"
         sheet.freeze_panes = "A2"
     raw = io.BytesIO()
     book.save(raw)
@@ -102,6 +109,8 @@ def write_folder(out_dir: Path, files: dict[str, str | bytes], xlsx: bool = Fals
     """Write `files` (name -> content) as the result folder `out_dir` of `command`,
     atomically (`io.atomic`: only over a result folder or an empty one), with the workbook of
     its tables when `xlsx`."""
+    files = {name: protect_csv(content) if name.endswith(".csv") and isinstance(content, str)
+             else content for name, content in files.items()}
     if xlsx:
         files = with_workbook(files)
     write_result_folder(out_dir, {name: _constant(content) for name, content in files.items()},
@@ -113,13 +122,16 @@ def _constant(content: str | bytes) -> Callable[[], str | bytes]:
 
 
 def read_folder(out_dir: Path) -> dict[str, str | bytes]:
-    """The files of a result folder (top level, name order): text for CSV and JSON files,
-    bytes for the others; the workbook is left out (it is rebuilt from the tables)."""
+    """The files of a result folder (top level, name order): text for CSV and JSON files
+    (CSV cells as the texts they stand for), bytes for the others; the workbook and the
+    marker are left out (they are rebuilt)."""
     files: dict[str, str | bytes] = {}
     for path in sorted(Path(out_dir).iterdir()):
         if not path.is_file() or path.name == WORKBOOK_NAME or path.name.startswith("."):
             continue
-        if path.suffix in (".csv", ".json"):
+        if path.suffix == ".csv":
+            files[path.name] = unprotect_csv(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".json":
             files[path.name] = path.read_text(encoding="utf-8")
         else:
             files[path.name] = path.read_bytes()
