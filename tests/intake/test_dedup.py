@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 
 from affectation.intake.dedup import (
@@ -118,3 +120,81 @@ def test_merge_default_capacity_yields_and_exact_position_wins():
     assert any("position exacte reprise" in n for n in notes)
     alone, none = merge([kept], [0])
     assert alone == kept and none == []
+
+
+# -- Issue 18: near-linear blocking, rapidfuzz, duplicates within one source --------------------
+
+
+def test_within_one_source_a_likely_duplicate_is_flagged_never_merged():
+    """Campaign issue 15: two posts of one source meeting the rule are flagged, not merged."""
+    records = [offer(0, source_id="a"), offer(0, source_id="b", metres_east=50),
+               offer(1, source_id="c")]
+    found = find_duplicates(records)
+    assert list(found.into) == [0, 1, 0]
+    assert list(found.same_source) == [-1, 0, -1]
+
+
+def _reference(cands, weeks=None):
+    """The rule applied pair by pair over every earlier record (quadratic, obviously right)."""
+    from affectation.intake.dedup import _same_offer
+
+    into = list(range(len(cands)))
+    absorbed: dict[int, set[int]] = {}
+    for i, c in enumerate(cands):
+        for k in range(i):
+            if into[k] != k or cands[k].source == c.source or c.source in absorbed[k]:
+                continue
+            if _same_offer(cands[k], c, weeks, MAX_DISTANCE_M):
+                into[i] = k
+                absorbed[k].add(c.source)
+                break
+        if into[i] == i:
+            absorbed[i] = {c.source}
+    return into
+
+
+NAMES = ["Boulangerie Dupont", "Boulangerie Dupond", "BOULANGERIE DUPONT SARL", "Garage Martin",
+         "Garage Morin", "Pharmacie du Port", "", "Pharmacie du Pont"]
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(NAMES),
+                          st.sampled_from(["", "111", "222"]), st.floats(0, 3000),
+                          st.booleans(), st.sampled_from(["14118", "14327", ""]),
+                          st.integers(0, 2), st.booleans()), max_size=25))
+@settings(max_examples=150, deadline=None)
+def test_blocking_finds_what_the_pairwise_rule_finds(rows):
+    """The blocks (cells, communes, names) never hide a pair the rule would merge."""
+    cands = [offer(source, name=name, siret=siret, metres_east=east,
+                   approximate=approximate and bool(insee), insee=insee, period=period,
+                   pair_id="P" if paired else "", source_id=f"r{k}")
+             for k, (source, name, siret, east, approximate, insee, period, paired)
+             in enumerate(rows)]
+    assert list(find_duplicates(cands).into) == _reference(cands)
+
+
+def test_import_report_names_a_likely_duplicate_of_the_same_source(tmp_path):
+    from affectation.intake.offers import import_offers
+    from affectation.intake.sources import Source
+
+    path = tmp_path / "offres.csv"
+    path.write_text("offer_id,employer_name,lat,lon,capacity\n"
+                    "A,Boulangerie Dupont,49.1829,-0.3707,1\n"
+                    "B,Garage Martin,49.1829,-0.3707,1\n"
+                    "C,Boulangerie Dupond,49.1830,-0.3707,2\n", encoding="utf-8")
+    result = import_offers([Source(path)])
+    notes = {r.source_id: r.notes for r in result.report}
+    assert "doublon probable dans la même source : ligne 2 (A)" in notes["C"]
+    assert notes["A"] == "" and notes["B"] == ""
+    assert len(result.offers) == 3  # flagged, never merged
+
+
+def test_the_benchmark_runs(tmp_path):
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO))
+    from benchmarks.dedup import main
+
+    assert main(["--sizes", "40", "--out", str(tmp_path)]) == 0
+    assert "sans coordonnées" in (tmp_path / "dedup.md").read_text(encoding="utf-8")

@@ -413,6 +413,10 @@ def import_offers(sources: Sequence[Source], default_capacity: int | None = None
         c = cands[i]
         home = int(found.into[i])
         notes = list(c.notes)
+        twin = int(found.same_source[i]) if found.same_source is not None else -1
+        if twin >= 0:
+            notes.append(f"doublon probable dans la même source : {cands[twin].record} "
+                         f"({cands[twin].source_id})")
         if home == i:
             if final_id[i] != c.source_id:
                 notes.append(f"identifiant renommé {final_id[i]} (déjà pris par une autre "

@@ -69,7 +69,19 @@ class Places:
         return Located(insee, lat, lon, note)
 
     def locate(self, postcode: str, city: str) -> Located:
-        """The commune of a postcode and city (centroid), with a note when the match is loose."""
+        """The commune of a postcode and city (centroid), with a note when the match is loose
+        (remembered: a source lists the same few places many times)."""
+        key = (postcode, city)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = self._locate(postcode, city)
+        return found
+
+    @cached_property
+    def _seen(self) -> dict[tuple[str, str], Located]:
+        return {}
+
+    def _locate(self, postcode: str, city: str) -> Located:
         centroid, by_postcode, by_name = self._tables
         digits = re.sub(r"\s", "", postcode)
         if digits.isdigit() and len(digits) == 4:
