@@ -85,6 +85,15 @@ def test_a_result_folder_is_replaced_and_marked(scenario: Path, result_dir: Path
     assert not [p for p in result_dir.parent.iterdir() if p.name.startswith(".R.")]
 
 
+def test_a_result_folder_is_replaced_only_by_the_same_kind_of_output(
+        scenario: Path, result_dir: Path) -> None:
+    before = snapshot(result_dir)
+    refused(invoke("travel", scenario, "--out", result_dir), "solve")
+    assert snapshot(result_dir) == before
+    result = invoke("repair", scenario, "--previous", result_dir, "--out", result_dir)
+    assert result.exit_code == 0, result.output
+
+
 def test_a_result_folder_with_a_users_file_is_refused(scenario: Path, result_dir: Path) -> None:
     (result_dir / "mes-notes.txt").write_text("x", encoding="utf-8")
     refused(invoke("solve", scenario, "--out", result_dir), "mes-notes.txt")

@@ -70,7 +70,9 @@ def test_the_marker_names_the_command_and_files(tmp_path: Path) -> None:
     assert marker["engine_version"]
     with pytest.raises(OutputError, match="generate"):
         atomic.check_output_dir(out, "generate")
-    atomic.check_output_dir(out, "solve")
+    with pytest.raises(OutputError, match="sweep"):  # a sweep is not an allocation
+        atomic.check_output_dir(out, "solve")
+    atomic.check_output_dir(out, "sweep")
 
 
 def test_an_input_inside_the_output_folder_is_refused(tmp_path: Path) -> None:

@@ -3,11 +3,13 @@ what is not ours.
 
 Every command that writes goes through here (spec: Output folder), so that:
 
-- **Nothing a user owns is lost.** An output folder is replaced only when it is a result
-  folder of this tool (it holds the marker file `.affectation-result`, written with every
-  folder we write: the command, the engine's version and the names of the files written; or,
-  for folders written before the marker existed, a `summary.json` of ours and only files we
-  write) or when it is empty. A folder holding anything else (a scenario's own folder, a
+- **Nothing a user owns is lost.** An output folder is replaced only when it is a folder
+  this tool wrote for the same kind of output (it holds the marker file `.affectation-result`,
+  written with every folder we write: the command, the engine's version and the names of the
+  files written; an allocation of `solve`, `repair` or `mobilise` is replaced by another, a
+  sweep by a sweep, a travel report by a travel report, a generated scenario by `generate`;
+  or, for allocations written before the marker existed, a `summary.json` of ours and only
+  files we write) or when it is empty. A folder holding anything else (a scenario's own folder, a
   folder with unrelated files, a result folder where someone added a file), an existing file
   given as a folder, or a folder holding one of the command's inputs is refused. The command
   line asks `reserve_output_dir` right after parsing its options, before any long work, so
@@ -55,9 +57,19 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 MARKER = ".affectation-result"
-# The commands whose folders are results (each may replace the others'); `generate` writes a
-# scenario folder, which only `generate` may replace.
-RESULT_COMMANDS = frozenset({"solve", "repair", "sweep", "travel", "mobilise"})
+# The commands whose folders are results. A folder is replaced only by a command of its
+# family: an allocation (solve, repair, mobilise) by another, a sweep by a sweep, a travel
+# report by a travel report; `generate` writes a scenario folder, which only it may replace.
+FAMILIES = {"solve": frozenset({"solve", "repair", "mobilise"}),
+            "repair": frozenset({"solve", "repair", "mobilise"}),
+            "mobilise": frozenset({"solve", "repair", "mobilise"}),
+            "sweep": frozenset({"sweep"}), "travel": frozenset({"travel"})}
+_WRITTEN_BY = {"solve": "un résultat d'« affectation solve » ou « repair »",
+               "repair": "un résultat d'« affectation solve » ou « repair »",
+               "mobilise": "un résultat d'« affectation solve » ou « repair »",
+               "sweep": "un dossier d'« affectation sweep »",
+               "travel": "un dossier d'« affectation travel »",
+               "generate": "un scénario écrit par « affectation generate »"}
 # Files of a result folder written before the marker existed (with its summary.json).
 LEGACY_RESULT_FILES = frozenset({
     "assignments.csv", "summary.json", "fairness.csv", "indicators.csv", "changes.csv",
@@ -240,19 +252,16 @@ def _folder_refusal(folder: Path, command: str) -> str:
     entries = sorted(p.name for p in folder.iterdir() if p.name not in SYSTEM_FILES)
     if not entries:
         return ""
-    results = command in RESULT_COMMANDS
-    family = RESULT_COMMANDS if results else frozenset({command})
-    wanted = ("un dossier vide ou un dossier de résultats d'affectation" if results
-              else f"un dossier vide ou un dossier déjà écrit par « affectation {command} »")
+    family = FAMILIES.get(command, frozenset({command}))
+    wanted = f"un dossier vide ou {_WRITTEN_BY.get(command, 'un dossier de ' + command)}"
     marker = _read_marker(folder / MARKER)
     if marker is not None:
         ours = set(marker.get("files") or ()) | {MARKER}
         if marker.get("command") not in family:
-            what = ("un scénario écrit par « affectation generate »"
-                    if marker.get("command") == "generate"
-                    else f"un dossier de résultats (« affectation {marker.get('command')} »)")
-            return f"{wanted} : c'est {what}, qui serait remplacé"
-    elif results and _is_our_summary(folder / "summary.json"):
+            other = str(marker.get("command"))
+            what = _WRITTEN_BY.get(other, f"un dossier d'« affectation {other} »")
+            return f"{wanted} : c'est {what}, qui serait remplacé (choisissez un autre dossier)"
+    elif "solve" in family and _is_our_summary(folder / "summary.json"):
         ours = set(LEGACY_RESULT_FILES)
     else:
         return (f"{wanted} : il contient {_listed(entries)}, qui seraient supprimés "
