@@ -213,3 +213,13 @@ def test_a_second_run_into_the_same_folder_is_refused(scenario: Path, tmp_path: 
         holder.wait()
     time.sleep(0.1)
     assert invoke("solve", scenario, "--out", out, "--time-limit", "2").exit_code == 0
+
+
+def test_notices_reach_stderr_as_plain_french_lines(tmp_path: Path) -> None:
+    """A home 300 km away from every offer: the run goes on and says so, with the line."""
+    far = {"student_id": "LOIN", "lat": 46.5, "lon": -0.37}
+    scenario = make_scenario(tmp_path, [*STUDENTS, far], OFFERS, folder="far")
+    result = invoke("solve", scenario, "--out", tmp_path / "R", "--time-limit", "2")
+    assert result.exit_code == 0, result.output
+    assert "Attention : 1 domicile(s) à plus de 100 km de toute offre (students.csv, ligne 6)" \
+        in result.output

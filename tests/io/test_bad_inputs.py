@@ -72,17 +72,23 @@ def test_bad_input_is_reported_and_nothing_written(folder: Path, tmp_path: Path)
     assert not out.exists()
 
 
-@pytest.mark.parametrize("folder", [BAD / "negative_capacity", BAD / "unknown_scenario_key"],
-                         ids=["csv", "toml"])
+@pytest.mark.parametrize("folder", [BAD / "negative_capacity", BAD / "unknown_scenario_key",
+                                    BAD / "students_header_only"],
+                         ids=["csv", "toml", "no-pupil"])
 def test_bad_input_leaves_an_existing_result_folder_untouched(folder: Path,
                                                               tmp_path: Path) -> None:
+    """A result folder of ours (marker) may be replaced: the bad input is what stops the run
+    (issue 18, defect 5: a header-only students.csv replaced a good result with an empty one)."""
     out = tmp_path / "results"
     out.mkdir()
     (out / "assignments.csv").write_text("student_id\nold\n", encoding="utf-8")
     (out / "summary.json").write_text('{"scenario": "old"}', encoding="utf-8")
+    (out / ".affectation-result").write_text(
+        '{"command": "solve", "files": ["assignments.csv", "summary.json"]}', encoding="utf-8")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     result = _solve(folder / "scenario.toml", out)
     assert result.exit_code == 2, result.output
+    assert "Erreur dans les données d'entrée" in result.output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 

@@ -8,15 +8,28 @@ commands, so that `affectation --help` stays fast.
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from affectation.cli import data, solving
+from affectation.errors import NOTICES
+
+
+class _Notices(logging.Handler):
+    """The library's notices (`errors.notify`: a few far homes, the encoding a file was read
+    in, a title row skipped) as plain lines on stderr, whatever logging setup is around."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(record.getMessage(), err=True)
 
 
 @click.group()
 @click.version_option(package_name="affectation")
 def main() -> None:
     """Affectation des élèves de seconde aux offres de stage (CP-SAT)."""
+    if not any(isinstance(h, _Notices) for h in NOTICES.handlers):
+        NOTICES.addHandler(_Notices())
 
 
 for _command in (solving.solve, solving.check, solving.explain, data.generate, solving.suggest,
