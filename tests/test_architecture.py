@@ -34,7 +34,8 @@ def _io_calls(path: Path) -> list[str]:
             if isinstance(f, ast.Name) and f.id in IO_FUNCTIONS:
                 found.append(f"{path.name}:{node.lineno} {f.id}()")
             elif isinstance(f, ast.Attribute) and f.attr in IO_METHODS and not (
-                    isinstance(f.value, ast.Name) and f.value.id in {"np", "re", "text", "dataclasses"}):
+                    isinstance(f.value, ast.Name)
+                    and f.value.id in {"np", "re", "text", "dataclasses"}):
                 found.append(f"{path.name}:{node.lineno} .{f.attr}()")
         elif isinstance(node, ast.Import | ast.ImportFrom):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
