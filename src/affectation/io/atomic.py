@@ -194,6 +194,15 @@ def write_result_folder(out_dir: Path, files: Mapping[str, Callable[[], str | by
                         command: str = "solve", inputs: Iterable[Path] = ()) -> None:
     """Write `files` (name -> text or bytes producer; a name may hold `/` for a subfolder)
     as the folder `out_dir`, with the marker of `command`, atomically (module docstring)."""
+    write_folder_stream(out_dir, ((name, produce()) for name, produce in files.items()),
+                        command, inputs)
+
+
+def write_folder_stream(out_dir: Path, files: Iterable[tuple[str, str | bytes]],
+                        command: str = "solve", inputs: Iterable[Path] = ()) -> None:
+    """`write_result_folder` for files produced one after the other (name, content): each is
+    written as it comes, so that a folder of thousands of documents is never held in memory
+    whole; the folder is swapped in only once the last one is written."""
     out_dir = Path(out_dir)
     inputs = tuple(inputs)
     _check_folder_target(out_dir, command, inputs)
@@ -205,16 +214,16 @@ def write_result_folder(out_dir: Path, files: Mapping[str, Callable[[], str | by
         try:
             parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
-            for name, produce in files.items():
-                content = produce()
+            top: set[str] = set()
+            for name, content in files:
+                top.add(name.split("/", 1)[0])
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
                 if isinstance(content, bytes):
                     (tmp / name).write_bytes(content)
                 else:
                     (tmp / name).write_text(content, encoding="utf-8", newline="")
-            top = sorted({name.split("/", 1)[0] for name in files})
             (tmp / MARKER).write_text(json.dumps(
-                {"command": command, "engine_version": _engine_version(), "files": top},
+                {"command": command, "engine_version": _engine_version(), "files": sorted(top)},
                 ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
             _swap_in(tmp, out_dir)
             tmp = None
