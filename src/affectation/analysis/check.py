@@ -400,7 +400,11 @@ class _Checker:
         bad = self.present[s] & (self.allocation[s, w0] != conv.offer)
         for c in np.flatnonzero(bad):
             p, w = int(s[c]), int(w0[c])
-            where = (f"ligne {conv.line[c]} de conventions.csv" if conv.line[c]
+            file = "conventions.csv"
+            if conv.from_pending(c):
+                pending = self.inst.scenario.inputs.pending
+                file = pending.name if pending is not None else "pending"
+            where = (f"ligne {conv.line[c]} de {file}" if conv.line[c]
                      else "semaine impliquée par une paire signée")
             found = f"offre {self.oid(p, w)}" if self.offer_text[p, w] else "aucune offre"
             self.add("convention", f"convention signée ({where}) : semaine {w + 1} à l'offre "

@@ -2,8 +2,9 @@
 
 One module per family of commands, each a plain click command added to the group here:
 `solving` (solve, repair, check, explain, suggest, mobilise, sweep, report, travel) and
-`data` (generate, import-offers, import-students). Library imports are made inside the
-commands, so that `affectation --help` stays fast.
+`data` (generate, import-offers, import-students), `campaign` (the campaign store:
+init, load, record, status, conventions, agreements, exports, purge). Library imports are
+made inside the commands, so that `affectation --help` stays fast.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 
 import click
 
-from affectation.cli import data, solving
+from affectation.cli import campaign, data, solving
 from affectation.errors import NOTICES
 
 
@@ -36,3 +37,4 @@ for _command in (solving.solve, solving.check, solving.explain, data.generate, s
                  solving.mobilise, data.import_offers, data.import_students, solving.sweep,
                  solving.report, solving.travel, solving.repair):
     main.add_command(_command)
+main.add_command(campaign.campaign)

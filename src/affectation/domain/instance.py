@@ -103,7 +103,9 @@ class Conventions:
     """Signed agreements, one row per (student, week) they fix, implied pair weeks included.
 
     `line` is the conventions.csv line that fixes the week (0 for a pair's implied week);
-    `source_line` is the line of the row it comes from, implied weeks included.
+    `source_line` is the line of the row it comes from, implied weeks included. `pending`
+    (beyond the v1 spec) marks the rows read from `[inputs] pending` (agreements sent, not
+    yet signed, kept like signed ones); None when there are none.
     """
 
     student: np.ndarray
@@ -111,6 +113,10 @@ class Conventions:
     week: np.ndarray
     line: np.ndarray
     source_line: np.ndarray | None = None
+    pending: np.ndarray | None = None
+
+    def from_pending(self, c: int) -> bool:
+        return self.pending is not None and bool(self.pending[c])
 
     @property
     def n(self) -> int:
@@ -193,4 +199,6 @@ class Instance:
             files["conventions"] = self.scenario.inputs.conventions
         if self.scenario.inputs.exclusions is not None:
             files["exclusions"] = self.scenario.inputs.exclusions
+        if self.scenario.inputs.pending is not None:
+            files["pending"] = self.scenario.inputs.pending
         return files

@@ -46,6 +46,9 @@ class InputsParams:
     conventions: Path | None = None
     # Beyond the v1 spec: pairings (student_id, offer_id) never to be proposed again.
     exclusions: Path | None = None
+    # Beyond the v1 spec: agreements sent but not yet signed (conventions format, written by
+    # `campaign conventions`); kept like signed ones unless `[repair] free_pending`.
+    pending: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -198,11 +201,14 @@ class RepairParams:
     minimised. `after_total` (default): moving placed pupils is worth it only to place one more
     pupil for both weeks (priority pupils first); `after_priority`: only to place one more
     priority pupil; `after_partial`: also to give a pupil one more week. `freeze_placed`: no
-    placed pupil ever moves (only free seats are used).
+    placed pupil ever moves (only free seats are used). `free_pending`: the agreements of
+    `[inputs] pending` (sent, not yet signed) are ordinary placements that a run may move;
+    by default (false) every run keeps them like signed conventions.
     """
 
     move_level: str = "after_total"
     freeze_placed: bool = False
+    free_pending: bool = False
 
 
 @dataclass(frozen=True)

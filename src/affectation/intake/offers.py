@@ -4,7 +4,9 @@ Offer sources (`import_offers`, read by `intake.sources`), each read into a tabl
 column names and then checked record by record:
 
 - the national platform's offer JSON (`*.json`: the search response with its
-  `internshipOffers` list, or a bare list of offers): `id` (else `remote_id`) -> `offer_id`,
+  `internshipOffers` list, a bare list of offers, or a list of API v2 bodies
+  `{"internship_offer": {...}}` as `campaign export-offers` writes them): `id` (else
+  `remote_id`) -> `offer_id`,
   `siret` -> `employer_id`, `latitude`/`longitude`, `max_candidates` -> `capacity` (else
   `--default-capacity`), `period`, `weeks`, sector name -> `s1`...`s51`, `rep` or `qpv` ->
   `reserved`, `handicap_accessible` -> `accessible`, `zipcode`/`city`; only `seconde` offers
@@ -94,6 +96,7 @@ class _Draft:
     source_id: str
     candidate: Candidate | None = None
     runs: tuple[str, ...] = ()  # ISO weeks the record says it runs in ('' = not said)
+    listed: tuple[str, ...] = ()  # ISO weeks the record lists (both, for a period 1 or 2)
     rejection: Rejection | None = None
 
 
@@ -102,7 +105,9 @@ def _week_monday(week: str) -> date:
 
 
 def _runs(weeks_text: str, period: int) -> tuple[tuple[str, ...], Rejection | None]:
-    """The ISO weeks a record runs in, from its `weeks` and `period`."""
+    """The ISO weeks a record runs in, from its `weeks` and `period`: a period-1 or period-2
+    record lists either both campaign weeks (the platform's way: it runs in the `period`-th)
+    or only the week it runs in (checked against the campaign's weeks in `_fit_weeks`)."""
     if not weeks_text:
         return (), None
     weeks = [w.strip() for w in weeks_text.split("|") if w.strip()]
@@ -110,11 +115,12 @@ def _runs(weeks_text: str, period: int) -> tuple[tuple[str, ...], Rejection | No
     if bad:
         return (), Rejection("weeks", "des semaines ISO AAAA-Snn (ex. 2026-W25)", bad[0])
     weeks = sorted(set(weeks))
-    if period == 0:
+    if period == 0 or len(weeks) == 1:
         return tuple(weeks), None
     if len(weeks) != 2:
         return (), Rejection("period", f"deux semaines pour la période {period} (la semaine "
-                             f"{period} des deux) : {len(weeks)} semaine(s) données", weeks_text)
+                             f"{period} des deux) ou sa seule semaine : {len(weeks)} semaines "
+                             "données", weeks_text)
     return (weeks[period - 1],), None
 
 
@@ -232,7 +238,9 @@ def _offer_drafts(source: Source, index: int, table: Table, places: Places,
             accessible=bool(accessible[row]) if text["accessible"][row] else None,
             pair_id=pair_id, min_group=int(min_group[row]), capacity_defaulted=defaulted,
             notes=tuple(notes))
-        drafts.append(_Draft(index, label, oid, candidate=candidate, runs=runs))
+        listed = tuple(sorted({w.strip() for w in str(text["weeks"][row]).split("|")
+                               if w.strip()}))
+        drafts.append(_Draft(index, label, oid, candidate=candidate, runs=runs, listed=listed))
     return _check_pairs(drafts)
 
 
@@ -273,15 +281,25 @@ def campaign_weeks(drafts: Sequence[_Draft],
     when no record gives weeks). An `InputError` when they fit no single window."""
     if weeks is not None:
         return weeks
-    found = sorted({w for d in drafts if d.candidate is not None for w in d.runs})
+    found = sorted({w for d in drafts if d.candidate is not None for w in d.listed})
     if not found:
         return None
     first = _week_monday(found[0])
     if len(found) == 2 and _week_monday(found[1]) - first == timedelta(days=7):
         return found[0], found[1]
+    if len(found) == 1:
+        # Only one week listed: a period-1 record makes it the first week, a period-2 one the
+        # second (when both kinds say so, they disagree: an error below).
+        stated = {d.candidate.period for d in drafts if d.candidate is not None
+                  and d.candidate.period in (1, 2)}
+        if len(stated) == 1:
+            other = first + timedelta(days=7 if stated == {1} else -7)
+            iso = other.isocalendar()
+            neighbour = f"{iso[0]}-W{iso[1]:02d}"
+            return (found[0], neighbour) if stated == {1} else (neighbour, found[0])
     counts: dict[str, int] = {}
     for d in drafts:
-        for w in d.runs:
+        for w in d.listed:
             counts[w] = counts.get(w, 0) + 1
     listed = ", ".join(f"{w} ({counts[w]} offre(s))" for w in found)
     raise InputError([Problem("--weeks", "les deux semaines de la campagne (ex. --weeks "
@@ -298,6 +316,11 @@ def _fit_weeks(d: _Draft, weeks: tuple[str, str] | None) -> _Draft:
             "weeks", f"des semaines de la campagne ({', '.join(weeks)}) : l'offre court "
             f"{', '.join(d.runs)}", "|".join(d.runs)))
     period = 0 if len(d.runs) == 2 else 1 if d.runs[0] == weeks[0] else 2
+    stated = d.candidate.period
+    if stated in (1, 2) and period != stated:
+        return replace(d, candidate=None, rejection=Rejection(
+            "period", f"la semaine {stated} de la campagne ({weeks[stated - 1]}) pour une "
+            f"offre de période {stated} : elle ne court que {d.runs[0]}", "|".join(d.runs)))
     return replace(d, candidate=replace(d.candidate, period=period))
 
 

@@ -110,6 +110,8 @@ def read_platform(path: Path) -> Table:
                                   "avec la liste « internshipOffers » (ou une liste d'offres)")])
     rows = []
     for item in offers:
+        if isinstance(item, dict) and isinstance(item.get("internship_offer"), dict):
+            item = _from_api_body(item["internship_offer"])
         if not isinstance(item, dict):
             rows.append({"_error": json_text(item)})
             continue
@@ -122,6 +124,20 @@ def read_platform(path: Path) -> Table:
     frame = pd.DataFrame(rows, columns=columns, dtype=object).fillna("")
     return Table(file=file, frame=frame, lines=np.arange(1, len(rows) + 1, dtype=np.int64),
                  decimal_comma=False, header_line=0)
+
+
+def _from_api_body(offer: dict[str, Any]) -> dict[str, Any]:
+    """A body of the platform's offers API v2 (`{"internship_offer": {...}}`, as `affectation
+    campaign export-offers` writes them) read like a search result: `coordinates` ->
+    `latitude`/`longitude`, `sector_uuid` -> `sector`."""
+    item = dict(offer)
+    coordinates = item.get("coordinates")
+    if isinstance(coordinates, dict):
+        item.setdefault("latitude", coordinates.get("latitude"))
+        item.setdefault("longitude", coordinates.get("longitude"))
+    if "sector" not in item and "sector_uuid" in item:
+        item["sector"] = item["sector_uuid"]
+    return item
 
 
 def read_sheet(source: Source, targets: tuple[str, ...], required: tuple[str, ...]) -> Table:

@@ -50,7 +50,8 @@ def read_instance(scenario: Scenario) -> Instance:
     present = {
         key: _input_file_exists(scenario, key, path, problems)
         for key, path in (("students", files.students), ("offers", files.offers),
-                          ("conventions", files.conventions), ("exclusions", files.exclusions))
+                          ("conventions", files.conventions), ("exclusions", files.exclusions),
+                          ("pending", files.pending))
         if path is not None
     }
     students: Students | None = None
@@ -71,6 +72,16 @@ def read_instance(scenario: Scenario) -> Instance:
         assert students is not None and offers is not None and pairs is not None
         try:
             conventions = read_conventions(files.conventions, students, offers, pairs)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if (files.pending is not None and present["pending"] and not problems
+            and not scenario.repair.free_pending):
+        assert students is not None and offers is not None and pairs is not None
+        try:
+            pending = read_conventions(files.pending, students, offers, pairs)
+            conventions = merge_pending(conventions, pending, offers,
+                                        files.conventions.name if files.conventions else
+                                        "conventions.csv", files.pending.name)
         except InputError as exc:
             problems.extend(exc.problems)
     exclusions = no_exclusions(offers.n if offers is not None else 0)
@@ -534,6 +545,56 @@ def _check_capacity(file: str, kept: list[_Signed], offers: Offers,
             f"{offers.ids[o]} (sa capacité) : {len(found)} signées, lignes "
             f"{', '.join(map(str, shown))}",
             line=shown[-1], column="offer_id", value=str(offers.ids[o])))
+
+
+def merge_pending(signed: Conventions, pending: Conventions, offers: Offers,
+                  signed_file: str, pending_file: str) -> Conventions:
+    """The signed conventions and the pending ones (sent, not yet signed: `[inputs] pending`,
+    beyond the v1 spec) as one set kept by every run. A pending week already signed at the
+    same offer is dropped; at another offer it is an error, and so is a week over the
+    offer's capacity once both are counted."""
+    problems: list[Problem] = []
+    taken = {(int(s), int(w)): int(o) for s, o, w in zip(signed.student, signed.offer,
+                                                         signed.week, strict=True)}
+    keep = np.ones(pending.n, dtype=bool)
+    src = pending.source_line if pending.source_line is not None else pending.line
+    for c in range(pending.n):
+        key = (int(pending.student[c]), int(pending.week[c]))
+        if key not in taken:
+            continue
+        keep[c] = False
+        if taken[key] != int(pending.offer[c]):
+            problems.append(Problem(
+                pending_file, f"une convention en cours compatible avec les conventions "
+                f"signées : semaine {key[1]} déjà signée avec {offers.ids[taken[key]]} "
+                f"({signed_file})", line=int(src[c]), column="offer_id",
+                value=str(offers.ids[pending.offer[c]])))
+    raise_if_any(problems)
+    merged = Conventions(
+        student=np.r_[signed.student, pending.student[keep]],
+        offer=np.r_[signed.offer, pending.offer[keep]],
+        week=np.r_[signed.week, pending.week[keep]],
+        line=np.r_[signed.line, pending.line[keep]],
+        source_line=np.r_[signed.source_line if signed.source_line is not None
+                          else signed.line, src[keep]],
+        pending=np.r_[np.zeros(signed.n, dtype=bool), np.ones(int(keep.sum()), dtype=bool)])
+    counts: dict[tuple[int, int], int] = {}
+    for o, w in zip(merged.offer, merged.week, strict=True):
+        counts[(int(o), int(w))] = counts.get((int(o), int(w)), 0) + 1
+    for (o, w), n in sorted(counts.items()):
+        if n > offers.capacity[o]:
+            lines = sorted({int(x) for x, p, oo, ww in zip(merged.source_line, merged.pending,
+                                                           merged.offer, merged.week,
+                                                           strict=True)
+                            if p and oo == o and ww == w})
+            problems.append(Problem(
+                pending_file, f"au plus {offers.capacity[o]} convention(s) signée(s) ou en "
+                f"cours en semaine {w} pour l'offre {offers.ids[o]} (sa capacité) : {n}, "
+                f"dont les lignes en cours {', '.join(map(str, lines))} (annuler une "
+                "convention, ou [repair] free_pending = true)",
+                line=lines[-1] if lines else None, column="offer_id", value=str(offers.ids[o])))
+    raise_if_any(problems)
+    return merged
 
 
 def read_exclusions(path: Path, students: Students, offers: Offers,

@@ -41,7 +41,8 @@ from affectation.domain.params import (
 from affectation.errors import InputError, Problem
 
 # What an optional input file's absence means, for messages.
-_NONE_OF = {"conventions": "pas de conventions", "exclusions": "pas d'exclusions"}
+_NONE_OF = {"conventions": "pas de conventions", "exclusions": "pas d'exclusions",
+            "pending": "pas de conventions en cours"}
 
 
 class _Reader:
@@ -195,7 +196,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     r.known_keys(inp, "inputs", _field_names(InputsParams))
     base = path.parent
     files: dict[str, Path | None] = {}
-    for key in ("students", "offers", "conventions", "exclusions"):
+    for key in ("students", "offers", "conventions", "exclusions", "pending"):
         required = key in ("students", "offers")
         value = r.string(inp, "inputs", key, ... if required else None)
         if value is not None and not value.strip():
@@ -234,6 +235,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
         r.problem("repair.move_level", move_level, " ou ".join(f'"{v}"'
                                                              for v in REPAIR_MOVE_LEVELS))
     freeze = r.boolean(repair_t, "repair", "freeze_placed", False)
+    free_pending = r.boolean(repair_t, "repair", "free_pending", False)
 
     if r.problems:
         raise InputError(r.problems)
@@ -247,13 +249,15 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
             offers=files["offers"],
             conventions=files["conventions"],
             exclusions=files["exclusions"],
+            pending=files["pending"],
         ),
         travel=travel,
         rules=RulesParams(split_two_week_offers=split),
         equity=equity,
         solver=SolverParams(time_limit_s=time_limit, seed=seed, workers=workers),
         output=OutputParams(language=language),
-        repair=RepairParams(move_level=move_level, freeze_placed=freeze),
+        repair=RepairParams(move_level=move_level, freeze_placed=freeze,
+                            free_pending=free_pending),
     )
 
 

@@ -107,20 +107,32 @@ def _signed_from_conventions(conn: Connection, instance: Instance, who: str,
         return 0
     weeks: dict[tuple[str, str], set[int]] = defaultdict(set)
     lines: dict[tuple[str, str], int] = {}
-    for s, o, w, line in zip(conv.student, conv.offer, conv.week,
-                             conv.source_line if conv.source_line is not None else conv.line,
-                             strict=True):
+    sent: set[tuple[str, str]] = set()
+    for c, (s, o, w, line) in enumerate(zip(
+            conv.student, conv.offer, conv.week,
+            conv.source_line if conv.source_line is not None else conv.line, strict=True)):
         key = (str(instance.students.ids[s]), str(instance.offers.ids[o]))
         weeks[key].add(int(w))
         lines.setdefault(key, int(line))
-    file = instance.scenario.inputs.conventions
-    name = file.name if file is not None else "conventions.csv"
+        if conv.from_pending(c):
+            sent.add(key)
+    inputs = instance.scenario.inputs
+    # Signed before the campaign was followed here: the date is not known; the day before
+    # the first week at the latest, so that "signed N days before" counts them.
+    first = week_monday(instance.scenario.scenario.weeks[0])
+    signed_on = min(at.date(), first - timedelta(days=1))
     for (sid, oid), ws in sorted(weeks.items()):
+        file = inputs.pending if (sid, oid) in sent else inputs.conventions
+        name = file.name if file is not None else "conventions.csv"
+        where = f"{name}, ligne {lines[(sid, oid)]}"
+        if (sid, oid) in sent:
+            _create_agreement(conn, sid, oid, 1 in ws, 2 in ws, None, who, at,
+                              f"convention envoyée avant la campagne ({where})", state=SENT)
+            continue
         aid = _create_agreement(conn, sid, oid, 1 in ws, 2 in ws, None, who, at,
-                                f"convention signée avant la campagne ({name}, ligne "
-                                f"{lines[(sid, oid)]})", state=SIGNED)
+                                f"convention signée avant la campagne ({where})", state=SIGNED)
         conn.execute(insert(t.signature), [
-            {"agreement_id": aid, "role": role, "signed_on": at.date(), "mode": "hors_outil",
+            {"agreement_id": aid, "role": role, "signed_on": signed_on, "mode": "hors_outil",
              "recorded_at": at, "recorded_by": who, "source": f"{name}:{lines[(sid, oid)]}"}
             for role in ROLES])
     return len(weeks)
@@ -584,10 +596,11 @@ def load_run(conn: Connection, instance: Instance, result_dir: Path, who: str,
         new_ids = []
         for chunk in range(0, len(creates), 5000):
             part = creates[chunk:chunk + 5000]
-            new_ids.extend(conn.execute(insert(t.agreement).returning(t.agreement.c.id), [
+            new_ids.extend(conn.execute(insert(t.agreement).returning(
+                t.agreement.c.id, sort_by_parameter_order=True), [
                 {"student_id": s, "offer_id": o, "week1": w1, "week2": w2, "state": PROPOSED,
                  "run_id": run_id, "created_at": at, "updated_at": at}
-                for s, o, w1, w2 in part], sort_by_parameter_order=True).scalars().all())
+                for s, o, w1, w2 in part]).scalars().all())
         conn.execute(insert(t.event), [
             {"agreement_id": int(i), "at": at, "who": who, "from_state": None,
              "to_state": PROPOSED, "detail": f"proposée par le run {run_id} ({kind})"}
