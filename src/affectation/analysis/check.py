@@ -401,7 +401,7 @@ class _Checker:
         for c in np.flatnonzero(bad):
             p, w = int(s[c]), int(w0[c])
             file = "conventions.csv"
-            if conv.from_pending(c):
+            if conv.from_pending(int(c)):
                 pending = self.inst.scenario.inputs.pending
                 file = pending.name if pending is not None else "pending"
             where = (f"ligne {conv.line[c]} de {file}" if conv.line[c]

@@ -581,6 +581,7 @@ def merge_pending(signed: Conventions, pending: Conventions, offers: Offers,
     counts: dict[tuple[int, int], int] = {}
     for o, w in zip(merged.offer, merged.week, strict=True):
         counts[(int(o), int(w))] = counts.get((int(o), int(w)), 0) + 1
+    assert merged.source_line is not None and merged.pending is not None
     for (o, w), n in sorted(counts.items()):
         if n > offers.capacity[o]:
             lines = sorted({int(x) for x, p, oo, ww in zip(merged.source_line, merged.pending,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import NullPool
 
 from affectation.errors import InputError, Problem
 
@@ -72,19 +73,22 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def connect(url: str, must_exist: bool = True) -> Engine:
+def connect(url: str, must_exist: bool = True, pooled: bool = False) -> Engine:
     """An engine on `url`. With `must_exist`, an SQLite file that does not exist is an
-    `InputError` (a store is created by `campaign init` only, never by a typo)."""
+    `InputError` (a store is created by `campaign init` only, never by a typo). A command
+    opens one connection at a time and closes it (no pool); a server (the web app) passes
+    `pooled=True`."""
+    pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     file = sqlite_file(url)
     if file is not None:
         if must_exist and not file.is_file():
             raise InputError([Problem(str(file), "une base de campagne existante (créez-la avec "
                                       "« affectation campaign init SCENARIO »)")])
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, **pool)
         _sqlite_setup(engine)
         return engine
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **pool)
     except Exception as exc:  # noqa: BLE001 - a missing driver or a bad URL: user error
         raise InputError([Problem("--db", f"une base de données utilisable ({exc})",
                                   value=shown_url(url))]) from None

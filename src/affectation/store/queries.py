@@ -211,7 +211,7 @@ def _upsert(conn: Connection, table: Any, key: str, rows: list[dict[str, Any]]) 
     if new:
         conn.execute(insert(table), new)
     if changed:
-        values = {c: bindparam(f"v_{c}") for c in columns if c != key}
+        values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns if c != key}
         conn.execute(update(table).where(table.c[key] == bindparam("k")).values(**values),
                      [{"k": r[key], **{f"v_{c}": r[c] for c in columns if c != key}}
                       for r in changed])
@@ -551,9 +551,9 @@ def load_run(conn: Connection, instance: Instance, result_dir: Path, who: str,
     report.placements = len(placements)
 
     wanted: dict[str, list[tuple[str, bool, bool]]] = {}
-    for p in range(st.n):
-        if previous.listed[p]:
-            wanted[str(st.ids[p])] = _wanted(str(week_offer[0][p]), str(week_offer[1][p]))
+    for k in range(st.n):
+        if previous.listed[k]:
+            wanted[str(st.ids[k])] = _wanted(str(week_offer[0][k]), str(week_offer[1][k]))
     existing: dict[str, list[AgreementRow]] = defaultdict(list)
     for ag in _agreements(conn, t.agreement.c.state != CANCELLED):
         existing[ag.student_id].append(ag)
@@ -593,7 +593,7 @@ def load_run(conn: Connection, instance: Instance, result_dir: Path, who: str,
     _bulk_transition(conn, cancels, who, at)
     report.cancelled = len(cancels)
     if creates:
-        new_ids = []
+        new_ids: list[int] = []
         for chunk in range(0, len(creates), 5000):
             part = creates[chunk:chunk + 5000]
             new_ids.extend(conn.execute(insert(t.agreement).returning(
