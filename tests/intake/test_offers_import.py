@@ -378,3 +378,35 @@ def test_every_record_is_kept_merged_or_rejected(sources, default):
             out.write_text(result.offers_csv(), encoding="utf-8")
             offers, _ = read_offers(out)
             assert offers.n == kept
+
+
+def test_a_one_week_offer_listing_only_its_own_week_is_kept(tmp_path: Path) -> None:
+    """Period 1 or 2 with only the week it runs in is consistent (issue 15); a period that
+    names the other week is still rejected, with the reason."""
+    import json
+
+    from affectation.intake.offers import import_offers
+    from affectation.intake.sources import Source
+
+    offers = [
+        {"id": 1, "title": "a", "latitude": 49.18, "longitude": -0.37, "max_candidates": 2,
+         "period": 1, "weeks": ["2026-W25"], "grades": ["seconde"]},
+        {"id": 2, "latitude": 49.18, "longitude": -0.37, "max_candidates": 2,
+         "period": 2, "weeks": ["2026-W26"], "grades": ["seconde"]},
+        {"id": 3, "latitude": 49.18, "longitude": -0.37, "max_candidates": 2,
+         "period": 1, "weeks": ["2026-W26"], "grades": ["seconde"]},
+        {"id": 4, "latitude": 49.18, "longitude": -0.37, "max_candidates": 2,
+         "period": 2, "weeks": ["2026-W25", "2026-W26"], "grades": ["seconde"]},
+    ]
+    path = tmp_path / "plateforme.json"
+    path.write_text(json.dumps(offers), encoding="utf-8")
+    result = import_offers([Source(path)])
+    assert result.weeks == ("2026-W25", "2026-W26")
+    kept = {oid: c.period for oid, c in zip(result.offer_ids, result.offers, strict=True)}
+    assert kept == {"1": 1, "2": 2, "4": 2}
+    rejected = [r for r in result.report if r.status == "rejetée"]
+    assert [(r.source_id, r.field) for r in rejected] == [("3", "period")]
+    assert "semaine 1 de la campagne (2026-W25)" in rejected[0].reason
+    # Alone, a period-1 offer listing one week makes that week the campaign's first.
+    path.write_text(json.dumps(offers[:1]), encoding="utf-8")
+    assert import_offers([Source(path)]).weeks == ("2026-W25", "2026-W26")
