@@ -1,7 +1,7 @@
 """Helpers and fixtures of the campaign store's tests: every store test runs on SQLite and
-on a real PostgreSQL (`AFFECTATION_TEST_POSTGRES_URL`, set by .ci/run after scripts/start_postgres.sh;
-a fresh database per test), and a small campaign built by hand (no solve needed: results
-are written as assignments.csv)."""
+on a real PostgreSQL (`AFFECTATION_TEST_POSTGRES_URL`, set by .ci/run after
+scripts/start_postgres.sh; a fresh database per test), and a small campaign built by hand
+(no solve needed: results are written as assignments.csv)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import make_scenario, near
 
 from affectation.cli import main
-from conftest import make_scenario, near
 
 PG_ENV = "AFFECTATION_TEST_POSTGRES_URL"
 SCHOOL_A, SCHOOL_B = "0140052F", "0140013N"

@@ -339,9 +339,8 @@ def test_the_pupils_of_a_school_are_one_indexed_query(loaded: tuple[Path, str]) 
         indexes = conn.dialect.get_indexes(conn, "pupil")
         assert any(ix["column_names"] == ["school_uai"] for ix in indexes)
         # The database itself refuses two live agreements of one pupil in one week.
-        with pytest.raises(Exception):  # noqa: B017 - IntegrityError of either driver
-            with conn.begin_nested():
-                conn.execute(text("INSERT INTO agreement (student_id, offer_id, week1, week2, "
+        with pytest.raises(Exception), conn.begin_nested():  # noqa: B017 - either driver
+            conn.execute(text("INSERT INTO agreement (student_id, offer_id, week1, week2, "
                                   "state, created_at, updated_at) VALUES ('S1', 'B', true, "
                                   "false, 'proposee', '2026-01-01', '2026-01-01')"))
     engine.dispose()

@@ -5,6 +5,10 @@ rolled back whole.
 
 Writes that change an agreement's state go through `_transition`, which writes the event row
 (when, who, from, to, detail) of every transition.
+
+Length: one module on purpose (the brief of the web app: one place where every query lives,
+so that the command line and the web pages cannot drift apart); its sections are the
+campaign, agreements and transitions, loading a run, reports, documents, exports, details.
 """
 
 from __future__ import annotations
