@@ -71,6 +71,7 @@ def read_assignments(instance: Instance, path: Path, changed: bool = False) -> P
     removed: list[tuple[str, str, str]] = []
     problems: list[Problem] = []
     w_text = [frame["week1_offer_id"].tolist(), frame["week2_offer_id"].tolist()]
+    kinds, reasons = frame["kind"].tolist(), frame["reason"].tolist()
     for r, i in enumerate(rows):
         line = int(table.lines[r])
         if i < 0 and changed:
@@ -81,8 +82,8 @@ def read_assignments(instance: Instance, path: Path, changed: bool = False) -> P
             problems.append(Problem(table.file, expected, line, "student_id", str(ids[r])))
             continue
         listed[i] = True
-        kind[i] = frame["kind"].iat[r]
-        reason[i] = frame["reason"].iat[r]
+        kind[i] = kinds[r]
+        reason[i] = reasons[r]
         for w in (0, 1):
             oid = w_text[w][r]
             text[i, w] = oid
