@@ -77,8 +77,12 @@ def main() -> None:
                                                "--db", db)
         figures["send (all)"], _ = run("campaign", "send", "--db", db)
         rows = []
+        with open(SCENARIO.parent / "conventions.csv", encoding="utf-8") as handle:
+            signed = {r["student_id"] for r in csv.DictReader(handle)}
         with open(result / "assignments.csv", encoding="utf-8") as handle:
             for r in csv.DictReader(handle):
+                if r["student_id"] in signed:
+                    continue
                 if r["week1_offer_id"] and r["week1_offer_id"] == r["week2_offer_id"]:
                     rows.append(r["student_id"])
                 if len(rows) == 250:
