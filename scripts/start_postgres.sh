@@ -31,7 +31,7 @@ if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != "1" 
   psql_admin -c "CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD'"
 fi
 # Tests drop their databases WITH (FORCE): the role may end its own stray sessions.
-psql_admin -c "GRANT pg_signal_backend TO $ROLE" >/dev/null
+psql_admin -c "SET client_min_messages = warning; GRANT pg_signal_backend TO $ROLE" >/dev/null
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$ROLE'")" != "1" ]; then
   psql_admin -c "CREATE DATABASE $ROLE OWNER $ROLE"
 fi
