@@ -197,6 +197,7 @@ def build_communes() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
             continue
         for full in {r["nom"], ARTICLES[r["type_nom"]] + r["nom"]}:
             names.append({"key": normalise(full), "insee": parent["code"],
+                          "department": parent["code"][:2],
                           "type": r["type"], "zips": zips.get(r["id"], set())})
     names_df = pd.DataFrame(names)
     names_df["population"] = names_df.insee.map(communes.set_index("insee").population)
@@ -237,7 +238,12 @@ def build_postcodes() -> pd.DataFrame:
 # --------------------------------------------------------------------------
 
 def normalise(text: str) -> str:
-    """Upper-case ASCII words: 'Sotteville-lès-Rouen' -> 'SOTTEVILLE LES ROUEN'."""
+    """Upper-case ASCII words: 'Sotteville-lès-Rouen' -> 'SOTTEVILLE LES ROUEN'.
+
+    Ligatures are spelt out ('Schœneck' -> 'SCHOENECK'), as the fixture writes them.
+    """
+    for lig, plain in (("œ", "oe"), ("Œ", "OE"), ("æ", "ae"), ("Æ", "AE")):
+        text = text.replace(lig, plain)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).upper()
     text = re.sub(r"\bST(E?)\b", r"SAINT\1", re.sub(r"[^A-Z0-9]+", " ", text))
@@ -326,20 +332,27 @@ MERGED_COMMUNES = {
 }
 
 
-def locate(dep: str, city: str, zip_code: str, names: pd.DataFrame, notes: list[str]) -> str:
+def locate(dep: str, city: str, zip_code: str, names: pd.DataFrame, notes: list[str],
+           merged: dict[str, str] | None = None) -> str:
     """INSEE code of a fixture city: exact name in the département, else a known
-    merger, else the closest name, else the largest commune of its postal code."""
+    merger, else the closest name, else the largest commune of its postal code.
+
+    ``names`` has one row per usable name (``key``, ``insee``, ``department``,
+    ``type``, ``zips``, ``population``); ``merged`` maps former communes' keys to
+    the current INSEE code (``MERGED_COMMUNES`` by default).
+    """
+    merged = MERGED_COMMUNES if merged is None else merged
     key = city_key(city)
-    if key in MERGED_COMMUNES and not (names.key == key).any():
-        return MERGED_COMMUNES[key]
-    cand = names[(names.key == key) & (names.insee.str[:2] == dep)]
+    if key in merged and not (names.key == key).any():
+        return merged[key]
+    cand = names[(names.key == key) & (names.department == dep)]
     if cand.insee.nunique() > 1:  # same name twice: use the postal code
         by_zip = cand[cand.zips.map(lambda z: zip_code in z)]
         cand = by_zip if len(by_zip) else cand
         notes.append(f"{city!r}: several communes, kept {cand.insee.iloc[0]}")
     if len(cand):
         return str(cand.sort_values("type").insee.iloc[0])
-    pool = names[names.insee.str[:2] == dep]
+    pool = names[names.department == dep]
     close = difflib.get_close_matches(key, pool.key.unique().tolist(), n=1, cutoff=0.85)
     if close:
         insee = str(pool[pool.key == close[0]].insee.iloc[0])
