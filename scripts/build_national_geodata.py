@@ -73,6 +73,7 @@ MERGED_COMMUNES_FRANCE: dict[str, str] = {
     "LOUHANS": "71263",  # Louhans-Châteaurenaud (else matched to Bouhans)
     "FLAVIGNY": "54196",  # Flavigny-sur-Moselle, 54630
     "COCONI": "97614",  # a village of Ouangani (Mayotte)
+    "SAINT GERVAIS EN BELIN": "72155",  # merged into Laigné-Saint-Gervais
 }
 
 # Cities of the collectivités of Saint-Martin and Saint-Barthélemy: their lycées
