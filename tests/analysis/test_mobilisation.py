@@ -1,5 +1,7 @@
-"""Where to recruit: the gains of extra seats at an EPCI's main commune, against brute-force
-optima of the whole model on tiny instances, a hand-built chain of moves, and the command."""
+"""Where to recruit: the gain curves of new seats at an EPCI's main commune, against
+brute-force optima of the whole model on tiny instances (with 1, 5, 10 seats and up to
+saturation), against OR-Tools' maximum flow on a generated instance, hand-built chains and
+rankings, the timetable model, and the command."""
 
 from __future__ import annotations
 
@@ -9,11 +11,20 @@ from typing import Any
 
 import numpy as np
 from click.testing import CliRunner
-from conftest import brute_force, make_scenario, near, random_case
+from conftest import brute_force, make_scenario, near, point_at, random_case, solve_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ortools.graph.python import max_flow
 
-from affectation.analysis.mobilisation import COLUMNS, mobilisation_table, sites, with_site
+from affectation.analysis.mobilisation import (
+    COLUMNS,
+    SinglesNetwork,
+    Site,
+    mobilisation_table,
+    reach_of_sites,
+    sites,
+    with_site,
+)
 from affectation.cli import main
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
@@ -52,6 +63,11 @@ def test_gains_equal_brute_force_optima(tmp_path_factory: Any, case: dict[str, A
     for k in (1, 5, 10):
         with_seats, _ = brute_force(with_site(inst, CAEN_CU, k), key=(1,))
         assert row[f"gain_{k}"] == with_seats[0] - best[0], k
+    # Up to saturation: as many seats as pupils is as good as unbounded seats.
+    unbounded, _ = brute_force(with_site(inst, CAEN_CU, inst.students.n), key=(1,))
+    assert row["gain_total"] == row["saturation_seats"] == unbounded[0] - best[0]
+    assert 0 <= row["direct_gain"] <= row["gain_total"]
+    assert all(row[f"gain_{k}"] == min(k, row["gain_total"]) for k in (1, 5, 10))
 
 
 def test_a_chain_of_moves_is_found(tmp_path: Path) -> None:
@@ -71,9 +87,97 @@ def test_a_chain_of_moves_is_found(tmp_path: Path) -> None:
     assert list(table["gain_10"]) == sorted(table["gain_10"], reverse=True)
     row = table[table["epci"] == CAEN_CU.epci].iloc[0]
     assert (row["gain_1"], row["gain_5"], row["gain_10"]) == (1, 1, 1)
+    assert (row["gain_total"], row["saturation_seats"], row["direct_gain"]) == (1, 1, 0)
     assert (row["pupils_within_reach"], row["waiting_within_reach"]) == (1, 0)
     # Every site gains at most the one pupil waiting.
-    assert table["gain_10"].max() == 1
+    assert table["gain_total"].max() == 1
+
+
+def _bayeux_site() -> Site:
+    return next(s for s in sites() if s.insee == "14047")
+
+
+def test_sites_rank_by_their_total_gain_up_to_saturation(tmp_path: Path) -> None:
+    # Caen: two pupils waiting there (direct), and a chain: P, placed at O 5 km east, may use
+    # the site; F, 9 km further east, may only use O. Three seats place all three (F takes
+    # P's seat), a fourth places nobody: saturation at 3 seats. Bayeux: two pupils waiting
+    # there, placed directly: saturation at 2. Old ranking keys (gain at 1 seat, waiting
+    # pupils within reach) would not separate them.
+    bayeux = _bayeux_site()
+    caen = {"lat": CAEN_CU.lat, "lon": CAEN_CU.lon}
+    o = point_at(CAEN_CU.lat, CAEN_CU.lon, 5.5)
+    f = point_at(o["lat"], o["lon"], 5.0)
+    p = point_at(CAEN_CU.lat, CAEN_CU.lon, 3.0)
+    b = {"lat": bayeux.lat, "lon": bayeux.lon}
+    path = make_scenario(tmp_path, students=[
+        {"student_id": "W1", **caen}, {"student_id": "W2", **caen}, {"student_id": "P", **p},
+        {"student_id": "F", **f}, {"student_id": "B1", **b}, {"student_id": "B2", **b},
+        {"student_id": "B3", **b}],
+        offers=[{"offer_id": "O", **o, "capacity": 1},
+                {"offer_id": "OB", **b, "capacity": 1}])
+    inst = load_instance(path)
+    allocation = np.array([[-1, -1], [-1, -1], [0, 0], [-1, -1], [1, 1], [-1, -1], [-1, -1]])
+    table = mobilisation_table(inst, allocation, reachable(inst))
+    top = table.head(2).set_index("epci")
+    assert list(top.index) == [CAEN_CU.epci, bayeux.epci]
+    c, by = top.loc[CAEN_CU.epci], top.loc[bayeux.epci]
+    assert (c["gain_total"], c["saturation_seats"], c["direct_gain"]) == (3, 3, 2)
+    assert (c["gain_1"], c["gain_5"], c["gain_10"]) == (1, 3, 3)
+    assert (by["gain_total"], by["saturation_seats"], by["direct_gain"]) == (2, 2, 2)
+    assert c["waiting_within_reach"] == by["waiting_within_reach"] == 2
+    assert c["gain_1"] == by["gain_1"] == 1
+    assert list(table["rank"][:2]) == [1, 2] and table["gain_total"].iloc[2:].max() == 0
+    # The curve at 3 seats and beyond, by the whole model (brute force).
+    plain, _ = brute_force(inst, key=(1,))
+    for seats, gain in ((2, 2), (3, 3), (4, 3)):
+        got, _ = brute_force(with_site(inst, CAEN_CU, seats), key=(1,))
+        assert got[0] - plain[0] == gain, seats
+
+
+def test_total_gains_equal_a_maximum_flow_from_scratch(tmp_path: Path) -> None:
+    # A generated instance (about 250 pupils): each site's total gain is the increase of the
+    # singles network's maximum flow, recomputed by OR-Tools with the site's arcs added.
+    out = tmp_path / "gen"
+    assert CliRunner().invoke(main, ["generate", "--out", str(out), "--scale", "0.01",
+                                     "--seed", "4"]).exit_code == 0
+    inst = load_instance(out / "scenario.toml")
+    result = solve_cli(out / "scenario.toml", tmp_path / "res", time_limit=5.0, check=False)
+    from affectation.io.results import read_assignments
+    allocation = read_assignments(inst, result.out / "assignments.csv").allocation
+    reach = reachable(inst)
+    network = SinglesNetwork(inst, allocation, reach)
+    where, near_sets = reach_of_sites(inst, sites())
+    total, direct = network.gains(near_sets)
+    assert total.sum() > 0 and (direct <= total).all()
+    n_s, n_o = network.n_students, network.n_offers
+    pupils = np.flatnonzero(network.movable)
+
+    def singles_flow() -> max_flow.SimpleMaxFlow:
+        flow = max_flow.SimpleMaxFlow()
+        flow.add_arcs_with_capacity(np.zeros(len(pupils), dtype=np.int64), 2 + pupils,
+                                    np.ones(len(pupils), dtype=np.int64))
+        flow.add_arcs_with_capacity(2 + network.arc_student, 2 + n_s + network.arc_offer,
+                                    np.ones(len(network.arc_student), dtype=np.int64))
+        flow.add_arcs_with_capacity(2 + n_s + np.arange(n_o), np.ones(n_o, dtype=np.int64),
+                                    network.cap.astype(np.int64))
+        return flow
+
+    # The solver's singles are a maximum flow: kept, with the same source side as OR-Tools'.
+    flow = singles_flow()
+    assert flow.solve(0, 1) == flow.OPTIMAL and flow.optimal_flow() == network.base
+    assert network.base == network.current_singles and (network.held == network.current).all()
+    side = np.zeros(2 + n_s + n_o, dtype=bool)
+    side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
+    assert (network.reached == (side[2:2 + n_s] & network.movable)).all()
+    for k in np.argsort(-total, kind="stable")[:12].tolist():
+        flow = singles_flow()
+        users = near_sets[k][network.movable[near_sets[k]]]
+        site = 2 + n_s + n_o
+        flow.add_arcs_with_capacity(2 + users, np.full(len(users), site),
+                                    np.ones(len(users), dtype=np.int64))
+        flow.add_arcs_with_capacity(np.array([site]), np.array([1]), np.array([len(users)]))
+        assert flow.solve(0, 1) == flow.OPTIMAL
+        assert total[k] == flow.optimal_flow() - network.base, where[k].commune
 
 
 def test_mobilise_command_writes_the_ranking_and_confirms(tmp_path: Path) -> None:
@@ -89,6 +193,7 @@ def test_mobilise_command_writes_the_ranking_and_confirms(tmp_path: Path) -> Non
     rows = list(csv.DictReader((out / "mobilisation.csv").open(encoding="utf-8")))
     assert rows[0]["epci"] == CAEN_CU.epci
     assert (rows[0]["gain_1"], rows[0]["gain_5"], rows[0]["gain_10"]) == ("1", "3", "3")
+    assert (rows[0]["gain_total"], rows[0]["saturation_seats"]) == ("3", "3")
     assert rows[0]["confirmed_gain_10"] == "3" and rows[1]["confirmed_gain_10"] == ""
     assert (out / "assignments.csv").read_bytes() == before
     assert (out / "resultats.xlsx").exists()

@@ -167,9 +167,9 @@ def suggest(scenario: Path, result_dir: Path, student_id: str, top: int, as_csv:
               help="Réécrit aussi le classeur resultats.xlsx avec tous les tableaux.")
 def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | None,
              xlsx: bool) -> None:
-    """Où recruter des entreprises : pour chaque EPCI, combien d'élèves de plus 1, 5 ou 10
-    places de deux semaines dans sa commune la plus peuplée placeraient ; écrit
-    mobilisation.csv dans RESULT_DIR (dossier de résultats de « solve »)."""
+    """Où recruter des entreprises : pour chaque EPCI, combien d'élèves de plus des places
+    de deux semaines dans sa commune la plus peuplée placeraient, place après place jusqu'à
+    saturation ; écrit mobilisation.csv dans RESULT_DIR (dossier de résultats de « solve »)."""
     from affectation.analysis.mobilisation import mobilisation_csv, mobilisation_table, sites
     from affectation.domain.params import option_problems
     from affectation.engine.solve import SolveSettings
@@ -209,8 +209,8 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
     best = table.iloc[0]
     click.echo(
         f"{len(table)} EPCI évalués en {time.perf_counter() - started:.1f} s ; en tête : "
-        f"{best['label']} ({best['commune']}), 10 places y placeraient {best['gain_10']} "
-        f"élève(s) de plus -> {Path(result_dir) / 'mobilisation.csv'}"
+        f"{best['label']} ({best['commune']}), jusqu'à {best['gain_total']} élève(s) de plus "
+        f"avec {best['saturation_seats']} place(s) -> {Path(result_dir) / 'mobilisation.csv'}"
     )
 
 

@@ -67,16 +67,29 @@ def read_matrix(path: Path) -> pd.DataFrame:
 
 def matrix_minutes(instance: Instance) -> ZoneMinutes:
     """The matrix model's minutes for the pupils whose mode it covers (others: origin -1)."""
+    of = instance.offers
+    return _minutes(instance, place_zones(of.lat, of.lon, of.zone))
+
+
+def matrix_places(instance: Instance, lat: np.ndarray, lon: np.ndarray) -> ZoneMinutes:
+    """The matrix's minutes from the pupils' zones to new places (offers imagined at `lat`,
+    `lon`, e.g. the sites of `analysis.mobilisation`): each place is in the zone of its
+    commune, as an offer without a `zone` cell."""
+    return _minutes(instance, place_zones(np.asarray(lat), np.asarray(lon), None))
+
+
+def _minutes(instance: Instance, site: np.ndarray) -> ZoneMinutes:
+    """Minutes from the covered pupils' zones to the destination zones `site` (codes; ""
+    for none), one destination per entry."""
     travel = instance.scenario.travel
     params = travel.matrix
     assert params is not None
-    st, of = instance.students, instance.offers
+    st = instance.students
     frame = read_matrix(params.file)
     names = np.array(travel.mode_names, dtype=object)
     covered = np.isin(names[st.mode], list(params.modes)) if st.n else np.zeros(0, bool)
     home = place_zones(st.lat[covered], st.lon[covered],
                        None if st.zone is None else st.zone[covered])
-    site = place_zones(of.lat, of.lon, of.zone)
     codes = np.unique(np.concatenate([home, site]).astype(str))
     index = {c: i for i, c in enumerate(codes)}
     origin = np.full(st.n, -1, dtype=np.int64)

@@ -51,11 +51,12 @@ from pathlib import Path
 
 import numba
 import numpy as np
+import pandas as pd
 
 from affectation.domain.instance import Instance
 from affectation.domain.params import GtfsParams
 from affectation.errors import InputError, Problem
-from affectation.geo import flat_km
+from affectation.geo import flat_km, nearest_communes
 from affectation.io.atomic import write_file
 from affectation.io.gtfs import Network, feed_digest, read_network, weekdays
 from affectation.travel.zones import ZoneMinutes
@@ -622,14 +623,13 @@ def _zone_groups(lat: np.ndarray, lon: np.ndarray, zone_m: float) -> list[np.nda
     return [np.sort(order[k:k + ZONE_GROUP]) for k in range(0, len(order), ZONE_GROUP)]
 
 
-def transit_minutes(instance: Instance) -> ZoneMinutes:
-    """Minutes by timetable for the pupils whose mode is in `[travel.gtfs] modes` (others:
-    origin -1), cached on disk beside the scenario. Pairs longer than the largest limit of
-    those modes are not kept (unreachable)."""
+def _origins(instance: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Each pupil's origin zone (-1: a mode the timetables do not cover), the zones' centres
+    (lat, lon), and the largest limit of the covered modes (longer pairs are not kept)."""
     scenario = instance.scenario
     g = scenario.travel.gtfs
     assert g is not None
-    st, of = instance.students, instance.offers
+    st = instance.students
     names = np.array(scenario.travel.mode_names, dtype=object)
     covered = np.isin(names[st.mode], list(g.modes)) if st.n else np.zeros(0, bool)
     cap = max((scenario.travel.modes[m].max_minutes for m in g.modes
@@ -637,6 +637,18 @@ def transit_minutes(instance: Instance) -> ZoneMinutes:
     origin = np.full(st.n, -1, dtype=np.int64)
     zone, z_lat, z_lon = zone_cells(st.lat[covered], st.lon[covered], g.zone_m)
     origin[covered] = zone
+    return origin, z_lat, z_lon, cap
+
+
+def transit_minutes(instance: Instance) -> ZoneMinutes:
+    """Minutes by timetable for the pupils whose mode is in `[travel.gtfs] modes` (others:
+    origin -1), cached on disk beside the scenario. Pairs longer than the largest limit of
+    those modes are not kept (unreachable)."""
+    scenario = instance.scenario
+    g = scenario.travel.gtfs
+    assert g is not None
+    of = instance.offers
+    origin, z_lat, z_lon, cap = _origins(instance)
     key = _cache_key(g, scenario.scenario.weeks, cap, z_lat, z_lon, of.lat, of.lon, of.period)
     cache = Path(scenario.path).parent / CACHE_DIR / f"transit-{key[:40]}.npz"
     table = _load_cache(cache)
@@ -651,6 +663,71 @@ def transit_minutes(instance: Instance) -> ZoneMinutes:
         _save_cache(cache, *table)
     return ZoneMinutes(origin_of_student=origin, dest_of_offer=np.arange(of.n, dtype=np.int64),
                        n_dest=of.n, key=table[0], minutes=table[1])
+
+
+def transit_places(instance: Instance, lat: np.ndarray, lon: np.ndarray, insee: np.ndarray,
+                   communes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, ZoneMinutes]:
+    """Where new places (offers imagined open both weeks, e.g. the sites of
+    `analysis.mobilisation`) stand for public transport, and the minutes by timetable from
+    the pupils' zones to them (`ZoneMinutes` with one destination per place).
+
+    A place stays at its position (`lat`, `lon`, in the commune `insee`) when a station is
+    within `max_walk_m` of it; otherwise it moves to the station nearest to it among the
+    stations of its commune (a station belongs to the commune whose centroid in `communes`
+    is nearest, within `territory.OUTSIDE_KM`, as homes do), where a firm reachable by
+    public transport would be; a commune without a station keeps the position (its
+    public-transport pupils can only walk there). Minutes are those of an offer at the
+    place open both weeks (`transit_minutes`); cached on disk beside the scenario.
+    """
+    from affectation.domain.territory import OUTSIDE_KM
+
+    scenario = instance.scenario
+    g = scenario.travel.gtfs
+    assert g is not None
+    n = len(lat)
+    origin, z_lat, z_lon, cap = _origins(instance)
+    c_insee = communes["insee"].to_numpy(dtype=str)
+    c_lat, c_lon = communes["lat"].to_numpy(np.float64), communes["lon"].to_numpy(np.float64)
+    names = np.asarray(insee, dtype=str)
+    key = _cache_key(g, scenario.scenario.weeks, cap, z_lat, z_lon, np.asarray(lat),
+                     np.asarray(lon), np.char.encode(names), np.char.encode(c_insee), c_lat,
+                     c_lon)
+    cache = Path(scenario.path).parent / CACHE_DIR / f"places-{key[:40]}.npz"
+    try:
+        with np.load(cache) as data:
+            return (data["lat"], data["lon"], ZoneMinutes(
+                origin_of_student=origin, dest_of_offer=np.arange(n, dtype=np.int64),
+                n_dest=n, key=data["key"], minutes=data["minutes"]))
+    except (OSError, KeyError, ValueError):
+        pass
+    net = read_network(g.feeds, g.added_lines, Path(scenario.path).name)
+    lat, lon = np.array(lat, dtype=np.float64), np.array(lon, dtype=np.float64)
+    near, _, _ = pairs_within(lat, lon, net.station_lat, net.station_lon, g.max_walk_m)
+    lonely = np.setdiff1d(np.arange(n), near)
+    if len(lonely) and net.n_stations:
+        row, km = nearest_communes(net.station_lat, net.station_lon, communes)
+        station_insee = np.where(km <= OUTSIDE_KM, c_insee[row], "")
+        for k in lonely.tolist():
+            mine = np.flatnonzero(station_insee == names[k])
+            if len(mine):
+                d = flat_km(np.full(len(mine), lat[k]), np.full(len(mine), lon[k]),
+                            net.station_lat[mine], net.station_lon[mine])
+                best = mine[int(np.argmin(d))]
+                lat[k], lon[k] = net.station_lat[best], net.station_lon[best]
+    prob = _Problem(z_lat, z_lon, lat, lon, g, net)
+    z_idx, p_idx, minutes = zone_offer_minutes(prob, scenario.scenario.weeks,
+                                               np.zeros(n, dtype=np.int64), cap)
+    keys = z_idx.astype(np.int64) * n + p_idx
+    order = np.argsort(keys, kind="stable")
+    try:
+        buffer = io.BytesIO()
+        np.savez(buffer, lat=lat, lon=lon, key=keys[order], minutes=minutes[order])
+        write_file(cache, buffer.getvalue())
+    except OSError:
+        pass
+    return lat, lon, ZoneMinutes(origin_of_student=origin,
+                                 dest_of_offer=np.arange(n, dtype=np.int64), n_dest=n,
+                                 key=keys[order], minutes=minutes[order])
 
 
 def _cache_key(g: GtfsParams, weeks: tuple[str, str], cap: float, *arrays: np.ndarray
