@@ -256,9 +256,9 @@ def sweep(scenario: Path, varies: tuple[str, ...], out_dir: Path, jobs: int) -> 
 def report(result_dir: Path, out_file: Path) -> None:
     """Rapport HTML d'un dossier de résultats : chiffres clés, carte par EPCI, graphiques,
     classement « où mobiliser », élèves non placés et raisons."""
-    from affectation.analysis.report import report_html
     from affectation.io.atomic import write_file
     from affectation.io.results import REPORT_FILES, read_report_tables
+    from affectation.views.report import report_html
 
     check_output_file(out_file, [Path(result_dir) / n for n in REPORT_FILES])
     try:

@@ -196,7 +196,7 @@ def read_summary(path: Path, required: dict[str, type] | None = None) -> dict[st
 
 
 def read_report_tables(result_dir: Path) -> dict[str, Any]:
-    """The tables the report (`analysis.report`) needs, checked; an `InputError` naming any
+    """The tables the report (`views.report`) needs, checked; an `InputError` naming any
     missing, corrupt or incomplete file."""
     result_dir = Path(result_dir)
     missing = [n for n in REPORT_FILES if not (result_dir / n).is_file()]

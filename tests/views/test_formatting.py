@@ -1,0 +1,81 @@
+"""French number formatting, spreadsheet-safe cells, and the template environment's
+guarantees (autoescape on every template, undefined names are errors)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import pytest
+from jinja2 import UndefinedError
+from markupsafe import Markup
+
+from affectation.views.charts import bar_chart, gain_curves, nice_ceiling
+from affectation.views.environment import environment, render
+from affectation.views.formatting import csv_text, fr_int, fr_num, fr_pct, spreadsheet_safe
+
+NB = "\u00a0"
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0, "0"), (25556, f"25{NB}556"), ("1221", f"1{NB}221"), (-1234567, f"-1{NB}234{NB}567"),
+    (None, "\u2013"), ("", "\u2013"), (math.nan, "\u2013"), ("abc", "\u2013"),
+    (math.inf, "\u221e")])
+def test_fr_int(value: object, text: str) -> None:
+    assert fr_int(value) == text
+
+
+def test_fr_num_and_fr_pct() -> None:
+    assert fr_num(1159.5) == f"1{NB}159,5" and fr_num("22.4") == "22,4"
+    assert fr_num(3.14159, 2) == "3,14" and fr_num("1,5") == "1,5"
+    assert fr_pct(0.9042) == f"90,4{NB}%" and fr_pct("1.0") == f"100,0{NB}%"
+    assert fr_pct(0.5, 0) == f"50{NB}%" and fr_pct(None) == "\u2013"
+
+
+@pytest.mark.parametrize(("value", "safe"), [
+    ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'), ("+cmd", "'+cmd"),
+    ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\r=1", "'\r=1"),
+    ("-3", "-3"), ("+2,5", "+2,5"), ("1e5", "1e5"), ("E000123", "E000123"), ("", ""),
+    (None, ""), (12, "12"), ("a=b", "a=b")])
+def test_spreadsheet_safe(value: object, safe: str) -> None:
+    assert spreadsheet_safe(value) == safe
+
+
+def test_csv_text_neutralises_formulas_in_every_cell() -> None:
+    text = csv_text(["élève", "=col"], [["=1+1", "-5"], ['@x,"y"', "ok"]])
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows == [["élève", "'=col"], ["'=1+1", "-5"], ["'@x,\"y\"", "ok"]]
+
+
+def test_every_template_is_autoescaped_and_strict() -> None:
+    env = environment()
+    assert env.from_string("{{ x }}").render(x="<a href=x>") == "&lt;a href=x&gt;"
+    # Only markup our own code builds passes as it is.
+    assert env.from_string("{{ x }}").render(x=Markup("<b>ok</b>")) == "<b>ok</b>"
+    assert env.from_string("{{ x|fr_pct }}").render(x="0.5") == f"50,0{NB}%"
+    with pytest.raises(UndefinedError):
+        env.from_string("{{ missing }}").render()
+
+
+def test_base_layout_is_accessible_and_offline() -> None:
+    page = render("base.html")
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="fr">' in page
+    assert 'href="#contenu"' in page and '<main id="contenu">' in page
+    assert ":focus-visible" in page and "http://" not in page and "https://" not in page
+
+
+def test_charts_geometry() -> None:
+    assert [nice_ceiling(v) for v in (0, 1, 1.5, 7, 10, 11, 240, 1039)] == [
+        1, 1, 2, 10, 10, 20, 500, 2000]
+    bars = bar_chart([("un très long nom de lycée qui dépasse la largeur prévue", 0.5, "d"),
+                      ("court", 1.0, "e")], "t")
+    assert bars.bars[0].label.endswith("\u2026") and len(bars.bars[0].label) == 46
+    assert bars.bars[0].detail.startswith("un très long nom") and bars.bars[1].detail == "e"
+    assert bars.bars[1].length == 2 * bars.bars[0].length
+    curves = gain_curves([("1. Caen", "1. Caen (CU)", 40, 10, 40), ("2. Bayeux", "2. B", 3, 3,
+                                                                     3)], "g")
+    assert curves.seats == 50 and curves.pupils == 50
+    caen, bayeux = curves.panels
+    assert caen.direct and caen.chained and caen.caption.startswith("+40 élève(s)")
+    assert bayeux.direct and not bayeux.chained  # every pupil placed without moves
