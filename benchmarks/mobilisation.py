@@ -6,7 +6,8 @@ under the scenario's travel model (`travel.sites`: crowfly, timetables or matrix
 total gains of the 71 sites (`SinglesNetwork.gains`: compiled; the first call also loads or
 compiles the kernels, so it is timed apart and the gains are timed again). Prints the figures
 with the load average and the machine's speed index (`../shared/tools/speed-index` when
-present), and writes `mobilisation.json` and `mobilisation.md` to `--out`.
+present), and writes `mobilisation-MODEL.json` and `mobilisation-MODEL.md` to `--out` (MODEL:
+the scenario's travel model, `crowfly` or `gtfs`...).
 
     .venv/bin/affectation solve scenarios/normandie/scenario.toml --out /tmp/normandie
     .venv/bin/python benchmarks/mobilisation.py --result /tmp/normandie --out benchmarks/results
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", type=Path, default=ROOT / "scenarios/normandie/scenario.toml")
     p.add_argument("--result", type=Path, required=True, help="a result folder of `solve`")
     p.add_argument("--out", type=Path, default=None,
-                   help="folder for mobilisation.json and mobilisation.md")
+                   help="folder for mobilisation-MODEL.json and .md")
     args = p.parse_args(argv)
 
     load_before = os.getloadavg()[0]
@@ -66,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     where, near = reach_of_sites(instance, sites())
     t4 = time.perf_counter()
     network.gains(near[:1])
-    t5 = time.perf_counter()
+    t5, c5 = time.perf_counter(), time.process_time()
     total, direct = network.gains(near)
-    t6 = time.perf_counter()
+    t6, c6 = time.perf_counter(), time.process_time()
     figures = {
         "scenario": str(args.scenario), "travel_model": instance.scenario.travel.model,
         "pupils": int(instance.students.n), "offers": int(instance.offers.n),
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_s": round(t1 - t0, 2), "reachable_s": round(t2 - t1, 2),
         "network_s": round(t3 - t2, 2), "sites_reach_s": round(t4 - t3, 2),
         "first_gain_call_s": round(t5 - t4, 2), "gains_s": round(t6 - t5, 2),
+        "gains_cpu_s": round(c6 - c5, 2),
         "ranking_s": round((t4 - t3) + (t6 - t5), 2),
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "speed_index": speed_index(), "cores": os.cpu_count(),
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| singles network, maximum flow | {figures['network_s']} |",
         f"| sites' reach ({figures['sites']} sites) | {figures['sites_reach_s']} |",
         f"| first gains call (one site, kernels loaded) | {figures['first_gain_call_s']} |",
-        f"| total gains of every site | {figures['gains_s']} |",
+        f"| total gains of every site (CPU of all threads: {figures['gains_cpu_s']} s) | "
+        f"{figures['gains_s']} |",
         f"| **ranking (sites' reach + gains)** | **{figures['ranking_s']}** |", "",
         f"Load average {figures['load_average'][0]} -> {figures['load_average'][1]}, "
         f"speed index {figures['speed_index']}, {figures['cores']} cores.", "",
@@ -105,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "mobilisation.json").write_text(json.dumps(figures, indent=2) + "\n",
-                                                    encoding="utf-8")
-        (args.out / "mobilisation.md").write_text("\n".join(lines), encoding="utf-8")
+        stem = f"mobilisation-{figures['travel_model']}"
+        (args.out / f"{stem}.json").write_text(json.dumps(figures, indent=2) + "\n",
+                                               encoding="utf-8")
+        (args.out / f"{stem}.md").write_text("\n".join(lines), encoding="utf-8")
     return 0
 
 

@@ -199,3 +199,23 @@ def test_mobilise_command_writes_the_ranking_and_confirms(tmp_path: Path) -> Non
     assert (out / "resultats.xlsx").exists()
     bad = runner.invoke(main, ["mobilise", str(path), str(tmp_path / "none")])
     assert bad.exit_code == 2 and "assignments.csv" in bad.output
+
+
+def test_a_chain_of_twenty_moves_is_found(tmp_path: Path) -> None:
+    # Offers O1..O20 every 5 km east of Caen's centroid (the site), one seat each; pupil Qi
+    # 2.5 km east of Oi (Q0 2.5 km east of the site) may use Oi and Oi+1 only (crowfly radius
+    # 6.7 km). Qi holds Oi+1; Q20 waits. One seat at the site places Q20: Q0 moves to the
+    # site, Q1 to O1, ..., Q20 to O20: a chain of 20 moves (more levels than the search
+    # starts with).
+    n = 20
+    offers = [{"offer_id": f"O{i}", **point_at(CAEN_CU.lat, CAEN_CU.lon, 5.0 * i),
+               "capacity": 1} for i in range(1, n + 1)]
+    students = [{"student_id": f"Q{i}", **point_at(CAEN_CU.lat, CAEN_CU.lon, 5.0 * i + 2.5)}
+                for i in range(n + 1)]
+    path = make_scenario(tmp_path, students=students, offers=offers)
+    inst = load_instance(path)
+    allocation = np.array([[i, i] for i in range(n)] + [[-1, -1]])
+    table = mobilisation_table(inst, allocation, reachable(inst))
+    row = table[table["epci"] == CAEN_CU.epci].iloc[0]
+    assert (row["gain_total"], row["saturation_seats"], row["direct_gain"]) == (1, 1, 0)
+    assert (row["pupils_within_reach"], row["waiting_within_reach"]) == (1, 0)

@@ -141,11 +141,8 @@ class SinglesNetwork:
         self._max_flow()
         # Who may take a seat at each offer: the reached pupils only (no augmenting path
         # leaves the residual network's source side), as CSR by offer.
-        inside = self.reached[self.arc_student]
-        order = np.argsort(self.arc_offer[inside], kind="stable")
-        self.in_pupil = self.arc_student[inside][order].astype(np.int32)
         self.in_ptr = np.zeros(of.n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.arc_offer[inside], minlength=of.n), out=self.in_ptr[1:])
+        self.in_pupil = _by_offer(self.arc_student, self.arc_offer, self.reached, self.in_ptr)
 
     def _max_flow(self) -> None:
         """The maximum flow: each pupil's `held` offer (-1: none), `reached` pupils.
@@ -215,6 +212,27 @@ class SinglesNetwork:
         if len(flat):
             _site_gains(takers, held, ptr, flat, total, direct)
         return total, direct
+
+
+@numba.njit(cache=True)
+def _by_offer(arc_student: np.ndarray, arc_offer: np.ndarray, reached: np.ndarray,
+              in_ptr: np.ndarray) -> np.ndarray:
+    """The reached pupils of the arcs grouped by offer (a counting sort, keeping the arcs'
+    order within an offer); `in_ptr` (offers + 1, zeros) is filled with the groups' starts."""
+    for a in range(len(arc_student)):
+        if reached[arc_student[a]]:
+            in_ptr[arc_offer[a] + 1] += 1
+    for o in range(len(in_ptr) - 1):
+        in_ptr[o + 1] += in_ptr[o]
+    fill = in_ptr[:-1].copy()
+    out = np.empty(in_ptr[-1], dtype=np.int32)
+    for a in range(len(arc_student)):
+        p = arc_student[a]
+        if reached[p]:
+            o = arc_offer[a]
+            out[fill[o]] = p
+            fill[o] += 1
+    return out
 
 
 @numba.njit(cache=True)

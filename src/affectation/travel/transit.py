@@ -33,6 +33,10 @@ time is a morning journey from home). Weekdays with the same running trips are c
 groups of zones run in parallel processes (one per core); results are cached on disk beside
 the scenario (`.affectation-cache/`), keyed by the feeds' contents and every parameter.
 
+New places (offers imagined where none is yet, e.g. the sites of `analysis.mobilisation`) get
+their minutes from the same computation with the places as destinations
+(`transit_places`), after a place far from every stop moves to a station of its commune.
+
 Length: one algorithm (feeds to events, the compiled scan, the parallel groups, the cache)
 whose parts only make sense together; kept whole on purpose.
 """
