@@ -1,4 +1,4 @@
-"""French number formatting for pages and reports, and spreadsheet-safe cells for exports.
+"""French number formatting for pages and reports, and spreadsheet-safe CSV for exports.
 
 The filters of the template environment (`views.environment`) are these functions:
 `fr_int` (1 234), `fr_num` (22,4), `fr_pct` (90,4 %). They accept numbers or the strings of
@@ -11,17 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from affectation.io.output import spreadsheet_cell
 
 NBSP = "\u00a0"
 MISSING = "\u2013"  # en dash: a value that does not exist (no pupil, no journey)
 
-# A cell that a spreadsheet would read as a formula: =, +, -, @ first, or a tab or carriage
-# return first (some spreadsheets strip them and read what follows). Plain numbers are safe.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
 
 
 def _number(value: Any) -> float | None:
@@ -71,23 +68,14 @@ def fr_pct(value: Any, digits: int = 1) -> str:
     return f"{fr_num(100 * number, digits)}{NBSP}%"
 
 
-def spreadsheet_safe(value: Any) -> str:
-    """The text of a CSV or XLSX cell that no spreadsheet evaluates: a cell starting like a
-    formula (``=HYPERLINK(...)``, ``+``, ``-``, ``@``, tab, carriage return) is prefixed with
-    an apostrophe, which spreadsheets show as text; plain numbers (``-3``, ``+2,5``) are kept."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
 def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A CSV table for people to open in a spreadsheet (exports of the web pages): UTF-8 text,
-    `,`-separated, every cell through `spreadsheet_safe`. Not for the v1 result files, whose
-    cells are written as they are."""
+    `,`-separated, every cell made inert as in every CSV output of ours
+    (`io.output.spreadsheet_cell`: a leading apostrophe before `=`, `+`, `-`, `@`, tab or
+    carriage return, numbers kept); None is an empty cell."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([spreadsheet_safe(c) for c in columns])
+    writer.writerow([spreadsheet_cell(str(c)) for c in columns])
     for row in rows:
-        writer.writerow([spreadsheet_safe(v) for v in row])
+        writer.writerow([spreadsheet_cell("" if v is None else str(v)) for v in row])
     return out.getvalue()
