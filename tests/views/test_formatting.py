@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 
 import pytest
 from jinja2 import UndefinedError
@@ -72,3 +73,25 @@ def test_charts_geometry() -> None:
     caen, bayeux = curves.panels
     assert caen.direct and caen.chained and caen.caption.startswith("+40 élève(s)")
     assert bayeux.direct and not bayeux.chained  # every pupil placed without moves
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_style_sheet_text_contrast_is_at_least_7_to_1() -> None:
+    css = render("style.css")
+    colours = dict(re.findall(r"--(\w+):(#[0-9a-fA-F]{6})", css))
+    assert {"text", "muted", "link", "head"} <= set(colours)
+    for name in ("text", "muted", "link"):  # on the white page
+        assert _contrast(colours[name], "#ffffff") >= 7.0, name
+    assert _contrast(colours["text"], colours["head"]) >= 7.0  # table headers
+    assert _contrast("#ffffff", colours["link"]) >= 7.0  # button text
+    assert _contrast("#000000", "#000000") == 1.0  # the measure can fail
