@@ -5,6 +5,9 @@
 # refuses root, so the packaged cluster (pg_createcluster/pg_ctlcluster) is used and SQL
 # runs as the postgres user. Exits non-zero when no server can be started.
 set -euo pipefail
+# Only the URL goes to standard output: every tool's chatter ("Removed stale pid file.")
+# goes to standard error, or the caller would take it for part of the URL.
+exec 3>&1 1>&2
 ROLE=affectation_test
 PASSWORD=affectation_test
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
@@ -19,7 +22,7 @@ fi
 PORT=$(pg_lsclusters -h | awk -v v="$VERSION" '$1 == v && $2 == "main" {print $3}')
 if ! pg_lsclusters -h | awk -v v="$VERSION" '$1 == v && $2 == "main" {print $4}' \
     | grep -q online; then
-  pg_ctlcluster "$VERSION" main start
+  pg_ctlcluster "$VERSION" main start 3>&-  # the server must not hold the URL pipe open
 fi
 for _ in $(seq 1 30); do
   pg_isready -q -h localhost -p "$PORT" && break
@@ -35,4 +38,4 @@ psql_admin -c "SET client_min_messages = warning; GRANT pg_signal_backend TO $RO
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$ROLE'")" != "1" ]; then
   psql_admin -c "CREATE DATABASE $ROLE OWNER $ROLE"
 fi
-echo "postgresql+psycopg://$ROLE:$PASSWORD@localhost:$PORT/$ROLE"
+echo "postgresql+psycopg://$ROLE:$PASSWORD@localhost:$PORT/$ROLE" >&3
