@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from affectation.engine.budget import Deadline
 from affectation.engine.candidates import NO_PRUNING, build_candidates
-from affectation.engine.mip import solve_mip
+from affectation.engine.mip import HighsLimits, solve_mip
 from affectation.engine.model import build_model
 from affectation.engine.variables import neighbourhood
 
@@ -35,7 +36,10 @@ def highs_mip(setting: Setting, time_limit_s: float, seed: int = 0
     free = inst.students.to_place & (inst.fixed < 0).any(axis=1)
     hood = neighbourhood(inst, allocation, free)
     built = build_model(inst, problem.roles, cands, hood)
-    remaining = time_limit_s - (time.perf_counter() - started)
-    outcome = solve_mip(inst, built, hood, allocation, remaining, start=False, seed=seed)
+    # A peer: what an OR user would run, HiGHS alone with a wall-clock limit (no work budget).
+    deadline = Deadline(started + time_limit_s)
+    unlimited = HighsLimits(nodes=2**31 - 1, iterations=2**31 - 1)
+    outcome = solve_mip(inst, built, hood, allocation, deadline, unlimited, start=False,
+                        seed=seed)
     info = {**outcome.info, "mip_has_solution": outcome.allocation is not None}
     return (outcome.allocation if outcome.allocation is not None else allocation), info

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affectation.domain.allocation import lexicographic_score
+from affectation.engine.budget import never
 from affectation.engine.candidates import allowed_pairs, offer_roles
 from affectation.engine.exact import exact_placements
 from affectation.engine.search import SearchSettings
@@ -40,7 +41,7 @@ def test_exact_levels_equal_the_brute_force_optimum(case: dict[str, Any]) -> Non
     reach = reachable(inst)
     start = inst.fixed.copy()
     out = exact_placements(inst, offer_roles(inst), reach, allowed_pairs(inst, reach), start,
-                           30.0)
+                           never())
     assert out.info["exact_optimal"] == 1
     best, _ = brute_force(inst, key=(0, 1))
     allocation = start if out.allocation is None else out.allocation

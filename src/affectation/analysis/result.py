@@ -15,6 +15,36 @@ from affectation.engine.solve import Solution
 from affectation.io.output import Result, counts, engine_version, input_hashes
 from affectation.travel.reach import exact_minutes
 
+STATUS_TEXT = {
+    "fr": {
+        "OPTIMAL": "optimal prouvé",
+        "FEASIBLE": "à {gap} de l'optimum prouvé",
+        "FALLBACK": "allocation de secours : limite de temps trop courte",
+        "small": "moins de 0,01 %",
+        "clock": " ; limite de temps atteinte : le résultat dépend de la vitesse de la machine",
+    },
+    "en": {
+        "OPTIMAL": "proven optimal",
+        "FEASIBLE": "within {gap} of the proven optimum",
+        "FALLBACK": "fallback allocation: time limit too short",
+        "small": "less than 0.01 %",
+        "clock": "; time limit reached: the result depends on the machine's speed",
+    },
+}
+
+
+def status_text(status: str, gap: float, clock: bool, language: str = "fr") -> str:
+    """What the result is, in words (the summary's `status_text`, the line a user reads):
+    proven optimal, within `gap` of the proven optimum (the proven bound), or the fallback
+    allocation; and whether the time limit cut a stage short (the result then depends on the
+    machine's speed)."""
+    text = STATUS_TEXT[language]
+    shown = f"{100 * gap:.2f}"
+    percent = (text["small"] if shown == "0.00" else
+               (shown.replace(".", ",") if language == "fr" else shown) + " %")
+    words = text[status].format(gap=percent)
+    return words + (text["clock"] if clock else "")
+
 
 def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds: float) -> Result:
     """Everything `assignments.csv` and `summary.json` say about `solution`."""
@@ -37,6 +67,12 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
         if solution.upper_bound_priority_full else 0.0
     )
     summary["solver_status"] = solution.status
+    summary["status_text"] = status_text(solution.status, summary["gap"],
+                                         bool(solution.stopped_by_time_limit),
+                                         instance.scenario.output.language)
+    summary["depends_on_machine_speed"] = bool(solution.stopped_by_time_limit)
+    if solution.stopped_by_time_limit:
+        summary["time_limit_reached_in"] = list(solution.stopped_by_time_limit)
     summary["reachable_pairs"] = int(solution.reach.n_pairs)
     summary["search"] = solution.search
     if solution.equity:

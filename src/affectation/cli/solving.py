@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,11 +18,13 @@ from affectation.cli.common import (
     inputs_size,
     reserve_output,
 )
+from affectation.cli.progress import console, quiet_option
 from affectation.errors import InputError, Problem
 
 if TYPE_CHECKING:
     from affectation.domain.allocation import PreviousResult
     from affectation.domain.instance import Instance
+    from affectation.timing import Progress
 
 
 @click.command()
@@ -34,12 +36,13 @@ if TYPE_CHECKING:
 @click.option("--seed", type=int, default=None, help="Graine (défaut : scénario).")
 @click.option("--xlsx", is_flag=True, default=False,
               help="Écrit aussi tous les tableaux dans un classeur resultats.xlsx.")
+@quiet_option
 def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
-          seed: int | None, xlsx: bool) -> None:
-    """Résout SCENARIO et écrit assignments.csv et summary.json."""
+          seed: int | None, xlsx: bool, quiet: bool) -> None:
+    """Résout SCENARIO et écrit assignments.csv et summary.json (l'avancement de chaque étape
+    s'affiche sur la sortie d'erreur, sauf avec --quiet)."""
     from affectation.domain.params import option_problems
     from affectation.engine.solve import SolveSettings
-    from affectation.io.workbook import write_folder
     from affectation.pipeline.run import solve_instance
     from affectation.travel.loading import load_instance
 
@@ -47,25 +50,44 @@ def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
     check_options(option_problems(time_limit, seed))
     out = out_dir if out_dir is not None else Path(scenario).parent / "results"
     reserve_output(out, "solve", [scenario], 3 * inputs_size(scenario))
+    progress = console(quiet)
     try:
-        instance = load_instance(scenario)
+        instance = load_instance(scenario, progress)
     except InputError as exc:
         fail_input(exc)
     settings = SolveSettings.from_scenario(instance.scenario.solver, time_limit, seed)
-    run = solve_instance(instance, settings, started)
-    try:
-        write_folder(out, run.files, xlsx=xlsx, command="solve", inputs=[scenario])
-    except InputError as exc:
-        fail_input(exc)
+    run = solve_instance(instance, settings, started, progress=progress)
+    _write(out, run.files, progress, xlsx=xlsx, command="solve", inputs=[scenario])
     s = run.summary
+    _time_limit_note(progress, s)
     click.echo(
         f"{s['scenario']} : {s['placed_full']} élèves placés deux semaines sur "
         f"{s['students_to_place']} à placer (borne prouvée {s['upper_bound_full']}, "
         f"écart {100 * s['gap']:.2f} %), {s['placed_partial']} une semaine, "
         f"{s['unplaced']} sans stage ; prioritaires {s['priority_placed_full']}/"
-        f"{s['priority_students']} ; statut {s['solver_status']} ; "
+        f"{s['priority_students']} ; {s['status_text']} ; "
         f"{s['wall_seconds']:.1f} s -> {out}"
     )
+
+
+def _write(out: Path, files: dict[str, str | bytes], progress: Progress, **kwargs: Any) -> None:
+    """Write a result folder (`io.workbook.write_folder`), reporting the stage; exit 2 on an
+    output error."""
+    from affectation.io.workbook import write_folder
+
+    started = time.perf_counter()
+    try:
+        write_folder(out, files, **kwargs)
+    except InputError as exc:
+        fail_input(exc)
+    progress.stage("writing", time.perf_counter() - started, {})
+
+
+def _time_limit_note(progress: Progress, summary: dict[str, Any]) -> None:
+    """Say on stderr when the safety-net time limit cut a stage short."""
+    stages = summary.get("time_limit_reached_in")
+    if stages:
+        progress.note("time_limit", {"stages": ", ".join(stages)})
 
 
 @click.command()
@@ -304,36 +326,37 @@ def travel(scenario: Path, out_dir: Path) -> None:
               help="Ne déplace aucun élève déjà placé (défaut : [repair] freeze_placed).")
 @click.option("--xlsx", is_flag=True, default=False,
               help="Écrit aussi tous les tableaux dans un classeur resultats.xlsx.")
+@quiet_option
 def repair(scenario: Path, previous_dir: Path, out_dir: Path, freeze_placed: bool,
-           xlsx: bool) -> None:
+           xlsx: bool, quiet: bool) -> None:
     """Répare une affectation après des changements (offres retirées, nouveaux élèves,
     conventions) : les conventions ne bougent jamais, les élèves placés gardent leur place
     sauf pour en placer d'autres ; écrit aussi changes.csv."""
     from affectation.engine.repair import RepairSettings
     from affectation.io.results import assignments_path, read_assignments
-    from affectation.io.workbook import write_folder
     from affectation.pipeline.run import repair_instance
     from affectation.travel.loading import load_instance
 
     started = time.perf_counter()
     reserve_output(out_dir, "repair", [scenario], 3 * inputs_size(scenario))
+    progress = console(quiet)
     try:
-        instance = load_instance(scenario)
+        instance = load_instance(scenario, progress)
         previous_file = assignments_path(previous_dir)
         previous = read_assignments(instance, previous_file, changed=True)
     except InputError as exc:
         fail_input(exc)
     settings = RepairSettings(freeze_placed=True if freeze_placed else None)
-    run = repair_instance(instance, previous, previous_file, settings, started)
-    try:
-        write_folder(out_dir, run.files, xlsx=xlsx, command="repair", inputs=[scenario])
-    except InputError as exc:
-        fail_input(exc)
+    run = repair_instance(instance, previous, previous_file, settings, started, progress)
+    _write(out_dir, run.files, progress, xlsx=xlsx, command="repair", inputs=[scenario])
     s, c = run.summary, run.summary["changes"]
+    _time_limit_note(progress, s)
     click.echo(
         f"{s['scenario']} (réparation) : {s['placed_full']} élèves placés deux semaines sur "
         f"{s['students_to_place']} à placer ; {c['displaced_by_changes']} déplacés par les "
         f"changements, {c['moved_to_make_room']} déplacés pour faire de la place, "
-        f"{c['newly_placed']} nouvellement placés, {c['newly_unplaced']} sans place ; "
-        f"{s['wall_seconds']:.1f} s -> {out_dir}"
+        f"{c['newly_placed']} nouvellement placés, {c['newly_unplaced']} sans place"
+        + (f" dont {c['displaced_by_priority']} pour un élève prioritaire"
+           if c.get("displaced_by_priority") else "")
+        + f" ; {s['status_text']} ; {s['wall_seconds']:.1f} s -> {out_dir}"
     )

@@ -91,7 +91,22 @@ class PairOption:
 
 
 def pair_options(instance: Instance, reach: Reach, allowed: np.ndarray) -> PairOption:
-    """Every (pupil, pair, direction) with both offers reachable and usable by the pupil."""
+    """Every (pupil, pair, direction) with both offers reachable and usable by the pupil
+    (`allowed`: a mask over `reach`'s pairs). Computed once per instance, reach and mask
+    (cached on `reach` while the mask lives; read-only)."""
+    cache = reach.__dict__.setdefault("_pair_options", {})
+    hit = cache.get(id(allowed))
+    if hit is not None and hit[0] is allowed and hit[1] is instance:
+        found: PairOption = hit[2]
+        return found
+    options = _pair_options(instance, reach, allowed)
+    if len(cache) > 4:
+        cache.clear()
+    cache[id(allowed)] = (allowed, instance, options)
+    return options
+
+
+def _pair_options(instance: Instance, reach: Reach, allowed: np.ndarray) -> PairOption:
     pairs = instance.pairs
     of = instance.offers
     empty = np.zeros(0, dtype=np.int64)
@@ -191,16 +206,6 @@ def role_arcs(reach: Reach, usable: np.ndarray, limit: int | None,
     )
 
 
-def pair_membership(reach: Reach, students: np.ndarray, offers: np.ndarray) -> np.ndarray:
-    """Mask over `reach` pairs that appear in the given (student, offer) lists."""
-    if len(students) == 0:
-        return np.zeros(reach.n_pairs, dtype=bool)
-    n_off = int(max(reach.offer.max(initial=0), offers.max(initial=0))) + 1
-    want = np.unique(students.astype(np.int64) * n_off + offers)
-    have = reach.student_of_pair().astype(np.int64) * n_off + reach.offer
-    return np.isin(have, want)
-
-
 @dataclass(frozen=True)
 class Pruning:
     """How many of each pupil's nearest offers the solver considers, per role."""
@@ -233,10 +238,9 @@ def build_candidates(
     free_both = (fixed[:, 0] < 0) & (fixed[:, 1] < 0)
     keep = None
     if keep_week is not None:
-        s_idx = np.r_[np.arange(instance.students.n), np.arange(instance.students.n)]
-        o_idx = np.r_[keep_week[:, 0], keep_week[:, 1]]
-        sel = o_idx >= 0
-        keep = pair_membership(reach, s_idx[sel], o_idx[sel])
+        # A pupil keeps at most its two offers: each pair's offer against its pupil's (two
+        # gathers over the pairs, no set membership over tens of millions of keys).
+        keep = ((reach.offer == keep_week[student, 0]) | (reach.offer == keep_week[student, 1]))
     on_offer = reach.offer
     extra: list[np.ndarray | None] = [None, None, None]
     if flow_arcs is not None:
@@ -296,8 +300,12 @@ def extensions(instance: Instance, reach: Reach) -> np.ndarray:
             continue
         f = fixed[half, w]
         ok = (of.pair[f] < 0) & of.open_week[f, 1 - w]
-        reachable_mask = pair_membership(reach, half[ok], f[ok])
-        student = reach.student_of_pair()[reachable_mask]
-        good = np.isin(half, student)
+        # The signed offer within the pupil's own row (one gather over the pairs).
+        target = np.full(instance.students.n, -1, dtype=np.int64)
+        target[half[ok]] = f[ok]
+        pupil_of = reach.student_of_pair()
+        good = np.zeros(instance.students.n, dtype=bool)
+        good[pupil_of[reach.offer == target[pupil_of]]] = True
+        good = good[half]
         out[half[good & ok]] = f[good & ok]
     return out

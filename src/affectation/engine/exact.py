@@ -18,7 +18,6 @@ after it: its allocation is kept only when proven optimal and better on levels 1
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +26,15 @@ import numpy as np
 
 from affectation.domain.allocation import lexicographic_score, pair_counts
 from affectation.domain.instance import Instance
+from affectation.engine.budget import Deadline
 from affectation.engine.candidates import OfferRoles, extensions, pair_options
-from affectation.engine.mip import quiet_highs
+from affectation.engine.mip import (
+    DEFAULT_LIMITS,
+    HighsLimits,
+    configure,
+    quiet_highs,
+    stopped_by_clock,
+)
 from affectation.travel.reach import Reach
 
 
@@ -86,12 +92,12 @@ def _columns(instance: Instance, roles: OfferRoles, reach: Reach,
 
 
 def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
-                     allocation: np.ndarray, time_limit_s: float, seed: int = 0,
+                     allocation: np.ndarray, deadline: Deadline,
+                     limits: HighsLimits = DEFAULT_LIMITS, seed: int = 0,
                      max_columns: int | None = None) -> ExactOutcome:
-    """Levels 1-2 solved by HiGHS from `allocation` (the MIP start); the new allocation holds the
-    signed weeks and the placements for both weeks only. Nothing is solved (and `info` is
-    empty) when the model would have more than `max_columns` columns."""
-    started = time.perf_counter()
+    """Levels 1-2 solved by HiGHS from `allocation` (the MIP start) within `limits`; the new
+    allocation holds the signed weeks and the placements for both weeks only. Nothing is
+    solved (and `info` is empty) when the model would have more than `max_columns` columns."""
     st, of, pairs = instance.students, instance.offers, instance.pairs
     n_s, n_o = st.n, of.n
     cols = _columns(instance, roles, reach, allowed)
@@ -171,22 +177,18 @@ def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowe
     lp.a_matrix_.value_ = values
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
     highs = quiet_highs()
-    highs.setOptionValue("threads", 1)
-    highs.setOptionValue("random_seed", int(seed))
-    highs.setOptionValue("mip_rel_gap", 0.0)
-    highs.setOptionValue("mip_abs_gap", 0.5)
-    highs.setOptionValue("time_limit", float(max(0.5, time_limit_s - (time.perf_counter()
-                                                                       - started))))
+    configure(highs, limits, deadline, seed)
     highs.passModel(lp)
     solution = highspy.HighsSolution()
     solution.col_value = _start(instance, cols, allocation, gated).tolist()
     solution.value_valid = True
     highs.setSolution(solution)
     highs.run()
+    stopped_by_clock(highs, deadline, "exact")
     optimal = highs.getModelStatus() in (highspy.HighsModelStatus.kOptimal,
                                          highspy.HighsModelStatus.kModelEmpty)
     info: dict[str, Any] = {"exact_columns": n_cols, "exact_optimal": int(optimal),
-                            "exact_seconds": round(time.perf_counter() - started, 3)}
+                            "exact_nodes": int(highs.getInfo().mip_node_count)}
     if not optimal:
         return ExactOutcome(None, info)
     new = _allocation(instance, cols, np.asarray(highs.getSolution().col_value) > 0.5)

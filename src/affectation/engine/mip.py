@@ -12,6 +12,11 @@ the same problem. The current allocation is given as a MIP start.
 Relative gap 0 and absolute gap 0.5: the objective is an integer, and the default relative
 gap (1e-4) could lose whole pupils of level 2 behind a level-1 weight. A model with a
 variable that is not 0-1 (the max-min level's rate) is not translated.
+
+HiGHS runs on one thread with a fixed seed and stops at a number of branch-and-bound nodes
+(`HighsLimits`), never at a wall-clock time of its own: the same model gives the same answer
+on any machine. The solve's safety-net deadline is its time limit; when it fires, the
+deadline records it (see `budget`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import highspy
 import numpy as np
 
 from affectation.domain.instance import Instance
+from affectation.engine.budget import Deadline
 from affectation.engine.model import Built, read_allocation
 from affectation.engine.variables import Neighbourhood
 
@@ -147,6 +153,35 @@ def quiet_highs() -> highspy.Highs:
 
 
 @dataclass(frozen=True)
+class HighsLimits:
+    """HiGHS's work budget: branch-and-bound nodes and simplex iterations (each counted by
+    HiGHS itself, the same on any machine)."""
+
+    nodes: int = 2_000
+    iterations: int = 2_000_000
+
+
+DEFAULT_LIMITS = HighsLimits()
+
+
+def configure(highs: highspy.Highs, limits: HighsLimits, deadline: Deadline, seed: int) -> None:
+    """One thread, the seed, exact gaps, the work limits, and the safety net's time left."""
+    highs.setOptionValue("threads", 1)
+    highs.setOptionValue("random_seed", int(seed))
+    highs.setOptionValue("mip_rel_gap", 0.0)
+    highs.setOptionValue("mip_abs_gap", 0.5)
+    highs.setOptionValue("mip_max_nodes", int(limits.nodes))
+    highs.setOptionValue("simplex_iteration_limit", int(limits.iterations))
+    highs.setOptionValue("time_limit", float(deadline.left()))
+
+
+def stopped_by_clock(highs: highspy.Highs, deadline: Deadline, stage: str) -> None:
+    """Record on `deadline` when HiGHS stopped at its wall-clock limit (the safety net)."""
+    if highs.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
+        deadline.fire(stage)
+
+
+@dataclass(frozen=True)
 class MipOutcome:
     """What HiGHS returned: the allocation (None without a solution) and its statistics."""
 
@@ -161,9 +196,10 @@ def translatable(built: Built) -> bool:
 
 
 def solve_mip(instance: Instance, built: Built, hood: Neighbourhood, allocation: np.ndarray,
-              time_limit_s: float, start: bool = True, seed: int = 0) -> MipOutcome:
-    """Solve the CP-SAT model `built` (over `hood`, kept weeks from `allocation`) by HiGHS; with
-    `start`, the model's hint (the current allocation) is the MIP start."""
+              deadline: Deadline, limits: HighsLimits | None = None, start: bool = True,
+              seed: int = 0) -> MipOutcome:
+    """Solve the CP-SAT model `built` (over `hood`, kept weeks from `allocation`) by HiGHS within
+    `limits`; with `start`, the model's hint (the current allocation) is the MIP start."""
     started = time.perf_counter()
     proto = built.model.proto
     n = len(proto.variables)
@@ -198,12 +234,7 @@ def solve_mip(instance: Instance, built: Built, hood: Neighbourhood, allocation:
     lp.a_matrix_.value_ = np.concatenate(rows.value) if rows.value else np.zeros(0)
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n
     highs = quiet_highs()
-    highs.setOptionValue("threads", 1)
-    highs.setOptionValue("time_limit", float(max(0.5, time_limit_s - (time.perf_counter()
-                                                                       - started))))
-    highs.setOptionValue("mip_rel_gap", 0.0)
-    highs.setOptionValue("mip_abs_gap", 0.5)
-    highs.setOptionValue("random_seed", int(seed))
+    configure(highs, limits or DEFAULT_LIMITS, deadline, seed)
     highs.passModel(lp)
     if start and len(proto.solution_hint.vars):
         values = np.zeros(n)
@@ -214,6 +245,7 @@ def solve_mip(instance: Instance, built: Built, hood: Neighbourhood, allocation:
         highs.setSolution(solution)
     model_s = time.perf_counter() - started
     highs.run()
+    stopped_by_clock(highs, deadline, "search")
     model_status = highs.getModelStatus()
     info_h = highs.getInfo()
     has_solution = info_h.primal_solution_status == 2  # kSolutionStatusFeasible

@@ -18,10 +18,13 @@ the result never depends on the machine's speed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from affectation.domain.allocation import pair_counts, seats_left
 from affectation.domain.instance import Instance
+from affectation.engine.budget import Deadline
 from affectation.engine.candidates import OfferRoles, PairOption, allowed_pairs, pair_options
 from affectation.engine.chains import (
     BOTH,
@@ -242,7 +245,9 @@ class _MoveState:
 
 def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, allocation: np.ndarray,
                    displaced: np.ndarray, move_level: str, max_passes: int,
-                   convert: bool = False) -> tuple[np.ndarray, dict[int, int], bool]:
+                   convert: bool = False, deadline: Deadline | None = None,
+                   step: Callable[[int, int], None] | None = None
+                   ) -> tuple[np.ndarray, dict[int, int], bool]:
     """Pupils not placed for both weeks get seats freed by chains of moves (`displaced`
     pupils first after the priority pupils). With `convert` (when two-week offers are not
     split, so that the roles are disjoint), a chain of singles may also end at an offer
@@ -250,7 +255,8 @@ def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, allocati
     where one more pupil is placed and one single becomes a split (level 4 for level 2).
 
     Returns the allocation, {moved pupil: pupil it was moved for}, and whether the budget of
-    `max_passes` passes stopped the search (some pupil's chains were still stale).
+    `max_passes` passes stopped the search (some pupil's chains were still stale). The
+    safety-net `deadline` is checked between passes; `step(pass, max_passes)` after each.
     """
     st = instance.students
     allocation = allocation.copy()
@@ -268,7 +274,11 @@ def place_by_moves(instance: Instance, reach: Reach, roles: OfferRoles, allocati
     while pending:
         if passes == max_passes:
             return allocation, moved_for, True
+        if passes and deadline is not None and deadline.passed("moves"):
+            return allocation, moved_for, True
         passes += 1
+        if step is not None:
+            step(passes, max_passes)
         stale_pupils = []
         for u in pending:
             stale = _place_one(moves, u, move_level, moved_for, convert)

@@ -61,7 +61,7 @@ from affectation.engine.moves import place_by_moves
 from affectation.engine.seats import fill_free_seats
 from affectation.engine.solve import Solution
 from affectation.engine.start import StartInputs, complete_allocation
-from affectation.timing import Laps
+from affectation.timing import Laps, Progress
 from affectation.travel.reach import (
     PupilTravel,
     Reach,
@@ -136,9 +136,10 @@ class Repaired:
 
 
 def repair(instance: Instance, previous: PreviousResult,
-           settings: RepairSettings = RepairSettings()) -> Repaired:
-    """The new allocation (see the module docstring)."""
-    laps = Laps()
+           settings: RepairSettings = RepairSettings(),
+           progress: Progress | None = None) -> Repaired:
+    """The new allocation (see the module docstring); each step reports to `progress`."""
+    laps = Laps(progress)
     lap, timings = laps.lap, laps.timings
 
     text = TEXT[instance.scenario.output.language]
@@ -146,19 +147,19 @@ def repair(instance: Instance, previous: PreviousResult,
     travel = pupil_travel(instance)
     reach = reachable(instance, travel)
     roles = offer_roles(instance)
-    lap("travel")
+    lap("travel", reachable_pairs=reach.n_pairs)
     allocation, note = kept_placements(instance, previous, travel, roles, text)
     prev = previous.allocation
     displaced = (previous.listed & (prev != -1).any(axis=1) & st.to_place
                  & (allocation != prev).any(axis=1))
-    lap("keep")
+    lap("keep", kept=int((st.to_place & (allocation >= 0).any(axis=1)).sum()))
     missing = st.to_place & (allocation < 0).any(axis=1)
     sub, _ = restrict_reach(reach, np.flatnonzero(missing))
     cands = build_candidates(instance, sub, allowed_pairs(instance, sub), roles,
                              settings.pruning)
     problem = StartInputs(instance, roles, cands, sub)
     allocation = complete_allocation(problem, allocation, [displaced & missing, missing])
-    lap("free_seats")
+    lap("free_seats", placed_full=lexicographic_score(instance, allocation)[1])
     params = instance.scenario.repair
     moved_for: dict[int, int] = {}
     stopped = False
@@ -168,14 +169,14 @@ def repair(instance: Instance, previous: PreviousResult,
             instance, reach, roles, allocation, displaced, params.move_level,
             settings.max_move_passes, convert=not instance.scenario.rules.split_two_week_offers)
     allocation = fill_free_seats(instance, roles, sub, cands.extension, allocation)
-    lap("moves")
+    lap("moves", placed_full=lexicographic_score(instance, allocation)[1])
     for p, u in moved_for.items():
         if not note[p]:
             note[p] = text["moved"].format(student=st.ids[u])
     ub, ub_priority = cheap_bounds(instance, reach)
     score = lexicographic_score(instance, allocation)
     status = "OPTIMAL" if (score[0], score[1]) == (ub_priority, ub) else "FEASIBLE"
-    lap("bounds")
+    lap("bounds", upper_bound_full=ub, upper_bound_priority_full=ub_priority)
     chains = sorted(set(moved_for.values()))
     stats: dict[str, int | float] = {
         "pupils_placed_by_moves": len(chains),
@@ -184,7 +185,7 @@ def repair(instance: Instance, previous: PreviousResult,
     }
     solution = Solution(allocation=allocation, status=status, upper_bound_full=ub,
                         upper_bound_priority_full=ub_priority, reach=reach, travel=travel,
-                        roles=roles, timings=timings,
+                        roles=roles, timings=timings, cpu_seconds=laps.cpu,
                         search={"move_level": params.move_level,
                                 "freeze_placed": int(freeze),
                                 "upper_bound_kind": "placeable", **stats})

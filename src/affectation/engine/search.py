@@ -8,14 +8,15 @@ pupil takes a nearby seat, its holder moves to another nearby offer or becomes a
 search repeatedly frees the pupils nearest to a pupil not yet placed for both weeks, keeps
 everyone else where they are, and lets CP-SAT re-allocate the freed pupils (hinted with their
 current placement, so it never returns worse). Each neighbourhood is solved by one worker with
-a fixed seed and a deterministic time limit: the sequence of results does not depend on the
-machine's speed, only the wall-clock deadline can cut it short.
+a fixed seed and a deterministic time limit, and the number of neighbourhoods is a budget: the
+sequence of results does not depend on the machine's speed; only the safety-net deadline
+(`budget.Deadline`) can cut it short, and then it says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,9 @@ from ortools.sat.python import cp_model
 
 from affectation.domain.allocation import pair_counts
 from affectation.domain.instance import Instance
+from affectation.engine.budget import Deadline
 from affectation.engine.candidates import Candidates, OfferRoles
-from affectation.engine.mip import solve_mip, translatable
+from affectation.engine.mip import HighsLimits, solve_mip, translatable
 from affectation.engine.model import build_model, hint_allocation, read_allocation
 from affectation.engine.objective import objective_score
 from affectation.engine.variables import neighbourhood
@@ -43,7 +45,7 @@ class SearchSettings:
     whole_model_deterministic_time: float = 5.0
     # Up to this many, HiGHS first tries to prove the whole model's optimum (see `mip`).
     mip_pupils: int = 1500
-    mip_time_limit_s: float = 30.0
+    mip_limits: HighsLimits = HighsLimits()
     seed: int = 0
     workers: int = 1
     linearization_level: int = 2
@@ -79,8 +81,10 @@ def _pairs_with_room(instance: Instance, allocation: np.ndarray, cands: Candidat
 
 
 def improve(instance: Instance, roles: OfferRoles, cands: Candidates, allocation: np.ndarray,
-            deadline: float, settings: SearchSettings) -> tuple[np.ndarray, SearchStats]:
-    """Re-solve neighbourhoods until no gain, the budget of passes, or the deadline.
+            deadline: Deadline, settings: SearchSettings,
+            step: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, SearchStats]:
+    """Re-solve neighbourhoods until no gain or the budgets of passes and neighbourhoods (or
+    the safety-net deadline); `step(done, budget)` after each neighbourhood.
 
     Neighbourhoods are centred first on mutualised pairs with room (opening a pair or filling
     it needs several pupils to move at once: what flows cannot do and CP-SAT can), then on
@@ -114,7 +118,7 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, allocation
         stats.proved_optimal = optimal
         stats.whole_model_solver = "cp-sat"
         stats.improved = int(objective_score(instance, new) > score)
-        stats.stopped_by_deadline = time.perf_counter() > deadline - 0.2 and not optimal
+        stats.stopped_by_deadline = deadline.fired
         return new, stats
     for _ in range(settings.max_passes):
         pass_start = score
@@ -135,7 +139,7 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, allocation
                 cx, cy = item
             if stats.neighbourhoods >= settings.max_neighbourhoods:
                 return allocation, stats
-            if time.perf_counter() > deadline - 0.2:
+            if deadline.passed("search"):
                 stats.stopped_by_deadline = True
                 return allocation, stats
             d2 = (x[movable_idx] - cx) ** 2 + (y[movable_idx] - cy) ** 2
@@ -146,6 +150,8 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, allocation
             allocation, gained, _ = _solve_neighbourhood(instance, roles, cands, allocation, free,
                                                          deadline, settings)
             stats.neighbourhoods += 1
+            if step is not None:
+                step(stats.neighbourhoods, settings.max_neighbourhoods)
             if gained:
                 new_score = objective_score(instance, allocation)
                 if new_score > score:
@@ -158,7 +164,7 @@ def improve(instance: Instance, roles: OfferRoles, cands: Candidates, allocation
 
 
 def _solve_whole_by_mip(instance: Instance, roles: OfferRoles, cands: Candidates,
-                        allocation: np.ndarray, free: np.ndarray, deadline: float,
+                        allocation: np.ndarray, free: np.ndarray, deadline: Deadline,
                         settings: SearchSettings) -> np.ndarray | None:
     """The whole model's proven optimum by HiGHS, started from `allocation`; None when HiGHS does
     not prove it in time (or the model has a variable that is not 0-1: the max-min level)."""
@@ -167,15 +173,13 @@ def _solve_whole_by_mip(instance: Instance, roles: OfferRoles, cands: Candidates
     if not translatable(built):
         return None
     hint_allocation(built, instance, allocation)
-    limit = min(settings.mip_time_limit_s, deadline - time.perf_counter() - 0.5)
-    if limit < 1.0:
-        return None
-    outcome = solve_mip(instance, built, hood, allocation, limit, seed=settings.seed)
+    outcome = solve_mip(instance, built, hood, allocation, deadline, settings.mip_limits,
+                        seed=settings.seed)
     return outcome.allocation if outcome.optimal else None
 
 
 def _solve_neighbourhood(instance: Instance, roles: OfferRoles, cands: Candidates,
-                         allocation: np.ndarray, free: np.ndarray, deadline: float,
+                         allocation: np.ndarray, free: np.ndarray, deadline: Deadline,
                          settings: SearchSettings) -> tuple[np.ndarray, bool, bool]:
     """CP-SAT over the `free` pupils; (allocation, changed, proved optimal on its options)."""
     hood = neighbourhood(instance, allocation, free)
@@ -187,8 +191,10 @@ def _solve_neighbourhood(instance: Instance, roles: OfferRoles, cands: Candidate
     params.linearization_level = settings.linearization_level
     params.random_seed = settings.seed
     params.max_deterministic_time = settings.deterministic_time
-    params.max_time_in_seconds = max(0.05, deadline - time.perf_counter() - 0.1)
+    params.max_time_in_seconds = deadline.left()
     result = solver.solve(built.model)
+    # Past the safety net, CP-SAT stopped at its wall-clock limit, not at its deterministic one.
+    deadline.passed("search")
     if result not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return allocation, False, False
     new = read_allocation(solver, built, instance, allocation, hood)

@@ -30,6 +30,7 @@ from affectation.domain.allocation import lexicographic_score
 from affectation.domain.instance import Instance
 from affectation.domain.params import SolverParams
 from affectation.engine.bound import full_placement_bound
+from affectation.engine.budget import Deadline
 from affectation.engine.candidates import (
     NO_PRUNING,
     OfferRoles,
@@ -40,13 +41,14 @@ from affectation.engine.candidates import (
 )
 from affectation.engine.equity import level_groups, levelling_summary
 from affectation.engine.exact import exact_placements
+from affectation.engine.mip import HighsLimits
 from affectation.engine.moves import place_by_moves
 from affectation.engine.objective import rate_level
 from affectation.engine.polish import polish
 from affectation.engine.search import SearchSettings, improve
 from affectation.engine.seats import fill_free_seats, place_by_one_move
 from affectation.engine.start import StartInputs, greedy_allocation, initial_allocation
-from affectation.timing import Laps
+from affectation.timing import Laps, Progress
 from affectation.travel.reach import PupilTravel, Reach, pupil_travel, reachable
 
 # Seconds per reachable pair of the proven bounds and of the flow-based start, measured at
@@ -67,7 +69,6 @@ class SolveSettings:
     pruning: Pruning = field(default_factory=Pruning)
     search_pruning: Pruning = field(default_factory=lambda: Pruning(single=24, stay=16))
     search: SearchSettings = field(default_factory=SearchSettings)
-    reserve_s: float = 2.0
     # The three-layer bound is sometimes tighter but slower: computed up to this many pairs.
     three_layer_max_pairs: int = 3_000_000
     # Passes of the chains of moves after the search (`moves.place_by_moves`).
@@ -77,6 +78,7 @@ class SolveSettings:
     # ~20 s); proven optima only are kept.
     exact_max_pupils: int = 4_000
     exact_max_columns: int = 250_000
+    exact_limits: HighsLimits = field(default_factory=HighsLimits)
 
     @classmethod
     def from_scenario(cls, params: SolverParams, time_limit_s: float | None = None,
@@ -100,18 +102,28 @@ class Solution:
     timings: dict[str, float]
     search: dict[str, float | int | str]
     equity: dict[str, float | int | str] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    # The stages the safety-net deadline cut short (empty: the result is the same on any
+    # machine); `fallback`: the greedy allocation replaced the flows (time limit too short).
+    stopped_by_time_limit: tuple[str, ...] = ()
+    fallback: bool = False
 
 
-def solve(instance: Instance, settings: SolveSettings) -> Solution:
-    """Allocate every pupil to be placed; the result satisfies every hard rule."""
-    start = time.perf_counter()
-    deadline = start + settings.time_limit_s
-    laps = Laps()
+def solve(instance: Instance, settings: SolveSettings, progress: Progress | None = None,
+          deadline: Deadline | None = None) -> Solution:
+    """Allocate every pupil to be placed; the result satisfies every hard rule.
+
+    Stages report to `progress` as they end (the command line prints them); `deadline` is the
+    safety net (by default `settings.time_limit_s` from now, see `budget`)."""
+    laps = Laps(progress)
     lap, timings = laps.lap, laps.timings
+    report = laps.progress
+    if deadline is None:
+        deadline = Deadline(time.perf_counter() + settings.time_limit_s)
 
     travel = pupil_travel(instance)
     reach = reachable(instance, travel)
-    lap("travel")
+    lap("travel", reachable_pairs=reach.n_pairs)
     allowed = allowed_pairs(instance, reach)
     roles = offer_roles(instance)
     st = instance.students
@@ -119,24 +131,21 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
     # same inputs and limit take the same path however loaded the machine (a loaded machine
     # then overruns the limit rather than falling back to a far worse allocation).
     hurried = settings.time_limit_s < 1.2 * (BOUNDS_S_PER_PAIR + START_S_PER_PAIR) * reach.n_pairs
-    bound, flow_arcs = full_placement_bound(
-        instance, reach, allowed, roles,
-        three_layer=reach.n_pairs <= settings.three_layer_max_pairs and not hurried,
-        shared=not hurried)
-    bound_priority, _ = full_placement_bound(
-        instance, reach, allowed, roles, st.to_place & st.priority, three_layer=not hurried,
-        shared=not hurried)
-    lap("bounds")
+    # The three-layer bound is rarely tighter: only on small instances, where it is cheap.
+    three_layer = reach.n_pairs <= settings.three_layer_max_pairs and not hurried
+    bound, flow_arcs = full_placement_bound(instance, reach, allowed, roles,
+                                            three_layer=three_layer)
+    bound_priority, _ = full_placement_bound(instance, reach, allowed, roles,
+                                             st.to_place & st.priority, three_layer=three_layer)
+    lap("bounds", upper_bound_full=bound.value, upper_bound_priority_full=bound_priority.value)
     arcs = (flow_arcs.single, flow_arcs.week1, flow_arcs.week2)
     cands = build_candidates(instance, reach, allowed, roles, settings.pruning, flow_arcs=arcs)
-    problem = StartInputs(instance, roles, cands, reach)
-    if settings.time_limit_s >= START_S_PER_PAIR * reach.n_pairs:
-        allocation = initial_allocation(problem)
-    else:
-        # Too little time left for the flows: the nearest free seats, pupil by pupil.
-        allocation = greedy_allocation(problem)
-    lap("start")
+    problem = StartInputs(instance, roles, cands, reach, travel_ties=False)
+    flows = settings.time_limit_s >= START_S_PER_PAIR * reach.n_pairs
+    # Too little time for the flows: the nearest free seats, pupil by pupil (the fallback).
+    allocation = initial_allocation(problem) if flows else greedy_allocation(problem)
     start_score = lexicographic_score(instance, allocation)
+    lap("start", placed_full=start_score[1], priority_placed_full=start_score[0])
 
     # A small instance is searched whole, over every reachable offer: its optimum is exact.
     whole = int(st.to_place.sum()) <= max(settings.search.whole_model_pupils,
@@ -146,20 +155,21 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
                              keep_week=allocation, flow_arcs=arcs)
     lap("candidates")
     search = dataclasses.replace(settings.search, seed=settings.seed, workers=settings.workers)
-    allocation, stats = improve(instance, roles, cands, allocation,
-                                deadline - settings.reserve_s, search)
-    lap("search")
+    allocation, stats = improve(instance, roles, cands, allocation, deadline, search,
+                                step=lambda done, total: report.step("search", done, total))
+    lap("search", placed_full=lexicographic_score(instance, allocation)[1],
+        neighbourhoods=stats.neighbourhoods, improved=stats.improved)
     exact: dict[str, float | int | str] = {}
     to_place = int(st.to_place.sum())
     if (search.mip_pupils < to_place <= settings.exact_max_pupils and not hurried
             and rate_level(instance) != "before_total"):
-        outcome = exact_placements(instance, roles, reach, allowed, allocation,
-                                   deadline - settings.reserve_s - time.perf_counter(),
-                                   settings.seed, settings.exact_max_columns)
+        outcome = exact_placements(instance, roles, reach, allowed, allocation, deadline,
+                                   settings.exact_limits, settings.seed,
+                                   settings.exact_max_columns)
         exact = outcome.info
         if outcome.allocation is not None:
             allocation = outcome.allocation
-        lap("exact")
+        lap("exact", placed_full=lexicographic_score(instance, allocation)[1])
     allocation = fill_free_seats(instance, roles, reach, cands.extension, allocation)
     equity: dict[str, float | int | str] = {}
     if instance.scenario.equity.max_min_groups:
@@ -168,22 +178,23 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
         allocation = levelled
         lap("equity")
     # Exchanges longer than the neighbourhoods see: chains of moves that place one more pupil.
-    allocation, _, _ = place_by_moves(instance, reach, roles, allocation,
-                                      np.zeros(st.n, dtype=bool), "after_total",
-                                      settings.move_passes,
-                                      convert=not instance.scenario.rules.split_two_week_offers)
+    allocation, _, moves_cut = place_by_moves(
+        instance, reach, roles, allocation, np.zeros(st.n, dtype=bool), "after_total",
+        settings.move_passes, convert=not instance.scenario.rules.split_two_week_offers,
+        deadline=deadline, step=lambda done, total: report.step("moves", done, total))
+    lap("moves", placed_full=lexicographic_score(instance, allocation)[1])
     allocation = polish(instance, roles, cands, reach, allocation)
     # The polish may free one-week seats (a split becoming a single): offer them again.
     allocation = fill_free_seats(instance, roles, reach, cands.extension, allocation)
     # Seats freed or left by the polish may let a holder move and an unplaced pupil in.
     allocation = place_by_one_move(instance, roles, reach, allowed, allocation)
-    lap("polish")
     score = lexicographic_score(instance, allocation)
+    lap("polish", placed_full=score[1], priority_placed_full=score[0])
     at_bounds = score[0] == bound_priority.value and score[1] == bound.value
     # With the max-min level above level 2, reaching the bounds no longer proves optimality.
     if stats.proved_optimal or (at_bounds and rate_level(instance) != "before_total"):
         status = "OPTIMAL"
-    elif stats.neighbourhoods == 0:
+    elif not flows:
         status = "FALLBACK"
     else:
         status = "FEASIBLE"
@@ -193,7 +204,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
         "neighbourhoods": stats.neighbourhoods,
         "improved": stats.improved,
         "passes": stats.passes,
-        "stopped_by_time_limit": int(stats.stopped_by_deadline),
+        "stopped_by_time_limit": int(deadline.fired),
         "whole_model_proved_optimal": int(stats.proved_optimal),
         "whole_model_solver": stats.whole_model_solver,
         "bound_rounds": bound.rounds,
@@ -210,4 +221,7 @@ def solve(instance: Instance, settings: SolveSettings) -> Solution:
         timings=timings,
         search=info,
         equity=equity,
+        cpu_seconds=laps.cpu,
+        stopped_by_time_limit=tuple(deadline.stages) if deadline.fired else (),
+        fallback=not flows,
     )

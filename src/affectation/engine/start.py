@@ -32,7 +32,7 @@ from affectation.domain.allocation import (
     seats_used,
 )
 from affectation.domain.instance import Instance
-from affectation.engine.candidates import Candidates, OfferRoles, usable
+from affectation.engine.candidates import Candidates, OfferRoles, allowed_pairs
 from affectation.engine.seats import (
     assign_seats,
     fill_free_seats,
@@ -56,6 +56,9 @@ class StartInputs:
     roles: OfferRoles
     candidates: Candidates
     reach: Reach
+    # Shorter travel as the flows' last level (see `_pupil_costs`): `repair` keeps it (it
+    # polishes nothing), `solve` leaves travel to its polish.
+    travel_ties: bool = True
 
 
 @dataclass
@@ -181,7 +184,7 @@ def _make_room_by_splitting(problem: StartInputs, allocation: np.ndarray, rem: n
     single = unsigned & (a >= 0) & (a == b) & roles.single[np.maximum(a, 0)]
     # Only holders who can reach a free week-1 stay and a free week-2 stay can make room.
     pair_student = reach.student_of_pair()
-    may_use = usable(inst, pair_student, reach.offer)
+    may_use = allowed_pairs(inst, reach)
     can_split = np.ones(st.n, dtype=bool)
     for w, role in ((0, roles.week1), (1, roles.week2)):
         free_stay = may_use & role[reach.offer] & (rem[reach.offer, w] > 0)
@@ -196,25 +199,34 @@ def _make_room_by_splitting(problem: StartInputs, allocation: np.ndarray, rem: n
     waiting = st.to_place & unsigned & (allocation < 0).all(axis=1)
     order = st.priority_first(waiting)
     for u in (int(i) for i in order):
-        offers, _ = reach.row(u)
-        offers = offers[roles.single[offers] & held[offers]
-                        & usable(inst, u, offers)]
+        lo, hi = reach.indptr[u], reach.indptr[u + 1]
+        offers = reach.offer[lo:hi]
+        offers = offers[roles.single[offers] & held[offers] & may_use[lo:hi]]
         for o in (int(x) for x in offers):
             moved = False
-            for h in holders.get(o, []):
-                row, _ = reach.row(h)
-                row = row[usable(inst, h, row)]
+            hs = holders.get(o, [])
+            i = 0
+            while i < len(hs):
+                h = hs[i]
+                lo, hi = reach.indptr[h], reach.indptr[h + 1]
+                row = reach.offer[lo:hi][may_use[lo:hi]]
                 stay1 = first_free(row[roles.week1[row] & (row != o)], rem, week_index=0)
                 stay2 = first_free(row[roles.week2[row] & (row != o)], rem, week_index=1,
-                                    avoid=stay1)
+                                   avoid=stay1)
                 if stay1 < 0 or stay2 < 0:
+                    # Seats are only taken in this loop (`rem` never grows): a holder who
+                    # cannot split now never will, so it is not tried again (same result,
+                    # each holder fails at most once per call).
+                    hs.pop(i)
+                    held[o] = bool(hs)
                     continue
+                i += 1
                 allocation[h] = (stay1, stay2)
                 rem[stay1, 0] -= 1
                 rem[stay2, 1] -= 1
                 allocation[u] = (o, o)
-                holders[o].remove(h)
-                holders[o].append(u)
+                hs.remove(h)
+                hs.append(u)
                 moved = True
                 break
             if moved:
@@ -273,27 +285,31 @@ def _rescue_priority(problem: StartInputs, allocation: np.ndarray, rem: np.ndarr
                     allocation[q, ww] = -1
 
 
-def _pupil_costs(inst: Instance, students: np.ndarray,
+def _pupil_costs(problem: StartInputs, students: np.ndarray,
                  preferred: np.ndarray | None) -> tuple[np.ndarray, int]:
     """Costs of the pupil arcs, and the multiplier of travel minutes on offer arcs.
 
     Lexicographic levels: priority pupils placed, pupils placed, then either preferred pupils
-    (when `preferred` is given; travel is then ignored to keep costs within 64 bits) or shorter
-    travel. Each unit outweighs everything the levels below can add up to.
+    (when `preferred` is given; travel is then ignored) or, with `travel_ties`, shorter
+    travel. In one flow network, the priority level needs no more weight than one pupil: the
+    difference of two integral flows splits into augmenting paths and exchange cycles; an
+    augmenting path for a flow of most priority pupils would give it one more pupil, so such a
+    flow already places the most pupils, and among flows placing the most pupils, costs of -2
+    (priority) and -1 (others) make every exchange favour priority pupils. Travel minutes, as
+    a last level, need a pupil to outweigh every pupil's minutes together (costs near 1e11,
+    which makes the cost-scaling flows 2-3 times slower): without `travel_ties` travel is
+    left to the polish (`polish`), which re-assigns each family for sectors and travel.
     """
-    n = len(students) + 1
-    if preferred is None:
-        travel, pref_unit = 1, 0
-        count_unit = n * _MAX_PATH_MINUTES + 1
-    else:
-        travel, pref_unit = 0, 1
-        count_unit = n + 1
-    priority_unit = n * count_unit + 1
+    inst = problem.instance
     prio = inst.students.priority[students].astype(np.int64)
-    costs = -(count_unit + priority_unit * prio)
-    if preferred is not None:
-        costs = costs - pref_unit * preferred[students].astype(np.int64)
-    return costs, travel
+    if not problem.travel_ties or preferred is not None:
+        # -(2 + 2 priority), minus one for a preferred pupil: priority > placed > preferred.
+        pref = 0 if preferred is None else preferred[students].astype(np.int64)
+        return -(2 + 2 * prio + pref) if preferred is not None else -(1 + prio), 0
+    n = len(students) + 1
+    count_unit = n * _MAX_PATH_MINUTES + 1
+    priority_unit = n * count_unit + 1
+    return -(count_unit + priority_unit * prio), 1
 
 
 def _solve(arcs: _Arcs, n_nodes: int, source: int, sink: int, units: int) -> tuple[np.ndarray, ...]:
@@ -350,7 +366,7 @@ def _bipartite(problem: StartInputs, pending: np.ndarray, allocation: np.ndarray
     students = np.unique(s)
     if not len(students):
         return np.zeros(n_s, dtype=bool)
-    costs, travel = _pupil_costs(inst, students, preferred)
+    costs, travel = _pupil_costs(problem, students, preferred)
     arcs = _Arcs([], [], [], [])
     arcs.add(np.full(len(students), source), p_node + students, 1, costs)
     arcs.add(p_node + s, t, 1, travel * np.minimum(d, _MAX_PATH_MINUTES - 1))
@@ -414,7 +430,7 @@ def _three_layer(problem: StartInputs, pending: np.ndarray, allocation: np.ndarr
     arcs.add(np.full(n_o, source), o1 + offers, rem[:, 0], 0)
     arcs.add(o2 + offers, np.full(n_o, sink), rem[:, 1], 0)
     students = np.flatnonzero(pending)
-    costs, travel = _pupil_costs(inst, students, bonus)
+    costs, travel = _pupil_costs(problem, students, bonus)
     arcs.add(p_in + students, p_out + students, 1, costs)
 
     def side(w: int, s: np.ndarray, o: np.ndarray, d: np.ndarray) -> None:

@@ -27,6 +27,7 @@ from affectation.domain.territory import pupil_groups
 from affectation.engine.repair import RepairSettings, repair
 from affectation.engine.solve import Solution, SolveSettings, solve
 from affectation.io.output import Result, assignments_csv, sha256, summary_json
+from affectation.timing import Laps, Progress
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,14 +46,24 @@ class Run:
         return self.result.summary
 
 
-def _run(instance: Instance, solution: Solution, result: Result, audit: bool) -> Run:
+def _run(instance: Instance, solution: Solution, result: Result, audit: bool, laps: Laps,
+         started: float) -> Run:
     """The run and its result folder's files: assignments, summary (after the audit has added
-    to it), fairness (when `audit`) and indicators."""
+    to it), fairness (when `audit`) and indicators. `wall_seconds` counts from `started`
+    (the command's start) to the summary's writing."""
     groups = pupil_groups(instance)
-    fairness = add_fairness(instance, solution, result, groups) if audit else None
+    laps.lap("result")
+    fairness = None
+    if audit:
+        fairness = add_fairness(instance, solution, result, groups)
+        laps.lap("audit", groups=int(result.summary["fairness"]["groups"]))
     indicators = indicators_table(instance, result.allocation, result.kind, result.minutes,
                                   solution.reach, groups)
+    laps.lap("indicators")
     files: dict[str, str | bytes] = {"assignments.csv": assignments_csv(instance, result)}
+    result.summary["wall_seconds"] = round(time.perf_counter() - started, 3)
+    result.summary["cpu_seconds"] = {**solution.cpu_seconds,
+                                     **{k: laps.cpu[k] for k in ("audit",) if k in laps.cpu}}
     files["summary.json"] = summary_json(result.summary)
     if fairness is not None:
         files["fairness.csv"] = fairness
@@ -61,29 +72,33 @@ def _run(instance: Instance, solution: Solution, result: Result, audit: bool) ->
 
 
 def solve_instance(instance: Instance, settings: SolveSettings, started: float | None = None,
-                   audit: bool = True) -> Run:
+                   audit: bool = True, progress: Progress | None = None) -> Run:
     """Solve `instance` and build its result folder's files. `started`: the command's start
-    (`time.perf_counter()`), from which `wall_seconds` counts; `audit=False` leaves out the
-    fairness audit (`fairness.csv`), as sweeps do."""
+    (`time.perf_counter()`), from which `wall_seconds` counts (reading the inputs and routing
+    the timetables included); `audit=False` leaves out the fairness audit (`fairness.csv`),
+    as sweeps do. Each stage reports to `progress` as it ends."""
     started = time.perf_counter() if started is None else started
-    solution = solve(instance, settings)
+    solution = solve(instance, settings, progress)
+    laps = Laps(progress)
     result = make_result(instance, solution, settings.seed, time.perf_counter() - started)
-    return _run(instance, solution, result, audit)
+    return _run(instance, solution, result, audit, laps, started)
 
 
 def repair_instance(instance: Instance, previous: PreviousResult, previous_file: Path,
-                    settings: RepairSettings, started: float | None = None) -> Run:
+                    settings: RepairSettings, started: float | None = None,
+                    progress: Progress | None = None) -> Run:
     """Repair the previous result `previous` (read from `previous_file`) after the changes
     in `instance`'s inputs; the files add `changes.csv`, and the summary the change counts
-    and the previous file's hash."""
+    and the previous file's hash. Each stage reports to `progress` as it ends."""
     started = time.perf_counter() if started is None else started
-    repaired = repair(instance, previous, settings)
+    repaired = repair(instance, previous, settings, progress)
+    laps = Laps(progress)
     result = make_result(instance, repaired.solution, instance.scenario.solver.seed,
                          time.perf_counter() - started)
     result.summary["changes"] = change_counts(instance, repaired)
     result.summary["inputs"]["previous_assignments"] = {"path": str(previous_file),
                                                         "sha256": sha256(previous_file)}
-    run = _run(instance, repaired.solution, result, True)
+    run = _run(instance, repaired.solution, result, True, laps, started)
     run.files["changes.csv"] = changes_csv(instance, repaired)
     return run
 
