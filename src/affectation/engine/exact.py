@@ -28,13 +28,7 @@ from affectation.domain.allocation import lexicographic_score, pair_counts
 from affectation.domain.instance import Instance
 from affectation.engine.budget import Deadline
 from affectation.engine.candidates import OfferRoles, extensions, pair_options
-from affectation.engine.mip import (
-    DEFAULT_LIMITS,
-    HighsLimits,
-    configure,
-    quiet_highs,
-    stopped_by_clock,
-)
+from affectation.engine.mip import DEFAULT_LIMITS, HighsLimits, solve_binary_columns
 from affectation.travel.reach import Reach
 
 
@@ -160,31 +154,9 @@ def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowe
     counts = np.concatenate(start)
     n_cols = len(counts)
 
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = n_rows
-    lp.col_cost_ = np.concatenate(cost)
-    lp.col_lower_ = np.zeros(n_cols)
-    lp.col_upper_ = np.ones(n_cols)
-    lp.row_lower_ = lower
-    lp.row_upper_ = upper
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_ = n_cols
-    lp.a_matrix_.num_row_ = n_rows
-    lp.a_matrix_.start_ = np.r_[0, np.cumsum(counts)].astype(np.int32)
-    lp.a_matrix_.index_ = index.astype(np.int32)
-    lp.a_matrix_.value_ = values
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
-    highs = quiet_highs()
-    configure(highs, limits, deadline, seed)
-    highs.passModel(lp)
-    solution = highspy.HighsSolution()
-    solution.col_value = _start(instance, cols, allocation, gated).tolist()
-    solution.value_valid = True
-    highs.setSolution(solution)
-    highs.run()
-    stopped_by_clock(highs, deadline, "exact")
+    highs = solve_binary_columns(np.concatenate(cost), counts, index, values, lower, upper,
+                                 _start(instance, cols, allocation, gated), limits, deadline,
+                                 seed, "exact")
     optimal = highs.getModelStatus() in (highspy.HighsModelStatus.kOptimal,
                                          highspy.HighsModelStatus.kModelEmpty)
     info: dict[str, Any] = {"exact_columns": n_cols, "exact_optimal": int(optimal),

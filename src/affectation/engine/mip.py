@@ -181,6 +181,42 @@ def stopped_by_clock(highs: highspy.Highs, deadline: Deadline, stage: str) -> No
         deadline.fire(stage)
 
 
+def solve_binary_columns(cost: np.ndarray, counts: np.ndarray, index: np.ndarray,
+                         values: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                         start: np.ndarray, limits: HighsLimits, deadline: Deadline, seed: int,
+                         stage: str) -> highspy.Highs:
+    """Maximise `cost` over 0-1 columns given column-wise (`counts` entries per column, their
+    row `index` and `values`) within the row bounds, from the feasible `start`; the HiGHS run
+    is returned for its status and solution. Shared by the exact solve and the territories."""
+    n_cols, n_rows = len(counts), len(lower)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = n_rows
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.zeros(n_cols)
+    lp.col_upper_ = np.ones(n_cols)
+    lp.row_lower_ = lower
+    lp.row_upper_ = upper
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = n_cols
+    lp.a_matrix_.num_row_ = n_rows
+    lp.a_matrix_.start_ = np.r_[0, np.cumsum(counts)].astype(np.int32)
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = values
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
+    highs = quiet_highs()
+    configure(highs, limits, deadline, seed)
+    highs.passModel(lp)
+    solution = highspy.HighsSolution()
+    solution.col_value = start.tolist()
+    solution.value_valid = True
+    highs.setSolution(solution)
+    highs.run()
+    stopped_by_clock(highs, deadline, stage)
+    return highs
+
+
 @dataclass(frozen=True)
 class MipOutcome:
     """What HiGHS returned: the allocation (None without a solution) and its statistics."""

@@ -33,7 +33,7 @@ from affectation.domain.allocation import lexicographic_score, pair_counts, seat
 from affectation.domain.instance import Instance
 from affectation.engine.budget import Deadline
 from affectation.engine.candidates import OfferRoles, PairOption, pair_options
-from affectation.engine.mip import HighsLimits, configure, quiet_highs, stopped_by_clock
+from affectation.engine.mip import HighsLimits, solve_binary_columns
 from affectation.engine.objective import level_weights
 from affectation.travel.reach import Reach
 
@@ -226,32 +226,9 @@ def solve_territory(instance: Instance, roles: OfferRoles, reach: Reach, allowed
                             + [np.full(len(gated), 2, dtype=np.int64)])
     cost = np.concatenate(m.cost + [np.zeros(len(gated))])
     n_cols = len(counts)
-    model = highspy.HighsLp()
-    model.num_col_ = n_cols
-    model.num_row_ = n_rows
-    model.col_cost_ = cost
-    model.col_lower_ = np.zeros(n_cols)
-    model.col_upper_ = np.ones(n_cols)
-    model.row_lower_ = lower
-    model.row_upper_ = upper
-    model.sense_ = highspy.ObjSense.kMaximize
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.num_col_ = n_cols
-    model.a_matrix_.num_row_ = n_rows
-    model.a_matrix_.start_ = np.r_[0, np.cumsum(counts)].astype(np.int32)
-    model.a_matrix_.index_ = rows.astype(np.int32)
-    model.a_matrix_.value_ = vals
-    model.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
-    highs = quiet_highs()
-    configure(highs, settings.limits, deadline, settings.seed)
-    highs.passModel(model)
-    start = _start(instance, allocation, pupil_col, w1_col, w2_col, m, gated)
-    solution = highspy.HighsSolution()
-    solution.col_value = start.tolist()
-    solution.value_valid = True
-    highs.setSolution(solution)
-    highs.run()
-    stopped_by_clock(highs, deadline, "search")
+    highs = solve_binary_columns(cost, counts, rows, vals, lower, upper,
+                                 _start(instance, allocation, pupil_col, w1_col, w2_col, m, gated),
+                                 settings.limits, deadline, settings.seed, "search")
     status = highs.getModelStatus()
     info: dict[str, Any] = {"columns": n_cols,
                             "optimal": int(status == highspy.HighsModelStatus.kOptimal),
