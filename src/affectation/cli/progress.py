@@ -59,7 +59,7 @@ STAGES: dict[str, tuple[str, object]] = {
     "indicators": ("indicateurs", None),
     "writing": ("écriture des fichiers", None),
     "run": ("résolution", lambda f: f"{f['label']}"),
-    "site": ("sites évalués", None),
+    "site": ("sites évalués", lambda f: f"{number(f['sites'])} EPCI"),
 }
 NOTES = {
     "time_limit": "limite de temps atteinte ({stages}) : le résultat dépend de la vitesse de "

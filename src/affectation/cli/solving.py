@@ -18,7 +18,7 @@ from affectation.cli.common import (
     inputs_size,
     reserve_output,
 )
-from affectation.cli.progress import console, quiet_option
+from affectation.cli.progress import console, number, quiet_option
 from affectation.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -187,8 +187,9 @@ def suggest(scenario: Path, result_dir: Path, student_id: str, top: int, as_csv:
               help="Temps maximal de chaque résolution de confirmation (défaut : scénario).")
 @click.option("--xlsx", is_flag=True, default=False,
               help="Réécrit aussi le classeur resultats.xlsx avec tous les tableaux.")
+@quiet_option
 def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | None,
-             xlsx: bool) -> None:
+             xlsx: bool, quiet: bool) -> None:
     """Où recruter des entreprises : pour chaque EPCI, combien d'élèves de plus des places
     de deux semaines dans sa commune la plus peuplée placeraient, place après place jusqu'à
     saturation ; écrit mobilisation.csv dans RESULT_DIR (dossier de résultats de « solve »)."""
@@ -210,17 +211,24 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
                    "lancez d'abord « affectation solve ».", err=True)
         sys.exit(2)
     reserve_output(Path(result_dir), "mobilise", [scenario], inputs_size(scenario))
+    progress = console(quiet)
     try:
-        instance = load_instance(scenario)
+        instance = load_instance(scenario, progress)
         result = read_assignments(instance, path)
     except InputError as exc:
         fail_input(exc)
     settings = SolveSettings.from_scenario(instance.scenario.solver, time_limit)
-    confirm = confirm_by_resolve(instance, settings) if top > 0 else None
+    confirm = confirm_by_resolve(instance, settings, progress) if top > 0 else None
     started = time.perf_counter()
-    with click.progressbar(length=len(sites()), label="Sites", file=sys.stderr) as bar:
-        table = mobilisation_table(instance, result.allocation, reachable(instance), confirm, top,
-                                   on_site=lambda: bar.update(1))
+    total, done = len(sites()), [0]
+
+    def on_site() -> None:
+        done[0] += 1
+        progress.step("site", done[0], total)
+
+    table = mobilisation_table(instance, result.allocation, reachable(instance), confirm, top,
+                               on_site=on_site)
+    progress.stage("site", time.perf_counter() - started, {"sites": len(table)})
     files = read_folder(result_dir)
     files["mobilisation.csv"] = mobilisation_csv(table)
     try:
@@ -246,11 +254,14 @@ def mobilise(scenario: Path, result_dir: Path, top: int, time_limit: float | Non
               help="Dossier où écrire sweep.csv, les graphiques et les résultats de chaque run.")
 @click.option("--jobs", type=int, default=1, show_default=True,
               help="Processus en parallèle (chacun demande ~2 Go à l'échelle de la Normandie).")
-def sweep(scenario: Path, varies: tuple[str, ...], out_dir: Path, jobs: int) -> None:
+@quiet_option
+def sweep(scenario: Path, varies: tuple[str, ...], out_dir: Path, jobs: int,
+          quiet: bool) -> None:
     """Résout SCENARIO sur une grille de valeurs de paramètres (en parallèle) et écrit un
-    tableau par run et territoire (sweep.csv) et des graphiques PNG."""
+    tableau par run et territoire (sweep.csv) et des graphiques PNG (chaque run terminé
+    s'affiche sur la sortie d'erreur, sauf avec --quiet)."""
     from affectation.io.workbook import write_folder
-    from affectation.pipeline.sweep import parse_vary, plan, run_sweep
+    from affectation.pipeline.sweep import parse_vary, plan, run_id, run_sweep
 
     if not 1 <= jobs <= 256:
         check_options([Problem("--jobs", "un entier entre 1 et 256", value=str(jobs))])
@@ -261,8 +272,17 @@ def sweep(scenario: Path, varies: tuple[str, ...], out_dir: Path, jobs: int) -> 
         runs = len(plan(scenario, parsed))
     except InputError as exc:
         fail_input(exc)
-    with click.progressbar(length=runs, label="Runs", file=sys.stderr) as bar:
-        files = run_sweep(scenario, parsed, jobs, on_done=lambda: bar.update(1))
+    progress = console(quiet)
+    done = [0]
+
+    def on_done(k: int, timing: dict[str, Any]) -> None:
+        done[0] += 1
+        progress.stage("run", float(timing["wall_seconds"]), {
+            "label": f"{run_id(k, runs)}, {number(timing['placed_full'])} élèves placés deux "
+                     f"semaines (borne {number(timing['upper_bound_full'])})"})
+        progress.step("run", done[0], runs)
+
+    files = run_sweep(scenario, parsed, jobs, on_done=on_done)
     try:
         write_folder(out_dir, files, command="sweep", inputs=[scenario])
     except InputError as exc:

@@ -27,7 +27,7 @@ from affectation.domain.territory import pupil_groups
 from affectation.engine.repair import RepairSettings, repair
 from affectation.engine.solve import Solution, SolveSettings, solve
 from affectation.io.output import Result, assignments_csv, sha256, summary_json
-from affectation.timing import Laps, Progress
+from affectation.timing import QUIET, Laps, Progress
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,20 +103,28 @@ def repair_instance(instance: Instance, previous: PreviousResult, previous_file:
     return run
 
 
-def confirm_by_resolve(instance: Instance, settings: SolveSettings) -> Callable[[Site], int]:
+def confirm_by_resolve(instance: Instance, settings: SolveSettings,
+                       progress: Progress | None = None) -> Callable[[Site], int]:
     """A `confirm` for `mobilisation_table`: pupils placed for both weeks by a full re-solve
     (`engine.solve` with `settings`) with 10 seats at the site, minus those placed by the
-    same re-solve without it (computed once, on the first call)."""
+    same re-solve without it (computed once, on the first call). Each re-solve reports to
+    `progress` as it ends (stage "run")."""
     st = instance.students
     base: list[int] = []
+    quiet = QUIET if progress is None else progress
 
-    def placed(inst: Instance) -> int:
+    def placed(inst: Instance, label: str) -> int:
+        started = time.perf_counter()
         allocation = solve(inst, settings).allocation
-        return int((st.to_place & (allocation[: st.n] >= 0).all(axis=1)).sum())
+        count = int((st.to_place & (allocation[: st.n] >= 0).all(axis=1)).sum())
+        quiet.stage("run", time.perf_counter() - started,
+                    {"label": f"{label}, " + f"{count:,}".replace(",", "\u00a0")
+                              + " élèves placés deux semaines"})
+        return count
 
     def gain(site: Site) -> int:
         if not base:
-            base.append(placed(instance))
-        return placed(with_site(instance, site)) - base[0]
+            base.append(placed(instance, "sans site"))
+        return placed(with_site(instance, site), f"site {site.label}") - base[0]
 
     return gain

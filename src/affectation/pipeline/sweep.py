@@ -176,25 +176,33 @@ def run_one(scenario: Scenario) -> dict[str, Any]:
     }
 
 
+def run_id(k: int, runs: int) -> str:
+    """The name of grid point `k` (0-based) of `runs`: run-001, run-002..."""
+    return f"run-{k + 1:0{max(3, len(str(runs)))}d}"
+
+
 def run_sweep(scenario_path: Path, varies: list[Vary], jobs: int = 1,
-              on_done: Callable[[], None] | None = None) -> dict[str, str | bytes]:
-    """Run the grid (validated first) in `jobs` processes; the output folder's files."""
+              on_done: Callable[[int, dict[str, Any]], None] | None = None
+              ) -> dict[str, str | bytes]:
+    """Run the grid (validated first) in `jobs` processes; the output folder's files.
+    `on_done(k, timing)` is called as each grid point `k` (0-based) ends, with its timing
+    row (wall seconds, status, placed, bound), in the order the runs end."""
     points = plan(scenario_path, varies)
     outcomes: dict[int, dict[str, Any]] = {}
     if jobs <= 1:
         for k, (_, scenario) in enumerate(points):
             outcomes[k] = run_one(scenario)
             if on_done is not None:
-                on_done()
+                on_done(k, outcomes[k]["timing"])
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(run_one, scenario): k for k, (_, scenario) in enumerate(points)}
             for future in as_completed(futures):
-                outcomes[futures[future]] = future.result()
+                k = futures[future]
+                outcomes[k] = future.result()
                 if on_done is not None:
-                    on_done()
-    width = max(3, len(str(len(points))))
-    ids = [f"run-{k + 1:0{width}d}" for k in range(len(points))]
+                    on_done(k, outcomes[k]["timing"])
+    ids = [run_id(k, len(points)) for k in range(len(points))]
     combos = list(itertools.product(*(v.texts for v in varies)))
     keys = [v.key for v in varies]
     rows, timings = [], []

@@ -177,7 +177,7 @@ def report_context(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "scenario": summary["scenario"],
         "cards": headline(summary),
-        "solver_status": str(summary["solver_status"]),
+        "status": str(summary.get("status_text") or summary["solver_status"]),
         "gap": fr_pct(summary.get("gap", 0.0)),
         "map": epci_map(ind),
         "departments": rate_bars(_rows(ind, "department"),
