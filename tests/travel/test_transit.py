@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from conftest import CAR, crowfly_minutes, solve_cli
 from gtfs_scenarios import (
     CAR_30,
@@ -22,6 +23,8 @@ from gtfs_scenarios import (
 )
 from pyproj import Geod
 
+from affectation.analysis.check import check_files
+from affectation.cli import main
 from affectation.domain.instance import Instance
 from affectation.errors import InputError
 from affectation.io.scenario import load_scenario
@@ -290,8 +293,9 @@ def test_sample_feed_frequencies_and_a_holiday(tmp_path: Path) -> None:
 
 
 def test_signed_convention_without_journey(tmp_path: Path) -> None:
-    """A signed convention is a fact even where no timetable serves it: kept, valid, and
-    written with minutes `inf` (no journey every day)."""
+    """A signed convention is a fact even where no timetable serves it: kept, valid, no `inf`
+    anywhere: the minutes cells are empty, the reason says so in French, the summary counts
+    it; the checker accepts exactly that."""
     from conftest import CONVENTION_COLUMNS, write_csv
 
     students = [STUDENTS[0], {**STUDENTS[0], "student_id": "p3"}]
@@ -304,7 +308,26 @@ def test_signed_convention_without_journey(tmp_path: Path) -> None:
     outcome = solve_cli(path)
     assert outcome.violations == []
     assert outcome.weeks("p1") == ("oE", "oE")
-    assert outcome.rows["p1"]["week1_minutes"] == "inf"
+    row = outcome.rows["p1"]
+    assert (row["week1_minutes"], row["week2_minutes"], row["kind"]) == ("", "", "single")
+    assert row["reason"] == ("convention signée mais hors de portée du réseau de transport "
+                             "(semaines 1 et 2 : aucun trajet dans la limite)")
+    assert outcome.summary["conventions_unreachable"] == 1
+    for name in ("assignments.csv", "summary.json", "fairness.csv", "indicators.csv"):
+        assert "inf" not in (outcome.out / name).read_text(encoding="utf-8").lower().replace(
+            "information", ""), name
+    story = CliRunner().invoke(main, ["explain", str(path), str(outcome.out), "p1"])
+    assert story.exit_code == 0 and "inf" not in story.stdout
+    assert "oE (convention signée, hors de portée du réseau de transport)" in story.stdout
+    # The checker wants the empty cell and the reason.
+    text = (outcome.out / "assignments.csv").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    k = next(i for i, line in enumerate(lines) if line.startswith("p1,"))
+    for bad, rule in ((lines[k].replace(",oE,oE,,", ",oE,oE,inf,"), "minutes"),
+                      (lines[k].replace(row["reason"], ""), "reason")):
+        (outcome.out / "assignments.csv").write_text(
+            "\n".join([*lines[:k], bad, *lines[k + 1:]]) + "\n", encoding="utf-8")
+        assert rule in {v.rule for v in check_files(path, outcome.out / "assignments.csv")}
 
 
 def test_rural_bus_feed_routes_despite_latin1(tmp_path: Path) -> None:

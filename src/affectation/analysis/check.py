@@ -411,18 +411,25 @@ class _Checker:
                      f"{of.ids[conv.offer[c]]}, trouvé {found}", p)
 
     def minutes_rule(self) -> None:
-        """Minutes are written iff the week has an offer, and match the exact crowfly time."""
+        """Minutes are written iff the week has an offer that some journey serves (a signed
+        convention out of the timetable's or matrix's reach has none), and match the exact
+        time."""
         p_ = self.pupils
         for w in (0, 1):
             mt = self.minutes_text[p_, w]
             has_offer = self.allocation[p_, w] != NONE
-            for p in p_[has_offer & (mt == "")]:
+            no_journey = self.known[p_, w] & np.isinf(self.minutes[p_, w])
+            for p in p_[has_offer & (mt == "") & ~no_journey]:
                 self.add("minutes", f"semaine {w + 1} : temps de trajet manquant (offre "
                          f"{self.oid(p, w)})", int(p))
+            for p in p_[no_journey & (mt != "")]:
+                self.add("minutes", f"semaine {w + 1} : « {self.minutes_text[p, w]} » min "
+                         f"écrit, aucun trajet ne dessert l'offre {self.oid(p, w)} (case "
+                         "vide attendue)", int(p))
             for p in p_[~has_offer & (mt != "")]:
                 self.add("minutes", f"semaine {w + 1} : temps de trajet « "
                          f"{self.minutes_text[p, w]} » sans offre", int(p))
-            check = p_[self.known[p_, w] & (mt != "")]
+            check = p_[self.known[p_, w] & (mt != "") & ~np.isinf(self.minutes[p_, w])]
             written = self.minutes_text[check, w].astype(str)
             value = pd.to_numeric(pd.Series(written), errors="coerce").to_numpy(dtype=float)
             exact = self.minutes[check, w]
@@ -441,7 +448,11 @@ class _Checker:
         for p in p_[needs & (self.reason[p_] == "")]:
             self.add("reason", f"kind « {self.kind[p]} » sans raison", int(p))
         other = np.isin(self.kind[p_], KINDS) & ~needs
-        for p in p_[other & (self.reason[p_] != "")]:
+        # A signed week no journey serves is said in the reason, whatever the kind.
+        no_journey = (self.known[p_] & np.isinf(self.minutes[p_])).any(axis=1)
+        for p in p_[no_journey & (self.reason[p_] == "")]:
+            self.add("reason", "convention hors de portée du réseau sans raison", int(p))
+        for p in p_[other & (self.reason[p_] != "") & ~no_journey]:
             self.add("reason", f"raison inattendue pour kind « {self.kind[p]} » : "
                      f"« {self.reason[p]} »", int(p))
 

@@ -30,6 +30,7 @@ TEXT: dict[str, dict[str, str]] = {
         "kind": "Situation : {kind}",
         "weeks": "Semaine 1 : {w1} ; semaine 2 : {w2}",
         "none": "aucune offre",
+        "no_journey": "convention signée, hors de portée du réseau de transport",
         "reason": "Raison : {reason}",
         "travel": "Déplacement : {mode}, {limit} min au plus (aller)",
         "reach_all": "Offres à portée : {n}",
@@ -74,6 +75,7 @@ TEXT: dict[str, dict[str, str]] = {
         "kind": "Status: {kind}",
         "weeks": "Week 1: {w1}; week 2: {w2}",
         "none": "no offer",
+        "no_journey": "signed convention, out of the transport network's reach",
         "reason": "Reason: {reason}",
         "travel": "Travel: {mode}, at most {limit} min (one way)",
         "reach_all": "Offers within reach: {n}",
@@ -191,6 +193,8 @@ class _Story:
         if o < 0:
             return self.text["none"]
         m = exact_minutes(self.instance, np.array([self.s]), np.array([o]), self.travel)[0]
+        if not np.isfinite(m):  # a signed convention no journey serves
+            return f"{self.instance.offers.ids[o]} ({self.text['no_journey']})"
         return f"{self.instance.offers.ids[o]} ({_num(m, self.language)} min)"
 
     def holders(self, o: int, w: int) -> str:

@@ -59,6 +59,10 @@ TEXT = {
         "two_week_only": "les offres à portée ouvertes en semaine {w} accueillent pour deux "
                          "semaines (règle split_two_week_offers)",
         "priority_taken": " ; {n} de ces offres accueillent au moins un élève prioritaire",
+        "out_of_network": "convention signée mais hors de portée du réseau de transport "
+                          "({weeks} : aucun trajet dans la limite)",
+        "week_n": "semaine {w}",
+        "both_weeks": "semaines 1 et 2",
     },
     "en": {
         "none_within": "no offer within {limit} min {mode} (the nearest is {nearest} min away)",
@@ -90,6 +94,10 @@ TEXT = {
         "two_week_only": "the offers within reach open in week {w} host for two weeks "
                          "(split_two_week_offers rule)",
         "priority_taken": "; {n} of these offers host at least one priority pupil",
+        "out_of_network": "signed convention out of the transport network's reach ({weeks}: "
+                          "no journey within the limit)",
+        "week_n": "week {w}",
+        "both_weeks": "weeks 1 and 2",
     },
 }
 
@@ -216,3 +224,22 @@ def _week_story(instance: Instance, roles: OfferRoles, usable: np.ndarray, w: in
     if len(open_that_week):
         return text["two_week_only"].format(w=w + 1)
     return text["no_week_offer"].format(w=w + 1)
+
+
+def out_of_network(allocation: np.ndarray, minutes: np.ndarray) -> np.ndarray:
+    """(students, 2): the weeks placed at an offer no journey of the timetable or matrix
+    model serves (exact minutes infinite). Only a signed convention can be there: the engine
+    places no one else out of reach."""
+    with np.errstate(invalid="ignore"):
+        return (allocation >= 0) & ~np.isfinite(minutes)
+
+
+def add_out_of_network(reasons: np.ndarray, weeks: np.ndarray, language: str = "fr") -> None:
+    """Say, in `reasons` (after any other reason), which signed weeks are out of the
+    network's reach (`weeks`: `out_of_network`)."""
+    text = TEXT[language]
+    for s in np.flatnonzero(weeks.any(axis=1)).tolist():
+        which = (text["both_weeks"] if weeks[s].all()
+                 else text["week_n"].format(w=int(np.flatnonzero(weeks[s])[0]) + 1))
+        words = text["out_of_network"].format(weeks=which)
+        reasons[s] = f"{reasons[s]} ; {words}" if reasons[s] else words

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from affectation.analysis.audit import fairness_csv, fairness_summary, fairness_table
-from affectation.analysis.reasons import explain
+from affectation.analysis.reasons import add_out_of_network, explain, out_of_network
 from affectation.domain.allocation import classify
 from affectation.domain.instance import Instance
 from affectation.engine.solve import Solution
@@ -56,8 +56,14 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
         minutes[s, w] = exact_minutes(instance, s, allocation[s, w], solution.travel)
     reason = explain(instance, solution.reach, solution.travel, solution.roles, allocation, kind,
                      instance.scenario.output.language)
+    # Signed conventions no journey serves: no `inf` anywhere, an empty minutes cell and a
+    # reason that says so.
+    unreachable = out_of_network(allocation, minutes)
+    minutes[unreachable] = np.nan
+    add_out_of_network(reason, unreachable, instance.scenario.output.language)
     summary: dict[str, Any] = {"scenario": instance.scenario.name}
     summary.update(counts(instance, kind))
+    summary["conventions_unreachable"] = int(unreachable.any(axis=1).sum())
     bound = solution.upper_bound_full
     summary["upper_bound_full"] = bound
     summary["gap"] = round(1 - summary["placed_full"] / bound, 6) if bound else 0.0

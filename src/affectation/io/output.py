@@ -99,7 +99,9 @@ class Result:
     """What a solve produced, ready to be written."""
 
     allocation: np.ndarray
-    minutes: np.ndarray  # (students, 2) exact one-way minutes, nan where no offer
+    # (students, 2) exact one-way minutes, nan where no offer or no journey (a signed
+    # convention out of the network's reach)
+    minutes: np.ndarray
     kind: np.ndarray
     reason: np.ndarray
     summary: dict
@@ -118,7 +120,8 @@ def assignments_csv(instance: Instance, result: Result) -> str:
         writer.writerow((
             st.ids[i], st.school[i],
             ids[a] if a >= 0 else "", ids[b] if b >= 0 else "",
-            f"{m1:.1f}" if a >= 0 else "", f"{m2:.1f}" if b >= 0 else "",
+            f"{m1:.1f}" if a >= 0 and np.isfinite(m1) else "",
+            f"{m2:.1f}" if b >= 0 and np.isfinite(m2) else "",
             result.kind[i], result.reason[i],
         ))
     return out.getvalue()
