@@ -264,3 +264,81 @@ def test_repair_is_deterministic(tmp_path: Path) -> None:
     _repaired(scenario, before.out, tmp_path / "b")
     for name in ("assignments.csv", "changes.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def _displace_case(tmp_path: Path, folder: str, with_t: bool, may_displace: bool,
+                   signed: bool = False, t_priority: bool = True) -> Path:
+    # A single seat at A: S0 holds it and can go nowhere else; T (priority) reaches only A.
+    students = [{"student_id": "S0", **near(0.0, 0.02)}]
+    if with_t:
+        students.append({"student_id": "T", **near(0.0, -0.04), "priority": t_priority})
+    offers = [{"offer_id": "A", "capacity": 1, **near(0.0, -0.01)}]
+    conventions = [{"student_id": "S0", "offer_id": "A"}] if signed else None
+    path = make_scenario(tmp_path, students, offers, conventions=conventions, folder=folder)
+    if may_displace:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("\n[repair]\npriority_may_displace = true\n")
+    return path
+
+
+def test_by_default_a_priority_pupil_displaces_nobody(tmp_path: Path) -> None:
+    before = solve_cli(_displace_case(tmp_path, "v1", with_t=False, may_displace=False))
+    scenario = _displace_case(tmp_path, "v2", with_t=True, may_displace=False)
+    rows, changes, summary = _repaired(scenario, before.out, tmp_path / "out")
+    assert _weeks(rows, "S0") == ("A", "A") and rows["T"]["kind"] == "unplaced"
+    assert summary["changes"]["displaced_by_priority"] == 0
+    assert summary["search"]["priority_may_displace"] == 0
+    assert changes == []  # T new and unplaced: nothing changed
+
+
+def test_priority_may_displace_gives_the_seat_to_the_priority_pupil(tmp_path: Path) -> None:
+    before = solve_cli(_displace_case(tmp_path, "v1", with_t=False, may_displace=False))
+    scenario = _displace_case(tmp_path, "v2", with_t=True, may_displace=True)
+    result = _repair(scenario, before.out, tmp_path / "out")
+    assert "dont 1 pour un élève prioritaire" in result.stdout
+    rows, changes, summary = _repaired(scenario, before.out, tmp_path / "out2")
+    assert _weeks(rows, "T") == ("A", "A") and rows["S0"]["kind"] == "unplaced"
+    assert rows["S0"]["reason"].startswith("place cédée à un élève prioritaire")
+    reasons = {c["student_id"]: c for c in changes}
+    assert set(reasons) == {"S0", "T"}
+    assert reasons["S0"]["reason"] == "place cédée à un élève prioritaire"
+    assert (reasons["S0"]["before_week1"], reasons["S0"]["after_week1"]) == ("A", "")
+    assert reasons["T"]["reason"].endswith("placé(e) sur la place cédée par l'élève S0")
+    assert summary["changes"]["displaced_by_priority"] == 1
+    assert summary["changes"]["newly_unplaced"] == 1
+    assert summary["search"]["priority_may_displace"] == 1
+    # Frozen placements win over the setting: nobody loses a seat.
+    rows, _, _ = _repaired(scenario, before.out, tmp_path / "frozen", "--freeze-placed")
+    assert _weeks(rows, "S0") == ("A", "A") and rows["T"]["kind"] == "unplaced"
+
+
+def test_priority_may_displace_spares_signed_and_serves_only_priority(tmp_path: Path) -> None:
+    # A signed convention never moves.
+    before = solve_cli(_displace_case(tmp_path, "v1", with_t=False, may_displace=False,
+                                      signed=True))
+    scenario = _displace_case(tmp_path, "v2", with_t=True, may_displace=True, signed=True)
+    rows, _, summary = _repaired(scenario, before.out, tmp_path / "out")
+    assert _weeks(rows, "S0") == ("A", "A") and rows["T"]["kind"] == "unplaced"
+    assert summary["changes"]["displaced_by_priority"] == 0
+    # A pupil who is not priority takes nobody's seat.
+    before = solve_cli(_displace_case(tmp_path, "w1", with_t=False, may_displace=False))
+    scenario = _displace_case(tmp_path, "w2", with_t=True, may_displace=True,
+                              t_priority=False)
+    rows, _, summary = _repaired(scenario, before.out, tmp_path / "out2")
+    assert _weeks(rows, "S0") == ("A", "A") and rows["T"]["kind"] == "unplaced"
+    assert summary["changes"]["displaced_by_priority"] == 0
+
+
+def test_priority_may_displace_is_read_from_the_scenario(tmp_path: Path) -> None:
+    path = _displace_case(tmp_path, "v", with_t=True, may_displace=True)
+    from affectation.io.scenario import load_scenario
+
+    assert load_scenario(path).repair.priority_may_displace is True
+    path.write_text(path.read_text(encoding="utf-8").replace("= true", '= "oui"'),
+                    encoding="utf-8")
+    try:
+        load_scenario(path)
+    except InputError as exc:
+        assert "repair.priority_may_displace" in str(exc) and "true ou false" in str(exc)
+    else:
+        raise AssertionError("a non-boolean priority_may_displace must be refused")

@@ -58,6 +58,7 @@ def change_counts(instance: Instance, repaired: Repaired) -> dict[str, int]:
         "newly_unplaced": int((had & ~has).sum()) + len(prev.removed),
         "displaced_by_changes": int(repaired.displaced.sum()),
         "moved_to_make_room": int(repaired.stats["moved_to_make_room"]),
+        "displaced_by_priority": int(repaired.stats.get("displaced_by_priority", 0)),
         "removed_pupils": len(prev.removed),
         "new_pupils": int((~prev.listed).sum()),
         "placed_full": int(full_after.sum()),

@@ -203,12 +203,16 @@ class RepairParams:
     priority pupil; `after_partial`: also to give a pupil one more week. `freeze_placed`: no
     placed pupil ever moves (only free seats are used). `free_pending`: the agreements of
     `[inputs] pending` (sent, not yet signed) are ordinary placements that a run may move;
-    by default (false) every run keeps them like signed conventions.
+    by default (false) every run keeps them like signed conventions. `priority_may_displace`:
+    a priority pupil may take the two-week seat of an unsigned, non-priority pupil who cannot
+    be moved elsewhere, who then loses it (default false: a repair never unplaces a placed
+    pupil).
     """
 
     move_level: str = "after_total"
     freeze_placed: bool = False
     free_pending: bool = False
+    priority_may_displace: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,14 @@ From the current inputs and a previous result (`assignments.csv`):
    step. Chains are searched on the allocation of the moment and applied when still valid,
    in at most `max_move_passes` passes (a work budget, not a clock: the result never depends
    on the machine's speed).
-4. Free seats still within someone's reach are given (`seats.fill_free_seats`). Nothing
+4. Only with `[repair] priority_may_displace = true` (and not `freeze_placed`): each priority
+   pupil still not placed for both weeks (input order) takes the two-week seat of an
+   unsigned, non-priority pupil whom the chains of step 3 could not move elsewhere: at the
+   nearest offer it may use as a single that has such a holder, the holder latest in the
+   input. The holder loses the placement (« place cédée à un élève prioritaire ») and is then
+   offered free seats and chains of moves like any pupil. By default a repair never unplaces
+   a placed pupil (families have been told).
+5. Free seats still within someone's reach are given (`seats.fill_free_seats`). Nothing
    is polished: sectors and travel of kept pupils are what they were.
 
 Bounds: the full proven bound of `solve` takes about 14 s at Normandy scale; `repair`
@@ -90,6 +97,8 @@ TEXT = {
         "freed": "placé(e) sur une place libérée",
         "chain": "placé(e) grâce au déplacement de {n} élève(s)",
         "lost": "non replacé(e)",
+        "ceded": "place cédée à un élève prioritaire",
+        "took": "placé(e) sur la place cédée par l'élève {student}",
     },
     "en": {
         "removed": "pupil removed from the pupils file: seat freed",
@@ -109,6 +118,8 @@ TEXT = {
         "freed": "placed on a freed seat",
         "chain": "placed by moving {n} pupil(s)",
         "lost": "not placed again",
+        "ceded": "seat given up to a priority pupil",
+        "took": "placed on the seat given up by pupil {student}",
     },
 }
 
@@ -117,10 +128,12 @@ TEXT = {
 class RepairSettings:
     """Passes of the move search (step 3: each searches the chains once per layer; on the
     Normandy benchmark's 500 changes it ends well before 100), the candidates' pruning
-    (step 2), and `freeze_placed` overriding the scenario's when not None."""
+    (step 2), and `freeze_placed`, `priority_may_displace` overriding the scenario's when
+    not None."""
 
     max_move_passes: int = 100
     freeze_placed: bool | None = None
+    priority_may_displace: bool | None = None
     pruning: Pruning = field(default_factory=lambda: Pruning(single=24, stay=16))
 
 
@@ -133,6 +146,7 @@ class Repaired:
     displaced: np.ndarray  # bool: the previous placement could not be kept
     note: np.ndarray  # per pupil: the reason of a change ('' when none), user language
     stats: dict[str, int | float]
+    ceded: np.ndarray | None = None  # bool: gave up the seat to a priority pupil (step 4)
 
 
 def repair(instance: Instance, previous: PreviousResult,
@@ -164,10 +178,34 @@ def repair(instance: Instance, previous: PreviousResult,
     moved_for: dict[int, int] = {}
     stopped = False
     freeze = params.freeze_placed if settings.freeze_placed is None else settings.freeze_placed
+    convert = not instance.scenario.rules.split_two_week_offers
     if not freeze:
         allocation, moved_for, stopped = place_by_moves(
             instance, reach, roles, allocation, displaced, params.move_level,
-            settings.max_move_passes, convert=not instance.scenario.rules.split_two_week_offers)
+            settings.max_move_passes, convert=convert)
+    ceded = np.zeros(st.n, dtype=bool)
+    may_displace = (params.priority_may_displace if settings.priority_may_displace is None
+                    else settings.priority_may_displace)
+    if may_displace and not freeze:
+        allocation, took = seats_for_priority(instance, reach, roles, allocation)
+        for h, p in took.items():
+            ceded[h] = True
+            note[h] = text["ceded"]
+            how = text["took"].format(student=st.ids[h])
+            note[p] = f"{note[p]} ; {how}" if note[p] else how
+        if took:
+            # The pupils who gave up their seat: free seats, then chains, like anyone.
+            restricted, _ = restrict_reach(reach, np.flatnonzero(ceded))
+            allocation = fill_free_seats(instance, roles, restricted,
+                                         build_candidates(instance, restricted,
+                                                          allowed_pairs(instance, restricted),
+                                                          roles, settings.pruning).extension,
+                                         allocation)
+            allocation, more, more_stopped = place_by_moves(
+                instance, reach, roles, allocation, ceded, params.move_level,
+                settings.max_move_passes, convert=convert)
+            moved_for.update(more)
+            stopped = stopped or more_stopped
     allocation = fill_free_seats(instance, roles, sub, cands.extension, allocation)
     lap("moves", placed_full=lexicographic_score(instance, allocation)[1])
     for p, u in moved_for.items():
@@ -182,18 +220,56 @@ def repair(instance: Instance, previous: PreviousResult,
         "pupils_placed_by_moves": len(chains),
         "moved_to_make_room": len(moved_for),
         "stopped_by_pass_limit": int(stopped),
+        "displaced_by_priority": int(ceded.sum()),
     }
     solution = Solution(allocation=allocation, status=status, upper_bound_full=ub,
                         upper_bound_priority_full=ub_priority, reach=reach, travel=travel,
                         roles=roles, timings=timings, cpu_seconds=laps.cpu,
                         search={"move_level": params.move_level,
                                 "freeze_placed": int(freeze),
+                                "priority_may_displace": int(bool(may_displace)),
                                 "upper_bound_kind": "placeable", **stats})
     for u in chains:
         how = text["chain"].format(n=sum(1 for v in moved_for.values() if v == u))
         note[u] = f"{note[u]} ; {how}" if note[u] else how
     return Repaired(solution=solution, previous=previous, displaced=displaced, note=note,
-                    stats=stats)
+                    stats=stats, ceded=ceded)
+
+
+def seats_for_priority(instance: Instance, reach: Reach, roles: OfferRoles,
+                       allocation: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
+    """Step 4: each priority pupil to place, not placed for both weeks and with no signed
+    week (input order), takes the two-week seat of an unsigned, non-priority pupil placed as a
+    single at an unpaired offer: the nearest such offer the priority pupil may use as a
+    single, the holder latest in the input there. The priority pupil's own one-week stay, if
+    any, is released. Returns the allocation and {holder: priority pupil}."""
+    st, of, fixed = instance.students, instance.offers, instance.fixed
+    allocation = allocation.copy()
+    took: dict[int, int] = {}
+    unsigned = (fixed < 0).all(axis=1)
+    a0 = np.maximum(allocation[:, 0], 0)
+    paired_week = ((allocation >= 0) & (of.pair[np.maximum(allocation, 0)] >= 0)).any(axis=1)
+    waiting = np.flatnonzero(st.to_place & st.priority & unsigned & ~paired_week
+                             & (allocation < 0).any(axis=1))
+    if not len(waiting):
+        return allocation, took
+    holder = (st.to_place & ~st.priority & unsigned & (allocation[:, 0] >= 0)
+              & (allocation[:, 0] == allocation[:, 1]) & roles.single[a0] & (of.pair[a0] < 0))
+    holders: dict[int, list[int]] = {}
+    for h in np.flatnonzero(holder).tolist():
+        holders.setdefault(int(allocation[h, 0]), []).append(h)
+    for p in waiting.tolist():
+        offers, deciminutes = reach.row(p)
+        ok = roles.single[offers] & (of.pair[offers] < 0) & usable(instance, p, offers)
+        offers, deciminutes = offers[ok], deciminutes[ok]
+        for o in offers[np.lexsort((offers, deciminutes))].tolist():
+            if holders.get(o):
+                h = holders[o].pop()  # the latest in the input
+                allocation[h] = -1
+                allocation[p] = o
+                took[h] = p
+                break
+    return allocation, took
 
 
 def kept_placements(instance: Instance, previous: PreviousResult, travel: PupilTravel,

@@ -236,6 +236,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
                                                              for v in REPAIR_MOVE_LEVELS))
     freeze = r.boolean(repair_t, "repair", "freeze_placed", False)
     free_pending = r.boolean(repair_t, "repair", "free_pending", False)
+    may_displace = r.boolean(repair_t, "repair", "priority_may_displace", False)
 
     if r.problems:
         raise InputError(r.problems)
@@ -257,7 +258,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
         solver=SolverParams(time_limit_s=time_limit, seed=seed, workers=workers),
         output=OutputParams(language=language),
         repair=RepairParams(move_level=move_level, freeze_placed=freeze,
-                            free_pending=free_pending),
+                            free_pending=free_pending, priority_may_displace=may_displace),
     )
 
 

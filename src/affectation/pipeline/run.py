@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from affectation.analysis.changes import change_counts, changes_csv
@@ -24,7 +25,7 @@ from affectation.analysis.result import add_fairness, make_result
 from affectation.domain.allocation import PreviousResult
 from affectation.domain.instance import Instance
 from affectation.domain.territory import pupil_groups
-from affectation.engine.repair import RepairSettings, repair
+from affectation.engine.repair import TEXT, RepairSettings, repair
 from affectation.engine.solve import Solution, SolveSettings, solve
 from affectation.io.output import Result, assignments_csv, sha256, summary_json
 from affectation.timing import QUIET, Laps, Progress
@@ -95,6 +96,12 @@ def repair_instance(instance: Instance, previous: PreviousResult, previous_file:
     laps = Laps(progress)
     result = make_result(instance, repaired.solution, instance.scenario.solver.seed,
                          time.perf_counter() - started)
+    if repaired.ceded is not None:
+        # Pupils who gave up their seat to a priority pupil and stayed short of it say so
+        # first (the checker wants a reason for `partial` and `unplaced` only).
+        ceded = TEXT[instance.scenario.output.language]["ceded"]
+        for h in np.flatnonzero(repaired.ceded & np.isin(result.kind, ("partial", "unplaced"))):
+            result.reason[h] = f"{ceded} ; {result.reason[h]}" if result.reason[h] else ceded
     result.summary["changes"] = change_counts(instance, repaired)
     result.summary["inputs"]["previous_assignments"] = {"path": str(previous_file),
                                                         "sha256": sha256(previous_file)}
