@@ -2,9 +2,11 @@
 
 Solves the scenario (or reuses `--previous`), applies a deterministic set of changes (offers
 withdrawn, new pupils, new conventions, capacity changes) to a copy of the input files, then
-runs `affectation repair` and a fresh `affectation solve` on the changed inputs, both in
-subprocesses, checks both results with `affectation check`, and reports wall times, pupils
-placed and moves. See benchmarks/README.md.
+runs `affectation repair` (with the default `[repair]` settings, then again with
+`priority_may_displace = true`) and a fresh `affectation solve` on the changed inputs, in
+subprocesses, checks every result with `affectation check`, and reports wall times, pupils
+placed (priority pupils apart), pupils displaced for a priority pupil and moves. See
+benchmarks/README.md.
 
     python benchmarks/repair.py --out benchmarks/results            # Normandy, ~3 minutes
     python benchmarks/repair.py --scale 0.05 --light                # smoke run
@@ -191,13 +193,24 @@ def main() -> None:
         repair_wall, repair_log, repair_cpu = run(["repair", str(scenario), "--previous",
                                                    str(previous), "--out",
                                                    str(work / "repaired")])
+        # The same repair with `[repair] priority_may_displace = true` (issue 14's decision).
+        displace = changed / "scenario_priority_may_displace.toml"
+        displace.write_text(scenario.read_text(encoding="utf-8")
+                            + "\n[repair]\npriority_may_displace = true\n", encoding="utf-8")
+        if "[repair]" in scenario.read_text(encoding="utf-8"):
+            raise SystemExit("the scenario already has a [repair] table: merge it by hand")
+        load_displace = os.getloadavg()[0]
+        displace_wall, _, displace_cpu = run(["repair", str(displace), "--previous",
+                                              str(previous), "--out",
+                                              str(work / "repaired_displace")])
         fresh_wall, _, fresh_cpu = run(["solve", str(scenario), "--out", str(work / "fresh"),
                                         "--time-limit", str(opts.time_limit), "--seed",
                                         str(opts.seed)])
         report: dict[str, object] = {"scale": scale, "seed": opts.seed, "changes": applied}
-        for name in ("repaired", "fresh"):
+        for name in ("repaired", "repaired_displace", "fresh"):
             summary = json.loads((work / name / "summary.json").read_text(encoding="utf-8"))
-            _, check_log, _ = run(["check", str(scenario),
+            _, check_log, _ = run(["check", str(displace if name == "repaired_displace"
+                                                else scenario),
                                    str(work / name / "assignments.csv")])
             report[name] = {
                 "placed_full": summary["placed_full"],
@@ -220,6 +233,16 @@ def main() -> None:
         rep["process_wall_seconds"] = round(repair_wall, 2)
         rep["process_cpu_seconds"] = round(repair_cpu, 2)
         rep["load_average_before"] = round(load, 2)
+        disp = report["repaired_displace"]
+        assert isinstance(disp, dict)
+        summary_d = json.loads((work / "repaired_displace" / "summary.json").read_text(
+            encoding="utf-8"))
+        disp["changes"] = summary_d["changes"]
+        disp["search"] = summary_d["search"]
+        disp["process_wall_seconds"] = round(displace_wall, 2)
+        disp["process_cpu_seconds"] = round(displace_cpu, 2)
+        disp["load_average_before"] = round(load_displace, 2)
+        report["repaired_priority_may_displace"] = report.pop("repaired_displace")
         fresh["process_wall_seconds"] = round(fresh_wall, 2)
         fresh["process_cpu_seconds"] = round(fresh_cpu, 2)
         report["placed_vs_fresh"] = round(rep["placed_full"] / fresh["placed_full"] - 1, 5)
