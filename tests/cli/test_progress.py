@@ -211,3 +211,33 @@ def test_console_words_of_a_stage() -> None:
     # No terminal: no progress bar.
     ConsoleProgress(stream).step("search", 1, 4)
     assert stream.getvalue().count("\n") == 1 and "[" not in stream.getvalue()
+
+
+@pytest.mark.parametrize("command", ["solve", "repair"])
+def test_wall_seconds_count_from_the_command_start(tmp_path: Path, command: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the inputs (and routing the timetables) is part of `wall_seconds`: here the
+    reading takes 1,000 s on a fake clock."""
+    import time
+
+    import affectation.travel.loading as loading
+
+    path = _scenario(tmp_path)
+    _invoke("solve", path, "--out", tmp_path / "first", "-q")
+    real, offset = time.perf_counter, [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: real() + offset[0])
+    load = loading.load_instance
+
+    def slow_load(*args: object, **kwargs: object) -> object:
+        offset[0] += 1000.0
+        return load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loading, "load_instance", slow_load)
+    extra = ["--previous", tmp_path / "first"] if command == "repair" else []
+    started = real()
+    _invoke(command, path, "--out", tmp_path / "out", *extra)
+    elapsed = real() - started
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert 1000.0 <= summary["wall_seconds"] <= 1000.0 + elapsed
+    # After the audit and the indicators: more than the sum of the stages the summary times.
+    assert summary["wall_seconds"] - 1000.0 >= sum(summary["timings"].values()) - 0.01

@@ -36,6 +36,7 @@ def _placed(f: Mapping[str, float | int | str]) -> str:
 STAGES: dict[str, tuple[str, object]] = {
     "reading": ("lecture des données", lambda f: f"{number(f['students'])} élèves, "
                                                  f"{number(f['offers'])} offres"),
+    "timetables": ("temps de trajet par le réseau (horaires ou matrice)", None),
     "travel": ("trajets", lambda f: f"{number(f['reachable_pairs'])} couples élève-offre "
                                     "à portée"),
     "bounds": ("bornes", lambda f: f"{number(f['upper_bound_full'])} élèves au plus, dont "
