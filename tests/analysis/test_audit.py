@@ -15,9 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affectation.analysis.audit import COLUMNS, GroupBounds, fairness_table, parity_text
-from affectation.domain.territory import pupil_groups
+from affectation.domain.allocation import FULL_KINDS, classify
+from affectation.domain.territory import pupil_groups, split_groups
 from affectation.engine.bound import three_layer_bound
 from affectation.engine.candidates import allowed_pairs
+from affectation.engine.solve import SolveSettings, solve
 from affectation.geodata import load_communes
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import reachable
@@ -198,6 +200,36 @@ def test_bound_pruned_to_nearest_seats_equals_full_flow(tmp_path: Path) -> None:
         mask[pupils[bounds.can_place[pupils]]] = True
         full, _ = three_layer_bound(inst, reach, allowed, mask)
         assert bounds.direct(pupils) == full.value
+
+
+def test_the_allocation_shortcut_gives_the_flow_values(tmp_path: Path) -> None:
+    """A group whose placeable pupils the audited allocation all places is bounded by them
+    without a flow: the same values as the flows, for every group of the table."""
+    rng = np.random.default_rng(5)
+    students = [{"student_id": f"S{i}", **near(*rng.uniform(-0.04, 0.04, 2).round(4)),
+                 "priority": bool(rng.integers(2)), "school_id": ["0140052F", "0141274X"][i % 2]}
+                for i in range(30)]
+    offers = [{"offer_id": f"O{j}", **near(*rng.uniform(-0.04, 0.04, 2).round(4)),
+               "capacity": int(rng.integers(0, 3)), "period": int(rng.integers(0, 3))}
+              for j in range(25)]
+    path = make_scenario(tmp_path, students, offers)
+    inst = load_instance(path)
+    solution = solve(inst, SolveSettings(time_limit_s=20.0))
+    reach = reachable(inst)
+    table = fairness_table(inst, solution.allocation, reach)
+    epci = pupil_groups(inst)["epci"].astype(str)
+    plain = GroupBounds(inst, reach, epci)  # flows only
+    groups = pupil_groups(inst)
+    members = np.flatnonzero(inst.students.to_place)
+    checked = 0
+    for group_type in ("school", "epci"):
+        for group, pupils in split_groups(groups[group_type], members, group_type).items():
+            row = table[(table.group_type == group_type) & (table.group == group)]
+            assert int(row.upper_bound_full.iloc[0]) == plain(group_type, pupils)
+            checked += 1
+    assert checked >= 3
+    kind = classify(inst, solution.allocation)
+    assert np.isin(kind, FULL_KINDS).sum() > 0
 
 
 @st.composite

@@ -558,13 +558,11 @@ def placeable(instance: Instance, reach: Reach, allowed: np.ndarray,
     fixed = instance.fixed
     free_both, signed_both, half = instance.signed_groups(st.to_place)
     rem = instance.seats_left_by_conventions() > 0
-    student = reach.student_of_pair()
-    offer = reach.offer
+    # One compiled pass over the pupils' rows (no arrays of the reachable pairs' size).
     single = np.zeros(st.n, dtype=bool)
-    single[student[allowed & (roles.single & rem.all(axis=1))[offer]]] = True
     stay = np.zeros((st.n, 2), dtype=bool)
-    for w, role in enumerate(roles.week):
-        stay[student[allowed & (role & rem[:, w])[offer]], w] = True
+    _usable_roles(reach.indptr, reach.offer, allowed, roles.single & rem.all(axis=1),
+                  roles.week[0] & rem[:, 0], roles.week[1] & rem[:, 1], single, stay)
     paired = np.zeros(st.n, dtype=bool)
     options = pair_options(instance, reach, allowed)
     if len(options.student):
@@ -577,6 +575,24 @@ def placeable(instance: Instance, reach: Reach, allowed: np.ndarray,
     completes = extendable | stay[np.arange(st.n), other]
     return (signed_both | (free_both & (single | stay.all(axis=1) | paired))
             | (half & completes))
+
+
+@numba.njit(cache=True)
+def _usable_roles(indptr: np.ndarray, offer: np.ndarray, allowed: np.ndarray,
+                  single_ok: np.ndarray, week1_ok: np.ndarray, week2_ok: np.ndarray,
+                  single: np.ndarray, stay: np.ndarray) -> None:
+    """Per pupil: some allowed pair of its row at an offer of each role (single, week-1 stay,
+    week-2 stay) with a seat left."""
+    for p in range(len(indptr) - 1):
+        for i in range(indptr[p], indptr[p + 1]):
+            if allowed[i]:
+                o = offer[i]
+                if single_ok[o]:
+                    single[p] = True
+                if week1_ok[o]:
+                    stay[p, 0] = True
+                if week2_ok[o]:
+                    stay[p, 1] = True
 
 
 def placeable_pupils(instance: Instance, reach: Reach) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from affectation.domain.instance import Instance
@@ -300,12 +301,21 @@ def extensions(instance: Instance, reach: Reach) -> np.ndarray:
             continue
         f = fixed[half, w]
         ok = (of.pair[f] < 0) & of.open_week[f, 1 - w]
-        # The signed offer within the pupil's own row (one gather over the pairs).
-        target = np.full(instance.students.n, -1, dtype=np.int64)
-        target[half[ok]] = f[ok]
-        pupil_of = reach.student_of_pair()
-        good = np.zeros(instance.students.n, dtype=bool)
-        good[pupil_of[reach.offer == target[pupil_of]]] = True
-        good = good[half]
-        out[half[good & ok]] = f[good & ok]
+        # The signed offer within the pupil's own row (a compiled scan of those rows only).
+        good = _in_rows(reach.indptr, reach.offer, half[ok].astype(np.int64),
+                        f[ok].astype(np.int64))
+        out[half[ok][good]] = f[ok][good]
     return out
+
+
+@numba.njit(cache=True)
+def _in_rows(indptr: np.ndarray, offer: np.ndarray, pupils: np.ndarray,
+             targets: np.ndarray) -> np.ndarray:
+    """Whether each pupil's row holds its target offer."""
+    found = np.zeros(len(pupils), dtype=np.bool_)
+    for k in range(len(pupils)):
+        for i in range(indptr[pupils[k]], indptr[pupils[k] + 1]):
+            if offer[i] == targets[k]:
+                found[k] = True
+                break
+    return found
