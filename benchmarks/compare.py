@@ -19,7 +19,7 @@ instance (`benchmarks/instances.py`), for its wall time, peak memory and placed 
 Usage::
 
     python benchmarks/compare.py [--light] [--out DIR] [--scales 0.05,0.2,1] [--copies 2,5]
-                                 [--seeds 5] [--time-limit 60] [--peer-limit 600]
+                                 [--seeds 5] [--time-limit 600] [--peer-limit 600]
 
 Writes `compare.csv`, `compare.md` and `compare.png` into `--out` (default
 `benchmarks/results`). `--light` (CI) runs scale 0.05 only, without copies, into a temporary
@@ -361,7 +361,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="side-by-side copies of scale 1 for the engine alone ('' for none)")
     p.add_argument("--seeds", type=int, default=5, help="first-come-first-served orders")
     p.add_argument("--instance-seed", type=int, default=0, help="generator seed")
-    p.add_argument("--time-limit", type=float, default=60.0,
+    p.add_argument("--time-limit", type=float, default=600.0,
                    help="engine time limit (x copies beyond Normandy)")
     p.add_argument("--peer-limit", type=float, default=600.0,
                    help="time limit of HiGHS and of deferred acceptance (killed after it)")

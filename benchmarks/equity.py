@@ -147,7 +147,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenario", type=Path, default=BUNDLED / "scenario.toml")
-    p.add_argument("--time-limit", type=float, default=60.0)
+    p.add_argument("--time-limit", type=float, default=600.0)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--light", action="store_true", help=f"generated scale {LIGHT_SCALE:g}")
     p.add_argument("--variants", default=",".join(VARIANTS),

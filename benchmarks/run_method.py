@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("scenario", type=Path, help="folder holding scenario.toml")
     p.add_argument("out", type=Path)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--time-limit", type=float, default=60.0)
+    p.add_argument("--time-limit", type=float, default=600.0)
     args = p.parse_args(argv)
     toml = args.scenario / "scenario.toml"
     instance = load_instance(toml)

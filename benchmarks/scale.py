@@ -27,7 +27,7 @@ forked from).
 
 Usage::
 
-    python benchmarks/scale.py [--scales 0.1,0.2,0.5,1] [--seed 0] [--time-limit 60]
+    python benchmarks/scale.py [--scales 0.1,0.2,0.5,1] [--seed 0] [--time-limit 600]
                                [--out benchmarks/results] [--light] [--keep]
 
 ``--light`` runs only scale 0.05 with a 10 s time limit (CI smoke test, < 1 minute) and
@@ -368,7 +368,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--scales", default="0.1,0.2,0.5,1",
                    help="comma-separated scales (1 = Normandy, 25 556 pupils)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
-    p.add_argument("--time-limit", type=float, default=60.0,
+    p.add_argument("--time-limit", type=float, default=600.0,
                    help="solver time limit in seconds, passed to `affectation solve`")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results",
                    help="folder for scale.csv, scale.md and the summaries")

@@ -75,7 +75,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.scenario.weeks == ("2026-W25", "2026-W26")
     assert s.scenario.format == 1
     assert s.rules.split_two_week_offers is False
-    assert s.solver.time_limit_s == 60
+    assert s.solver.time_limit_s == 600
     assert s.solver.seed == 0
     assert s.solver.workers >= 1
     assert s.output.language == "fr"

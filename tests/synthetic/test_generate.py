@@ -93,7 +93,7 @@ def test_scenario_toml_has_exactly_the_v1_keys(small: tuple[Path, dict]) -> None
     for params in doc["travel"]["modes"].values():
         assert set(params) == {"speed_kmh", "detour", "access_minutes", "max_minutes"}
     assert doc["rules"] == {"split_two_week_offers": False}
-    assert doc["solver"] == {"time_limit_s": 60, "seed": 0}
+    assert doc["solver"] == {"time_limit_s": 600, "seed": 0}
 
 
 # -- students -----------------------------------------------------------------

@@ -185,7 +185,7 @@ class SolverParams:
     search in parallel, and runs with the same seed may then differ (never in validity).
     """
 
-    time_limit_s: float = 60.0
+    time_limit_s: float = 600.0
     seed: int = 0
     workers: int = 1
 

@@ -63,7 +63,7 @@ START_S_PER_PAIR = 0.65e-6
 class SolveSettings:
     """Time budget (whole solve step), seed, CP-SAT workers, pruning and search budget."""
 
-    time_limit_s: float = 60.0
+    time_limit_s: float = 600.0
     seed: int = 0
     workers: int = 1
     pruning: Pruning = field(default_factory=Pruning)

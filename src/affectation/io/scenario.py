@@ -215,7 +215,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
 
     solver_t = r.table(data, "solver", required=False)
     r.known_keys(solver_t, "solver", _field_names(SolverParams))
-    time_limit = r.number(solver_t, "solver", "time_limit_s", 60.0, minimum=0.1,
+    time_limit = r.number(solver_t, "solver", "time_limit_s", 600.0, minimum=0.1,
                           maximum=MAX_TIME_LIMIT_S)
     seed = r.integer(solver_t, "solver", "seed", 0, maximum=MAX_SEED)
     workers = r.integer(solver_t, "solver", "workers", 1, maximum=MAX_WORKERS)

@@ -245,7 +245,7 @@ def scenario_toml(name: str, conventions: bool = True, seed: int = 0) -> str:
             f"max_minutes = {p.max_minutes:.1f}",
         ]
     lines += ["", "[rules]", "split_two_week_offers = false",
-              "", "[solver]", "time_limit_s = 60", f"seed = {seed}", ""]
+              "", "[solver]", "time_limit_s = 600", f"seed = {seed}", ""]
     return "\n".join(lines)
 
 
