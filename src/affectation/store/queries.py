@@ -985,3 +985,365 @@ def schema_is_current(conn: Connection) -> bool:
 
     return current_revision(conn) == head_revision()
 
+
+
+# --------------------------------------------------------------------------
+# The web application: accounts, sessions, login attempts
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class User:
+    """A web account. `school_uai` is set for (and only for) a school account."""
+
+    id: int
+    login: str
+    role: str
+    school_uai: str | None
+    active: bool
+    password_hash: str = field(repr=False, default="")
+
+
+def _user(row: Any) -> User:
+    return User(int(row["id"]), row["login"], row["role"], row["school_uai"], bool(row["active"]),
+                row["password_hash"])
+
+
+def add_user(conn: Connection, login: str, password_hash: str, role: str,
+             school_uai: str | None) -> User:
+    """Create an account; an `InputError` for a login already taken, an unknown role, a
+    school account without a known school, or another role with one."""
+    if role not in t.USER_ROLES:
+        raise InputError([Problem("--role", "coordinator, school ou analyst", value=role)])
+    if (role == "school") != (school_uai is not None):
+        raise InputError([Problem("--school", "un UAI pour un compte d'établissement (--role "
+                                  "school), et seulement pour lui", value=school_uai or "")])
+    if school_uai is not None and conn.execute(
+            select(t.school.c.uai).where(t.school.c.uai == school_uai)).first() is None:
+        raise InputError([Problem("--school", "un établissement de la campagne",
+                                  value=school_uai)])
+    if user_by_login(conn, login) is not None:
+        raise InputError([Problem("LOGIN", "un identifiant libre (ce compte existe déjà)",
+                                  value=login)])
+    uid = conn.execute(insert(t.users).values(
+        login=login, password_hash=password_hash, role=role, school_uai=school_uai,
+        active=True, created_at=now()).returning(t.users.c.id)).scalar_one()
+    return User(int(uid), login, role, school_uai, True, password_hash)
+
+
+def user_by_login(conn: Connection, login: str) -> User | None:
+    row = conn.execute(select(t.users).where(t.users.c.login == login)).mappings().first()
+    return None if row is None else _user(row)
+
+
+def users_list(conn: Connection) -> list[User]:
+    return [_user(r) for r in conn.execute(select(t.users).order_by(t.users.c.login)).mappings()]
+
+
+def set_user(conn: Connection, login: str, *, active: bool | None = None,
+             password_hash: str | None = None) -> bool:
+    """Enable or disable an account, or change its password; a disabled account or a new
+    password ends the account's sessions. False when the login is unknown."""
+    values: dict[str, Any] = {}
+    if active is not None:
+        values["active"] = active
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    user = user_by_login(conn, login)
+    if user is None or not values:
+        return False
+    conn.execute(update(t.users).where(t.users.c.id == user.id).values(**values))
+    conn.execute(delete(t.web_session).where(t.web_session.c.user_id == user.id))
+    return True
+
+
+def create_session(conn: Connection, user_id: int, token_hash: str, csrf_token: str,
+                   at: datetime, expires_at: datetime) -> None:
+    conn.execute(delete(t.web_session).where(t.web_session.c.expires_at < at))
+    conn.execute(insert(t.web_session).values(token_hash=token_hash, user_id=user_id,
+                                              csrf_token=csrf_token, created_at=at,
+                                              expires_at=expires_at))
+
+
+def session_user(conn: Connection, token_hash: str, at: datetime) -> tuple[User, str] | None:
+    """The active account of a session that has not expired, and the session's CSRF token."""
+    s, u = t.web_session, t.users
+    row = conn.execute(select(u, s.c.csrf_token).join(s, s.c.user_id == u.c.id)
+                       .where(s.c.token_hash == token_hash, s.c.expires_at > at, u.c.active)
+                       ).mappings().first()
+    return None if row is None else (_user(row), row["csrf_token"])
+
+
+def delete_session(conn: Connection, token_hash: str) -> None:
+    conn.execute(delete(t.web_session).where(t.web_session.c.token_hash == token_hash))
+
+
+def record_login_attempt(conn: Connection, login: str, ip: str, at: datetime,
+                         success: bool) -> None:
+    conn.execute(insert(t.login_attempt).values(login=login[:200], ip=ip[:64], at=at,
+                                                success=success))
+
+
+def failed_logins(conn: Connection, login: str, ip: str, since: datetime) -> tuple[int, int]:
+    """Failed attempts since `since`: for `login` (after its last success), and from `ip`."""
+    la = t.login_attempt
+    last_ok = conn.execute(select(func.max(la.c.at)).where(
+        la.c.login == login, la.c.success, la.c.at >= since)).scalar()
+    by_login = conn.execute(select(func.count()).where(
+        la.c.login == login, ~la.c.success, la.c.at >= (last_ok or since))).scalar_one()
+    by_ip = conn.execute(select(func.count()).where(
+        la.c.ip == ip, ~la.c.success, la.c.at >= since)).scalar_one()
+    return int(by_login), int(by_ip)
+
+
+# --------------------------------------------------------------------------
+# The web application: background jobs (a repair started from the web)
+# --------------------------------------------------------------------------
+
+def running_job(conn: Connection) -> dict[str, Any] | None:
+    """The job waiting or running, if any (one at a time)."""
+    j = t.web_job
+    row = conn.execute(select(j).where(j.c.state.in_(("en_attente", "en_cours")))
+                       .order_by(j.c.id.desc())).mappings().first()
+    return None if row is None else dict(row)
+
+
+def create_job(conn: Connection, kind: str, who: str, steps: int) -> int:
+    """A new job, waiting; a `TransitionError` while another one waits or runs."""
+    other = running_job(conn)
+    if other is not None:
+        raise TransitionError(f"une réparation est déjà en cours (lancée par "
+                              f"{other['started_by']} à {other['started_at']:%H:%M})")
+    at = now()
+    return int(conn.execute(insert(t.web_job).values(
+        kind=kind, state="en_attente", stage="en attente", step=0, steps=steps, started_by=who,
+        started_at=at, updated_at=at).returning(t.web_job.c.id)).scalar_one())
+
+
+def update_job(conn: Connection, job_id: int, *, state: str | None = None,
+               stage: str | None = None, step: int | None = None,
+               detail: str | None = None) -> None:
+    values: dict[str, Any] = {"updated_at": now()}
+    for key, value in (("state", state), ("stage", stage), ("step", step), ("detail", detail)):
+        if value is not None:
+            values[key] = value
+    if state in ("terminee", "echouee"):
+        values["finished_at"] = values["updated_at"]
+    conn.execute(update(t.web_job).where(t.web_job.c.id == job_id).values(**values))
+
+
+def get_job(conn: Connection, job_id: int | None = None) -> dict[str, Any] | None:
+    """One job, or the latest one."""
+    j = t.web_job
+    query = select(j).order_by(j.c.id.desc())
+    if job_id is not None:
+        query = query.where(j.c.id == job_id)
+    row = conn.execute(query).mappings().first()
+    return None if row is None else dict(row)
+
+
+# --------------------------------------------------------------------------
+# The web application: the live allocation, its revision, placements
+# --------------------------------------------------------------------------
+
+def revision(conn: Connection) -> int:
+    """The store's revision: the last event's id. Every change of an agreement (creation,
+    transition, signature) writes an event, whoever makes it (command line or web), so two
+    reads at the same revision see the same agreements."""
+    return int(conn.execute(select(func.coalesce(func.max(t.event.c.id), 0))).scalar_one())
+
+
+def changes_since(conn: Connection, since: int) -> tuple[set[str], set[str]]:
+    """Pupils and offers whose agreements changed after revision `since`."""
+    e, a = t.event, t.agreement
+    pupils: set[str] = set()
+    offers: set[str] = set()
+    for sid, oid in conn.execute(select(a.c.student_id, a.c.offer_id)
+                                 .join(e, e.c.agreement_id == a.c.id).where(e.c.id > since)
+                                 .distinct()):
+        pupils.add(sid)
+        offers.add(oid)
+    return pupils, offers
+
+
+def live_agreement_rows(conn: Connection, students: Sequence[str] | None = None
+                        ) -> list[AgreementRow]:
+    """Live agreements (proposed, sent, signed) of every pupil, or of `students`."""
+    where = [t.agreement.c.state != CANCELLED]
+    if students is not None:
+        where.append(t.agreement.c.student_id.in_(list(students)))
+    return _agreements(conn, *where)
+
+
+def set_pupil_weeks(conn: Connection, student_id: str, week1: str, week2: str, who: str,
+                    detail: str) -> int:
+    """Make pupil `student_id`'s live agreements say `week1`/`week2` (offer ids, '' for
+    none): proposed agreements that no longer match are cancelled, the missing ones proposed
+    (one per firm and week, as `load` does). A sent or signed agreement must already match
+    (a `TransitionError` otherwise: they never move). Returns the agreements created."""
+    at = now()
+    want = _wanted(week1, week2)
+    want_set = set(want)
+    have = live_agreements(conn, student_id)
+    have_keys = {(ag.offer_id, ag.week1, ag.week2) for ag in have}
+    for ag in have:
+        if (ag.offer_id, ag.week1, ag.week2) in want_set:
+            continue
+        if ag.state != PROPOSED:
+            raise TransitionError(f"élève {student_id} : convention {STATE_LABELS[ag.state]} "
+                                  f"({ag.label()}), elle ne peut pas être déplacée")
+        _transition(conn, ag.id, PROPOSED, CANCELLED, who, at, f"remplacée : {detail}")
+    created = 0
+    for o, w1, w2 in want:
+        if (o, w1, w2) not in have_keys:
+            _create_agreement(conn, student_id, o, w1, w2, None, who, at, detail)
+            created += 1
+    return created
+
+
+def send_agreement(conn: Connection, agreement_id: int, who: str) -> None:
+    """Mark one proposed agreement as sent to the parties."""
+    row = conn.execute(select(t.agreement.c.state).where(t.agreement.c.id == agreement_id)
+                       ).scalar()
+    if row != PROPOSED:
+        raise TransitionError("seule une convention proposée peut être envoyée")
+    _transition(conn, agreement_id, PROPOSED, SENT, who, now(), "envoyée aux parties")
+
+
+def pupil_row(conn: Connection, student_id: str, names: bool) -> dict[str, Any] | None:
+    """One pupil: school, priority, status, active; with `names`, the personal details
+    a school shows (name, class)."""
+    p, pe, sc = t.pupil, t.person, t.school
+    columns = [p.c.student_id, p.c.school_uai, p.c.priority, p.c.status, p.c.active,
+               p.c.epci, p.c.department, sc.c.name.label("school_name")]
+    query = select(*columns).join(sc, sc.c.uai == p.c.school_uai)
+    if names:
+        query = select(*columns, pe.c.last_name, pe.c.first_name, pe.c.class_name).join(
+            sc, sc.c.uai == p.c.school_uai).outerjoin(pe, pe.c.student_id == p.c.student_id)
+    row = conn.execute(query.where(p.c.student_id == student_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def _like(text_: str) -> str:
+    """A LIKE pattern matching `text_` anywhere, its wildcards taken literally."""
+    escaped = text_.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def school_pupils(conn: Connection, uai: str | None, search: str = "",
+                  names: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+    """The active pupils of one school (all schools with None), in id order, with their live
+    agreements (offer, weeks, state, signatures) and, with `names`, name and class. `search`
+    (bound as a parameter, never spliced into SQL) matches the id, and with `names` the name
+    or the class."""
+    p, pe, a, s = t.pupil, t.person, t.agreement, t.signature
+    columns = [p.c.student_id, p.c.school_uai, p.c.priority, p.c.status]
+    if names:
+        columns += [pe.c.last_name, pe.c.first_name, pe.c.class_name]
+    query = select(*columns).where(p.c.active)
+    if names:
+        query = query.outerjoin(pe, pe.c.student_id == p.c.student_id)
+    if uai is not None:
+        query = query.where(p.c.school_uai == uai)
+    search = search.strip()
+    if search:
+        pattern = _like(search)
+        fields = [func.lower(p.c.student_id)]
+        if names:
+            fields += [func.lower(pe.c.last_name), func.lower(pe.c.first_name),
+                       func.lower(pe.c.class_name),
+                       func.lower(pe.c.first_name + " " + pe.c.last_name),
+                       func.lower(pe.c.last_name + " " + pe.c.first_name)]
+        query = query.where(or_(*(f.like(pattern, escape="\\") for f in fields)))
+    query = query.order_by(p.c.student_id)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    ids = [r["student_id"] for r in rows]
+    by_pupil: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if ids:
+        where = a.c.state != CANCELLED
+        if uai is not None:
+            where = where & a.c.student_id.in_(select(p.c.student_id)
+                                               .where(p.c.school_uai == uai))
+        else:
+            where = where & a.c.student_id.in_(ids)
+        signed: dict[int, int] = {
+            int(k): int(v) for k, v in conn.execute(
+                select(s.c.agreement_id, func.count()).join(a, a.c.id == s.c.agreement_id)
+                .where(where).group_by(s.c.agreement_id)).all()}
+        for ag in _agreements(conn, where):
+            by_pupil[ag.student_id].append({
+                "id": ag.id, "offer_id": ag.offer_id, "weeks": ag.weeks, "state": ag.state,
+                "signatures": int(signed.get(ag.id, 0))})
+    for r in rows:
+        r["agreements"] = by_pupil.get(r["student_id"], [])
+    return rows
+
+
+def agreement_details(conn: Connection, student_id: str) -> list[dict[str, Any]]:
+    """A pupil's agreements (cancelled included, newest last) with their signatures."""
+    a, s = t.agreement, t.signature
+    out = []
+    for ag in _agreements(conn, a.c.student_id == student_id):
+        sigs = [dict(r) for r in conn.execute(
+            select(s.c.role, s.c.signed_on, s.c.mode, s.c.recorded_by)
+            .where(s.c.agreement_id == ag.id).order_by(s.c.role)).mappings()]
+        out.append({"id": ag.id, "offer_id": ag.offer_id, "weeks": ag.weeks,
+                    "state": ag.state, "signatures": sigs})
+    return out
+
+
+def agreement_owner(conn: Connection, agreement_id: int) -> tuple[str, str] | None:
+    """(pupil, school) of an agreement."""
+    a, p = t.agreement, t.pupil
+    row = conn.execute(select(a.c.student_id, p.c.school_uai)
+                       .join(p, p.c.student_id == a.c.student_id)
+                       .where(a.c.id == agreement_id)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def schools(conn: Connection) -> dict[str, str]:
+    """UAI -> name of every school."""
+    return dict(conn.execute(select(t.school.c.uai, t.school.c.name)
+                             .order_by(t.school.c.uai)).all())
+
+
+def progress_by_week(conn: Connection) -> list[dict[str, Any]]:
+    """Agreement progress per ISO week of the events: agreements proposed, sent and signed by
+    all four parties that week, and cumulated (from the events: what happened when)."""
+    e = t.event
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {PROPOSED: 0, SENT: 0, SIGNED: 0,
+                                                             CANCELLED: 0})
+    for at, old, new in conn.execute(select(e.c.at, e.c.from_state, e.c.to_state)):
+        if old == new:  # a signature on a sent agreement: no change of state
+            continue
+        year, week, _ = at.isocalendar()
+        counts[f"{year}-W{week:02d}"][new] += 1
+    out = []
+    total = {PROPOSED: 0, SENT: 0, SIGNED: 0, CANCELLED: 0}
+    for key in sorted(counts):
+        c = counts[key]
+        for k in total:
+            total[k] += c[k]
+        out.append({"week": key, "proposed": c[PROPOSED], "sent": c[SENT],
+                    "signed": c[SIGNED], "cancelled": c[CANCELLED],
+                    "proposed_total": total[PROPOSED], "sent_total": total[SENT],
+                    "signed_total": total[SIGNED], "cancelled_total": total[CANCELLED]})
+    return out
+
+
+def latest_event(conn: Connection, since: int, students: Iterable[str] = (),
+                 offers: Iterable[str] = ()) -> dict[str, Any] | None:
+    """The last event after revision `since` on an agreement of one of `students` or at one
+    of `offers` (what a conflicting action did: when, who, which pupil and offer)."""
+    e, a = t.event, t.agreement
+    students, offers = list(students), list(offers)
+    if not students and not offers:
+        return None
+    row = conn.execute(
+        select(e.c.id, e.c.at, e.c.who, e.c.from_state, e.c.to_state, e.c.detail,
+               a.c.student_id, a.c.offer_id)
+        .join(a, a.c.id == e.c.agreement_id)
+        .where(e.c.id > since, or_(a.c.student_id.in_(students), a.c.offer_id.in_(offers)))
+        .order_by(e.c.id.desc()).limit(1)).mappings().first()
+    return None if row is None else dict(row)

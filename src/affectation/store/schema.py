@@ -4,8 +4,11 @@ Pseudonymous tables (`campaign`, `school`, `pupil`, `offer`, `employer`, `run`,
 `placement`, `agreement`, `signature`, `event`) keep only identifiers and facts about the
 campaign; personal fields live in `person` (pupils: names, birth date, family contacts) and
 `tutor`, and in the contact columns of `school` and `employer` (`PERSONAL_COLUMNS`), which
-`campaign purge` deletes or empties. Migrations (store/migrations) create exactly these
-tables: a test compares the migrated database with this metadata.
+`campaign purge` deletes or empties. The web application's tables (`users`, `web_session`,
+`login_attempt`, `web_job`: migration 0002) hold accounts, sessions, the login attempts that
+rate limiting counts, and background jobs (repairs started from the web). Migrations
+(store/migrations) create exactly these tables: a test compares the migrated database with
+this metadata.
 """
 
 from __future__ import annotations
@@ -226,6 +229,66 @@ event = Table(
     Column("from_state", String(10)),
     Column("to_state", String(10), nullable=False),
     Column("detail", Text, nullable=False, server_default=""),
+)
+
+# --------------------------------------------------------------------------
+# The web application (migration 0002)
+# --------------------------------------------------------------------------
+
+USER_ROLES = ("coordinator", "school", "analyst")
+JOB_STATES = ("en_attente", "en_cours", "terminee", "echouee")
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("login", String(200), nullable=False, unique=True),
+    # argon2id hash (argon2-cffi's encoded form: parameters and salt included).
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(12), nullable=False),
+    Column("school_uai", String(16), ForeignKey("school.uai")),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", DateTime, nullable=False),
+    CheckConstraint(_one_of("role", USER_ROLES), name="role"),
+    # A school account belongs to one school; the other roles to none.
+    CheckConstraint("(role = 'school') = (school_uai IS NOT NULL)", name="school"),
+)
+
+web_session = Table(
+    "web_session", metadata,
+    # SHA-256 of the cookie's random token: a copy of the database opens no session.
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+login_attempt = Table(
+    "login_attempt", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("login", String(200), nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("success", Boolean, nullable=False),
+    Index("ix_login_attempt_login_at", "login", "at"),
+    Index("ix_login_attempt_ip_at", "ip", "at"),
+)
+
+web_job = Table(
+    "web_job", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("stage", String(200), nullable=False, server_default=""),
+    Column("step", Integer, nullable=False, server_default=text("0")),
+    Column("steps", Integer, nullable=False, server_default=text("0")),
+    Column("started_by", String(200), nullable=False, server_default=""),
+    Column("started_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("detail", Text, nullable=False, server_default=""),
+    CheckConstraint(_one_of("state", JOB_STATES), name="state"),
 )
 
 # Columns emptied by `campaign purge` (tables `person` and `tutor` are emptied whole).
