@@ -3,7 +3,8 @@
 One module per family of commands, each a plain click command added to the group here:
 `solving` (solve, repair, check, explain, suggest, mobilise, sweep, report, travel) and
 `data` (generate, import-offers, import-students), `campaign` (the campaign store:
-init, load, record, status, conventions, agreements, exports, purge). Library imports are
+init, load, record, status, conventions, agreements, exports, purge), `web` (serve, users:
+the web pages and their accounts). Library imports are
 made inside the commands, so that `affectation --help` stays fast.
 """
 
@@ -13,7 +14,7 @@ import logging
 
 import click
 
-from affectation.cli import campaign, data, solving
+from affectation.cli import campaign, data, solving, web
 from affectation.errors import NOTICES
 
 
@@ -38,3 +39,5 @@ for _command in (solving.solve, solving.check, solving.explain, data.generate, s
                  solving.report, solving.travel, solving.repair):
     main.add_command(_command)
 main.add_command(campaign.campaign)
+main.add_command(web.serve)
+main.add_command(web.users)
