@@ -17,6 +17,7 @@ from store_helpers import (  # noqa: E402
     FIRST,
     SCHOOL_A,
     SCHOOL_B,
+    agreements,
     campaign_scenario,
     cli,
     db_url,  # noqa: F401 - the fixture, re-exported
@@ -24,6 +25,7 @@ from store_helpers import (  # noqa: E402
 )
 
 PASSWORD = "motdepasse-solide"
+__all__ = ["SCHOOL_A", "SCHOOL_B", "agreements", "db_url"]
 ACCOUNTS = {"lycee-a": ("school", SCHOOL_A), "lycee-b": ("school", SCHOOL_B),
             "coord": ("coordinator", None), "analyste": ("analyst", None)}
 SECRET = "secret-de-test"

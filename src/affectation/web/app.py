@@ -393,7 +393,7 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False) -> 
             if s is None:
                 raise placement.Refused("Cet élève n'est plus dans le fichier des élèves.")
             x = placement.find(snap, s, key)
-            if x is None:
+            if (x is None or x.moves is None) and seen != snap.revision:
                 # The page was computed at revision `seen`: what changed since, and by whom.
                 with db.reading(engine) as conn:
                     event = queries.latest_event(conn, max(seen, 0), [student_id],
