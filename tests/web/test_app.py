@@ -200,3 +200,22 @@ def test_two_schools_wanting_the_last_seat_one_gets_a_conflict(client_for: Clien
     assert "un autre utilisateur" in text and "offre C" in text
     assert agreements(site) == before  # nothing half-written
     assert ("S5", "C") not in before
+
+
+def test_pages_keep_the_accessibility_rules_and_fetch_nothing(client_for: Client) -> None:
+    pages = [(client_for(None), "/login"), (client_for("lycee-b"), "/etablissement"),
+             (client_for("lycee-b"), "/eleve/S7"), (client_for("coord"), "/coordination"),
+             (client_for("analyste"), "/analyse"), (client_for("analyste"), "/eleve/S1")]
+    for client, path in pages:
+        text = client.get(path).text
+        levels = [int(h) for h in re.findall(r"<h([1-6])[ >]", text)]
+        assert levels[0] == 1 and levels.count(1) == 1, path
+        assert all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False)), path
+        for field in re.findall(r'<input id="([^"]+)"', text):
+            assert f'<label for="{field}">' in text, (path, field)
+        assert '<html lang="fr">' in text and 'href="#contenu"' in text
+        assert "https://" not in text
+        assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', ""), path
+        assert re.findall(r'src="([^"]+)"', text) == ["/static/htmx.min.js"], path
+    htmx = client_for(None).get("/static/htmx.min.js")
+    assert htmx.status_code == 200 and htmx.text.startswith("var htmx=")
