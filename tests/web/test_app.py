@@ -219,3 +219,15 @@ def test_pages_keep_the_accessibility_rules_and_fetch_nothing(client_for: Client
         assert re.findall(r'src="([^"]+)"', text) == ["/static/htmx.min.js"], path
     htmx = client_for(None).get("/static/htmx.min.js")
     assert htmx.status_code == 200 and htmx.text.startswith("var htmx=")
+
+
+def test_a_forged_or_unknown_suggestion_writes_nothing(client_for: Client, site: str) -> None:
+    b = client_for("lycee-b")
+    page = b.get("/eleve/S7")
+    _, revision = _key(page.text, "C")
+    before = agreements(site)
+    for key, status in (("D||both|", 422), ("A||both|S6>B", 422), ("pas|une|clé", 400),
+                        ("C||week2|" + "x" * 3000, 400)):
+        response = _place(b, "S7", key, revision, csrf_of(page.text))
+        assert response.status_code == status, (key, response.status_code)
+    assert agreements(site) == before

@@ -40,7 +40,8 @@ def serve(store_url: str, host: str, port: int, secure_cookies: bool) -> None:
                    "se perdent au redémarrage).", err=True)
     url = store_db.resolve_url(store_url)
     click.echo(f"Pages web de {store_db.shown_url(url)} sur http://{host}:{port}/", err=True)
-    uvicorn.run(create_app(url, secret, secure_cookies=secure_cookies), host=host, port=port,
+    uvicorn.run(create_app(url, secret, secure_cookies=secure_cookies, preload=True), host=host,
+                port=port,
                 log_level="warning")
 
 

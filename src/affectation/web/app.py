@@ -138,12 +138,18 @@ def _agreement_text(ag: dict[str, Any]) -> str:
             f"{ag['signatures']}/{len(ROLES)} signatures")
 
 
-def create_app(store_url: str, secret: str, *, secure_cookies: bool = False) -> FastAPI:
+def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
+               preload: bool = False) -> FastAPI:
     """The application on the campaign store at `store_url` (whose schema must be current).
     `secret` keys the session tokens' hashes kept in the store: sessions survive a restart
-    with the same secret. `secure_cookies` marks cookies Secure (behind HTTPS)."""
+    with the same secret. `secure_cookies` marks cookies Secure (behind HTTPS); `preload`
+    loads the campaign's state in a background thread at once (the server does)."""
     engine = db.connect(store_url, pooled=True)
     web = Web(engine, secret, secure_cookies)
+    if preload:
+        # The scenario, travel times and live allocation take seconds to tens of seconds at
+        # académie scale: load them while the first users log in, not on their first page.
+        threading.Thread(target=web.snapshot, daemon=True, name="affectation-preload").start()
     app = FastAPI(title="Affectation des stages de seconde", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.web = web
@@ -400,9 +406,11 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False) -> 
                                                  [key.split("|")[0]])
                 raise placement.Refused(
                     "Conflit : cette place n'est plus disponible telle que proposée"
-                    + (" : " + placement._conflict_text(event, actor) if event else ".")
+                    + (" : " + placement.conflict_text(event, actor) if event else ".")
                     + " Rien n'a été enregistré ; les suggestions ci-dessous sont à jour.",
                     conflict=True)
+            if x is None:
+                raise placement.Refused("Cette suggestion n'est pas proposée pour cet élève.")
             plan = placement.plan_of(snap, s, x)
             placement.check_plan(snap, actor, plan)
             placement.apply_plan(engine, snap, actor, plan)
@@ -414,6 +422,11 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False) -> 
     # ------------------------------------------------------------------ coordination
 
     def aggregates(snap: Snapshot, with_schools: bool) -> dict[str, Any]:
+        """The context of the aggregate pages (cards, map, tables), once per snapshot."""
+        return snap.cached(("aggregates", with_schools),
+                           lambda: _aggregates(snap, with_schools))
+
+    def _aggregates(snap: Snapshot, with_schools: bool) -> dict[str, Any]:
         ind = insight.indicators(snap)
         counts = insight.summary(snap, None)
         to_place = counts["students_to_place"] or 1

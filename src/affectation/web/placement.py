@@ -161,7 +161,7 @@ def new_violations(snap: Snapshot, rows: dict[int, tuple[int, int]]) -> list[str
     return [str(v) for v in after if str(v) not in before]
 
 
-def _conflict_text(event: dict[str, object] | None, actor: Actor) -> str:
+def conflict_text(event: dict[str, object] | None, actor: Actor) -> str:
     if event is None:
         return "la situation a changé entre-temps."
     at = event["at"]
@@ -207,7 +207,7 @@ def apply_plan(engine: Engine, snap: Snapshot, actor: Actor, plan: Plan) -> int:
                         what.append("une place visée a été prise ou libérée")
                     raise Refused(
                         "Conflit : pendant que vous consultiez cette page, "
-                        + " et ".join(what) + " : " + _conflict_text(event, actor)
+                        + " et ".join(what) + " : " + conflict_text(event, actor)
                         + " Rien n'a été enregistré et rien n'a été écrasé ; les suggestions "
                         "ci-dessous sont à jour.", conflict=True)
             for p, (o1, o2) in plan.rows.items():
