@@ -46,7 +46,11 @@ def test_users_add_stores_an_argon2_hash_and_refuses_bad_accounts(site: str) -> 
             (("x2", "--role", "school", "--school", "9999999Z"), "un-mot-de-passe-long",
              "9999999Z"),
             (("x3", "--role", "analyst", "--school", SCHOOL_A), "un-mot-de-passe-long", "UAI"),
-            (("x4", "--role", "analyst"), "court", "au moins 10")):
+            (("x4", "--role", "analyst"), "court", "au moins 10"),
+            (("x5", "--role", "school", "--school", SCHOOL_A, "--department", "14"),
+             "un-mot-de-passe-long", "--department"),
+            (("x6", "--role", "coordinator", "--department", "99"), "un-mot-de-passe-long",
+             "99")):
         result = _add(site, *args, password=password)
         assert result.exit_code == 2, (args, result.output)  # type: ignore[attr-defined]
         assert message in result.output, result.output  # type: ignore[attr-defined]

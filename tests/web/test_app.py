@@ -231,3 +231,22 @@ def test_a_forged_or_unknown_suggestion_writes_nothing(client_for: Client, site:
         response = _place(b, "S7", key, revision, csrf_of(page.text))
         assert response.status_code == status, (key, response.status_code)
     assert agreements(site) == before
+
+
+def test_a_departement_coordinator_sees_only_its_schools_and_pupils(client_for: Client,
+                                                                   site: str) -> None:
+    manche = client_for("coord-50")  # both schools of the campaign are in Calvados
+    for path in (f"/etablissement/{SCHOOL_A}", f"/etablissement/{SCHOOL_B}", "/eleve/S7",
+                 "/eleve/S1"):
+        assert manche.get(path).status_code == 404, path
+    home = manche.get("/coordination")
+    assert home.status_code == 200 and "département 50" in home.text
+    assert "/etablissement/" not in home.text and 'id="carte"' in home.text
+    page = client_for("coord-14").get("/eleve/S7")  # a valid form of another account
+    before = agreements(site)
+    key, revision = _key(page.text, "C")
+    assert _place(manche, "S7", key, revision, csrf_of(home.text)).status_code == 404
+    assert agreements(site) == before
+    calvados = client_for("coord-14")
+    assert calvados.get(f"/etablissement/{SCHOOL_B}").status_code == 200
+    assert f'href="/etablissement/{SCHOOL_A}"' in calvados.get("/coordination").text

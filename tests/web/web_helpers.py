@@ -27,7 +27,9 @@ from store_helpers import (  # noqa: E402
 PASSWORD = "motdepasse-solide"
 __all__ = ["SCHOOL_A", "SCHOOL_B", "agreements", "db_url"]
 ACCOUNTS = {"lycee-a": ("school", SCHOOL_A), "lycee-b": ("school", SCHOOL_B),
-            "coord": ("coordinator", None), "analyste": ("analyst", None)}
+            "coord": ("coordinator", None), "analyste": ("analyst", None),
+            # Coordinators of one département: Calvados (both schools, 014...) and Manche.
+            "coord-14": ("coordinator", "dep:14"), "coord-50": ("coordinator", "dep:50")}
 SECRET = "secret-de-test"
 
 
@@ -38,7 +40,9 @@ def add_user(url: str, login: str, role: str, school: str | None,
     from affectation.cli import main
 
     args = ["users", "add", login, "--role", role, "--db", url]
-    if school:
+    if school and school.startswith("dep:"):
+        args += ["--department", school.removeprefix("dep:")]
+    elif school:
         args += ["--school", school]
     result = CliRunner().invoke(main, args, input=password + "\n")
     assert result.exit_code == 0, result.output

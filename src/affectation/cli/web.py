@@ -71,8 +71,12 @@ def _password(login: str) -> str:
               help="school : un lycée ; coordinator : la coordination ; analyst : indicateurs "
                    "agrégés seulement.")
 @click.option("--school", "school", default=None, help="UAI du lycée (compte school).")
+@click.option("--department", "department", default=None,
+              help="Code du département d'un compte coordinator limité à ses lycées (14, "
+                   "2A, 974...) ; sans : toute la campagne.")
 @click.option("--db", "db", default=None, help=DB_HELP)
-def add(login: str, role: str, school: str | None, db: str | None) -> None:
+def add(login: str, role: str, school: str | None, department: str | None,
+        db: str | None) -> None:
     """Créer le compte LOGIN ; le mot de passe est lu sur l'entrée standard."""
     from affectation.store import queries
     from affectation.web.security import hash_password
@@ -81,8 +85,10 @@ def add(login: str, role: str, school: str | None, db: str | None) -> None:
         fail("Identifiant refusé : il faut 1 à 200 caractères.")
     engine = open_store(db)
     hashed = hash_password(_password(login))
-    user = run_write(engine, lambda conn: queries.add_user(conn, login, hashed, role, school))
-    click.echo(f"Compte {user.login} créé ({role}{' ' + school if school else ''}).", err=True)
+    user = run_write(engine, lambda conn: queries.add_user(conn, login, hashed, role, school,
+                                                           department))
+    scope = school or (f"département {department}" if department else "")
+    click.echo(f"Compte {user.login} créé ({role}{' ' + scope if scope else ''}).", err=True)
 
 
 @users.command("list")
@@ -94,5 +100,5 @@ def list_users(db: str | None) -> None:
     engine = open_store(db)
     rows: Any = run_read(engine, queries.users_list)
     for u in rows:
-        click.echo(f"{u.login}\t{u.role}\t{u.school_uai or ''}\t"
+        click.echo(f"{u.login}\t{u.role}\t{u.school_uai or u.department or ''}\t"
                    f"{'actif' if u.active else 'désactivé'}")

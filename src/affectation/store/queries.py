@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -1001,19 +1002,29 @@ class User:
     school_uai: str | None
     active: bool
     password_hash: str = field(repr=False, default="")
+    department: str | None = None  # a coordinator of one département; None: the campaign
+
+
+DEPARTMENT_CODE = re.compile(r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
 
 
 def _user(row: Any) -> User:
     return User(int(row["id"]), row["login"], row["role"], row["school_uai"], bool(row["active"]),
-                row["password_hash"])
+                row["password_hash"], row["department"])
 
 
 def add_user(conn: Connection, login: str, password_hash: str, role: str,
-             school_uai: str | None) -> User:
+             school_uai: str | None, department: str | None = None) -> User:
     """Create an account; an `InputError` for a login already taken, an unknown role, a
-    school account without a known school, or another role with one."""
+    school account without a known school, or another role with one, a département scope
+    for another role than coordinator or a code that is not a département's."""
     if role not in t.USER_ROLES:
         raise InputError([Problem("--role", "coordinator, school ou analyst", value=role)])
+    if department is not None and (role != "coordinator"
+                                   or not DEPARTMENT_CODE.match(department)):
+        raise InputError([Problem("--department", "un code de département (14, 2A, 974...) "
+                                  "pour un compte de coordination (--role coordinator) "
+                                  "seulement", value=department)])
     if (role == "school") != (school_uai is not None):
         raise InputError([Problem("--school", "un UAI pour un compte d'établissement (--role "
                                   "school), et seulement pour lui", value=school_uai or "")])
@@ -1026,8 +1037,9 @@ def add_user(conn: Connection, login: str, password_hash: str, role: str,
                                   value=login)])
     uid = conn.execute(insert(t.users).values(
         login=login, password_hash=password_hash, role=role, school_uai=school_uai,
-        active=True, created_at=now()).returning(t.users.c.id)).scalar_one()
-    return User(int(uid), login, role, school_uai, True, password_hash)
+        department=department, active=True, created_at=now()).returning(t.users.c.id)
+    ).scalar_one()
+    return User(int(uid), login, role, school_uai, True, password_hash, department)
 
 
 def user_by_login(conn: Connection, login: str) -> User | None:

@@ -246,11 +246,15 @@ users = Table(
     Column("password_hash", String(200), nullable=False),
     Column("role", String(12), nullable=False),
     Column("school_uai", String(16), ForeignKey("school.uai")),
+    # A coordinator of one département (code "14", "2A", "974"); NULL: the whole campaign.
+    Column("department", String(3)),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime, nullable=False),
     CheckConstraint(_one_of("role", USER_ROLES), name="role"),
     # A school account belongs to one school; the other roles to none.
     CheckConstraint("(role = 'school') = (school_uai IS NOT NULL)", name="school"),
+    # Only a coordinator has a département scope.
+    CheckConstraint("department IS NULL OR role = 'coordinator'", name="department"),
 )
 
 web_session = Table(

@@ -168,7 +168,7 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
         if found is None:
             return None
         user, csrf = found
-        return Actor(user.id, user.login, user.role, user.school_uai, csrf)
+        return Actor(user.id, user.login, user.role, user.school_uai, csrf, user.department)
 
     def signed_in(request: Request) -> Actor:
         actor = actor_of(request)
@@ -461,7 +461,13 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
         ranking = recruiting.latest
         with db.reading(engine) as conn:
             progress = queries.progress_by_week(conn)
-        return _page(request, "coordination.html", **aggregates(snap, True),
+        context = dict(aggregates(snap, True))
+        if actor.department is not None:  # a département's coordinator: its schools only
+            keep = [i for i, uai in enumerate(context["school_links"])
+                    if may(actor, "view_school", School(uai))]
+            context["school_rows"] = [context["school_rows"][i] for i in keep]
+            context["school_links"] = [context["school_links"][i] for i in keep]
+        return _page(request, "coordination.html", **context, scope=actor.department,
                      progress=progress, progress_columns=PROGRESS_COLUMNS,
                      mobilisation=mobilisation(ranking.frame) if ranking else None,
                      ranking_revision=ranking.revision if ranking else None,

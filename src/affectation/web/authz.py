@@ -5,7 +5,9 @@ Roles:
 - `school` (a school's staff): its own pupils only: their list, pages, names, agreements
   (download, send, signatures) and placements ("placer ici" when every pupil the placement
   moves is one of its own);
-- `coordinator` (the académie's team): every pupil's page and placement, the indicators,
+- `coordinator` (the académie's team, or a département's when the account has one: then
+  only the schools of that département, by the UAI's first digits, and their pupils):
+  every pupil's page and placement, the indicators,
   the map, the agreements' progress, where to recruit, the repair; **no names**: pupils are
   shown by their pseudonymous id. A coordinator steers and unblocks; the school is the one
   that talks to families and signs the agreements, so names and agreements (which carry the
@@ -45,6 +47,7 @@ class Actor:
     role: str
     school_uai: str | None
     csrf: str
+    department: str | None = None  # a département's coordinator; None: the campaign
 
     @property
     def who(self) -> str:
@@ -72,6 +75,22 @@ Resource = Campaign | School | Pupil
 CAMPAIGN = Campaign()
 
 
+def school_department(uai: str) -> str:
+    """The département of a school from its UAI (its first three digits: 014 -> "14",
+    974 -> "974"; Corsica's 620/720 -> "2A"/"2B")."""
+    head = uai[:3]
+    return {"620": "2A", "720": "2B"}.get(head, head[1:] if head.startswith("0") else head)
+
+
+def _in_scope(actor: Actor, resource: Resource) -> bool:
+    """A coordinator's scope: the campaign, or the schools of its département."""
+    if actor.department is None:
+        return True
+    uai = resource.uai if isinstance(resource, School) else \
+        resource.school_uai if isinstance(resource, Pupil) else None
+    return uai is not None and school_department(uai) == actor.department
+
+
 def _own(actor: Actor, resource: Resource) -> bool:
     if actor.role != SCHOOL or actor.school_uai is None:
         return False
@@ -89,16 +108,16 @@ def may(actor: Actor | None, action: Action, resource: Resource = CAMPAIGN) -> b
     role = actor.role
     if action == "view_indicators":
         return role in (COORDINATOR, ANALYST) and isinstance(resource, Campaign)
+    coordinator = role == COORDINATOR and _in_scope(actor, resource)
     if action in ("view_school",):
-        return isinstance(resource, School) and (role == COORDINATOR or _own(actor, resource))
+        return isinstance(resource, School) and (coordinator or _own(actor, resource))
     if action in ("view_pupil", "change_pupil", "move_pupil"):
-        return isinstance(resource, Pupil) and (role == COORDINATOR or _own(actor, resource))
+        return isinstance(resource, Pupil) and (coordinator or _own(actor, resource))
     if action in ("view_names", "download_agreement", "export_pupils"):
         return _own(actor, resource)
-    if action == "run_repair":
-        return role == COORDINATOR and isinstance(resource, Campaign)
-    if action == "search_pupils":
-        return role == COORDINATOR and isinstance(resource, Campaign)
+    if action in ("run_repair", "search_pupils"):  # the whole campaign's coordinators only
+        return role == COORDINATOR and actor.department is None \
+            and isinstance(resource, Campaign)
     return False
 
 
