@@ -2,7 +2,9 @@
 account may, call the store's queries and the analysis modules, and render a French page
 with the views' templates (`views/templates/web/`).
 
-`create_app(store_url, secret)` builds one application on one campaign store. Accounts,
+`create_app(store_url, secret)` builds one application on one campaign store. Routes that
+read the store or compute are plain functions (FastAPI runs them in its thread pool) or hand
+their work to it, so that one slow page never blocks the event loop for the others. Accounts,
 sessions and login attempts live in the store (migration 0002), so several server processes
 on one PostgreSQL share them. Pages work without JavaScript (plain forms, POST then
 redirect); the vendored htmx (`/static/htmx.min.js`) only makes navigation and forms partial
@@ -23,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from affectation.domain.agreement import ROLES, STATE_LABELS
 from affectation.store import db, queries
@@ -224,7 +227,7 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
     # ------------------------------------------------------------------ login, logout
 
     @app.get("/login", response_class=HTMLResponse)
-    async def login_page(request: Request, suite: str = "/") -> Response:
+    def login_page(request: Request, suite: str = "/") -> Response:
         token = security.new_token()
         response = _page(request, "login.html", csrf=token, suite=_safe_next(suite),
                          error=None, login="")
@@ -234,6 +237,9 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         form = {k: str(v) for k, v in (await request.form()).items()}
+        return await run_in_threadpool(log_in, request, form)
+
+    def log_in(request: Request, form: dict[str, str]) -> Response:
         login, password = form.get("login", "").strip(), form.get("password", "")
         suite = _safe_next(form.get("suite", "/"))
         if not security.same(form.get(security.CSRF_FIELD),
@@ -270,31 +276,35 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
-        actor = signed_in(request)
+        actor = await run_in_threadpool(signed_in, request)
         await posted(request, actor)
         token = request.cookies.get(security.SESSION_COOKIE, "")
-        with db.writing(engine) as conn:
-            queries.delete_session(conn, security.token_hash(token, secret))
+
+        def end() -> None:
+            with db.writing(engine) as conn:
+                queries.delete_session(conn, security.token_hash(token, secret))
+
+        await run_in_threadpool(end)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(security.SESSION_COOKIE, path="/")
         return response
 
     @app.get("/")
-    async def home(request: Request) -> Response:
+    def home(request: Request) -> Response:
         actor = signed_in(request)
         return RedirectResponse(HOME[actor.role], status_code=303)
 
     # ------------------------------------------------------------------ school pages
 
     @app.get("/etablissement", response_class=HTMLResponse)
-    async def own_school(request: Request, q: str = "") -> Response:
+    def own_school(request: Request, q: str = "") -> Response:
         actor = signed_in(request)
         if actor.role != SCHOOL or actor.school_uai is None:
             raise Forbidden("Cette page est celle d'un compte d'établissement.")
         return school_page(request, actor, actor.school_uai, q)
 
     @app.get("/etablissement/{uai}", response_class=HTMLResponse)
-    async def a_school(request: Request, uai: str, q: str = "") -> Response:
+    def a_school(request: Request, uai: str, q: str = "") -> Response:
         actor = signed_in(request)
         return school_page(request, actor, uai, q)
 
@@ -333,7 +343,7 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
         return row
 
     @app.get("/eleve/{student_id}", response_class=HTMLResponse)
-    async def pupil_page(request: Request, student_id: str, message: str = "") -> Response:
+    def pupil_page(request: Request, student_id: str, message: str = "") -> Response:
         actor = signed_in(request)
         pupil_of(actor, student_id)
         return pupil_view(request, actor, student_id, notice=_notice(message))
@@ -381,8 +391,12 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
 
     @app.post("/eleve/{student_id}/placer", response_class=HTMLResponse)
     async def place(request: Request, student_id: str) -> Response:
-        actor = signed_in(request)
+        actor = await run_in_threadpool(signed_in, request)
         form = await posted(request, actor)
+        return await run_in_threadpool(place_pupil, request, actor, student_id, form)
+
+    def place_pupil(request: Request, actor: Actor, student_id: str,
+                    form: dict[str, str]) -> Response:
         row = pupil_of(actor, student_id)
         require(actor, "change_pupil", Pupil(student_id, row["school_uai"]))
         key = form.get("key", "")
@@ -450,7 +464,7 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
         return out
 
     @app.get("/coordination", response_class=HTMLResponse)
-    async def coordination(request: Request) -> Response:
+    def coordination(request: Request) -> Response:
         actor = signed_in(request)
         if actor.role != COORDINATOR:
             raise Forbidden("Cette page est celle de la coordination.")
@@ -474,7 +488,7 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
                      revision=snap.revision)
 
     @app.get("/analyse", response_class=HTMLResponse)
-    async def analysis(request: Request) -> Response:
+    def analysis(request: Request) -> Response:
         actor = signed_in(request)
         if actor.role not in (ANALYST, COORDINATOR):
             raise Forbidden("Cette page est celle des indicateurs agrégés.")
