@@ -72,6 +72,7 @@ def _log_in(page: Any, server: str, login: str) -> None:
     page.get_by_label("Identifiant").fill(login)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_selector("text=Se déconnecter")
 
 
 def test_a_school_places_an_unplaced_pupil(page: Any, server: str, site: str,
@@ -113,3 +114,27 @@ def test_a_coordinator_sees_the_map(page: Any, server: str, tmp_path: Path) -> N
     assert page.locator("svg#carte path.zone").count() > 50  # the EPCIs of Normandy
     _shot(page, tmp_path, "4-coordination")
     assert errors == []
+
+
+def test_two_schools_in_two_browsers_want_the_last_seat(browser: Any, server: str, site: str,
+                                                         tmp_path: Path) -> None:
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        a, b = first.new_page(), second.new_page()
+        _log_in(a, server, "lycee-a")
+        _log_in(b, server, "lycee-b")
+        a.goto(f"{server}/eleve/S5")
+        b.goto(f"{server}/eleve/S7")
+        b.get_by_role("button", name="Placer ici : C, semaine 2").click()
+        b.wait_for_selector("text=Placement enregistré")
+        before = agreements(site)
+        a.get_by_role("button", name="Placer ici : C, semaine 2").click()
+        alert = a.wait_for_selector("#erreur")
+        text = alert.inner_text()
+        assert "Conflit" in text and "Rien n'a été enregistré" in text
+        assert a.get_by_role("button", name="Placer ici : C, semaine 2").count() == 0
+        _shot(a, tmp_path, "5-conflit")
+        assert agreements(site) == before
+    finally:
+        first.close()
+        second.close()
