@@ -1,8 +1,17 @@
 """Every defective input stops `affectation solve` with exit status 2, a message naming the place
 (file, line, column, value), no traceback, and nothing written (spec: general rules).
 
-Each folder of tests/fixtures/bad is the good fixture with one defect; its `expected.txt` lists
-substrings (one per line) that the error output must contain.
+Each folder of tests/fixtures/bad is the good fixture with one defect. Its `expected.txt` lists
+the problems the run must report, in order, one block each:
+
+- a line at the margin: the problem's exact place and value, as printed before what was
+  expected (`students.csv, ligne 4, colonne « priority » : valeur « peut-être »`): the
+  reported line must start with it followed by " : ", so that a wrong line, column or value
+  fails (« lat » is not « latitude », « 1 » is not « 12 »), and so does a place left out;
+  `{folder}` stands for the fixture's folder;
+- indented lines under it: parts of what was expected, found in that same reported line.
+
+The run must report exactly these problems: one more or one fewer fails.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from click.testing import CliRunner
 from conftest import FIXTURES
 
 from affectation.cli import main
+from affectation.errors import InputError
 
 BAD = FIXTURES / "bad"
 GOOD = FIXTURES / "good"
@@ -34,9 +44,26 @@ def _param(folder: Path) -> object:
     return pytest.param(folder, id=folder.name, marks=marks)
 
 
-def _expected(folder: Path) -> list[str]:
+def _expected(folder: Path) -> list[tuple[str, list[str]]]:
+    """(exact place and value, parts of what was expected) of each problem, in order."""
     text = (folder / "expected.txt").read_text(encoding="utf-8")
-    return [line for line in text.splitlines() if line.strip()]
+    blocks: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line[0].isspace():
+            assert blocks, f"{folder.name}: an indented line before any place"
+            blocks[-1][1].append(line.strip())
+        else:
+            blocks.append((line.replace("{folder}", str(folder)), []))
+    return blocks
+
+
+def _reported(output: str) -> list[str]:
+    """The problem lines of an input error: every line after the heading."""
+    lines = output.splitlines()
+    assert InputError.heading in lines, output
+    return [line for line in lines[lines.index(InputError.heading) + 1:] if line.strip()]
 
 
 def _solve(scenario: Path, out: Path) -> object:
@@ -67,8 +94,14 @@ def test_bad_input_is_reported_and_nothing_written(folder: Path, tmp_path: Path)
     output = result.output
     assert "Traceback" not in output
     assert result.exit_code == 2, f"exit {result.exit_code}: {result.exception!r}\n{output}"
-    for text in _expected(folder):
-        assert text in output, f"{text!r} missing from:\n{output}"
+    expected = _expected(folder)
+    reported = _reported(output)
+    assert len(reported) == len(expected), f"expected {len(expected)} problem(s):\n{output}"
+    for (place, parts), line in zip(expected, reported, strict=True):
+        assert line.startswith(place + " : "), f"{place!r} is not the place of:\n{line}"
+        rest = line[len(place) + 3:]
+        for part in parts:
+            assert part in rest, f"{part!r} missing from what was expected:\n{line}"
     assert not out.exists()
 
 
@@ -112,5 +145,6 @@ def test_every_problem_of_a_file_is_listed(tmp_path: Path) -> None:
     students.write_text(text, encoding="utf-8")
     result = _solve(folder / "scenario.toml", tmp_path / "out")
     assert result.exit_code == 2
-    assert "ligne 4, colonne « lat » : valeur « abc »" in result.output
-    assert "ligne 5, colonne « mode » : valeur « tram »" in result.output
+    first, second = _reported(result.output)
+    assert first.startswith("students.csv, ligne 4, colonne « lat » : valeur « abc » : ")
+    assert second.startswith("students.csv, ligne 5, colonne « mode » : valeur « tram » : ")
