@@ -16,11 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import FIXTURES, SHARED, make_scenario
+from conftest import FIXTURES, make_scenario
 
 GTFS_FIXTURES = FIXTURES / "gtfs"
 TINY = GTFS_FIXTURES / "tiny"
-SHARED_GTFS = SHARED / "gtfs"
 LAT = 49.18
 STATION_LON = {"A": -0.40, "T": -0.35, "B": -0.30, "C": -0.25, "D": -0.20, "E": -0.15,
                "F": -0.10, "G": -0.05, "K": 0.0}

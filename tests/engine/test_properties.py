@@ -1,6 +1,13 @@
 """Property tests on random small scenarios: every solve is valid for the independent checker,
 respects the proven bound, keeps conventions and capacities; on tiny instances the result is
-compared with an exhaustive search (levels 1-4 of the objective)."""
+compared with an exhaustive search (levels 1-4 of the objective).
+
+The scenarios are drawn to bite (conftest `random_case`: reachable offers, fewer seats than
+pupils, one-week offers, pairs with a minimum group), and `hypothesis.target` steers the
+generation towards optima where contention leaves pupils out and where splits, partial
+placements and pairs are used. The `slow` variants (run by CI) draw larger cases, more of them.
+How examples are seeded and replayed: tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from conftest import (
+    aim_at_contention,
     brute_force,
     check_week,
     make_scenario,
@@ -27,8 +36,8 @@ from affectation.engine.solve import SolveSettings, solve
 from affectation.io.output import assignments_csv
 from affectation.travel.loading import load_instance
 
-# No example database in the repository; tiny-instance searches are reproducible.
-FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                     HealthCheck.data_too_large])
 
 
 @st.composite
@@ -37,8 +46,19 @@ def cases(draw: Any) -> dict[str, Any]:
 
 
 @st.composite
+def larger_cases(draw: Any) -> dict[str, Any]:
+    return random_case(draw, n_students=(10, 30), n_offers=(4, 14))
+
+
+@st.composite
 def tiny_cases(draw: Any) -> dict[str, Any]:
-    return random_case(draw, n_students=(1, 5), n_offers=(1, 4), pairs=False)
+    return tiny_case(draw, pair=False)
+
+
+@st.composite
+def small_exhaustive_cases(draw: Any) -> dict[str, Any]:
+    """Larger than `tiny_cases` and still enumerable: 3-7 pupils, 2-5 offers, maybe a pair."""
+    return random_case(draw, n_students=(3, 7), n_offers=(2, 5))
 
 
 def _solve(case: dict[str, Any], folder: Path, seed: int = 0):
@@ -51,6 +71,17 @@ def _solve(case: dict[str, Any], folder: Path, seed: int = 0):
 @settings(FAST, max_examples=25)
 @given(case=cases(), seed=st.integers(0, 3))
 def test_random_solve_is_valid(case: dict[str, Any], seed: int) -> None:
+    _check_random_solve(case, seed)
+
+
+@pytest.mark.slow
+@settings(FAST, max_examples=120)
+@given(case=larger_cases(), seed=st.integers(0, 3))
+def test_larger_random_solves_are_valid(case: dict[str, Any], seed: int) -> None:
+    _check_random_solve(case, seed)
+
+
+def _check_random_solve(case: dict[str, Any], seed: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path, inst, sol = _solve(case, Path(tmp), seed)
         allocation = sol.allocation
@@ -84,6 +115,7 @@ def _tiny_check(case: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]
     with tempfile.TemporaryDirectory() as tmp:
         _, inst, sol = _solve(case, Path(tmp))
     best, best_week = brute_force(inst)
+    aim_at_contention(inst, best, best_week)
     # The exhaustive search's own optimum is valid for the checker (it is not too permissive).
     assert check_week(inst, best_week) == []
     got = score_of(inst, sol.allocation)
@@ -107,6 +139,15 @@ SINGLE_OR_SPLIT = {
 @example(case=SINGLE_OR_SPLIT)
 def test_tiny_instances_solved_to_optimum(case: dict[str, Any]) -> None:
     """Levels 1-4 (priority full, full, partial, -splits) match the exhaustive optimum."""
+    got, best = _tiny_check(case)
+    assert got == best, f"solver {got} < optimum {best}"
+
+
+@pytest.mark.slow
+@settings(FAST, max_examples=300)
+@given(case=small_exhaustive_cases())
+def test_small_instances_solved_to_optimum(case: dict[str, Any]) -> None:
+    """The same on up to 7 pupils and 5 offers, with or without a pair."""
     got, best = _tiny_check(case)
     assert got == best, f"solver {got} < optimum {best}"
 

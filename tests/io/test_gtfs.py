@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gtfs_scenarios import GTFS_FIXTURES, SHARED_GTFS, TINY
+from conftest import shared_file
+from gtfs_scenarios import GTFS_FIXTURES, TINY
 
 from affectation.domain.params import FeedParams
 from affectation.errors import InputError
@@ -133,10 +134,7 @@ def test_weekdays_of_iso_week() -> None:
 
 
 def _shared(name: str) -> Path:
-    path = SHARED_GTFS / name
-    if not path.is_file():
-        pytest.skip(f"données partagées absentes : {path} (../shared/data/gtfs)")
-    return path
+    return shared_file("gtfs", name)
 
 
 def test_sncf_normandy_feed() -> None:
@@ -171,9 +169,13 @@ def test_small_multi_file_sample_with_frequencies() -> None:
     assert not len(net.active_trips(date(2007, 6, 4)))  # FULLW removed that day
 
 
-def test_several_feeds_are_kept_apart() -> None:
-    sample = _shared("sample-gtfs.zip")
-    net = read_network([FeedParams(TINY), FeedParams(sample)])
+def test_several_feeds_are_kept_apart(tmp_path: Path) -> None:
+    """Two feeds using the same identifiers (here: two copies of the tiny feed) stay two
+    networks: no station, stop or trip of one is merged with the other's."""
+    copy = tmp_path / "copy"
+    shutil.copytree(TINY, copy)
+    net = read_network([FeedParams(TINY), FeedParams(copy)])
     one = read_network([FeedParams(TINY)])
-    assert net.n_stations == one.n_stations + read_network([FeedParams(sample)]).n_stations
+    assert net.n_stations == 2 * one.n_stations
+    assert net.n_trips == 2 * one.n_trips
     assert len(set(net.station_id)) == net.n_stations

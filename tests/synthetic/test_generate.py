@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED
+from conftest import shared_file
 from pyproj import Geod
 
 from affectation.geodata import load_communes, load_lycees
@@ -25,7 +25,6 @@ from affectation.synthetic.scenario import (
 )
 
 SCALE = 0.02
-SHARED_NORMANDY = SHARED / "normandie"
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -316,16 +315,16 @@ def test_geodata_lycees() -> None:
 
 
 def test_geodata_matches_reference() -> None:
-    if not (SHARED_NORMANDY / "communes.csv").exists():
-        pytest.skip(f"reference data not available at {SHARED_NORMANDY}")
-    ref = pd.read_csv(SHARED_NORMANDY / "communes.csv", dtype={"insee": str, "epci_siren": str})
+    communes = shared_file("normandie", "communes.csv")
+    lycees = shared_file("normandie", "lycees.csv")
+    ref = pd.read_csv(communes, dtype={"insee": str, "epci_siren": str})
     m = load_communes().merge(ref, on="insee", suffixes=("", "_ref"))
     assert len(m) == 2644
     assert (m.population == m.population_ref).all()
     assert (m.epci_siren == m.epci_siren_ref).all()
     far = np.hypot(m.lat - m.lat_ref, (m.lon - m.lon_ref) * 0.65) * 111 > 0.5
     assert set(m.insee[far]) <= {"14581"}  # Aurseulles: no polygon in the source
-    ref_ly = pd.read_csv(SHARED_NORMANDY / "lycees.csv", dtype={"uai": str, "insee": str})
+    ref_ly = pd.read_csv(lycees, dtype={"uai": str, "insee": str})
     both = load_lycees().merge(ref_ly, on="uai", suffixes=("", "_ref"))
     assert (both.insee == both.insee_ref).all()
     flagged = both[both.teaches_gt == 1].secondes_gt_2022.sum()

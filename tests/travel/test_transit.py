@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import CAR, crowfly_minutes, solve_cli
+from conftest import CAR, crowfly_minutes, shared_file, solve_cli
 from gtfs_scenarios import (
     CAR_30,
     EXPECTED_P1,
     LAT,
     OFFERS,
-    SHARED_GTFS,
     STATION_LON,
     STUDENTS,
     TINY,
@@ -251,9 +250,7 @@ def test_zone_cells_and_pairs_within() -> None:
 
 
 def test_sncf_feed_caen_lisieux(tmp_path: Path) -> None:
-    feed = SHARED_GTFS / "sncf-intercites-normandie-2014.zip"
-    if not feed.is_file():
-        pytest.skip(f"données partagées absentes : {feed} (../shared/data/gtfs)")
+    feed = shared_file("gtfs", "sncf-intercites-normandie-2014.zip")
     stations = {"caen": (49.17654371, -0.34826957), "lisieux": (49.1372519, 0.23168224),
                 "evreux": (49.01855876, 1.14988767)}
     students = [{"student_id": "caen", "lat": 49.1770, "lon": -0.3480, "mode": "public"}]
@@ -281,9 +278,7 @@ def test_sample_feed_frequencies_and_a_holiday(tmp_path: Path) -> None:
     """gtfs_kit's sample (Nevada, 2007): the city loop runs by frequencies.txt (every 10 min
     at peak), 26 minutes from Stagecoach to E Main St and back; Monday 4 June 2007 has no
     service at all (calendar_dates), so it counts as a public holiday."""
-    feed = SHARED_GTFS / "sample-gtfs.zip"
-    if not feed.is_file():
-        pytest.skip(f"données partagées absentes : {feed} (../shared/data/gtfs)")
+    feed = shared_file("gtfs", "sample-gtfs.zip")
     students = [{"student_id": "s", "lat": 36.915682, "lon": -116.751677, "mode": "public"}]
     offers = [{"offer_id": "emsi", "lat": 36.905697, "lon": -116.762180, "capacity": 1}]
     path = gtfs_scenario(tmp_path, students, offers, feeds=[str(feed)], max_walk_m=300.0)
@@ -333,9 +328,7 @@ def test_signed_convention_without_journey(tmp_path: Path) -> None:
 def test_rural_bus_feed_routes_despite_latin1(tmp_path: Path) -> None:
     """The Trøndelag sample (Latin-1 stop names, calendar_dates only): two stops about
     1.1 km apart on a route served every weekday of January 2019, morning and evening."""
-    feed = SHARED_GTFS / "rural-bus-trondelag-sample.zip"
-    if not feed.is_file():
-        pytest.skip(f"données partagées absentes : {feed} (../shared/data/gtfs)")
+    feed = shared_file("gtfs", "rural-bus-trondelag-sample.zip")
     students = [{"student_id": "s", "lat": 63.745, "lon": 11.3, "mode": "public"}]
     offers = [{"offer_id": "o", "lat": 63.754, "lon": 11.312, "capacity": 1}]
     path = gtfs_scenario(tmp_path, students, offers, feeds=[str(feed)], max_walk_m=300.0)
