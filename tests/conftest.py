@@ -45,8 +45,8 @@ IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 #   `HYPOTHESIS_SEED=N bash scripts/test.sh` or `pytest --hypothesis-seed=N tests/...`.
 # - A plain `pytest` draws a fresh seed each run; hypothesis prints the seed to replay
 #   with, and the `@reproduce_failure` blob (`print_blob`), on a failure.
-# - Every failure found becomes an `@example` of its test, so that it is checked on every
-#   run whatever the seed.
+# - A failure found this way is to be added as an `@example` of its test, so that it is
+#   checked on every run whatever the seed.
 # - No example database: none is committed (it would change as tests run) and none is kept
 #   locally, so a local run never silently replays old failures that CI would not see.
 # This profile replaces hypothesis' own "ci" profile, which derandomises when CI is set: CI
