@@ -94,7 +94,9 @@ def main(argv: list[str]) -> int:
     tests = argv or DEFAULT_TESTS
     lines = ["# Mutation record: each hard rule of the CP-SAT model removed in turn", "",
              "Command: `" + " ".join([".venv/bin/python scripts/mutate_rules.py", *argv]) + "`",
-             f"(tests: {' '.join(tests)}; hypothesis seed 0 unless given).", "",
+             f"(tests: {' '.join(tests)}; hypothesis seed 0 unless given),",
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+             f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start.", "",
              "| rule removed | pytest status | tests run | tests failing | seconds |",
              "|---|---|---|---|---|"]
     details: list[str] = []
