@@ -22,28 +22,64 @@ if TYPE_CHECKING:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Dossier où écrire le scénario.")
 @click.option("--scale", type=float, default=1.0, show_default=True,
-              help="1 = les 25 556 élèves de seconde GT de l'académie (2022).")
+              help="1 = les 25 556 élèves de seconde GT de l'académie (2022) ; avec --national, "
+                   "les 560 124 élèves de France.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--gtfs", "with_gtfs", is_flag=True, default=False,
               help="Écrit aussi un réseau de transports en commun synthétique (GTFS) et "
                    "l'utilise pour le mode « public » (model = \"gtfs\").")
-def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
-    """Génère un scénario normand réaliste (géographie réelle, données synthétiques)."""
+@click.option("--national", is_flag=True, default=False,
+              help="Scénario national : les 30 académies, une colonne « academy » par élève "
+                   "et par offre (à résoudre avec « affectation national »).")
+@click.option("--academies", default=None,
+              help="Avec --national : seulement ces académies (codes séparés par des "
+                   "virgules, ex. normandie,paris).")
+@click.option("--lycees", "lycees_csv", type=click.Path(path_type=Path, exists=True,
+                                                          dir_okay=False), default=None,
+              help="Avec --national : effectifs réels par lycée (CSV : uai, seconde_gt_2022, "
+                   "ips_gt, sector, lat, lon, commune) au lieu du modèle de population.")
+def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool, national: bool,
+             academies: str | None, lycees_csv: Path | None) -> None:
+    """Génère un scénario réaliste (géographie réelle, données synthétiques) : normand par
+    défaut, national avec --national."""
     import math
 
     from affectation.domain.params import MAX_SEED
     from affectation.io.atomic import write_result_folder
-    from affectation.synthetic.scenario import scenario_files
 
     problems = []
-    if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
-        problems.append(Problem("--scale", f"un nombre > 0 et <= {MAX_SCALE:g} (1 = "
-                                "l'académie de Normandie)", value=str(scale)))
+    top = MAX_NATIONAL_SCALE if national else MAX_SCALE
+    if not (math.isfinite(scale) and 0 < scale <= top):
+        problems.append(Problem("--scale", f"un nombre > 0 et <= {top:g} (1 = "
+                                + ("la France" if national else "l'académie de Normandie")
+                                + ")", value=str(scale)))
     if not 0 <= seed <= MAX_SEED:
         problems.append(Problem("--seed", f"un entier entre 0 et {MAX_SEED}", value=str(seed)))
+    if not national and (academies is not None or lycees_csv is not None):
+        problems.append(Problem("--academies / --lycees", "seulement avec --national"))
+    if national and with_gtfs:
+        problems.append(Problem("--gtfs", "pas de réseau synthétique national"))
+    wanted = None
+    if national and academies is not None:
+        from affectation.geodata import load_academies
+
+        wanted = [a.strip() for a in academies.split(",") if a.strip()]
+        known = set(load_academies().academie)
+        for code in wanted:
+            if code not in known:
+                problems.append(Problem("--academies", "un code d'académie ("
+                                        + ", ".join(sorted(known)) + ")", value=code))
     check_options(problems)
-    reserve_output(out_dir, "generate", needed_bytes=int(4_000_000 * scale) + 1_000_000)
-    texts, counts = scenario_files(scale=scale, seed=seed)
+    per_unit = 90_000_000 if national else 4_000_000
+    reserve_output(out_dir, "generate", needed_bytes=int(per_unit * scale) + 1_000_000)
+    if national:
+        from affectation.synthetic.national import national_files
+
+        texts, counts = national_files(scale, seed, academies=wanted, lycees_csv=lycees_csv)
+    else:
+        from affectation.synthetic.scenario import scenario_files
+
+        texts, counts = scenario_files(scale=scale, seed=seed)
     files: dict[str, str | bytes] = dict(texts)
     sizes: dict[str, int] = {}
     if with_gtfs:
@@ -56,6 +92,13 @@ def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool) -> None:
                                       files.items()}, command="generate")
     except InputError as exc:
         fail_input(exc)
+    if national:
+        click.echo(
+            f"Scénario national écrit dans {out_dir} : {counts['students']} élèves, "
+            f"{counts['offers']} offres, {counts['conventions']} conventions, "
+            f"{counts['academies']} académies."
+        )
+        return
     click.echo(
         f"Scénario écrit dans {out_dir} : {counts['students']} élèves, "
         f"{counts['offers']} offres, {counts['conventions']} conventions."
@@ -71,6 +114,8 @@ def _constant(content: str | bytes) -> Callable[[], str | bytes]:
 
 # Thirty académies de Normandie: more than the whole country's pupils of seconde GT.
 MAX_SCALE = 30.0
+# Twice the country.
+MAX_NATIONAL_SCALE = 2.0
 
 
 def _campaign_weeks(text: str | None) -> tuple[str, str] | None:

@@ -57,11 +57,17 @@ __all__ = [
     "GeneratedScenario",
     "Mode",
     "build_scenario",
+    "conventions_table",
     "count_reachable_pairs",
     "generate_scenario",
+    "csv_text",
+    "is_private",
     "scenario_files",
     "largest_remainder",
+    "offers_table",
+    "pupils_table",
     "scenario_toml",
+    "sector_weights",
 ]
 
 WEEKS = ("2026-W25", "2026-W26")
@@ -194,7 +200,7 @@ def scenario_files(scale: float = 1.0, seed: int = 0, *, files: Collection[str] 
     scen = build_scenario(scale, seed)
     tables = {"students.csv": scen.students, "offers.csv": scen.offers,
               "conventions.csv": scen.conventions}
-    texts = {fname: _csv_text(table) for fname, table in tables.items() if fname in wanted}
+    texts = {fname: csv_text(table) for fname, table in tables.items() if fname in wanted}
     if "scenario.toml" in wanted:
         texts["scenario.toml"] = scenario_toml(scen.name, conventions="conventions.csv" in wanted,
                                                seed=0)
@@ -210,7 +216,7 @@ def build_scenario(scale: float = 1.0, seed: int = 0) -> GeneratedScenario:
     communes = load_communes()
     lycees = load_lycees()
     lycees = lycees[lycees.teaches_gt == 1].reset_index(drop=True)
-    sector_w = _sector_weights()
+    sector_w = sector_weights()
 
     students = _make_students(communes, lycees, scale, sector_w, rng_students)
     offers = _make_offers(communes, scale, len(students[students.status == ""]),
@@ -336,7 +342,7 @@ def _pairwise_km(lon1: np.ndarray, lat1: np.ndarray,
     return np.hypot(x1[:, None] - x2[None, :], y1[:, None] - y2[None, :])
 
 
-def _sector_weights() -> np.ndarray:
+def sector_weights() -> np.ndarray:
     """Fixed popularity of sectors s1..s51 among offers (Zipf-like, scrambled order)."""
     rank = (np.arange(N_SECTORS) * 23) % N_SECTORS  # a fixed permutation of 0..50
     return 1.0 / (1.0 + rank) ** 0.8
@@ -346,7 +352,7 @@ def _sector_weights() -> np.ndarray:
 # Students
 # --------------------------------------------------------------------------
 
-def _is_private(names: pd.Series) -> np.ndarray:
+def is_private(names: pd.Series) -> np.ndarray:
     """Private lycées, guessed from their names (PRIVÉ, institution, saints...)."""
     folded = (names.str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
               .str.upper().str.replace(r"[^A-Z]+", " ", regex=True))
@@ -359,7 +365,7 @@ def _catchment(communes: pd.DataFrame, lycees: pd.DataFrame) -> tuple[np.ndarray
     """(share of each commune's population going to each lycée, distances in km)."""
     d = _pairwise_km(communes.lon.to_numpy(), communes.lat.to_numpy(),
                      lycees.lon.to_numpy(), lycees.lat.to_numpy())
-    attract = np.where(_is_private(lycees.name), PRIVATE_WEIGHT, 1.0)
+    attract = np.where(is_private(lycees.name), PRIVATE_WEIGHT, 1.0)
     kernel = np.exp(-d / CATCHMENT_KM) * attract[None, :]
     kernel[d > HOME_MAX_KM] = 0.0
     total = kernel.sum(axis=1, keepdims=True)
@@ -399,17 +405,38 @@ def _make_students(communes: pd.DataFrame, lycees: pd.DataFrame, scale: float,
         home_c[start:start + n] = rng.choice(len(pop), size=n, p=w / w.sum())
         school[start:start + n] = j
         start += n
-    lon, lat = _jitter(rng, communes.lon.to_numpy()[home_c],
-                       communes.lat.to_numpy()[home_c], pop[home_c], HOME_JITTER)
+    return pupils_table(communes, home_c, school, lycees.uai.to_numpy(), sector_w, rng)
 
-    mean_log_pop = float((pop * np.log10(pop)).sum() / pop.sum())
+
+def pupils_table(communes: pd.DataFrame, home_c: np.ndarray, school: np.ndarray,
+                 uai: np.ndarray, sector_w: np.ndarray, rng: np.random.Generator, *,
+                 school_rate: np.ndarray | None = None,
+                 home_jitter: tuple[float, float, float, float] | None = None,
+                 id_prefix: str = "E", mean_log_pop: float | None = None) -> pd.DataFrame:
+    """The pupils' table from their home communes and schools (indices into ``uai``).
+
+    Draws, in this order from ``rng``: homes around the communes' centroids, travel modes,
+    own travel limits, the schools' priority rates (``Beta(3, 12)`` unless ``school_rate``
+    gives them), priority, preferred sectors and status; then shuffles the rows so that ids do
+    not reveal the school. ``mean_log_pop``: the population-weighted mean of log10 population
+    the car share is centred on (default: over ``communes``).
+    """
+    pop = communes.population.to_numpy(float)
+    n_total = len(home_c)
+    lon, lat = _jitter(rng, communes.lon.to_numpy()[home_c],
+                       communes.lat.to_numpy()[home_c], pop[home_c],
+                       HOME_JITTER if home_jitter is None else home_jitter)
+
+    if mean_log_pop is None:
+        mean_log_pop = float((pop * np.log10(pop)).sum() / pop.sum())
     mode = _draw_modes(rng, pop[home_c], mean_log_pop)
 
     has_max = rng.random(n_total) < MAX_MINUTES_SHARE
     max_val = rng.choice(MAX_MINUTES_VALUES, size=n_total, p=MAX_MINUTES_PROBS)
     max_minutes = np.where(has_max, max_val.astype(str), "")
 
-    school_rate = rng.beta(3.0, 3.0 * (1 - PRIORITY_MEAN) / PRIORITY_MEAN, size=len(lycees))
+    if school_rate is None:
+        school_rate = rng.beta(3.0, 3.0 * (1 - PRIORITY_MEAN) / PRIORITY_MEAN, size=len(uai))
     priority = (rng.random(n_total) < school_rate[school]).astype(np.int64)
 
     pref_p = sector_w ** 0.5 / (sector_w ** 0.5).sum()  # pupils' tastes are flatter
@@ -428,11 +455,11 @@ def _make_students(communes: pd.DataFrame, lycees: pd.DataFrame, scale: float,
     order = rng.permutation(n_total)  # ids must not reveal the school
     width = max(6, len(str(n_total)))
     df = pd.DataFrame({
-        "school_id": lycees.uai.to_numpy()[school],
+        "school_id": uai[school],
         "lat": lat, "lon": lon, "mode": mode, "max_minutes": max_minutes,
         "priority": priority, "sectors": sectors, "status": status,
     }).iloc[order].reset_index(drop=True)
-    df.insert(0, "student_id", [f"E{i:0{width}d}" for i in range(1, n_total + 1)])
+    df.insert(0, "student_id", [f"{id_prefix}{i:0{width}d}" for i in range(1, n_total + 1)])
     return df
 
 
@@ -524,10 +551,22 @@ def _pick_nearby(rng: np.random.Generator, anchors: np.ndarray, communes: pd.Dat
 def _make_offers(communes: pd.DataFrame, scale: float, n_to_place: int,
                  sector_w: np.ndarray, rng: np.random.Generator,
                  rng_emp: np.random.Generator) -> pd.DataFrame:
+    return offers_table(communes, max(2, round(OFFERS_AT_SCALE_1 * scale)), n_to_place,
+                        sector_w, rng, rng_emp)
+
+
+def offers_table(communes: pd.DataFrame, n: int, n_to_place: int, sector_w: np.ndarray,
+                 rng: np.random.Generator, rng_emp: np.random.Generator, *,
+                 jitter: tuple[float, float, float, float] | None = None,
+                 id_prefix: str = "O", pair_prefix: str = "P") -> pd.DataFrame:
+    """``n`` offers in ``communes`` (drawn with weight population^1.15), their capacities tuned
+    so that two-week-equivalent seats are ``SEATS_PER_PUPIL * n_to_place``; pairs, periods,
+    reserved offers, sectors, withdrawn offers and employers as described in the module
+    docstring. ``jitter``: the spread around the communes' centroids (default
+    ``OFFER_JITTER``)."""
     pop = communes.population.to_numpy(float)
     town_w = pop ** OFFER_TOWN_EXPONENT
     town_p = town_w / town_w.sum()
-    n = max(2, round(OFFERS_AT_SCALE_1 * scale))
     n_pairs = round(PAIRED_SHARE * n / 2)
     n_single = n - 2 * n_pairs
 
@@ -537,7 +576,8 @@ def _make_offers(communes: pd.DataFrame, scale: float, n_to_place: int,
     commune = np.concatenate([single_c, np.column_stack([anchors, partners]).ravel()])
     paired = np.arange(n) >= n_single
     lon, lat = _jitter(rng, communes.lon.to_numpy()[commune],
-                       communes.lat.to_numpy()[commune], pop[commune], OFFER_JITTER)
+                       communes.lat.to_numpy()[commune], pop[commune],
+                       OFFER_JITTER if jitter is None else jitter)
 
     # Capacity: 1-2 mostly; 3-6 (public services, big firms) more likely in towns.
     log_pop = np.log10(pop[commune])
@@ -588,10 +628,11 @@ def _make_offers(communes: pd.DataFrame, scale: float, n_to_place: int,
         "employer_id": employer_id[order], "employer_name": employer_name[order],
         "lat": lat[order], "lon": lon[order], "capacity": capacity[order],
         "period": period[order], "sector": sector[order], "reserved": reserved[order],
-        "pair_id": [f"P{pair_rank[p] + 1:0{pwidth}d}" if p >= 0 else "" for p in pair_of],
+        "pair_id": [f"{pair_prefix}{pair_rank[p] + 1:0{pwidth}d}" if p >= 0 else ""
+                    for p in pair_of],
         "min_group": min_group[order].astype(str),
     })
-    df.insert(0, "offer_id", [f"O{i:0{width}d}" for i in range(1, n + 1)])
+    df.insert(0, "offer_id", [f"{id_prefix}{i:0{width}d}" for i in range(1, n + 1)])
     return df
 
 
@@ -649,6 +690,11 @@ def _employers(rng: np.random.Generator, communes: pd.DataFrame, commune: np.nda
 # --------------------------------------------------------------------------
 
 def _make_conventions(students: pd.DataFrame, offers: pd.DataFrame,
+                      rng: np.random.Generator) -> pd.DataFrame:
+    return conventions_table(students, offers, rng)
+
+
+def conventions_table(students: pd.DataFrame, offers: pd.DataFrame,
                       rng: np.random.Generator) -> pd.DataFrame:
     """Signed conventions for ~3 % of the pupils to place, all valid.
 
@@ -712,7 +758,7 @@ def _make_conventions(students: pd.DataFrame, offers: pd.DataFrame,
 # Writing
 # --------------------------------------------------------------------------
 
-def _csv_text(df: pd.DataFrame) -> str:
+def csv_text(df: pd.DataFrame) -> str:
     """',' separated, LF line ends, 5-decimal coordinates (written as UTF-8)."""
     out = df.copy()
     for col in ("lat", "lon"):
