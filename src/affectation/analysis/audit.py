@@ -43,10 +43,10 @@ from affectation.domain.territory import (
     group_labels,
     pupil_groups,
     split_groups,
+    territory_communes,
 )
 from affectation.engine.bound import placeable_pupils, three_layer_bound
 from affectation.engine.candidates import allowed_pairs
-from affectation.geodata import load_communes
 from affectation.travel.reach import Reach, exact_minutes, restrict_reach
 
 COLUMNS = ("group_type", "group", "label", "students", "placed_full", "placed_partial",
@@ -171,7 +171,7 @@ def fairness_table(instance: Instance, allocation: np.ndarray, reach: Reach,
             minutes[s, w] = exact_minutes(instance, s, allocation[s, w])
     written = written_minutes(minutes)
     groups = pupil_groups(instance) if groups is None else groups
-    names = group_labels(load_communes())
+    names = group_labels(territory_communes(instance))
     members = np.flatnonzero(st.to_place)
     split = {t: split_groups(groups[t], members, t) for t in GROUP_TYPES}
     bounds = GroupBounds(instance, reach, groups["epci"].astype(str),

@@ -37,9 +37,13 @@ from affectation.analysis.groups import (
 )
 from affectation.domain.allocation import FULL_KINDS
 from affectation.domain.instance import Instance
-from affectation.domain.territory import group_labels, pupil_groups, split_groups
+from affectation.domain.territory import (
+    group_labels,
+    pupil_groups,
+    split_groups,
+    territory_communes,
+)
 from affectation.engine.candidates import allowed_pairs
-from affectation.geodata import load_communes
 from affectation.travel.reach import Reach
 
 TERRITORY_TYPES = ("region", "department", "epci", "school")
@@ -111,7 +115,7 @@ def indicators_table(instance: Instance, allocation: np.ndarray, kind: np.ndarra
     st = instance.students
     groups = pupil_groups(instance) if groups is None else groups
     labels = {**groups, "region": np.full(st.n, REGION, dtype=object)}
-    names = group_labels(load_communes())
+    names = group_labels(territory_communes(instance))
     members = np.flatnonzero(st.to_place)
     written = written_minutes(minutes)
     full = np.isin(kind, FULL_KINDS)
