@@ -151,15 +151,19 @@ class Repaired:
 
 def repair(instance: Instance, previous: PreviousResult,
            settings: RepairSettings = RepairSettings(),
-           progress: Progress | None = None) -> Repaired:
-    """The new allocation (see the module docstring); each step reports to `progress`."""
+           progress: Progress | None = None, reach: Reach | None = None) -> Repaired:
+    """The new allocation (see the module docstring); each step reports to `progress`.
+    `reach`: the reachable pairs when already computed (default: every reachable pair; a
+    capped reach limits the moves and the free seats to each pupil's row, the bounds stay
+    proven)."""
     laps = Laps(progress)
     lap, timings = laps.lap, laps.timings
 
     text = TEXT[instance.scenario.output.language]
     st = instance.students
     travel = pupil_travel(instance)
-    reach = reachable(instance, travel)
+    if reach is None:
+        reach = reachable(instance, travel)
     roles = offer_roles(instance)
     lap("travel", reachable_pairs=reach.n_pairs)
     allocation, note = kept_placements(instance, previous, travel, roles, text)

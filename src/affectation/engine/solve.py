@@ -110,11 +110,14 @@ class Solution:
 
 
 def solve(instance: Instance, settings: SolveSettings, progress: Progress | None = None,
-          deadline: Deadline | None = None) -> Solution:
+          deadline: Deadline | None = None, reach: Reach | None = None) -> Solution:
     """Allocate every pupil to be placed; the result satisfies every hard rule.
 
     Stages report to `progress` as they end (the command line prints them); `deadline` is the
-    safety net (by default `settings.time_limit_s` from now, see `budget`)."""
+    safety net (by default `settings.time_limit_s` from now, see `budget`). `reach`: the
+    reachable pairs when already computed (default: every reachable pair); a capped reach
+    (`travel.reach.nearest_reach`) keeps each pupil's nearest offers only: the allocation then
+    uses those, while the bounds stay proven on every reachable pair."""
     laps = Laps(progress)
     lap, timings = laps.lap, laps.timings
     report = laps.progress
@@ -122,7 +125,8 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         deadline = Deadline(time.perf_counter() + settings.time_limit_s)
 
     travel = pupil_travel(instance)
-    reach = reachable(instance, travel)
+    if reach is None:
+        reach = reachable(instance, travel)
     lap("travel", reachable_pairs=reach.n_pairs)
     allowed = allowed_pairs(instance, reach)
     roles = offer_roles(instance)

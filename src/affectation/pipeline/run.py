@@ -72,6 +72,14 @@ def _run(instance: Instance, solution: Solution, result: Result, audit: bool, la
     return Run(instance, solution, result, indicators, files)
 
 
+def result_run(instance: Instance, solution: Solution, seed: int, wall_seconds: float,
+               audit: bool = True) -> Run:
+    """The result folder of an allocation found elsewhere (`solution`: a national run's, for
+    one académie): assignments, summary, fairness and indicators, as `solve_instance` has."""
+    result = make_result(instance, solution, seed, wall_seconds)
+    return _run(instance, solution, result, audit)
+
+
 def solve_instance(instance: Instance, settings: SolveSettings, started: float | None = None,
                    audit: bool = True, progress: Progress | None = None) -> Run:
     """Solve `instance` and build its result folder's files. `started`: the command's start

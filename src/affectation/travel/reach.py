@@ -27,6 +27,8 @@ from affectation.travel.zones import DECI
 _FLAT_TRUSTED_KM = 100.0
 # Pupil-offer pairs of the grid windows whose distances are held at once (8 bytes each).
 _WINDOW_CHUNK = 1 << 22
+# Pupils whose omitted pairs `pairs_beyond` computes at once.
+_BEYOND_CHUNK = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +62,9 @@ class Reach:
     indptr: np.ndarray
     offer: np.ndarray
     deciminutes: np.ndarray
+    # Per pupil: its row holds only its nearest reachable offers (`nearest_reach`), the others
+    # are left out; None when every row holds every reachable pair.
+    capped: np.ndarray | None = None
 
     @property
     def n_pairs(self) -> int:
@@ -78,6 +83,11 @@ class Reach:
     def row(self, student: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.indptr[student], self.indptr[student + 1]
         return self.offer[lo:hi], self.deciminutes[lo:hi]
+
+    @property
+    def any_capped(self) -> bool:
+        """Some row leaves reachable pairs out (see `capped`)."""
+        return self.capped is not None and bool(self.capped.any())
 
 
 def pupil_travel(instance: Instance) -> PupilTravel:
@@ -131,6 +141,107 @@ def reachable(instance: Instance, travel: PupilTravel | None = None,
     Defaults: pupils to place, offers with capacity > 0. Exactness: a pair is kept iff its
     exact geodesic minutes are <= the limit.
     """
+    return _reachable(instance, travel, offer_mask, student_mask, None)
+
+
+def nearest_reach(instance: Instance, k: int, travel: PupilTravel | None = None,
+                  offer_mask: np.ndarray | None = None,
+                  student_mask: np.ndarray | None = None) -> Reach:
+    """Each masked pupil's `k` nearest reachable offers (by minutes, then offer index), plus
+    the offers of its signed conventions when within reach; `capped` marks the pupils that
+    reach more offers than their row holds.
+
+    Memory is that of the rows kept, never of every reachable pair: pupils are processed in
+    chunks (those of a few grid cells) and each chunk's pairs are cut to `k` per pupil before
+    the next. The pairs left out are found again when needed by `pairs_beyond`, which the
+    proven bounds use to check their minimum cuts against every omitted arc (`engine.bound`).
+    Defaults as `reachable`.
+    """
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    conv = instance.conventions
+    keep = np.unique(conv.student.astype(np.int64) << 24 | conv.offer.astype(np.int64))
+    cap = _Cap(k, keep, np.zeros(instance.students.n, dtype=bool))
+    reach = _reachable(instance, travel, offer_mask, student_mask, cap)
+    capped = cap.capped
+    capped.setflags(write=False)
+    return Reach(indptr=reach.indptr, offer=reach.offer, deciminutes=reach.deciminutes,
+                 capped=capped)
+
+
+@dataclass(frozen=True, eq=False)
+class _Cap:
+    """How `_grid_pairs` cuts each chunk of pupils: `k` nearest pairs per pupil plus the
+    (pupil << 24 | offer) pairs of `keep`; `capped` records the pupils cut."""
+
+    k: int
+    keep: np.ndarray
+    capped: np.ndarray
+
+    def trim(self, keys: np.ndarray) -> np.ndarray:
+        if not len(keys):
+            return keys
+        keys = np.sort(keys)
+        student = keys >> 40
+        rank = _rank_in_runs(student)
+        kept = rank < self.k
+        if len(self.keep):
+            pairs = (student << 24) | (keys & 0xFFFFFF)
+            kept |= np.isin(pairs, self.keep)
+        self.capped[np.unique(student[~kept])] = True
+        out: np.ndarray = keys[kept]
+        return out
+
+
+def _rank_in_runs(values: np.ndarray) -> np.ndarray:
+    """0-based position of each element within its run of equal (sorted) values."""
+    n = len(values)
+    starts = np.r_[0, np.flatnonzero(values[1:] != values[:-1]) + 1]
+    return np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+
+
+def pairs_beyond(instance: Instance, reach: Reach, student_mask: np.ndarray,
+                 offer_mask: np.ndarray, per_pupil: int | None = None,
+                 travel: PupilTravel | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reachable pairs (pupil, offer, deciminutes) that `reach`'s capped rows leave out,
+    for the masked pupils (capped ones only) and offers (capacity > 0), sorted by pupil then
+    minutes; `per_pupil`: only each pupil's nearest ones. Computed again from the positions,
+    a few thousand pupils at a time, so that memory holds only what is returned."""
+    empty = np.zeros(0, dtype=np.int64)
+    if reach.capped is None:
+        return empty, empty, empty
+    pupils = np.flatnonzero(student_mask & reach.capped)
+    offer_mask = offer_mask & (instance.offers.capacity > 0)
+    if not len(pupils) or not offer_mask.any():
+        return empty, empty, empty
+    travel = travel or pupil_travel(instance)
+    n_off = max(instance.offers.n, 1)
+    out_s, out_o, out_d = [], [], []
+    for lo in range(0, len(pupils), _BEYOND_CHUNK):
+        part = pupils[lo:lo + _BEYOND_CHUNK]
+        mask = np.zeros(instance.students.n, dtype=bool)
+        mask[part] = True
+        sub = _reachable(instance, travel, offer_mask, mask, None)
+        s = sub.student_of_pair().astype(np.int64)
+        o = sub.offer.astype(np.int64)
+        d = sub.deciminutes.astype(np.int64)
+        rows, _ = restrict_reach(reach, part)
+        have = np.sort(rows.student_of_pair().astype(np.int64) * n_off + rows.offer)
+        new = ~np.isin(s * n_off + o, have)
+        s, o, d = s[new], o[new], d[new]
+        if per_pupil is not None and len(s):
+            keep = _rank_in_runs(s) < per_pupil
+            s, o, d = s[keep], o[keep], d[keep]
+        out_s.append(s)
+        out_o.append(o)
+        out_d.append(d)
+    return np.concatenate(out_s), np.concatenate(out_o), np.concatenate(out_d)
+
+
+def _reachable(instance: Instance, travel: PupilTravel | None,
+               offer_mask: np.ndarray | None, student_mask: np.ndarray | None,
+               cap: _Cap | None) -> Reach:
     travel = travel or pupil_travel(instance)
     st, of = instance.students, instance.offers
     if offer_mask is None:
@@ -141,12 +252,12 @@ def reachable(instance: Instance, travel: PupilTravel | None = None,
     table = model_minutes(instance)
     if table is not None:
         by_table = student_mask & (table.origin_of_student >= 0)
-        chunks_key.append(table.pair_keys(np.flatnonzero(by_table), travel.limit_minutes,
-                                          offer_mask))
+        table_keys = table.pair_keys(np.flatnonzero(by_table), travel.limit_minutes,
+                                     offer_mask)
+        chunks_key.append(table_keys if cap is None else cap.trim(table_keys))
         student_mask = student_mask & ~by_table
     radius = travel.radius_km
     candidates = np.flatnonzero(offer_mask)
-    chunks_s: list[np.ndarray] = []
     active = np.flatnonzero(student_mask & (radius >= 0))
     if len(candidates) and len(active):
         # Pupils are grouped by the radius they allow so that each group uses a grid fitted to it.
@@ -154,7 +265,7 @@ def reachable(instance: Instance, travel: PupilTravel | None = None,
         for group_radius in groups:
             members = active[np.round(radius[active], 1) == group_radius]
             cell_km = max(float(radius[members].max()), 1.0)
-            _grid_pairs(instance, travel, members, candidates, cell_km, chunks_s, chunks_key)
+            _grid_pairs(instance, travel, members, candidates, cell_km, chunks_key, cap)
     n = st.n
     if chunks_key:
         keys = np.concatenate(chunks_key)
@@ -172,10 +283,11 @@ def reachable(instance: Instance, travel: PupilTravel | None = None,
 
 
 def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
-                candidates: np.ndarray, cell_km: float,
-                out_s: list[np.ndarray], out_key: list[np.ndarray]) -> None:
+                candidates: np.ndarray, cell_km: float, out_key: list[np.ndarray],
+                cap: _Cap | None = None) -> None:
     """Packed keys of the reachable pairs of `members` (pupils sharing a radius) among the
-    `candidates` offers, by a grid of cells of `cell_km`, appended to `out_key`."""
+    `candidates` offers, by a grid of cells of `cell_km`, appended to `out_key` chunk by
+    chunk of pupils (each chunk cut by `cap` when given)."""
     from affectation.travel import kernels  # numba: imported when first needed
 
     st, of = instance.students, instance.offers
@@ -229,7 +341,6 @@ def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
     radius = travel.radius_km.astype(np.float64)
     access = travel.access_minutes.astype(np.float64)
     detour, speed = travel.detour.astype(np.float64), travel.speed_kmh.astype(np.float64)
-    doubtful_s, doubtful_o = [], []
     # Chunks of pupils holding about `_WINDOW_CHUNK` pairs of their windows each.
     total = np.cumsum(size_of)
     edges = np.unique(np.r_[0, np.searchsorted(total, np.arange(
@@ -251,26 +362,25 @@ def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
         d_o = np.empty(len(d_s), dtype=np.int64)
         kernels.write_pairs(part, window[lo:hi], offers, radius, band[lo:hi], exact[lo:hi],
                             access, detour, speed, start, km, offset, keys, d_s, d_o)
-        out_key.append(keys)
-        doubtful_s.append(d_s)
-        doubtful_o.append(d_o)
-    s_idx, o_idx = np.concatenate(doubtful_s), np.concatenate(doubtful_o)
-    # Doubtful pairs: the exact geodesic decides.
-    dist = geodesic_km(st.lat[s_idx], st.lon[s_idx], of.lat[o_idx], of.lon[o_idx])
-    minutes = travel.minutes(s_idx, dist)
-    keep = minutes <= travel.limit_minutes[s_idx]
-    s_idx, o_idx, minutes = s_idx[keep], o_idx[keep], minutes[keep]
-    deci = np.minimum(np.floor(minutes * DECI), 0xFFFF).astype(np.int64)
-    out_key.append((s_idx << 40) | (deci << 24) | o_idx)
+        # Doubtful pairs: the exact geodesic decides.
+        dist = geodesic_km(st.lat[d_s], st.lon[d_s], of.lat[d_o], of.lon[d_o])
+        minutes = travel.minutes(d_s, dist)
+        keep = minutes <= travel.limit_minutes[d_s]
+        d_s, d_o, minutes = d_s[keep], d_o[keep], minutes[keep]
+        deci = np.minimum(np.floor(minutes * DECI), 0xFFFF).astype(np.int64)
+        chunk = np.concatenate([keys, (d_s << 40) | (deci << 24) | d_o])
+        out_key.append(chunk if cap is None else cap.trim(chunk))
 
 
 def restrict_reach(reach: Reach, pupils: np.ndarray, lengths: np.ndarray | None = None
                    ) -> tuple[Reach, np.ndarray]:
     """The first `lengths[k]` pairs of each pupil `pupils[k]` (sorted indices; None: every
     pair) as a `Reach` over the same pupils and offers (other rows empty), and their indices
-    in `reach`."""
+    in `reach`. A capped pupil stays capped: what `pairs_beyond` finds for it is then every
+    reachable pair not in its new row."""
+    full = reach.indptr[pupils + 1] - reach.indptr[pupils]
     if lengths is None:
-        lengths = reach.indptr[pupils + 1] - reach.indptr[pupils]
+        lengths = full
     starts = reach.indptr[pupils]
     offsets = np.r_[0, np.cumsum(lengths)[:-1]]
     idx = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
@@ -278,4 +388,9 @@ def restrict_reach(reach: Reach, pupils: np.ndarray, lengths: np.ndarray | None 
     counts[pupils] = lengths
     indptr = np.zeros(len(reach.indptr), dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    return Reach(indptr=indptr, offer=reach.offer[idx], deciminutes=reach.deciminutes[idx]), idx
+    capped = None
+    if reach.capped is not None:
+        capped = np.zeros(len(reach.indptr) - 1, dtype=bool)
+        capped[pupils] = reach.capped[pupils]
+    return Reach(indptr=indptr, offer=reach.offer[idx], deciminutes=reach.deciminutes[idx],
+                 capped=capped), idx

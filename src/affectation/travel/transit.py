@@ -538,6 +538,10 @@ def zone_offer_minutes(prob: _Problem, weeks: tuple[str, str], periods: np.ndarr
     state = _GroupState(prob, days, home, site, foot, wi, wj, walk_seconds, periods,
                         np.float32(cap_minutes * 60.0))
     workers = min(_cores(), max(len(groups) // 8, 1))
+    # A daemonic process (a Dask worker running a national block) may not have children:
+    # the groups are then computed inline.
+    if multiprocessing.current_process().daemon:
+        workers = 1
     if workers > 1:
         _SHARED["state"] = state  # inherited by the forked workers
         try:
