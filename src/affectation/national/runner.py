@@ -1,0 +1,287 @@
+"""The driver of a national run: phases, Dask tasks, progress, outputs in block order.
+
+    read and check every académie's inputs (nothing runs on a bad input)
+    -> survey (one task per block: each pupil's nearest offers)
+    -> coordination (here: one flow shares the border seats between blocks)
+    -> block solves (one task per block) and the national bound (one task)
+    -> border windows re-solved, everything else fixed (rounds of parallel tasks)
+    -> académie folders (one task per académie) -> national tables (here)
+
+Dask `distributed` runs the tasks: a `LocalCluster` (worker processes with one thread each,
+no dashboard, loopback only) by default, or the scheduler at `scheduler` (`tcp://host:8786`)
+for a real cluster; the same code either way. Workers get paths and small specs. Results are
+gathered, then used and written in block order, never in completion order; no setting depends
+on the number of workers, so the same inputs give the same bytes with 1 or 2 workers (or 32).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectation.io.atomic import write_files
+from affectation.national.coordination import Rows, coordinate
+from affectation.national.data import Block, National, read_national
+from affectation.national.folders import FolderSpec, academy_folder, folder_shares
+from affectation.national.outputs import (
+    csv_text,
+    flux_table,
+    indicators_table,
+    national_summary,
+    read_minutes,
+    summary_text,
+    union_assignments,
+)
+from affectation.national.tasks import (
+    BlockSpec,
+    BoundSpec,
+    national_bound,
+    solve_block,
+    survey_block,
+)
+from affectation.national.windows import run_windows
+from affectation.national.work import (
+    NationalSettings,
+    load_arrays,
+    load_json,
+    save_arrays,
+    save_json,
+    save_national,
+    save_shares,
+    work_dir,
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the tasks run: `workers` local worker processes, or a `scheduler` address."""
+
+    workers: int = 2
+    scheduler: str | None = None
+
+
+@dataclass
+class NationalRun:
+    """What a national run produced: the national summary and the output folder."""
+
+    summary: dict[str, Any]
+    out_dir: Path
+
+
+def french_int(n: int) -> str:
+    """22943 -> '22 943' (narrow no-break space, as French typography has it)."""
+    return f"{int(n):,}".replace(",", "\u202f")
+
+
+class BlockFailed(RuntimeError):
+    """Some blocks could not be solved (the others were)."""
+
+
+def run_national(scenario: Path, out_dir: Path, cluster: Cluster | None = None,
+                 settings: NationalSettings | None = None, resume: bool = False,
+                 progress: Progress | None = None) -> NationalRun:
+    """Solve the national scenario into `out_dir` (see the module docstring)."""
+    cluster = cluster or Cluster()
+    settings = settings or NationalSettings()
+    say = progress or (lambda _text: None)
+    started = time.perf_counter()
+    nat = read_national(Path(scenario))  # raises NationalInputError before anything runs
+    work = work_dir(out_dir)
+    if not resume and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    save_national(work, nat)
+    blocks = nat.blocks()
+    say(f"{len(blocks)} blocs, {french_int(nat.instance.students.n)} élèves, "
+        f"{french_int(nat.instance.offers.n)} offres")
+    timings: dict[str, Any] = {"read": round(time.perf_counter() - started, 3)}
+    with _client(cluster) as client:
+        lap = time.perf_counter()
+        surveys = _run_blocks(client, survey_block, [
+            BlockSpec(str(work), b, settings, resume) for b in blocks], blocks, say,
+            "portées", lambda b, r: f"{french_int(r['pairs'])} paires, "
+                                    f"{r['candidates']} offres par élève au plus")
+        timings["survey"] = round(time.perf_counter() - lap, 3)
+        lap = time.perf_counter()
+        shares = _coordinate(work, nat, blocks)
+        save_shares(work, shares)
+        timings["coordination"] = round(time.perf_counter() - lap, 3)
+        say(f"coordination : {french_int(shares.stats['border_offers'])} offres frontalières "
+            f"partagées entre blocs")
+        lap = time.perf_counter()
+        bound_future = client.submit(national_bound, BoundSpec(str(work), tuple(blocks),
+                                                               settings, resume),
+                                     key="national-bound", pure=False, priority=-1)
+        sizes = {b.code: s["pairs"] for b, s in zip(blocks, surveys, strict=True)}
+        outcomes = _run_blocks(client, solve_block, [
+            BlockSpec(str(work), b, settings, resume) for b in blocks], blocks, say,
+            "blocs", _block_line, priority=sizes)
+        timings["blocks"] = round(time.perf_counter() - lap, 3)
+        allocation = _block_allocations(work, nat, blocks)
+        lap = time.perf_counter()
+        windows: dict[str, Any] = {"rounds": 0, "windows": 0, "pupils_placed_more": 0}
+        if settings.windows:
+            allocation, windows = run_windows(client, work, nat, blocks, allocation, settings,
+                                              resume, say)
+        timings["windows"] = round(time.perf_counter() - lap, 3)
+        save_arrays(work / "allocation.npz", allocation=allocation)
+        lap = time.perf_counter()
+        academies = _write_folders(client, work, nat, blocks, allocation, Path(out_dir),
+                                   settings, resume, say)
+        timings["folders"] = round(time.perf_counter() - lap, 3)
+        bound = bound_future.result()
+    lap = time.perf_counter()
+    folders = {a: Path(out_dir) / a for a in academies}
+    union = union_assignments(nat, folders)
+    minutes = read_minutes(union, nat.instance.students.n)
+    files: dict[Path, str | bytes] = {
+        Path(out_dir) / "assignments.csv": union,
+        Path(out_dir) / "indicators.csv": csv_text(indicators_table(nat, allocation, minutes)),
+        Path(out_dir) / "flux_academies.csv": csv_text(flux_table(nat, allocation)),
+    }
+    timings["tables"] = round(time.perf_counter() - lap, 3)
+    timings["total"] = round(time.perf_counter() - started, 3)
+    timings["workers"] = cluster.scheduler or cluster.workers
+    extra = {"coordination": shares.stats, "windows": windows,
+             "settings": dataclasses.asdict(settings),
+             "offers_shared_beyond_capacity": academies_overcommitted(work)}
+    summary = national_summary(nat, allocation, academies, outcomes, bound, extra, timings)
+    files[Path(out_dir) / "summary.json"] = summary_text(summary)
+    write_files(files)
+    return NationalRun(summary, Path(out_dir))
+
+
+def _block_allocations(work: Path, nat: National, blocks: list[Block]) -> np.ndarray:
+    """The national allocation assembled from the blocks' (national offer indices)."""
+    allocation = np.full((nat.instance.students.n, 2), -1, dtype=np.int64)
+    for b in blocks:
+        data = load_arrays(work / "blocks" / b.code / "allocation.npz")
+        allocation[data["pupils"]] = data["allocation"]
+    return allocation
+
+
+def academies_overcommitted(work: Path) -> int:
+    return int(load_json(work / "folders" / "shares.json")["overcommitted"])
+
+
+def _write_folders(client: Any, work: Path, nat: National, blocks: list[Block],
+                   allocation: np.ndarray, out_dir: Path, settings: NationalSettings,
+                   resume: bool, say: Progress) -> dict[str, Any]:
+    """Every académie's v1 folder (tasks), in académie order; their summaries."""
+    from distributed import as_completed
+
+    listed: dict[str, np.ndarray] = {}
+    block_of = {}
+    for b in blocks:
+        data = load_arrays(work / "survey" / b.code / "summary.npz")
+        for a in b.academies:
+            listed[a] = data[f"reached:{a}"]
+            block_of[a] = b.code
+    shares, overcommitted = folder_shares(nat, listed, allocation)
+    arrays: dict[str, np.ndarray] = {}
+    for a, (offers, capacity) in shares.items():
+        arrays[f"offers:{a}"] = offers
+        arrays[f"capacity:{a}"] = capacity
+    save_arrays(work / "folders" / "shares.npz", **arrays)
+    save_json(work / "folders" / "shares.json", {"overcommitted": overcommitted})
+    academies = sorted(listed)
+    futures = {client.submit(academy_folder, FolderSpec(
+        str(work), a, block_of[a], str(out_dir / a), settings, resume),
+        key=f"folder-{a}", pure=False): a for a in academies}
+    results: dict[str, Any] = {}
+    for done, future in enumerate(as_completed(list(futures)), start=1):
+        a = futures[future]
+        results[a] = future.result()
+        r = results[a]
+        say(f"[{done}/{len(academies)}] dossier {nat.academy_names.get(a, a)} : "
+            f"{french_int(r['placed_full'])} placés sur {french_int(r['students_to_place'])}, "
+            f"borne {french_int(r['upper_bound_full'])}")
+    return {a: results[a] for a in academies}
+
+
+def _block_line(block: Block, r: dict[str, Any]) -> str:
+    return (f"{french_int(r['placed_full'])} placés sur {french_int(r['students_to_place'])}, "
+            f"borne {french_int(r['upper_bound_full'])}, {r['seconds']:.0f} s")
+
+
+def _run_blocks(client: Any, fn: Callable[[BlockSpec], dict[str, Any]],
+                specs: list[BlockSpec], blocks: list[Block], say: Progress, what: str,
+                line: Callable[[Block, dict[str, Any]], str],
+                priority: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Run `fn` on every spec; a progress line per finished block (completion order); the
+    results in block order. Blocks that fail are named together at the end."""
+    from distributed import as_completed
+
+    futures = {}
+    for spec in specs:
+        key = f"{fn.__name__}-{spec.block.code}"
+        futures[client.submit(fn, spec, key=key, pure=False,
+                              priority=(priority or {}).get(spec.block.code, 0))] = spec.block
+    results: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
+    done = 0
+    for future in as_completed(list(futures)):
+        block = futures[future]
+        done += 1
+        try:
+            result = future.result()
+        except Exception as exc:  # a block's failure must not stop the others
+            failed[block.code] = f"{type(exc).__name__}: {exc}"
+            say(f"[{done}/{len(specs)}] {block.name} : échec ({failed[block.code]})")
+            continue
+        results[block.code] = result
+        reused = " (repris)" if result.get("reused") else ""
+        say(f"[{done}/{len(specs)}] {block.name} : {line(block, result)}{reused}")
+    if failed:
+        raise BlockFailed("blocs en échec : " + ", ".join(
+            f"{code} ({why})" for code, why in sorted(failed.items())))
+    return [results[b.code] for b in blocks]
+
+
+def _coordinate(work: Path, nat: National, blocks: list[Block]) -> Any:
+    nearest: dict[str, Rows] = {}
+    reached: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for b in blocks:
+        data = load_arrays(work / "survey" / b.code / "summary.npz")
+        nearest[b.code] = Rows(data["pupils"], data["indptr"], data["offer"],
+                               data["deciminutes"])
+        reached[b.code] = (data["reached"], data["reached_count"])
+    return coordinate(nat, blocks, nearest, reached)
+
+
+class _client:
+    """A Dask client on a LocalCluster (or on `cluster.scheduler`), closed on exit."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.spec = cluster
+        self.local: Any = None
+        self.client: Any = None
+
+    def __enter__(self) -> Any:
+        from distributed import Client, LocalCluster
+
+        if self.spec.scheduler:
+            self.client = Client(self.spec.scheduler)
+            return self.client
+        self.local = LocalCluster(
+            n_workers=max(1, self.spec.workers), threads_per_worker=1, processes=True,
+            dashboard_address=None, host="127.0.0.1", memory_limit=0,
+            silence_logs=logging.ERROR)
+        self.client = Client(self.local)
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.local is not None:
+            self.local.close()

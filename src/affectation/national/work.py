@@ -1,0 +1,164 @@
+"""The work folder of a national run (`OUT/.work/`): what the tasks read and write.
+
+Workers get paths and small specs, never solver objects: each task loads the national data
+(`national.pkl`, written once by the driver after every input was checked), reads the files
+of the phases before it, and writes its own with the atomic writer. A task whose result is
+there with the same input digest (`marker.json`) is not run again (`--resume`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectation.io.atomic import write_file
+from affectation.national.coordination import Rows, Shares
+from affectation.national.data import National
+from affectation.travel.reach import Reach
+
+WORK = ".work"
+
+
+@dataclass(frozen=True)
+class NationalSettings:
+    """Every setting of a national run that changes its result; none depends on the machine
+    or the number of workers, so that the same inputs give the same bytes anywhere.
+
+    - Rows (each pupil's nearest reachable offers): a block keeps at most `pairs_per_block`
+      pairs, i.e. `clamp(pairs_per_block / pupils, min_candidates, max_candidates)` offers
+      per pupil (all of them when it reaches fewer); the bounds stay proven on every
+      reachable pair (`engine.bound`).
+    - `coordination_arcs`: each pupil's nearest offers in the coordination flow.
+    - `bound_arcs`: each pupil's nearest offers loaded first in the national bound's flows.
+    - Time limit of a block's solve: the scenario's, or `seconds_per_pair` times its pairs
+      when longer (a large block needs its slower stages: `engine.solve`).
+    - `windows`: re-solve the border windows; `window_passes`: their move search's budget.
+    - `cores_per_block`: threads of a block's compiled kernels (the CP-SAT workers are the
+      scenario's `[solver] workers`, HiGHS runs on one thread).
+    """
+
+    pairs_per_block: int = 40_000_000
+    max_candidates: int = 2000
+    min_candidates: int = 100
+    coordination_arcs: int = 16
+    bound_arcs: int = 32
+    seconds_per_pair: float = 3e-6
+    windows: bool = True
+    window_passes: int = 100
+    cores_per_block: int = 1
+
+    def candidates(self, pupils: int) -> int:
+        per = self.pairs_per_block // max(pupils, 1)
+        return int(min(max(per, self.min_candidates), self.max_candidates))
+
+
+def work_dir(out_dir: Path) -> Path:
+    return Path(out_dir) / WORK
+
+
+def save_national(work: Path, nat: National) -> None:
+    write_file(work / "national.pkl", pickle.dumps(nat, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+_NATIONAL: dict[str, National] = {}
+
+
+def load_national(work: Path) -> National:
+    """The national data (kept in the worker process: the next task on it reuses it)."""
+    path = str(Path(work) / "national.pkl")
+    stamp = f"{path}:{Path(path).stat().st_mtime_ns}"
+    if stamp not in _NATIONAL:
+        _NATIONAL.clear()
+        with open(path, "rb") as handle:
+            _NATIONAL[stamp] = pickle.load(handle)
+    return _NATIONAL[stamp]
+
+
+def save_arrays(path: Path, **arrays: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    write_file(path, buffer.getvalue())
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=True) as data:
+        return {k: data[k] for k in data.files}
+
+
+def save_json(path: Path, value: Any) -> None:
+    write_file(path, json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def load_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def marker_matches(folder: Path, digest: str) -> bool:
+    marker = Path(folder) / "marker.json"
+    if not marker.is_file():
+        return False
+    try:
+        return bool(load_json(marker).get("digest") == digest)
+    except (OSError, ValueError):
+        return False
+
+
+def write_marker(folder: Path, digest: str) -> None:
+    save_json(Path(folder) / "marker.json", {"digest": digest})
+
+
+# --------------------------------------------------------------------------
+# Rows (survey) and shares (coordination)
+# --------------------------------------------------------------------------
+
+def rows_path(work: Path, block: str) -> Path:
+    return Path(work) / "survey" / block / "rows.npz"
+
+
+def load_rows(work: Path, block: str, n_students: int) -> Reach:
+    """The block's rows as a reach over every national pupil (other rows empty)."""
+    data = load_arrays(rows_path(work, block))
+    pupils, lengths = data["pupils"], data["lengths"]
+    counts = np.zeros(n_students, dtype=np.int64)
+    counts[pupils] = lengths
+    indptr = np.zeros(n_students + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    capped = np.zeros(n_students, dtype=bool)
+    capped[pupils] = data["capped"]
+    return Reach(indptr=indptr, offer=data["offer"], deciminutes=data["deciminutes"],
+                 capped=capped)
+
+
+def save_shares(work: Path, shares: Shares) -> None:
+    arrays: dict[str, np.ndarray] = {"pair_academy": shares.pair_academy.astype(str)}
+    for code in shares.offers:
+        arrays[f"offers:{code}"] = shares.offers[code]
+        arrays[f"quotas:{code}"] = shares.quotas[code]
+    save_arrays(Path(work) / "shares.npz", **arrays)
+    save_json(Path(work) / "shares.json", shares.stats)
+
+
+def load_shares(work: Path) -> Shares:
+    data = load_arrays(Path(work) / "shares.npz")
+    offers = {k.split(":", 1)[1]: v for k, v in data.items() if k.startswith("offers:")}
+    quotas = {k.split(":", 1)[1]: v for k, v in data.items() if k.startswith("quotas:")}
+    stats = load_json(Path(work) / "shares.json")
+    return Shares(offers, quotas, data["pair_academy"].astype(object), stats)
+
+
+def nearest_rows(reach: Reach, pupils: np.ndarray, k: int) -> Rows:
+    """The first `k` pairs of each of `pupils`' rows."""
+    lengths = np.minimum(reach.indptr[pupils + 1] - reach.indptr[pupils], k)
+    starts = reach.indptr[pupils]
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]] if len(lengths) else np.zeros(0, np.int64)
+    idx = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    indptr = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    return Rows(pupils, indptr, reach.offer[idx].astype(np.int64),
+                reach.deciminutes[idx].astype(np.int64))
