@@ -1,11 +1,11 @@
 """The `affectation` command line: parse, call the library, write, print a short summary.
 
 One module per family of commands, each a plain click command added to the group here:
-`solving` (solve, repair, check, explain, suggest, mobilise, sweep, report, travel) and
+`solving` (solve, repair, check, explain, suggest, mobilise, sweep, report, travel),
 `data` (generate, import-offers, import-students), `campaign` (the campaign store:
-init, load, record, status, conventions, agreements, exports, purge), `web` (serve, users:
-the web pages and their accounts). Library imports are
-made inside the commands, so that `affectation --help` stays fast.
+init, load, record, status, conventions, agreements, exports, purge), `national` (every
+académie at once), `web` (serve, users: the web pages and their accounts). Library
+imports are made inside the commands, so that `affectation --help` stays fast.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 
 import click
 
-from affectation.cli import campaign, data, solving, web
+from affectation.cli import campaign, data, national, solving, web
 from affectation.errors import NOTICES
 
 
@@ -36,7 +36,7 @@ def main() -> None:
 
 for _command in (solving.solve, solving.check, solving.explain, data.generate, solving.suggest,
                  solving.mobilise, data.import_offers, data.import_students, solving.sweep,
-                 solving.report, solving.travel, solving.repair):
+                 solving.report, solving.travel, solving.repair, national.national):
     main.add_command(_command)
 main.add_command(campaign.campaign)
 main.add_command(web.serve)

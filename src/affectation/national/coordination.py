@@ -16,9 +16,9 @@ never below its pupils' signed conventions there, plus a share of what is left: 
 with pupils the flow could not place who have the offer among their nearest, else to those
 whose pupils reach it, in proportion (largest remainder, ties to the first block in code
 order). A mutualised pair is never shared: the block whose pupils use it most (signed weeks
-first) holds all its seats, others keep only their signed weeks. Inside a block of several
-académies (Île-de-France), a pair is likewise held by one académie, whose pupils alone may join
-it, so that each académie's folder stays valid on its own.
+first) holds all its seats, others keep only their signed weeks; and only the pupils of one
+académie may join it (inside Île-de-France too, and in the border windows), so that each
+académie's folder stays valid on its own (a pair's minimum group counts its académie's pupils).
 """
 
 from __future__ import annotations
@@ -107,6 +107,7 @@ def coordinate(nat: National, blocks: list[Block], nearest: dict[str, Rows],
     border_pair = np.zeros(pairs.n, dtype=bool)
     if pairs.n:
         border_pair = border[pairs.offers[:, 0]] | border[pairs.offers[:, 1]]
+    holder = np.full(pairs.n, -1, dtype=np.int64)
     for q in np.flatnonzero(border_pair):
         x_off, y_off = (int(v) for v in pairs.offers[q])
         who = np.flatnonzero(reaching[:, x_off] | reaching[:, y_off])
@@ -114,6 +115,7 @@ def coordinate(nat: National, blocks: list[Block], nearest: dict[str, Rows],
         flow = flow_by_block[who][:, [x_off, y_off]].sum(axis=1)
         count = reach_count[who, x_off] + reach_count[who, y_off]
         best = who[np.lexsort((np.arange(len(who)), -count, -flow, -conv))[0]]
+        holder[q] = best
         for x in (x_off, y_off):
             others = conv_by_block[who, x] * (who != best)
             quota[who, x] = others
@@ -124,7 +126,7 @@ def coordinate(nat: National, blocks: list[Block], nearest: dict[str, Rows],
         mine = np.flatnonzero(border & reaching[k]) if len(blocks) else np.zeros(0, np.int64)
         offers_of[code] = mine
         quotas_of[code] = quota[k, mine]
-    pair_academy = _pair_academies(nat, blocks, reaching, flow_by_academy)
+    pair_academy = _pair_academies(nat, blocks, reaching, flow_by_academy, holder)
     stats = {"border_offers": int(border.sum()),
              "border_pairs": int(border_pair.sum()),
              "flow_arcs": int(sum(len(r.offer) for r in nearest.values()))}
@@ -256,28 +258,35 @@ def _arc_capacity(nat: National, s: np.ndarray, o: np.ndarray, demand: np.ndarra
 
 
 def _pair_academies(nat: National, blocks: list[Block], reaching: np.ndarray,
-                    flow_by_academy: dict[str, np.ndarray]) -> np.ndarray:
-    """Per pair: inside a block of several académies, the académie whose pupils alone may
-    join it (its signed weeks first, then the flow, then the offer's own académie)."""
+                    flow_by_academy: dict[str, np.ndarray], holder: np.ndarray) -> np.ndarray:
+    """Per pair, the académie whose pupils alone may join it ('' when any may, or nobody
+    reaches it): the académie of the block holding it (`holder`: the block index, -1 when
+    none; a pair in one block's rows only is that block's); inside a block of several
+    académies, the one with the most signed weeks there, then flow, then the offer's own.
+    A pair signed by pupils of two académies stays open to both."""
     inst = nat.instance
     pairs = inst.pairs
     out = np.full(pairs.n, "", dtype=object)
+    if not pairs.n:
+        return out
     conv = inst.conventions
-    for k, b in enumerate(blocks):
-        if len(b.academies) < 2 or not pairs.n:
+    a_off, b_off = pairs.offers[:, 0], pairs.offers[:, 1]
+    seen = reaching[:, a_off] | reaching[:, b_off]
+    alone = seen.sum(axis=0) == 1
+    owner = np.where(holder >= 0, holder, np.where(alone, np.argmax(seen, axis=0), -1))
+    for q in np.flatnonzero(owner >= 0):
+        b = blocks[int(owner[q])]
+        if len(b.academies) == 1:
+            out[q] = b.academies[0]
             continue
-        a_off, b_off = pairs.offers[:, 0], pairs.offers[:, 1]
-        seen = reaching[k, a_off] | reaching[k, b_off]
-        for q in np.flatnonzero(seen):
-            x, y = pairs.offers[q]
-            at = np.isin(conv.offer, (x, y))
-            signed = [int((nat.student_academy[conv.student[at]] == a).sum())
-                      for a in b.academies]
-            flow = [int(flow_by_academy[a][x] + flow_by_academy[a][y]) for a in b.academies]
-            home = [int(nat.offer_academy[x] == a) for a in b.academies]
-            order = sorted(range(len(b.academies)),
-                           key=lambda i: (-signed[i], -flow[i], -home[i], i))
-            if sum(1 for v in signed if v > 0) > 1:
-                continue  # signed by pupils of two académies: left open to both
-            out[q] = b.academies[order[0]]
+        x, y = pairs.offers[q]
+        at = np.isin(conv.offer, (x, y))
+        signed = [int((nat.student_academy[conv.student[at]] == a).sum())
+                  for a in b.academies]
+        if sum(1 for v in signed if v > 0) > 1:
+            continue
+        flow = [int(flow_by_academy[a][x] + flow_by_academy[a][y]) for a in b.academies]
+        home = [int(nat.offer_academy[x] == a) for a in b.academies]
+        order = sorted(range(len(b.academies)), key=lambda i: (-signed[i], -flow[i], -home[i], i))
+        out[q] = b.academies[order[0]]
     return out

@@ -136,7 +136,7 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
     capacity = shares.capacity(block.code, of.capacity)
     in_rows = np.unique(rows.offer).astype(np.int64)
     in_rows = in_rows[capacity[in_rows] > 0]
-    extra = _pair_exclusions(nat, rows, pupils, shares.pair_academy)
+    extra = pair_exclusions(nat, rows, pupils, shares.pair_academy)
     sub = sub_instance(inst, pupils, in_rows, capacity=capacity,
                        name=f"{inst.scenario.name}-{block.code}", extra_exclusions=extra)
     reach = local_reach(rows, pupils, sub.local_offer, capacity)
@@ -180,10 +180,10 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
     return {**outcome, "reused": False}
 
 
-def _pair_exclusions(nat: Any, rows: Reach, pupils: np.ndarray, pair_academy: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(pupil, offer) pairs a block of several académies forbids: a pair held by one
-    académie is not for the others' pupils (both of its offers)."""
+def pair_exclusions(nat: Any, rows: Reach, pupils: np.ndarray, pair_academy: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pupil, offer) pairings to forbid: a pair held by one académie is not for the other
+    académies' pupils (both of its offers), except a pupil's own signed pair."""
     inst = nat.instance
     of, pairs = inst.offers, inst.pairs
     if not pairs.n or not (pair_academy != "").any():
@@ -197,6 +197,11 @@ def _pair_exclusions(nat: Any, rows: Reach, pupils: np.ndarray, pair_academy: np
     held = np.where(k >= 0, pair_academy[np.maximum(k, 0)], "")
     bad = (held != "") & (held != nat.student_academy[owner])
     s, q = owner[bad], k[bad]
+    # A pupil's own signed pair stays open to it.
+    conv = inst.conventions
+    signed_pair = of.pair[conv.offer]
+    mine = np.isin(s * max(pairs.n, 1) + q, conv.student * max(pairs.n, 1) + signed_pair)
+    s, q = s[~mine], q[~mine]
     both = pairs.offers[q]
     return np.r_[s, s], np.r_[both[:, 0], both[:, 1]]
 

@@ -147,47 +147,133 @@ def reachable(instance: Instance, travel: PupilTravel | None = None,
 def nearest_reach(instance: Instance, k: int, travel: PupilTravel | None = None,
                   offer_mask: np.ndarray | None = None,
                   student_mask: np.ndarray | None = None) -> Reach:
-    """Each masked pupil's `k` nearest reachable offers (by minutes, then offer index), plus
-    the offers of its signed conventions when within reach; `capped` marks the pupils that
-    reach more offers than their row holds.
+    """Each masked pupil's `k` nearest reachable offers (by minutes, then offer index, among
+    those within the radius searched), plus the offers of its signed conventions when within
+    reach; `capped` marks the pupils that may reach more offers than their row holds.
 
-    Memory is that of the rows kept, never of every reachable pair: pupils are processed in
-    chunks (those of a few grid cells) and each chunk's pairs are cut to `k` per pupil before
-    the next. The pairs left out are found again when needed by `pairs_beyond`, which the
-    proven bounds use to check their minimum cuts against every omitted arc (`engine.bound`).
-    Defaults as `reachable`.
+    Fast and small where offers are dense: each pupil's search starts at the radius that the
+    density of offers around its home suggests for `k` offers (`_SEARCH_KM` levels) and
+    doubles until it holds `k` offers or reaches the pupil's limit, so a Parisian pupil scans
+    a few hundred offers, not the tens of thousands within its 45 minutes; memory holds the
+    rows kept, cut chunk by chunk of pupils. The pairs left out are found again when needed by
+    `pairs_beyond`, which the proven bounds use to check their minimum cuts against every
+    omitted arc (`engine.bound`). Defaults as `reachable`.
     """
     if k < 1:
         raise ValueError("k must be >= 1")
-    conv = instance.conventions
-    keep = np.unique(conv.student.astype(np.int64) << 24 | conv.offer.astype(np.int64))
-    cap = _Cap(k, keep, np.zeros(instance.students.n, dtype=bool))
-    reach = _reachable(instance, travel, offer_mask, student_mask, cap)
-    capped = cap.capped
+    travel = travel or pupil_travel(instance)
+    st, of = instance.students, instance.offers
+    if offer_mask is None:
+        offer_mask = of.capacity > 0
+    if student_mask is None:
+        student_mask = st.to_place
+    radius = travel.radius_km
+    todo = np.flatnonzero(student_mask & (radius >= 0))
+    level = _start_level(instance, todo, offer_mask, k)
+    capped = np.zeros(st.n, dtype=bool)
+    count = np.zeros(st.n, dtype=np.int64)
+    parts: list[np.ndarray] = []
+    while len(todo):
+        searched = _SEARCH_KM[level]
+        whole = (searched >= radius[todo]) | (level == len(_SEARCH_KM) - 1)
+        limit = travel.limit_minutes.copy()
+        part = todo[~whole]
+        limit[part] = np.minimum(limit[part], travel.access_minutes[part] + travel.detour[part]
+                                 * searched[~whole] / travel.speed_kmh[part] * 60.0)
+        here = PupilTravel(travel.speed_kmh, travel.detour, travel.access_minutes, limit)
+        mask = np.zeros(st.n, dtype=bool)
+        mask[todo] = True
+        cap = _Cap(k, capped, count)
+        count[todo] = 0
+        keys = _pair_keys(instance, here, offer_mask, mask, cap)
+        done = whole | (count[todo] >= k)
+        # Searched short of the limit: more offers may lie beyond (the bounds check them).
+        capped[todo[done & ~whole]] = True
+        accepted = np.zeros(st.n, dtype=bool)
+        accepted[todo[done]] = True
+        parts.append(keys[accepted[keys >> 40]])
+        todo, level = todo[~done], np.minimum(level[~done] + 1, len(_SEARCH_KM) - 1)
+    keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    keys = np.sort(np.r_[keys, _signed_keys(instance, travel, offer_mask, student_mask, keys)])
     capped.setflags(write=False)
-    return Reach(indptr=reach.indptr, offer=reach.offer, deciminutes=reach.deciminutes,
-                 capped=capped)
+    return _reach_of_keys(keys, st.n, capped)
+
+
+# Radii (km) of the nearest-offer searches: 0.25 km to 45 km, by factors of sqrt(2).
+_SEARCH_KM = 0.25 * 2.0 ** (np.arange(16) / 2.0)
+_DENSITY_CELL_KM = 1.0
+_DENSITY_SPAN = 2  # cells on each side: a 5 km square
+
+
+def _start_level(instance: Instance, pupils: np.ndarray, offer_mask: np.ndarray,
+                 k: int) -> np.ndarray:
+    """Index into `_SEARCH_KM` of the radius holding about 1.3 x k offers at the density of
+    offers in the 5 km square around each pupil (a guess: a search too short is repeated)."""
+    st, of = instance.students, instance.offers
+    offers = np.flatnonzero(offer_mask)
+    if not len(pupils) or not len(offers):
+        return np.zeros(len(pupils), dtype=np.int64)
+
+    def cells(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = np.floor(lat * 110.57 / _DENSITY_CELL_KM).astype(np.int64)
+        x = np.floor(lon * 111.32 * np.cos(np.radians(lat)) / _DENSITY_CELL_KM).astype(np.int64)
+        return x, y
+
+    ox, oy = cells(of.lat[offers], of.lon[offers])
+    base = 1 << 20
+    okey, ocount = np.unique((ox + base) * (1 << 21) + (oy + base), return_counts=True)
+    px, py = cells(st.lat[pupils], st.lon[pupils])
+    total = np.zeros(len(pupils), dtype=np.int64)
+    for dx in range(-_DENSITY_SPAN, _DENSITY_SPAN + 1):
+        for dy in range(-_DENSITY_SPAN, _DENSITY_SPAN + 1):
+            key = (px + dx + base) * (1 << 21) + (py + dy + base)
+            pos = np.minimum(np.searchsorted(okey, key), len(okey) - 1)
+            total += np.where(okey[pos] == key, ocount[pos], 0)
+    area = (2 * _DENSITY_SPAN + 1) ** 2 * _DENSITY_CELL_KM ** 2
+    density = np.maximum(total / area, 1e-9)
+    wanted = np.sqrt(1.3 * k / (np.pi * density))
+    level: np.ndarray = np.minimum(np.searchsorted(_SEARCH_KM, wanted), len(_SEARCH_KM) - 1)
+    return level.astype(np.int64)
+
+
+def _signed_keys(instance: Instance, travel: PupilTravel, offer_mask: np.ndarray,
+                 student_mask: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Keys of the reachable signed (pupil, offer) pairs of masked pupils missing in `keys`."""
+    conv = instance.conventions
+    s = conv.student.astype(np.int64)
+    o = conv.offer.astype(np.int64)
+    keep = student_mask[s] & offer_mask[o]
+    s, o = s[keep], o[keep]
+    if not len(s):
+        return np.zeros(0, dtype=np.int64)
+    have = (keys >> 40) * (1 << 24) + (keys & 0xFFFFFF)
+    missing = ~np.isin(s * (1 << 24) + o, have)
+    s, o = np.unique(s[missing] * (1 << 24) + o[missing]) // (1 << 24), \
+        np.unique(s[missing] * (1 << 24) + o[missing]) % (1 << 24)
+    minutes = exact_minutes(instance, s, o, travel)
+    ok = minutes <= travel.limit_minutes[s]
+    deci = np.minimum(np.floor(minutes[ok] * DECI), 0xFFFF).astype(np.int64)
+    out: np.ndarray = (s[ok] << 40) | (deci << 24) | o[ok]
+    return out
 
 
 @dataclass(frozen=True, eq=False)
 class _Cap:
-    """How `_grid_pairs` cuts each chunk of pupils: `k` nearest pairs per pupil plus the
-    (pupil << 24 | offer) pairs of `keep`; `capped` records the pupils cut."""
+    """How `_grid_pairs` cuts each chunk of pupils: `k` nearest pairs per pupil; `capped`
+    records the pupils cut, `count` every pupil's pairs before the cut."""
 
     k: int
-    keep: np.ndarray
     capped: np.ndarray
+    count: np.ndarray
 
     def trim(self, keys: np.ndarray) -> np.ndarray:
         if not len(keys):
             return keys
         keys = np.sort(keys)
         student = keys >> 40
-        rank = _rank_in_runs(student)
-        kept = rank < self.k
-        if len(self.keep):
-            pairs = (student << 24) | (keys & 0xFFFFFF)
-            kept |= np.isin(pairs, self.keep)
+        who, how_many = np.unique(student, return_counts=True)
+        self.count[who] += how_many
+        kept = _rank_in_runs(student) < self.k
         self.capped[np.unique(student[~kept])] = True
         out: np.ndarray = keys[kept]
         return out
@@ -242,6 +328,27 @@ def pairs_beyond(instance: Instance, reach: Reach, student_mask: np.ndarray,
 def _reachable(instance: Instance, travel: PupilTravel | None,
                offer_mask: np.ndarray | None, student_mask: np.ndarray | None,
                cap: _Cap | None) -> Reach:
+    """`reachable`, each chunk of pupils cut by `cap` when given."""
+    return _reach_of_keys(_pair_keys(instance, travel, offer_mask, student_mask, cap),
+                          instance.students.n)
+
+
+def _reach_of_keys(keys: np.ndarray, n: int, capped: np.ndarray | None = None) -> Reach:
+    """The reach of sorted packed keys (pupil << 40 | deciminutes << 24 | offer)."""
+    from affectation.travel.kernels import unpack_keys
+
+    deci = np.empty(len(keys), dtype=np.uint16)
+    offer = np.empty(len(keys), dtype=np.int32)
+    unpack_keys(keys, offer, deci)
+    # Keys are sorted by pupil first: each row starts at the first key of its pupil.
+    indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) << 40).astype(np.int64)
+    return Reach(indptr=indptr, offer=offer, deciminutes=deci, capped=capped)
+
+
+def _pair_keys(instance: Instance, travel: PupilTravel | None,
+               offer_mask: np.ndarray | None, student_mask: np.ndarray | None,
+               cap: _Cap | None) -> np.ndarray:
+    """Sorted packed keys of the reachable pairs of the masked pupils and offers."""
     travel = travel or pupil_travel(instance)
     st, of = instance.students, instance.offers
     if offer_mask is None:
@@ -266,20 +373,12 @@ def _reachable(instance: Instance, travel: PupilTravel | None,
             members = active[np.round(radius[active], 1) == group_radius]
             cell_km = max(float(radius[members].max()), 1.0)
             _grid_pairs(instance, travel, members, candidates, cell_km, chunks_key, cap)
-    n = st.n
     if chunks_key:
         keys = np.concatenate(chunks_key)
         keys.sort()
     else:
         keys = np.zeros(0, dtype=np.int64)
-    from affectation.travel.kernels import unpack_keys
-
-    deci = np.empty(len(keys), dtype=np.uint16)
-    offer = np.empty(len(keys), dtype=np.int32)
-    unpack_keys(keys, offer, deci)
-    # Keys are sorted by pupil first: each row starts at the first key of its pupil.
-    indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) << 40).astype(np.int64)
-    return Reach(indptr=indptr, offer=offer, deciminutes=deci)
+    return keys
 
 
 def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
