@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_scenario, point_at, radius_km
+from conftest import make_scenario, near, point_at, radius_km
 from pyproj import Geod
 
 from affectation.domain.instance import Instance
 from affectation.geo import flat_km, geodesic_km
 from affectation.travel.loading import load_instance
-from affectation.travel.reach import exact_minutes, reachable
+from affectation.travel.reach import exact_minutes, nearest_reach, pairs_beyond, reachable
 
 GEOD = Geod(ellps="WGS84")
 
@@ -266,3 +266,41 @@ def test_reachable_same_in_small_chunks(random_instance: tuple[Instance, list[st
     chunked = reachable(inst)
     for name in ("indptr", "offer", "deciminutes"):
         assert np.array_equal(getattr(chunked, name), getattr(whole, name)), name
+
+
+@pytest.mark.parametrize("k", [1, 3, 25])
+def test_nearest_reach_keeps_each_pupils_nearest_offers(
+        random_instance: tuple[Instance, list[str]], k: int) -> None:
+    """Rows of `nearest_reach` are the first k pairs of the full rows; a pupil not marked
+    capped has its whole row; `pairs_beyond` gives back exactly the pairs left out."""
+    instance, _ = random_instance
+    full = reachable(instance)
+    near = nearest_reach(instance, k)
+    assert near.capped is not None
+    for s in range(instance.students.n):
+        f_off, f_deci = full.row(s)
+        n_off, n_deci = near.row(s)
+        assert n_off.tolist() == f_off[:k].tolist()
+        assert n_deci.tolist() == f_deci[:k].tolist()
+        if len(f_off) > k:
+            assert near.capped[s]
+        if not near.capped[s]:
+            assert len(n_off) == len(f_off)
+    s, o, _ = pairs_beyond(instance, near, np.ones(instance.students.n, dtype=bool),
+                           np.ones(instance.offers.n, dtype=bool))
+    left_out = set(zip(full.student_of_pair().tolist(), full.offer.tolist(), strict=True)) - set(
+        zip(near.student_of_pair().tolist(), near.offer.tolist(), strict=True))
+    assert set(zip(s.tolist(), o.tolist(), strict=True)) == left_out
+    assert len(s) == len(left_out)
+
+
+def test_nearest_reach_keeps_signed_offers_beyond_the_nearest(tmp_path: Path) -> None:
+    """A signed offer farther than the k nearest stays in the row (the extensions and the
+    bounds need it)."""
+    path = make_scenario(tmp_path, students=[{"student_id": "A", **near()}],
+                         offers=[{"offer_id": f"O{j}", **near(0.001 * j), "capacity": 1}
+                                 for j in range(6)],
+                         conventions=[{"student_id": "A", "offer_id": "O5", "week": "1"}])
+    instance = load_instance(path)
+    row, _ = nearest_reach(instance, 2).row(0)
+    assert sorted(instance.offers.ids[row].tolist()) == ["O0", "O1", "O5"]

@@ -150,6 +150,8 @@ def run_national(scenario: Path, out_dir: Path, cluster: Cluster | None = None,
         Path(out_dir) / "flux_academies.csv": csv_text(flux_table(nat, allocation)),
     }
     timings["tables"] = round(time.perf_counter() - lap, 3)
+    timings["blocks_seconds"] = {b["block"]: b["seconds"] for b in outcomes}
+    timings["folders_seconds"] = {a: academies[a].pop("seconds") for a in academies}
     timings["total"] = round(time.perf_counter() - started, 3)
     timings["workers"] = cluster.scheduler or cluster.workers
     extra = {"coordination": shares.stats, "windows": windows,

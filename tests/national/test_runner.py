@@ -1,0 +1,158 @@
+"""A national run on a 2-worker LocalCluster (loopback, no dashboard): valid at every border,
+the same bytes with 1 and 2 workers, a proven bound never below the best allocation of the
+instance solved whole, and a run killed midway resumed to the bytes of a clean run.
+
+Most tests use four neighbouring académies at scale 0.005 (Normandie, Rennes, Nantes,
+Orléans-Tours: 570 pupils, small enough to be solved whole, exactly); one runs the whole
+country at scale 0.005 (2,800 pupils, Île-de-France's three académies as one block)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from affectation.analysis.check import check_files
+from affectation.engine.solve import SolveSettings
+from affectation.national.runner import Cluster, NationalRun, run_national
+from affectation.pipeline.run import solve_instance
+from affectation.synthetic.national import generate_national
+from affectation.travel.loading import load_instance
+
+ACADEMIES = ["nantes", "normandie", "orleans-tours", "rennes"]
+TIMING_KEYS = ("wall_seconds", "timings")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("national-small")
+    generate_national(folder, scale=0.005, seed=1, academies=ACADEMIES)
+    return folder / "scenario.toml"
+
+
+@pytest.fixture(scope="module")
+def run_two(small: Path, tmp_path_factory: pytest.TempPathFactory) -> NationalRun:
+    out = tmp_path_factory.mktemp("run-two") / "out"
+    lines: list[str] = []
+    run = run_national(small, out, Cluster(workers=2), progress=lines.append)
+    run.summary["_lines"] = lines
+    return run
+
+
+def _files(out: Path) -> dict[str, Any]:
+    """Every output file but the work folder, summaries without timing fields or paths."""
+    files: dict[str, Any] = {}
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out)
+        if path.is_dir() or rel.parts[0] == ".work":
+            continue
+        if path.name == "summary.json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            for key in TIMING_KEYS:
+                data.pop(key, None)
+            for entry in data.get("inputs", {}).values():
+                entry.pop("path", None)
+            files[str(rel)] = data
+        else:
+            files[str(rel)] = path.read_bytes()
+    return files
+
+
+def test_progress_line_per_block(run_two: NationalRun) -> None:
+    lines = run_two.summary["_lines"]
+    done = [line for line in lines if " placés sur " in line and "borne" in line
+            and "dossier" not in line]
+    assert len(done) == len(ACADEMIES)
+    assert all(line.startswith(f"[{k + 1}/{len(ACADEMIES)}]") for k, line in enumerate(done))
+
+
+def test_union_and_every_folder_valid(run_two: NationalRun, small: Path) -> None:
+    out = run_two.out_dir
+    assert check_files(small, out / "assignments.csv") == []
+    for academy in ACADEMIES:
+        folder = out / academy
+        assert check_files(folder / "scenario.toml", folder / "results" / "assignments.csv") == []
+        summary = json.loads((folder / "results" / "summary.json").read_text(encoding="utf-8"))
+        assert summary["placed_full"] <= summary["upper_bound_full"]
+    summary = run_two.summary
+    for key in ("students", "placed_full", "placed_partial", "unplaced", "upper_bound_full",
+                "gap", "solver_status", "by_kind", "priority_placed_full", "inputs"):
+        assert key in summary
+    assert sorted(summary["academies"]) == ACADEMIES
+    assert summary["placed_full"] == sum(a["placed_full"] for a in summary["academies"].values())
+    assert (out / "flux_academies.csv").read_text(encoding="utf-8").startswith(
+        "academy,host_academy,pupils,weeks\n")
+    indicators = (out / "indicators.csv").read_text(encoding="utf-8").splitlines()
+    kinds = {line.split(",")[0] for line in indicators[1:]}
+    assert kinds == {"france", "region_academique", "academie", "department"}
+
+
+def test_bound_never_below_the_instance_solved_whole(run_two: NationalRun, small: Path,
+                                                     tmp_path: Path) -> None:
+    whole = solve_instance(load_instance(small), SolveSettings(time_limit_s=120))
+    assert whole.summary["solver_status"] == "OPTIMAL"
+    summary = run_two.summary
+    assert summary["upper_bound_full"] >= whole.summary["placed_full"]
+    assert summary["upper_bound_priority_full"] >= whole.summary["priority_placed_full"]
+    assert summary["bounds"]["national_flow"]["upper_bound_full"] >= whole.summary["placed_full"]
+    assert summary["placed_full"] <= summary["upper_bound_full"]
+
+
+def test_same_bytes_with_one_and_two_workers(run_two: NationalRun, small: Path,
+                                             tmp_path: Path) -> None:
+    one = run_national(small, tmp_path / "one", Cluster(workers=1))
+    assert _files(one.out_dir) == _files(run_two.out_dir)
+
+
+def test_resume_after_a_killed_run(run_two: NationalRun, small: Path, tmp_path: Path) -> None:
+    """Kill a run once its first block is solved; `--resume` re-solves only the others and
+    gives the bytes of a clean run."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "affectation", "national", str(small), "--out", str(out),
+               "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((out / ".work" / "blocks").glob("*/marker.json")):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert not (out / "summary.json").exists()
+    lines: list[str] = []
+    resumed = run_national(small, out, Cluster(workers=2), resume=True, progress=lines.append)
+    reused = [line for line in lines if "(repris)" in line and "placés sur" in line]
+    assert 1 <= len(reused) < len(ACADEMIES)
+    assert _files(resumed.out_dir) == _files(run_two.out_dir)
+
+
+def test_whole_country_at_scale_0005(tmp_path: Path) -> None:
+    """Every académie (Paris, Créteil and Versailles one block) on 2 workers: valid at every
+    border, each académie's folder valid on its own, pupils placed across académies."""
+    generate_national(tmp_path / "france", scale=0.005, seed=0)
+    scenario = tmp_path / "france" / "scenario.toml"
+    run = run_national(scenario, tmp_path / "out", Cluster(workers=2))
+    out = run.out_dir
+    assert check_files(scenario, out / "assignments.csv") == []
+    for academy in ("paris", "creteil", "versailles", "corse", "lille"):
+        folder = out / academy
+        assert check_files(folder / "scenario.toml", folder / "results" / "assignments.csv") == []
+    summary = run.summary
+    assert len(summary["academies"]) == 30
+    assert len(summary["blocks"]) == 28
+    assert summary["blocks"]["ile-de-france"]["academies"] == ["creteil", "paris", "versailles"]
+    assert 0 < summary["placed_full"] <= summary["upper_bound_full"]
+    assert summary["upper_bound_full"] <= summary["bounds"]["sum_of_blocks_alone"][
+        "upper_bound_full"]
+    flux = (out / "flux_academies.csv").read_text(encoding="utf-8").splitlines()
+    assert len(flux) > 1
