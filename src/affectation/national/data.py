@@ -31,7 +31,7 @@ from affectation.errors import InputError, Problem
 from affectation.geodata import load_academies
 from affectation.io.tables import read_table
 from affectation.travel.loading import load_instance
-from affectation.travel.reach import Reach
+from affectation.travel.reach import Reach, sorted_unique
 
 ACADEMY_COLUMN = "academy"
 # Paris, Créteil and Versailles are one block: 77-100 % of their pupils reach another.
@@ -218,7 +218,7 @@ def with_partners(instance: Instance, offers: np.ndarray) -> np.ndarray:
     pairs, of = instance.pairs, instance.offers
     k = of.pair[offers]
     partners = pairs.offers[k[k >= 0]].ravel()
-    return np.unique(np.r_[offers, partners]).astype(np.int64)
+    return sorted_unique(np.r_[offers, partners].astype(np.int64))
 
 
 def sub_instance(instance: Instance, pupils: np.ndarray, offers: np.ndarray,
@@ -230,7 +230,7 @@ def sub_instance(instance: Instance, pupils: np.ndarray, offers: np.ndarray,
     exclusions between them plus `extra_exclusions` (national pupil and offer indices)."""
     st, of = instance.students, instance.offers
     signed = instance.conventions.offer[np.isin(instance.conventions.student, pupils)]
-    offers = with_partners(instance, np.unique(np.r_[offers, signed]).astype(np.int64))
+    offers = with_partners(instance, np.r_[offers, signed].astype(np.int64))
     local = np.full(of.n, -1, dtype=np.int64)
     local[offers] = np.arange(len(offers))
     local_pupil = np.full(st.n, -1, dtype=np.int64)
@@ -270,7 +270,7 @@ def sub_instance(instance: Instance, pupils: np.ndarray, offers: np.ndarray,
         ex_o = np.r_[ex_o, extra_exclusions[1]]
         ex_line = np.r_[ex_line, np.zeros(len(extra_exclusions[0]), dtype=np.int64)]
     keep = (local_pupil[ex_s] >= 0) & (local[ex_o] >= 0)
-    key = np.unique(local_pupil[ex_s[keep]] * len(offers) + local[ex_o[keep]])
+    key = sorted_unique(local_pupil[ex_s[keep]] * len(offers) + local[ex_o[keep]])
     exclusions = Exclusions(student=key // max(len(offers), 1), offer=key % max(len(offers), 1),
                             line=np.zeros(len(key), dtype=np.int64), n_offers=len(offers))
     scenario = instance.scenario

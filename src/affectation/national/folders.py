@@ -58,7 +58,7 @@ from affectation.national.work import (
 )
 from affectation.pipeline.run import result_run
 from affectation.travel.loading import load_instance
-from affectation.travel.reach import pupil_travel
+from affectation.travel.reach import pupil_travel, sorted_unique
 
 RESULTS = "results"
 
@@ -121,7 +121,7 @@ def folder_shares(nat: National, listed: dict[str, np.ndarray], allocation: np.n
         if pairs.n:
             k_pair = of.pair[mine]
             partners = pairs.offers[k_pair[k_pair >= 0]].ravel()
-            mine = np.unique(np.r_[mine, partners]).astype(np.int64)
+            mine = sorted_unique(np.r_[mine, partners].astype(np.int64))
         out[a] = (mine, share[k, mine])
     return out, int((free < 0).sum())
 

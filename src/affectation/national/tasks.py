@@ -46,7 +46,7 @@ from affectation.national.work import (
     save_json,
     write_marker,
 )
-from affectation.travel.reach import Reach, nearest_reach
+from affectation.travel.reach import Reach, is_member, nearest_reach, sorted_unique
 
 
 def limit_threads(cores: int) -> None:
@@ -134,7 +134,7 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
     shares = load_shares(work)
     pupils = nat.block_pupils(block)
     capacity = shares.capacity(block.code, of.capacity)
-    in_rows = np.unique(rows.offer).astype(np.int64)
+    in_rows = sorted_unique(rows.offer.astype(np.int64))
     in_rows = in_rows[capacity[in_rows] > 0]
     extra = pair_exclusions(nat, rows, pupils, shares.pair_academy)
     sub = sub_instance(inst, pupils, in_rows, capacity=capacity,
@@ -200,7 +200,8 @@ def pair_exclusions(nat: Any, rows: Reach, pupils: np.ndarray, pair_academy: np.
     # A pupil's own signed pair stays open to it.
     conv = inst.conventions
     signed_pair = of.pair[conv.offer]
-    mine = np.isin(s * max(pairs.n, 1) + q, conv.student * max(pairs.n, 1) + signed_pair)
+    mine = is_member(s * max(pairs.n, 1) + q,
+                     sorted_unique(conv.student * max(pairs.n, 1) + signed_pair))
     s, q = s[~mine], q[~mine]
     both = pairs.offers[q]
     return np.r_[s, s], np.r_[both[:, 0], both[:, 1]]
@@ -270,7 +271,7 @@ def _national_rows(work: Path, nat: Any, blocks: tuple[Block, ...], arcs: int) -
     inst = nat.instance
     n = inst.students.n
     conv = inst.conventions
-    signed = np.unique(conv.student.astype(np.int64) * inst.offers.n + conv.offer)
+    signed = sorted_unique(conv.student.astype(np.int64) * inst.offers.n + conv.offer)
     parts_s, parts_o, parts_d = [], [], []
     capped = np.zeros(n, dtype=bool)
     for b in blocks:
@@ -280,7 +281,7 @@ def _national_rows(work: Path, nat: Any, blocks: tuple[Block, ...], arcs: int) -
         starts = np.r_[0, np.cumsum(lengths)[:-1]]
         rank = np.arange(len(owner)) - np.repeat(starts, lengths)
         offer = data["offer"].astype(np.int64)
-        keep = (rank < arcs) | np.isin(owner * inst.offers.n + offer, signed)
+        keep = (rank < arcs) | is_member(owner * inst.offers.n + offer, signed)
         parts_s.append(owner[keep])
         parts_o.append(offer[keep])
         parts_d.append(data["deciminutes"][keep])

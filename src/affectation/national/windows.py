@@ -36,7 +36,7 @@ from affectation.national.work import (
     load_shares,
     save_arrays,
 )
-from affectation.travel.reach import Reach
+from affectation.travel.reach import Reach, is_member, sorted_unique
 
 
 @dataclass(frozen=True)
@@ -103,12 +103,12 @@ def _windows(work: Path, nat: National, blocks: list[Block], allocation: np.ndar
             border = reaching[k] & reaching[j]
             if not border.any():
                 continue
-            near = np.unique(owner[border[offer]])
+            near = sorted_unique(owner[border[offer]])
             key = (b.code, c.code) if b.code < c.code else (c.code, b.code)
             parts.setdefault(key, []).append(near)
     out = {}
     for key in sorted(parts):
-        pupils = np.unique(np.concatenate(parts[key]))
+        pupils = sorted_unique(np.concatenate(parts[key]))
         if missing[pupils].any():
             out[key] = pupils
     return out
@@ -195,9 +195,9 @@ def _window_offers(work: Path, nat: National, edge: tuple[str, str], pupils: np.
     for code in edge:
         data = load_arrays(work / "survey" / code / "rows.npz")
         owner = np.repeat(data["pupils"], data["lengths"])
-        keep = np.isin(owner, pupils)
+        keep = is_member(owner, pupils)
         parts.append(data["offer"][keep].astype(np.int64))
-    offers = np.unique(np.concatenate(parts))
+    offers = sorted_unique(np.concatenate(parts))
     return offers[offers >= 0]
 
 

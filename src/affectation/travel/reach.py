@@ -221,7 +221,9 @@ def _start_level(instance: Instance, pupils: np.ndarray, offer_mask: np.ndarray,
 
     ox, oy = cells(of.lat[offers], of.lon[offers])
     base = 1 << 20
-    okey, ocount = np.unique((ox + base) * (1 << 21) + (oy + base), return_counts=True)
+    keys = np.sort((ox + base) * (1 << 21) + (oy + base))
+    starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
+    okey, ocount = keys[starts], np.diff(np.r_[starts, len(keys)])
     px, py = cells(st.lat[pupils], st.lon[pupils])
     total = np.zeros(len(pupils), dtype=np.int64)
     for dx in range(-_DENSITY_SPAN, _DENSITY_SPAN + 1):
@@ -246,10 +248,13 @@ def _signed_keys(instance: Instance, travel: PupilTravel, offer_mask: np.ndarray
     s, o = s[keep], o[keep]
     if not len(s):
         return np.zeros(0, dtype=np.int64)
-    have = (keys >> 40) * (1 << 24) + (keys & 0xFFFFFF)
-    missing = ~np.isin(s * (1 << 24) + o, have)
-    s, o = np.unique(s[missing] * (1 << 24) + o[missing]) // (1 << 24), \
-        np.unique(s[missing] * (1 << 24) + o[missing]) % (1 << 24)
+    signed = np.zeros(instance.students.n, dtype=bool)
+    signed[s] = True
+    mine = keys[signed[keys >> 40]]
+    have = sorted_unique((mine >> 40) * (1 << 24) + (mine & 0xFFFFFF))
+    wanted = sorted_unique(s * (1 << 24) + o)
+    wanted = wanted[~is_member(wanted, have)]
+    s, o = wanted // (1 << 24), wanted % (1 << 24)
     minutes = exact_minutes(instance, s, o, travel)
     ok = minutes <= travel.limit_minutes[s]
     deci = np.minimum(np.floor(minutes[ok] * DECI), 0xFFFF).astype(np.int64)
@@ -271,12 +276,32 @@ class _Cap:
             return keys
         keys = np.sort(keys)
         student = keys >> 40
-        who, how_many = np.unique(student, return_counts=True)
-        self.count[who] += how_many
+        starts = np.r_[0, np.flatnonzero(student[1:] != student[:-1]) + 1]
+        self.count[student[starts]] += np.diff(np.r_[starts, len(student)])
         kept = _rank_in_runs(student) < self.k
-        self.capped[np.unique(student[~kept])] = True
+        self.capped[student[~kept]] = True
         out: np.ndarray = keys[kept]
         return out
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """`np.unique` of integers by a sort (numpy 2.4's hash-based unique takes minutes on
+    tens of millions of packed keys; a sort takes a second)."""
+    out = np.sort(np.asarray(values))
+    if len(out) > 1:
+        out = out[np.r_[True, out[1:] != out[:-1]]]
+    return out
+
+
+def is_member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Element-wise: is each of `values` in `sorted_set` (sorted, unique)? (`np.isin` by a
+    binary search: see `sorted_unique`)."""
+    values = np.asarray(values)
+    if not len(sorted_set):
+        return np.zeros(values.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    found: np.ndarray = sorted_set[pos] == values
+    return found
 
 
 def _rank_in_runs(values: np.ndarray) -> np.ndarray:
@@ -314,7 +339,7 @@ def pairs_beyond(instance: Instance, reach: Reach, student_mask: np.ndarray,
         d = sub.deciminutes.astype(np.int64)
         rows, _ = restrict_reach(reach, part)
         have = np.sort(rows.student_of_pair().astype(np.int64) * n_off + rows.offer)
-        new = ~np.isin(s * n_off + o, have)
+        new = ~is_member(s * n_off + o, have)
         s, o, d = s[new], o[new], d[new]
         if per_pupil is not None and len(s):
             keep = _rank_in_runs(s) < per_pupil
