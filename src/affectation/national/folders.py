@@ -351,22 +351,32 @@ def academy_folder(spec: FolderSpec) -> dict[str, Any]:
     instance = load_instance(folder / "scenario.toml")
     rows = load_rows(work, spec.block, st.n)
     reach = local_reach(rows, pupils, sub.local_offer, capacity)
-    allowed = allowed_pairs(instance, reach)
     roles = offer_roles(instance)
     ist = instance.students
-    bound, _ = full_placement_bound(instance, reach, allowed, roles)
-    priority, _ = full_placement_bound(instance, reach, allowed, roles,
-                                       ist.to_place & ist.priority)
+    outcome = load_json(work / "blocks" / spec.block / "outcome.json")
+    if len(outcome["academies"]) == 1:
+        # The block's bound alone (every offer it reaches at full capacity) bounds the
+        # folder, whose offers hold a share of those seats at most.
+        bound_value = int(outcome["upper_bound_full"])
+        priority_value = int(outcome["upper_bound_priority_full"])
+        bound_kind = "block alone"
+    else:
+        allowed = allowed_pairs(instance, reach)
+        bound_value = full_placement_bound(instance, reach, allowed, roles)[0].value
+        priority_value = full_placement_bound(instance, reach, allowed, roles,
+                                              ist.to_place & ist.priority)[0].value
+        bound_kind = "folder"
     full = ist.to_place & (local_alloc >= 0).all(axis=1)
-    at_bounds = (int(full.sum()) == bound.value
-                 and int((full & ist.priority).sum()) == priority.value)
+    at_bounds = (int(full.sum()) == bound_value
+                 and int((full & ist.priority).sum()) == priority_value)
     solution = Solution(
         allocation=local_alloc, status="OPTIMAL" if at_bounds else "FEASIBLE",
-        upper_bound_full=int(bound.value), upper_bound_priority_full=int(priority.value),
+        upper_bound_full=int(bound_value), upper_bound_priority_full=int(priority_value),
         reach=reach, travel=pupil_travel(instance), roles=roles,
         timings={"folder": round(time.perf_counter() - started, 3)},
         search={"national_block": spec.block, "reach": "nearest offers per pupil (rows)",
-                "capped_pupils": int(np.asarray(reach.capped).sum())})
+                "capped_pupils": int(np.asarray(reach.capped).sum()),
+                "upper_bound_kind": bound_kind})
     run = result_run(instance, solution, inst.scenario.solver.seed,
                      time.perf_counter() - started)
     write_result_folder(folder / RESULTS, {k: _constant(v) for k, v in run.files.items()})

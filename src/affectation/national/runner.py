@@ -110,7 +110,8 @@ def run_national(scenario: Path, out_dir: Path, cluster: Cluster | None = None,
         surveys = _run_blocks(client, survey_block, [
             BlockSpec(str(work), b, settings, resume) for b in blocks], blocks, say,
             "portées", lambda b, r: f"{french_int(r['pairs'])} paires, "
-                                    f"{r['candidates']} offres par élève au plus")
+                                    f"{r['candidates']} offres par élève au plus",
+            priority={b.code: len(nat.block_pupils(b)) for b in blocks})
         timings["survey"] = round(time.perf_counter() - lap, 3)
         lap = time.perf_counter()
         shares = _coordinate(work, nat, blocks)
@@ -119,13 +120,14 @@ def run_national(scenario: Path, out_dir: Path, cluster: Cluster | None = None,
         say(f"coordination : {french_int(shares.stats['border_offers'])} offres frontalières "
             f"partagées entre blocs")
         lap = time.perf_counter()
-        bound_future = client.submit(national_bound, BoundSpec(str(work), tuple(blocks),
-                                                               settings, resume),
-                                     key="national-bound", pure=False, priority=-1)
         sizes = {b.code: s["pairs"] for b, s in zip(blocks, surveys, strict=True)}
         outcomes = _run_blocks(client, solve_block, [
             BlockSpec(str(work), b, settings, resume) for b in blocks], blocks, say,
-            "blocs", _block_line, priority=sizes)
+            "blocs", _block_line, priority=sizes,
+            then=lambda: client.submit(national_bound, BoundSpec(
+                str(work), tuple(blocks), settings, resume), key="national-bound",
+                pure=False, priority=-1))
+        bound_future = outcomes.pop()
         timings["blocks"] = round(time.perf_counter() - lap, 3)
         allocation = _block_allocations(work, nat, blocks)
         lap = time.perf_counter()
@@ -219,16 +221,20 @@ def _block_line(block: Block, r: dict[str, Any]) -> str:
 def _run_blocks(client: Any, fn: Callable[[BlockSpec], dict[str, Any]],
                 specs: list[BlockSpec], blocks: list[Block], say: Progress, what: str,
                 line: Callable[[Block, dict[str, Any]], str],
-                priority: dict[str, int] | None = None) -> list[dict[str, Any]]:
-    """Run `fn` on every spec; a progress line per finished block (completion order); the
-    results in block order. Blocks that fail are named together at the end."""
+                priority: dict[str, int] | None = None,
+                then: Callable[[], Any] | None = None) -> list[Any]:
+    """Run `fn` on every spec, the largest (`priority`) submitted first, then `then()` (its
+    future is appended to the results); a progress line per finished block (completion
+    order); the results in block order. Blocks that fail are named together at the end."""
     from distributed import as_completed
 
     futures = {}
-    for spec in specs:
+    weight = priority or {}
+    for spec in sorted(specs, key=lambda sp: (-weight.get(sp.block.code, 0), sp.block.code)):
         key = f"{fn.__name__}-{spec.block.code}"
         futures[client.submit(fn, spec, key=key, pure=False,
-                              priority=(priority or {}).get(spec.block.code, 0))] = spec.block
+                              priority=weight.get(spec.block.code, 0))] = spec.block
+    extra = then() if then is not None else None
     results: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     done = 0
@@ -247,7 +253,10 @@ def _run_blocks(client: Any, fn: Callable[[BlockSpec], dict[str, Any]],
     if failed:
         raise BlockFailed("blocs en échec : " + ", ".join(
             f"{code} ({why})" for code, why in sorted(failed.items())))
-    return [results[b.code] for b in blocks]
+    out: list[Any] = [results[b.code] for b in blocks]
+    if then is not None:
+        out.append(extra)
+    return out
 
 
 def _coordinate(work: Path, nat: National, blocks: list[Block]) -> Any:

@@ -37,10 +37,14 @@ class NationalSettings:
     - `coordination_arcs`: each pupil's nearest offers in the coordination flow.
     - `bound_arcs`: each pupil's nearest offers loaded first in the national bound's flows.
     - Time limit of a block's solve: the scenario's, or `seconds_per_pair` times its pairs
-      when longer (a large block needs its slower stages: `engine.solve`).
+      when longer (a large block needs its slower stages: `engine.solve`; the limit is a
+      margin for slow machines, a fast one ends earlier).
     - `windows`: re-solve the border windows; `window_passes`: their move search's budget.
     - `cores_per_block`: threads of a block's compiled kernels (the CP-SAT workers are the
       scenario's `[solver] workers`, HiGHS runs on one thread).
+    - `exact`: run the engine's exact stage (HiGHS on levels 1-2, blocks of 1,500 to 4,000
+      pupils: `engine.exact`). Off by default: ~20 s a block at scale 0.1 for ~0.5 % more
+      placed, and its wall-clock limit makes a block's result depend on the machine's speed.
     """
 
     pairs_per_block: int = 40_000_000
@@ -48,10 +52,11 @@ class NationalSettings:
     min_candidates: int = 100
     coordination_arcs: int = 16
     bound_arcs: int = 32
-    seconds_per_pair: float = 3e-6
+    seconds_per_pair: float = 10e-6
     windows: bool = True
     window_passes: int = 100
     cores_per_block: int = 1
+    exact: bool = False
 
     def candidates(self, pupils: int) -> int:
         per = self.pairs_per_block // max(pupils, 1)

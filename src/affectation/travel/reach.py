@@ -14,6 +14,7 @@ every core (`travel.kernels`), with the very floating-point operations of `flat_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +28,6 @@ from affectation.travel.zones import DECI
 _FLAT_TRUSTED_KM = 100.0
 # Pupil-offer pairs of the grid windows whose distances are held at once (8 bytes each).
 _WINDOW_CHUNK = 1 << 22
-# Pupils whose omitted pairs `pairs_beyond` computes at once.
-_BEYOND_CHUNK = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -313,41 +312,56 @@ def _rank_in_runs(values: np.ndarray) -> np.ndarray:
 
 def pairs_beyond(instance: Instance, reach: Reach, student_mask: np.ndarray,
                  offer_mask: np.ndarray, per_pupil: int | None = None,
-                 travel: PupilTravel | None = None
+                 travel: PupilTravel | None = None,
+                 keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The reachable pairs (pupil, offer, deciminutes) that `reach`'s capped rows leave out,
     for the masked pupils (capped ones only) and offers (capacity > 0), sorted by pupil then
-    minutes; `per_pupil`: only each pupil's nearest ones. Computed again from the positions,
-    a few thousand pupils at a time, so that memory holds only what is returned."""
+    minutes; only those `keep(pupils, offers)` accepts, and with `per_pupil` each pupil's
+    nearest ones. Computed again from the positions by the reach kernels, each chunk of
+    pupils filtered as it comes, so that memory holds little more than what is returned."""
     empty = np.zeros(0, dtype=np.int64)
     if reach.capped is None:
         return empty, empty, empty
-    pupils = np.flatnonzero(student_mask & reach.capped)
+    mask = student_mask & reach.capped
     offer_mask = offer_mask & (instance.offers.capacity > 0)
-    if not len(pupils) or not offer_mask.any():
+    if not mask.any() or not offer_mask.any():
         return empty, empty, empty
-    travel = travel or pupil_travel(instance)
-    n_off = max(instance.offers.n, 1)
-    out_s, out_o, out_d = [], [], []
-    for lo in range(0, len(pupils), _BEYOND_CHUNK):
-        part = pupils[lo:lo + _BEYOND_CHUNK]
-        mask = np.zeros(instance.students.n, dtype=bool)
-        mask[part] = True
-        sub = _reachable(instance, travel, offer_mask, mask, None)
-        s = sub.student_of_pair().astype(np.int64)
-        o = sub.offer.astype(np.int64)
-        d = sub.deciminutes.astype(np.int64)
-        rows, _ = restrict_reach(reach, part)
-        have = np.sort(rows.student_of_pair().astype(np.int64) * n_off + rows.offer)
-        new = ~is_member(s * n_off + o, have)
-        s, o, d = s[new], o[new], d[new]
-        if per_pupil is not None and len(s):
-            keep = _rank_in_runs(s) < per_pupil
-            s, o, d = s[keep], o[keep], d[keep]
-        out_s.append(s)
-        out_o.append(o)
-        out_d.append(d)
-    return np.concatenate(out_s), np.concatenate(out_o), np.concatenate(out_d)
+    trim = _Beyond(reach, max(instance.offers.n, 1), keep, per_pupil)
+    keys = _pair_keys(instance, travel or pupil_travel(instance), offer_mask, mask, trim)
+    return keys >> 40, keys & 0xFFFFFF, (keys >> 24) & 0xFFFF
+
+
+@dataclass(frozen=True, eq=False)
+class _Beyond:
+    """How `_grid_pairs` cuts each chunk of pupils for `pairs_beyond`: the pairs not in the
+    rows of `reach`, accepted by `keep`, each pupil's `per_pupil` nearest."""
+
+    reach: Reach
+    n_offers: int
+    keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
+    per_pupil: int | None
+
+    def trim(self, keys: np.ndarray) -> np.ndarray:
+        if not len(keys):
+            return keys
+        keys = np.sort(keys)
+        s, o = keys >> 40, keys & 0xFFFFFF
+        starts = np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1]
+        part = s[starts]
+        indptr = self.reach.indptr
+        lengths = indptr[part + 1] - indptr[part]
+        offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+        idx = np.repeat(indptr[part] - offsets, lengths) + np.arange(int(lengths.sum()))
+        have = np.sort(np.repeat(part, lengths) * self.n_offers
+                       + self.reach.offer[idx].astype(np.int64))
+        new = ~is_member(s * self.n_offers + o, have)
+        if self.keep is not None and new.any():
+            new[new] = self.keep(s[new], o[new])
+        keys = keys[new]
+        if self.per_pupil is not None and len(keys):
+            keys = keys[_rank_in_runs(keys >> 40) < self.per_pupil]
+        return keys
 
 
 def _reachable(instance: Instance, travel: PupilTravel | None,
@@ -372,7 +386,7 @@ def _reach_of_keys(keys: np.ndarray, n: int, capped: np.ndarray | None = None) -
 
 def _pair_keys(instance: Instance, travel: PupilTravel | None,
                offer_mask: np.ndarray | None, student_mask: np.ndarray | None,
-               cap: _Cap | None) -> np.ndarray:
+               cap: _Cap | _Beyond | None) -> np.ndarray:
     """Sorted packed keys of the reachable pairs of the masked pupils and offers."""
     travel = travel or pupil_travel(instance)
     st, of = instance.students, instance.offers
@@ -408,7 +422,7 @@ def _pair_keys(instance: Instance, travel: PupilTravel | None,
 
 def _grid_pairs(instance: Instance, travel: PupilTravel, members: np.ndarray,
                 candidates: np.ndarray, cell_km: float, out_key: list[np.ndarray],
-                cap: _Cap | None = None) -> None:
+                cap: _Cap | _Beyond | None = None) -> None:
     """Packed keys of the reachable pairs of `members` (pupils sharing a radius) among the
     `candidates` offers, by a grid of cells of `cell_km`, appended to `out_key` chunk by
     chunk of pupils (each chunk cut by `cap` when given)."""
