@@ -29,6 +29,7 @@ from affectation.domain.instance import (
 from affectation.domain.params import Scenario, ScenarioInfo
 from affectation.errors import InputError, Problem
 from affectation.geodata import load_academies
+from affectation.io.output import engine_version
 from affectation.io.tables import read_table
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import Reach, sorted_unique
@@ -329,6 +330,7 @@ def instance_digest(instance: Instance, *extra: object) -> str:
         for f in dataclasses.fields(obj):
             feed(getattr(obj, f.name))
     feed(_params(instance.scenario))
+    feed(engine_version())
     for value in extra:
         feed(value)
     return h.hexdigest()

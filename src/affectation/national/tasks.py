@@ -220,11 +220,9 @@ def _alone_bound(nat: Any, rows: Reach, pupils: np.ndarray) -> tuple[int, int]:
     allowed = allowed_pairs(sub.instance, reach)
     roles = offer_roles(sub.instance)
     st = sub.instance.students
-    # The role bound alone (three flows): the shared-pupil flows would tighten it a little,
-    # at twice the time; the national bound is the tight one.
-    bound, _ = full_placement_bound(sub.instance, reach, allowed, roles, shared=False)
+    bound, _ = full_placement_bound(sub.instance, reach, allowed, roles)
     priority, _ = full_placement_bound(sub.instance, reach, allowed, roles,
-                                       st.to_place & st.priority, shared=False)
+                                       st.to_place & st.priority)
     return int(bound.value), int(priority.value)
 
 
