@@ -31,6 +31,7 @@ The parent never imports ``affectation``. One command::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import json
 import os
@@ -79,10 +80,8 @@ class TreeMemory:
             except psutil.Error:
                 break
             for p in procs:
-                try:
+                with contextlib.suppress(psutil.Error):
                     total += p.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             self.stop.wait(0.5)
 

@@ -72,10 +72,13 @@ def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool, national: 
     check_options(problems)
     per_unit = 90_000_000 if national else 4_000_000
     reserve_output(out_dir, "generate", needed_bytes=int(per_unit * scale) + 1_000_000)
+    counts: dict[str, int | float]
     if national:
         from affectation.synthetic.national import national_files
 
-        texts, counts = national_files(scale, seed, academies=wanted, lycees_csv=lycees_csv)
+        texts, national_counts = national_files(scale, seed, academies=wanted,
+                                                lycees_csv=lycees_csv)
+        counts = dict(national_counts)
     else:
         from affectation.synthetic.scenario import scenario_files
 

@@ -63,13 +63,15 @@ MARKER = ".affectation-result"
 FAMILIES = {"solve": frozenset({"solve", "repair", "mobilise"}),
             "repair": frozenset({"solve", "repair", "mobilise"}),
             "mobilise": frozenset({"solve", "repair", "mobilise"}),
-            "sweep": frozenset({"sweep"}), "travel": frozenset({"travel"})}
+            "sweep": frozenset({"sweep"}), "travel": frozenset({"travel"}),
+            "national": frozenset({"national"})}
 _WRITTEN_BY = {"solve": "un résultat d'« affectation solve » ou « repair »",
                "repair": "un résultat d'« affectation solve » ou « repair »",
                "mobilise": "un résultat d'« affectation solve » ou « repair »",
                "sweep": "un dossier d'« affectation sweep »",
                "travel": "un dossier d'« affectation travel »",
-               "generate": "un scénario écrit par « affectation generate »"}
+               "generate": "un scénario écrit par « affectation generate »",
+               "national": "un dossier d'« affectation national »"}
 # Files of a result folder written before the marker existed (with its summary.json).
 LEGACY_RESULT_FILES = frozenset({
     "assignments.csv", "summary.json", "fairness.csv", "indicators.csv", "changes.csv",
@@ -232,6 +234,15 @@ def write_folder_stream(out_dir: Path, files: Iterable[tuple[str, str | bytes]],
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def mark_folder(out_dir: Path, command: str, names: Iterable[str]) -> None:
+    """Write the marker of a folder that `command` fills in place, file by file (a national
+    run: its académie folders, its work folder), naming every top-level entry it will hold,
+    so that the folder is later recognised as ours (module docstring)."""
+    write_file(Path(out_dir) / MARKER, json.dumps(
+        {"command": command, "engine_version": _engine_version(), "files": sorted(names)},
+        ensure_ascii=False, indent=1) + "\n")
 
 
 def recover_output_dir(out_dir: Path) -> None:

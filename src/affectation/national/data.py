@@ -243,7 +243,8 @@ def sub_instance(instance: Instance, pupils: np.ndarray, offers: np.ndarray,
         mode=st.mode[pupils], max_minutes=st.max_minutes[pupils],
         priority=st.priority[pupils], sectors=tuple(st.sectors[i] for i in pupils),
         status=st.status[pupils], needs_accessible=st.needs_accessible[pupils],
-        zone=None if st.zone is None else st.zone[pupils])
+        zone=None if st.zone is None else st.zone[pupils],
+        lines=None if st.lines is None else st.lines[pupils])
     pair_keep = np.flatnonzero(np.isin(instance.pairs.offers[:, 0], offers))
     pair_local = np.full(instance.pairs.n, -1, dtype=np.int64)
     pair_local[pair_keep] = np.arange(len(pair_keep))
@@ -254,7 +255,8 @@ def sub_instance(instance: Instance, pupils: np.ndarray, offers: np.ndarray,
         capacity=np.asarray(cap[offers], dtype=of.capacity.dtype), period=of.period[offers],
         sector=of.sector[offers], reserved=of.reserved[offers],
         pair=np.where(offer_pair >= 0, pair_local[np.maximum(offer_pair, 0)], -1),
-        accessible=of.accessible[offers], zone=None if of.zone is None else of.zone[offers])
+        accessible=of.accessible[offers], zone=None if of.zone is None else of.zone[offers],
+        lines=None if of.lines is None else of.lines[offers])
     pairs = Pairs(ids=instance.pairs.ids[pair_keep],
                   offers=local[instance.pairs.offers[pair_keep]],
                   min_group=instance.pairs.min_group[pair_keep])
@@ -263,7 +265,8 @@ def sub_instance(instance: Instance, pupils: np.ndarray, offers: np.ndarray,
     conventions = Conventions(
         student=local_pupil[conv.student[rows]], offer=local[conv.offer[rows]],
         week=conv.week[rows], line=conv.line[rows],
-        source_line=None if conv.source_line is None else conv.source_line[rows])
+        source_line=None if conv.source_line is None else conv.source_line[rows],
+        pending=None if conv.pending is None else conv.pending[rows])
     ex = instance.exclusions
     ex_s, ex_o, ex_line = ex.student, ex.offer, ex.line
     if extra_exclusions is not None:

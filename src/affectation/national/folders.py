@@ -22,6 +22,7 @@ the national `assignments.csv`).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import time
@@ -194,12 +195,15 @@ def offers_csv(inst: Instance, academy_of_offer: np.ndarray) -> str:
     return _csv(header, rows)
 
 
-def conventions_csv(inst: Instance) -> str | None:
-    """The signed rows (implied pair weeks left out), in their national order."""
+def conventions_csv(inst: Instance, pending: bool = False) -> str | None:
+    """The signed rows (implied pair weeks left out), in their national order; with
+    `pending`, the rows of the agreements sent but not yet signed (`[inputs] pending`)."""
     conv, of = inst.conventions, inst.offers
-    if conv.n == 0:
+    from_pending = (np.zeros(conv.n, dtype=bool) if conv.pending is None
+                    else conv.pending.astype(bool))
+    explicit = np.flatnonzero((conv.line > 0) & (from_pending == pending))
+    if not len(explicit):
         return None
-    explicit = np.flatnonzero(conv.line > 0)
     order = explicit[np.lexsort((conv.week[explicit], conv.line[explicit]))]
     rows: list[list[str]] = []
     seen: dict[int, int] = {}
@@ -271,19 +275,21 @@ def scenario_toml(scenario: Scenario, name: str, files: dict[str, str]) -> str:
                                                    for d in line.departures) + "]",
                       "minutes = [" + ", ".join(repr(m) for m in line.minutes) + "]",
                       f"both_directions = {str(line.both_directions).lower()}"]
-    e = s.equity
-    lines += ["", "[rules]",
-              f"split_two_week_offers = {str(s.rules.split_two_week_offers).lower()}",
-              "", "[equity]", f"max_min_schools = {str(e.max_min_schools).lower()}",
-              f"max_min_territories = {_toml_string(e.max_min_territories)}",
-              f"max_min_level = {_toml_string(e.max_min_level)}",
-              f"short_trips_for_priority = {e.short_trips_for_priority!r}",
-              "", "[solver]", f"time_limit_s = {s.solver.time_limit_s!r}",
-              f"seed = {s.solver.seed}", f"workers = {s.solver.workers}",
-              "", "[output]", f"language = {_toml_string(s.output.language)}",
-              "", "[repair]", f"move_level = {_toml_string(s.repair.move_level)}",
-              f"freeze_placed = {str(s.repair.freeze_placed).lower()}", ""]
-    return "\n".join(lines)
+    for table in ("rules", "equity", "solver", "output", "repair"):
+        params = getattr(s, table)
+        lines += ["", f"[{table}]"]
+        lines += [f"{f.name} = {_toml_value(getattr(params, f.name))}"
+                  for f in dataclasses.fields(params)]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: object) -> str:
+    """A scalar parameter as TOML (every key of these tables is a bool, number or string)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return repr(value)
+    return _toml_string(str(value))
 
 
 # --------------------------------------------------------------------------
@@ -338,12 +344,16 @@ def academy_folder(spec: FolderSpec) -> dict[str, Any]:
     if conventions is not None:
         inputs["conventions"] = "conventions.csv"
         files[folder / "conventions.csv"] = conventions
+    pending = conventions_csv(sub.instance, pending=True)
+    if pending is not None:
+        inputs["pending"] = "pending.csv"
+        files[folder / "pending.csv"] = pending
     exclusions = exclusions_csv(sub.instance)
     if exclusions is not None:
         inputs["exclusions"] = "exclusions.csv"
         files[folder / "exclusions.csv"] = exclusions
     files[folder / "scenario.toml"] = scenario_toml(inst.scenario, name, inputs)
-    for stale in ("conventions.csv", "exclusions.csv"):
+    for stale in ("conventions.csv", "exclusions.csv", "pending.csv"):
         if folder / stale not in files:
             (folder / stale).unlink(missing_ok=True)
     write_files(files)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from affectation.io.atomic import write_files
+from affectation.io.atomic import mark_folder, reserve_output_dir, write_files
 from affectation.national.coordination import Rows, coordinate
 from affectation.national.data import Block, National, read_national
 from affectation.national.folders import FolderSpec, academy_folder, folder_shares
@@ -49,6 +49,7 @@ from affectation.national.tasks import (
 )
 from affectation.national.windows import run_windows
 from affectation.national.work import (
+    WORK,
     NationalSettings,
     load_arrays,
     load_json,
@@ -60,6 +61,8 @@ from affectation.national.work import (
 )
 
 Progress = Callable[[str], None]
+# The national tables at the root of the output folder.
+NATIONAL_FILES = ("assignments.csv", "summary.json", "indicators.csv", "flux_academies.csv")
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,16 @@ def run_national(scenario: Path, out_dir: Path, cluster: Cluster | None = None,
     say = progress or (lambda _text: None)
     started = time.perf_counter()
     nat = read_national(Path(scenario))  # raises NationalInputError before anything runs
+    with reserve_output_dir(Path(out_dir), "national", [Path(scenario)]):
+        return _run(nat, Path(out_dir), cluster, settings, resume, say, started)
+
+
+def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSettings,
+         resume: bool, say: Progress, started: float) -> NationalRun:
+    """The run once its output folder is ours (locked)."""
     work = work_dir(out_dir)
+    academies_present = sorted(set(nat.student_academy.tolist()))
+    mark_folder(out_dir, "national", [WORK, *academies_present, *NATIONAL_FILES])
     if not resume and work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)

@@ -146,7 +146,8 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
     settings = SolveSettings(time_limit_s=round(time_limit, 3), seed=scenario_solver.seed,
                              workers=scenario_solver.workers)
     if not spec.settings.exact:
-        settings = replace(settings, exact_max_pupils=0)
+        settings = replace(settings, exact_max_pupils=0,
+                           search=replace(settings.search, mip_pupils=0))
     survey_digest = load_json(work / "survey" / block.code / "marker.json")["digest"]
     digest = instance_digest(sub.instance, "solve", survey_digest, settings, spec.settings)
     folder = work / "blocks" / block.code

@@ -42,9 +42,11 @@ class NationalSettings:
     - `windows`: re-solve the border windows; `window_passes`: their move search's budget.
     - `cores_per_block`: threads of a block's compiled kernels (the CP-SAT workers are the
       scenario's `[solver] workers`, HiGHS runs on one thread).
-    - `exact`: run the engine's exact stage (HiGHS on levels 1-2, blocks of 1,500 to 4,000
-      pupils: `engine.exact`). Off by default: ~20 s a block at scale 0.1 for ~0.5 % more
-      placed, and its wall-clock limit makes a block's result depend on the machine's speed.
+    - `exact`: run the engine's HiGHS stages (the whole model of blocks up to 1,500 pupils,
+      `engine.mip`; levels 1-2 of blocks of 1,500 to 4,000, `engine.exact`). Off by default:
+      up to 30 s a block for ~0.5 % more placed at scale 0.1 (none at scale 1, where blocks
+      are larger), and their wall-clock limits make a block's result depend on the machine's
+      speed; without them small blocks are solved whole by CP-SAT (deterministic time).
     """
 
     pairs_per_block: int = 40_000_000
