@@ -27,7 +27,7 @@ from affectation.synthetic.national import generate_national
 from affectation.travel.loading import load_instance
 
 ACADEMIES = ["nantes", "normandie", "orleans-tours", "rennes"]
-TIMING_KEYS = ("wall_seconds", "timings")
+TIMING_KEYS = ("wall_seconds", "cpu_seconds", "timings")
 
 
 @pytest.fixture(scope="module")

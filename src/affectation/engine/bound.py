@@ -22,6 +22,19 @@ against every omitted arc: when none crosses the cut, the cut (whose capacity eq
 is also a cut of the full network, so the value is proven for the full network. Otherwise
 each pupil's nearest crossing arcs are added (4, then 8, 16...: `ARCS_GROWTH`) and the flow
 solved again.
+
+A reach may itself be capped (`travel.reach.nearest_reach`: each pupil's nearest offers only,
+for the densest territories, where every reachable pair would not fit in memory). The cut is
+then also checked against the pairs the rows leave out (`_Beyond`): they are computed again
+from the positions, only between the pupils and the offers on the two sides of the cut that
+an arc could cross (`travel.reach.pairs_beyond`), and the crossing ones are added as above.
+Where the rows may miss a pupil's mutualised pairs, the bounds give the pupil every pair one
+of whose offers it reaches (more arcs: still a bound), and never close a pair such a pupil
+might join.
+
+Length: the relaxations, the closed pairs and the two cut checks (against the pairs in
+memory, and against the pairs a capped reach leaves out) share one network machinery; apart,
+each would rebuild it and the proof would be spread over several files.
 """
 
 from __future__ import annotations
@@ -41,8 +54,9 @@ from affectation.engine.candidates import (
     offer_roles,
     pair_options,
     rank_within_student,
+    usable,
 )
-from affectation.travel.reach import Reach
+from affectation.travel.reach import Reach, is_member, pairs_beyond, sorted_unique
 
 INITIAL_ARCS_PER_PUPIL = 24
 # With a seed (the arcs of a related flow) far fewer nearest arcs are needed to start.
@@ -54,6 +68,8 @@ ARCS_ADDED_PER_ROUND = 4
 # what the cut needs (a profile with large offers in towns needed 31 rounds ending on every
 # arc with a constant 4: 11 rounds and 1.1 M arcs instead).
 ARCS_GROWTH = 2
+# Pairs beyond a capped reach's rows added per pupil and round (nearest first).
+ARCS_BEYOND_PER_ROUND = 32
 
 
 @dataclass(frozen=True)
@@ -91,23 +107,101 @@ class _Network:
     opt_pupil: np.ndarray  # pupil of each optional arc (arcs sorted by pupil)
 
 
+@dataclass(frozen=True, eq=False)
+class _Family:
+    """Arcs of a network that a capped reach may leave out: pupil `s` reaching offer `o`
+    beyond its row gives the arc `pupil_node[s] -> offer_node[o]` (`offer_node[o] ->
+    pupil_node[s]` when `into_pupil`); -1 where a pupil or an offer has no such arc."""
+
+    pupil_node: np.ndarray
+    offer_node: np.ndarray
+    into_pupil: bool
+
+
+@dataclass(frozen=True, eq=False)
+class _Beyond:
+    """The reachable pairs a capped reach leaves out, as the bounds check their cuts against
+    them: usable by the pupil, and not at an offer of a pair that never opens (`closed`)."""
+
+    instance: Instance
+    reach: Reach
+    closed: np.ndarray
+
+    def crossing(self, families: tuple[_Family, ...], side: np.ndarray,
+                 added: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Arcs of `families` from the source side (`side`) to the sink side that are not
+        among `added` (keys `tail * n_nodes + head`, sorted), each pupil's
+        `ARCS_BEYOND_PER_ROUND` nearest per family."""
+        n_nodes = len(side)
+        tails, heads = [], []
+        for fam in families:
+            has_p, has_o = fam.pupil_node >= 0, fam.offer_node >= 0
+            p_side = side[np.maximum(fam.pupil_node, 0)]
+            o_side = side[np.maximum(fam.offer_node, 0)]
+            if fam.into_pupil:
+                pupils, offers = has_p & ~p_side, has_o & o_side
+            else:
+                pupils, offers = has_p & p_side, has_o & ~o_side
+            if not pupils.any() or not offers.any():
+                continue
+            def wanted(s: np.ndarray, o: np.ndarray, fam: _Family = fam) -> np.ndarray:
+                pn, on = fam.pupil_node[s], fam.offer_node[o]
+                t, h = (on, pn) if fam.into_pupil else (pn, on)
+                return (usable(self.instance, s, o) & ~self.closed[o]
+                        & ~is_member(t * n_nodes + h, added))
+
+            s, o, _ = pairs_beyond(self.instance, self.reach, pupils, offers,
+                                   per_pupil=ARCS_BEYOND_PER_ROUND, keep=wanted)
+            pn, on = fam.pupil_node[s], fam.offer_node[o]
+            tails.append(on if fam.into_pupil else pn)
+            heads.append(pn if fam.into_pupil else on)
+        if not tails:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        return np.concatenate(tails), np.concatenate(heads)
+
+
+def _beyond(instance: Instance, reach: Reach, closed: np.ndarray | None = None
+            ) -> _Beyond | None:
+    """The omitted pairs of a capped reach (None when every row is whole)."""
+    if not reach.any_capped:
+        return None
+    if closed is None:
+        closed = np.zeros(instance.offers.n, dtype=bool)
+    return _Beyond(instance, reach, closed)
+
+
+def _nodes(mask: np.ndarray, first: int | np.ndarray) -> np.ndarray:
+    """Node `first + i` of each masked index i (or `first[i]` when an array), else -1."""
+    if isinstance(first, np.ndarray):
+        node = first
+    else:
+        node = int(first) + np.arange(len(mask), dtype=np.int64)
+    return np.where(mask, node, -1).astype(np.int64)
+
+
 def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
-                        seed: np.ndarray | None = None) -> tuple[Bound, np.ndarray]:
+                        seed: np.ndarray | None = None, beyond: _Beyond | None = None,
+                        families: tuple[_Family, ...] = ()) -> tuple[Bound, np.ndarray]:
     """The max flow of the full network, proven by a cut; also the optional arcs it loaded.
 
-    `seed` marks optional arcs to load from the start (arcs of a related flow)."""
+    `seed` marks optional arcs to load from the start (arcs of a related flow). With
+    `beyond`, the arcs of `families` that a capped reach left out are checked too (and added
+    when they cross the cut)."""
     if seed is None:
         chosen = net.opt_rank < INITIAL_ARCS_PER_PUPIL
     else:
         chosen = (net.opt_rank < SEEDED_ARCS_PER_PUPIL) | seed
     rounds = 0
     added = ARCS_ADDED_PER_ROUND
+    extra_t = extra_h = np.zeros(0, dtype=np.int64)
     while True:
         rounds += 1
         flow = max_flow.SimpleMaxFlow()
-        t = np.concatenate([net.tails, net.opt_tails[chosen]])
-        h = np.concatenate([net.heads, net.opt_heads[chosen]])
-        c = np.concatenate([net.caps, np.ones(int(chosen.sum()), dtype=np.int64)])
+        t = np.concatenate([net.tails, net.opt_tails[chosen], extra_t])
+        h = np.concatenate([net.heads, net.opt_heads[chosen], extra_h])
+        c = np.concatenate([net.caps, np.ones(int(chosen.sum()) + len(extra_t),
+                                              dtype=np.int64)])
         flow.add_arcs_with_capacity(t, h, c)
         status = flow.solve(source, sink)
         if status != flow.OPTIMAL:
@@ -117,6 +211,11 @@ def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
         side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
         crossing = ~chosen & side[net.opt_tails] & ~side[net.opt_heads]
         if not crossing.any():
+            bt, bh = _crossing_beyond(beyond, families, side, extra_t, extra_h, net.n_nodes)
+            if len(bt):
+                extra_t = np.concatenate([extra_t, bt])
+                extra_h = np.concatenate([extra_h, bh])
+                continue
             return Bound(value=value, rounds=rounds, arcs=len(t)), chosen
         if rounds >= MAX_ROUNDS:
             chosen = np.ones_like(chosen)
@@ -129,6 +228,17 @@ def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
         added *= ARCS_GROWTH
 
 
+def _crossing_beyond(beyond: _Beyond | None, families: tuple[_Family, ...], side: np.ndarray,
+                     extra_t: np.ndarray, extra_h: np.ndarray, n_nodes: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The arcs a capped reach left out that cross the cut `side` and are not loaded yet
+    (`extra_t`, `extra_h`); empty when the reach is whole."""
+    if beyond is None or not families:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    return beyond.crossing(families, side, np.sort(extra_t * n_nodes + extra_h))
+
+
 def _pupil_arcs(reach: Reach, mask: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(student, offer, rank by travel within the student, reach index) of masked pairs."""
@@ -138,12 +248,16 @@ def _pupil_arcs(reach: Reach, mask: np.ndarray
 
 
 def three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
-                      student_mask: np.ndarray) -> tuple[Bound, FlowArcs]:
+                      student_mask: np.ndarray, beyond: _Beyond | None = None
+                      ) -> tuple[Bound, FlowArcs]:
     """Max flow of the three-layer network (see the module docstring), and its arcs.
 
     Nodes are only the masked pupils and the offers they have an arc to (the others carry no
-    flow), so that the flow of a small group of pupils stays small.
+    flow), so that the flow of a small group of pupils stays small; with a capped reach
+    (`beyond`: by default every usable pair left out of the rows), every open offer.
     """
+    if beyond is None:
+        beyond = _beyond(instance, reach)
     of = instance.offers
     fixed = instance.fixed
     pair_student = reach.student_of_pair()
@@ -158,6 +272,9 @@ def three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
         pupil_arcs.append(_pupil_arcs(reach, mask))
         used[pupil_arcs[w][1]] = True
         used[fixed[signed[w], w]] = True
+    capped = beyond is not None and bool((reach.capped & student_mask).any())
+    if capped:
+        used |= open_w.any(axis=1)
     offers = np.flatnonzero(used)
     n_o, n_p = len(offers), len(pupils)
     # Compact node of each used offer and masked pupil.
@@ -179,7 +296,15 @@ def three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
         caps.append(np.ones(len(signed[w]), dtype=np.int64))
     net, opt_i = _three_layer_network(2 + 2 * n_o + 2 * n_p, tails, heads, caps, pupil_arcs,
                                       (o1, o2, p_in, p_out), pupil_node, offer_node)
-    bound, chosen = _certified_max_flow(net)
+    families: tuple[_Family, ...] = ()
+    if capped:
+        families = tuple(
+            _Family(_nodes(student_mask & (fixed[:, w] < 0), (p_in if w == 0 else p_out)
+                           + pupil_node),
+                    _nodes(used & open_w[:, w], (o1 if w == 0 else o2) + offer_node),
+                    into_pupil=w == 0)
+            for w in (0, 1))
+    bound, chosen = _certified_max_flow(net, beyond=beyond, families=families)
     n1 = len(opt_i[0])
     arcs = FlowArcs(single=np.zeros(0, dtype=np.int64), week1=opt_i[0][chosen[:n1]],
                     week2=opt_i[1][chosen[n1:]])
@@ -214,10 +339,18 @@ def _three_layer_network(n_nodes: int, tails: list[np.ndarray], heads: list[np.n
     return net, opt_i
 
 
+def _capped_paired_pairs(instance: Instance, reach: Reach, allowed: np.ndarray,
+                         pupils: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(paired offer, pupil) of the allowed pairs in the rows of the masked pupils."""
+    keep = allowed & pupils[reach.student_of_pair()] & (instance.offers.pair[reach.offer] >= 0)
+    return (reach.offer[keep].astype(np.int64),
+            reach.student_of_pair()[keep].astype(np.int64))
+
+
 def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
                        roles: OfferRoles, student_mask: np.ndarray,
-                       seed: np.ndarray | None = None,
-                       entry_week: int = 0) -> tuple[Bound, FlowArcs, np.ndarray]:
+                       seed: np.ndarray | None = None, entry_week: int = 0,
+                       beyond: _Beyond | None = None) -> tuple[Bound, FlowArcs, np.ndarray]:
     """One flow in which the families share each pupil's unit (roles disjoint).
 
     source -> stay offer of the entry week -> pupil -> stay offer of the other week -> sink
@@ -230,7 +363,8 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     The optional arcs (a pupil's reachable offers of each role) are the reachable pairs
     themselves, in the order of `reach` (`_PairRoles`); `seed` (a mask over the pairs, e.g. the
     arcs the other entry week loaded) is loaded from the start. Returns the bound, the arcs
-    it loaded by role, and that mask.
+    it loaded by role, and that mask. `beyond`: the pairs a capped reach leaves out (see the
+    module docstring).
     """
     a, b = entry_week, 1 - entry_week
     st, of = instance.students, instance.offers
@@ -263,7 +397,10 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     # A pupil with no single or pair option could only use that entry to end on a one-week
     # stay, which no allocation does: leaving it out keeps the bound valid and tighter.
     options = info.options
-    entry = np.flatnonzero((free_both & info.has_bipartite) | (half & (fixed[:, a] >= 0)))
+    capped = (reach.capped & student_mask) if beyond is not None else np.zeros(n_s, bool)
+    # A capped pupil may have single or pair options beyond its row.
+    has_bipartite = info.has_bipartite | capped
+    entry = np.flatnonzero((free_both & has_bipartite) | (half & (fixed[:, a] >= 0)))
     leave = np.flatnonzero(half & (fixed[:, b] >= 0))
     t += [np.zeros(len(entry), dtype=np.int64), p_out + leave]
     h += [p_in + entry, np.ones(len(leave), dtype=np.int64)]
@@ -275,10 +412,17 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     t.append(np.where(exit_missing, p_out + pupil, o1 + ext[pupil]))
     h.append(np.where(exit_missing, o2 + ext[pupil], p_in + pupil))
     c.append(np.ones(len(pupil), dtype=np.int64))
-    keep = free_both[options.student]
+    keep = free_both[options.student] & ~capped[options.student]
     t.append(p_out + options.student[keep])
     h.append(dn + 2 * options.pair[keep] + options.direction[keep])
     c.append(np.ones(int(keep.sum()), dtype=np.int64))
+    # A capped pupil: both directions of every pair one of whose offers it reaches.
+    cx, cs = _capped_paired_pairs(instance, reach, allowed, free_both & capped)
+    cpair = sorted_unique(cs * max(pairs.n, 1) + of.pair[cx]) if len(cx) else cx
+    for direction in (0, 1):
+        t.append(p_out + cpair // max(pairs.n, 1))
+        h.append(dn + 2 * (cpair % max(pairs.n, 1)) + direction)
+        c.append(np.ones(len(cpair), dtype=np.int64))
     # Optional arcs by role (1 single, 2 week-1 stay, 3 week-2 stay): tail and head are
     # base + pupil or base + offer (`_RoleNodes`).
     on_pupil = np.array([False, True, a == 1, a == 0])
@@ -286,8 +430,23 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     h_base = np.array([0, o0, o2 if a == 1 else p_in, o2 if a == 0 else p_in])
     nodes = _RoleNodes(on_pupil, t_base, h_base)
     fixed_net = (np.concatenate(t), np.concatenate(h), np.concatenate(c))
+    families: tuple[_Family, ...] = ()
+    if capped.any():
+        offers_all = np.arange(n_o, dtype=np.int64)
+        paired_offer = of.pair >= 0
+        families = (
+            _Family(_nodes(free_both & capped, p_out), _nodes(roles.single, o0),
+                    into_pupil=False),
+            _Family(_nodes((free_both | half) & (fixed[:, a] < 0) & capped, p_in),
+                    _nodes(roles.week[a], o1), into_pupil=True),
+            _Family(_nodes((free_both | half) & (fixed[:, b] < 0) & capped, p_out),
+                    _nodes(roles.week[b], o2), into_pupil=False),
+            *(_Family(_nodes(free_both & capped, p_out),
+                      _nodes(paired_offer, dn + 2 * of.pair[offers_all] + direction),
+                      into_pupil=False) for direction in (0, 1)),
+        )
     bound, chosen = _certified_role_flow(info, reach, nodes, fixed_net, p_out + n_s,
-                                         student_mask, seed)
+                                         student_mask, seed, beyond, families)
     arcs = FlowArcs(*(np.flatnonzero(chosen & (info.role == r)) for r in (1, 2, 3)))
     value = bound.value + int(signed_both.sum())
     return Bound(value=value, rounds=bound.rounds, arcs=bound.arcs), arcs, chosen
@@ -427,9 +586,13 @@ def _add_crossing(indptr: np.ndarray, offer: np.ndarray, role: np.ndarray, mask:
 
 def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
                          fixed_net: tuple[np.ndarray, np.ndarray, np.ndarray], n_nodes: int,
-                         mask: np.ndarray, seed: np.ndarray | None) -> tuple[Bound, np.ndarray]:
+                         mask: np.ndarray, seed: np.ndarray | None,
+                         beyond: _Beyond | None = None, families: tuple[_Family, ...] = ()
+                         ) -> tuple[Bound, np.ndarray]:
     """`_certified_max_flow` whose optional arcs are reachable pairs by role (compiled
-    selection over the pairs, no per-arc arrays); returns the bound and the loaded pairs."""
+    selection over the pairs, no per-arc arrays); returns the bound and the loaded pairs.
+    With `beyond`, the arcs of `families` that a capped reach left out are checked too (and
+    added when they cross the cut)."""
     chosen = np.zeros(reach.n_pairs, dtype=bool) if seed is None else seed.copy()
     limit = INITIAL_ARCS_PER_PUPIL if seed is None else SEEDED_ARCS_PER_PUPIL
     mask = np.ascontiguousarray(mask)
@@ -441,13 +604,18 @@ def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
     # The loaded arcs' ends, extended each round by the arcs just loaded only.
     t_all, h_all = ft, fh
     loaded = np.zeros(reach.n_pairs, dtype=bool)
+    # Arcs beyond a capped reach's rows, loaded once they crossed a cut.
+    extra_t = extra_h = np.zeros(0, dtype=np.int64)
+    beyond_t = beyond_h = extra_t
     while True:
         rounds += 1
         new_idx = np.flatnonzero(chosen & ~loaded)
         loaded |= chosen
         t_new, h_new = nodes.ends(pupil_of[new_idx].astype(np.int64),
                                   reach.offer[new_idx].astype(np.int64), info.role[new_idx])
-        t_all, h_all = np.concatenate([t_all, t_new]), np.concatenate([h_all, h_new])
+        t_all = np.concatenate([t_all, t_new, beyond_t])
+        h_all = np.concatenate([h_all, h_new, beyond_h])
+        beyond_t = beyond_h = extra_t[:0]
         flow = max_flow.SimpleMaxFlow()
         flow.add_arcs_with_capacity(t_all, h_all,
                                     np.r_[fc, np.ones(len(t_all) - len(fc), dtype=np.int64)])
@@ -460,6 +628,12 @@ def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
         new = _add_crossing(reach.indptr, reach.offer, info.role, mask, nodes.on_pupil,
                             nodes.t_base, nodes.h_base, side, added, chosen)
         if new == 0:
+            beyond_t, beyond_h = _crossing_beyond(beyond, families, side, extra_t, extra_h,
+                                                  n_nodes)
+            if len(beyond_t):
+                extra_t = np.concatenate([extra_t, beyond_t])
+                extra_h = np.concatenate([extra_h, beyond_h])
+                continue
             return Bound(value=value, rounds=rounds, arcs=len(t_all)), chosen
         if rounds >= MAX_ROUNDS:  # every arc: the next round is the last
             _first_arcs(reach.indptr, info.role, info.rank, mask, reach.n_pairs, chosen)
@@ -484,30 +658,54 @@ def closed_pair_offers(instance: Instance, reach: Reach, allowed: np.ndarray) ->
     free_both, _, _ = instance.signed_groups(instance.students.to_place)
     options = pair_options(instance, reach, allowed)
     keep = free_both[options.student]
-    joined = np.unique(options.pair[keep] * instance.students.n + options.student[keep])
-    joiners = np.bincount(joined // instance.students.n, minlength=pairs.n)
-    signed = np.zeros(pairs.n, dtype=bool)
-    signed_pair = of.pair[instance.conventions.offer]
-    signed[signed_pair[signed_pair >= 0]] = True
-    dead = (pairs.min_group > 0) & (np.minimum(seats, joiners) < pairs.min_group) & ~signed
+    n_s = instance.students.n
+    joined = options.pair[keep] * n_s + options.student[keep]
+    capped = free_both & reach.capped if reach.capped is not None else None
+    if capped is not None and capped.any():
+        # A capped pupil might join any pair one of whose offers it reaches (in its row, or
+        # beyond it: asked only for the pairs that would close otherwise).
+        cx, cs = _capped_paired_pairs(instance, reach, allowed, capped)
+        joined = np.r_[joined, of.pair[cx] * n_s + cs]
+        dead = _dead_pairs(instance, seats, sorted_unique(joined))
+        if dead.any():
+            at_dead = np.zeros(of.n, dtype=bool)
+            at_dead[pairs.offers[dead].ravel()] = True
+            bs, bo, _ = pairs_beyond(instance, reach, capped, at_dead)
+            ok = usable(instance, bs, bo)
+            joined = np.r_[joined, of.pair[bo[ok]] * n_s + bs[ok]]
+    dead = _dead_pairs(instance, seats, sorted_unique(joined))
     closed[pairs.offers[dead].ravel()] = True
     return closed
 
 
-def _open_allowed(instance: Instance, reach: Reach, allowed: np.ndarray) -> np.ndarray:
-    """`allowed` without the offers of pairs that never open (`closed_pair_offers`), computed
-    once per mask (cached on `reach`, read-only), so that the flows of every bound share it."""
+def _dead_pairs(instance: Instance, seats: np.ndarray, joined: np.ndarray) -> np.ndarray:
+    """Pairs with a minimum group that their seats or their possible joiners (`joined`:
+    unique `pair * students + pupil`) cannot reach, and no signed week."""
+    pairs, of = instance.pairs, instance.offers
+    joiners = np.bincount(joined // instance.students.n, minlength=pairs.n)
+    signed = np.zeros(pairs.n, dtype=bool)
+    signed_pair = of.pair[instance.conventions.offer]
+    signed[signed_pair[signed_pair >= 0]] = True
+    return (pairs.min_group > 0) & (np.minimum(seats, joiners) < pairs.min_group) & ~signed
+
+
+def _open_allowed(instance: Instance, reach: Reach, allowed: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """`allowed` without the offers of pairs that never open (`closed_pair_offers`), and
+    those offers, computed once per mask (cached on `reach`, read-only), so that the flows of
+    every bound share them."""
     hit = reach.__dict__.get("_open_allowed")
     if hit is not None and hit[0] is allowed and hit[1] is instance:
-        found: np.ndarray = hit[2]
+        found: tuple[np.ndarray, np.ndarray] = hit[2]
         return found
     closed = closed_pair_offers(instance, reach, allowed)
+    closed.setflags(write=False)
     out = allowed
     if closed.any():
         out = allowed & ~closed[reach.offer]
         out.setflags(write=False)
-    reach.__dict__["_open_allowed"] = (allowed, instance, out)
-    return out
+    reach.__dict__["_open_allowed"] = (allowed, instance, (out, closed))
+    return out, closed
 
 
 def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
@@ -524,21 +722,22 @@ def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     """
     if student_mask is None:
         student_mask = instance.students.to_place
-    allowed = _open_allowed(instance, reach, allowed)
+    allowed, closed = _open_allowed(instance, reach, allowed)
+    beyond = _beyond(instance, reach, closed)
     if instance.scenario.rules.split_two_week_offers:
-        bound, arcs = three_layer_bound(instance, reach, allowed, student_mask)
+        bound, arcs = three_layer_bound(instance, reach, allowed, student_mask, beyond)
     else:
         first, _, loaded = shared_pupil_bound(instance, reach, allowed, roles, student_mask,
-                                              None, 0)
+                                              None, 0, beyond)
         second, _, loaded = shared_pupil_bound(instance, reach, allowed, roles, student_mask,
-                                               loaded, 1)
+                                               loaded, 1, beyond)
         info = _pair_roles(instance, reach, allowed, roles)
         # The second flow loaded the first's arcs too: its arcs are their union.
         arcs = FlowArcs(*(np.flatnonzero(loaded & (info.role == r)) for r in (1, 2, 3)))
         bound = first if first.value <= second.value else second
         bound = Bound(bound.value, first.rounds + second.rounds, max(first.arcs, second.arcs))
         if three_layer:
-            other = three_layer_bound(instance, reach, allowed, student_mask)[0]
+            other = three_layer_bound(instance, reach, allowed, student_mask, beyond)[0]
             if other.value < bound.value:
                 bound = Bound(other.value, bound.rounds + other.rounds, bound.arcs)
     # No bound exceeds the pupils themselves.
@@ -573,8 +772,12 @@ def placeable(instance: Instance, reach: Reach, allowed: np.ndarray,
     other = np.where(fixed[:, 0] >= 0, 1, 0)
     extendable = (ext >= 0) & rem[np.maximum(ext, 0), other]
     completes = extendable | stay[np.arange(st.n), other]
-    return (signed_both | (free_both & (single | stay.all(axis=1) | paired))
-            | (half & completes))
+    can = (signed_both | (free_both & (single | stay.all(axis=1) | paired))
+           | (half & completes))
+    if reach.capped is not None:
+        # A capped pupil reaches more than its row shows: counted as placeable (a superset).
+        can |= reach.capped & st.to_place
+    return can
 
 
 @numba.njit(cache=True)

@@ -154,7 +154,7 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
     if spec.resume and marker_matches(folder, digest):
         outcome: dict[str, Any] = load_json(folder / "outcome.json")
         return {**outcome, "reused": True}
-    solution = solve(sub.instance, settings, reach)
+    solution = solve(sub.instance, settings, reach=reach)
     solved = time.perf_counter()
     allocation = np.where(solution.allocation >= 0, sub.offers[np.maximum(
         solution.allocation, 0)], -1)

@@ -75,9 +75,11 @@ def _run(instance: Instance, solution: Solution, result: Result, audit: bool, la
 def result_run(instance: Instance, solution: Solution, seed: int, wall_seconds: float,
                audit: bool = True) -> Run:
     """The result folder of an allocation found elsewhere (`solution`: a national run's, for
-    one académie): assignments, summary, fairness and indicators, as `solve_instance` has."""
+    one académie): assignments, summary, fairness and indicators, as `solve_instance` has.
+    `wall_seconds`: the time spent finding it, to which building the folder is added."""
+    started = time.perf_counter() - wall_seconds
     result = make_result(instance, solution, seed, wall_seconds)
-    return _run(instance, solution, result, audit)
+    return _run(instance, solution, result, audit, Laps(), started)
 
 
 def solve_instance(instance: Instance, settings: SolveSettings, started: float | None = None,
