@@ -83,8 +83,11 @@ def test_union_and_every_folder_valid(run_two: NationalRun, small: Path) -> None
         assert summary["placed_full"] <= summary["upper_bound_full"]
     summary = run_two.summary
     for key in ("students", "placed_full", "placed_partial", "unplaced", "upper_bound_full",
-                "gap", "solver_status", "by_kind", "priority_placed_full", "inputs"):
+                "gap", "solver_status", "status_text", "depends_on_machine_speed", "by_kind",
+                "priority_placed_full", "inputs"):
         assert key in summary
+    assert 0 <= summary["gap"] == round(1 - summary["placed_full"]
+                                        / summary["upper_bound_full"], 6)
     assert sorted(summary["academies"]) == ACADEMIES
     assert summary["placed_full"] == sum(a["placed_full"] for a in summary["academies"].values())
     assert (out / "flux_academies.csv").read_text(encoding="utf-8").startswith(

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from affectation.cli.common import fail_input
+from affectation.cli.progress import quiet_option
 from affectation.errors import InputError
 
 
@@ -28,15 +29,18 @@ from affectation.errors import InputError
               help="Sans la ré-optimisation des fenêtres frontalières.")
 @click.option("--exact", is_flag=True, default=False,
               help="Étape exacte (HiGHS) sur les blocs de 1 500 à 4 000 élèves : un peu "
-                   "mieux, plus lent, et dépendante de la vitesse de la machine.")
+                   "mieux, plus lent.")
 @click.option("--pairs-per-block", type=click.IntRange(min=1000), default=None,
               help="Paires élève-offre gardées au plus par bloc (défaut : 40 000 000) ; "
                    "la borne reste prouvée sur toutes les paires.")
+@quiet_option
 def national(scenario: Path, out_dir: Path, workers: int, scheduler: str | None,
-             resume: bool, no_windows: bool, exact: bool, pairs_per_block: int | None) -> None:
+             resume: bool, no_windows: bool, exact: bool, pairs_per_block: int | None,
+             quiet: bool) -> None:
     """Résout un scénario national (colonne « academy ») académie par académie, l'Île-de-France
     en un bloc, et écrit un dossier v1 par académie, summary.json, indicators.csv et
-    flux_academies.csv."""
+    flux_academies.csv (une ligne par bloc terminé sur la sortie d'erreur, sauf avec
+    --quiet)."""
     from dataclasses import replace
 
     from affectation.national.runner import BlockFailed, Cluster, french_int, run_national
@@ -51,7 +55,8 @@ def national(scenario: Path, out_dir: Path, workers: int, scheduler: str | None,
         settings = replace(settings, pairs_per_block=pairs_per_block)
 
     def progress(text: str) -> None:
-        click.echo(text, err=True)
+        if not quiet:
+            click.echo(text, err=True)
 
     try:
         run = run_national(scenario, out_dir, Cluster(workers=workers, scheduler=scheduler),
@@ -65,7 +70,7 @@ def national(scenario: Path, out_dir: Path, workers: int, scheduler: str | None,
     click.echo(
         f"{s['scenario']} : {french_int(s['placed_full'])} élèves placés deux semaines sur "
         f"{french_int(s['students_to_place'])} à placer (borne prouvée "
-        f"{french_int(s['upper_bound_full'])}, écart {100 * s['gap']:.2f} %), "
+        f"{french_int(s['upper_bound_full'])} ; {s['status_text']}), "
         f"{french_int(s['placed_partial'])} une semaine, {french_int(s['unplaced'])} sans "
         f"stage ; prioritaires {french_int(s['priority_placed_full'])}/"
         f"{french_int(s['priority_students'])} ; {len(s['academies'])} académies ; "

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from affectation.analysis.result import status_text
 from affectation.domain.allocation import FULL_KINDS, KINDS, classify
 from affectation.geo import nearest_communes
 from affectation.geodata import load_france_communes
@@ -170,6 +171,10 @@ def national_summary(nat: National, allocation: np.ndarray, academies: dict[str,
     ub = min(int(bound["upper_bound_full"]), sum_blocks)
     ub_prio = min(int(bound["upper_bound_priority_full"]), sum_blocks_prio)
     status = "OPTIMAL" if (placed, prio_placed) == (ub, ub_prio) else "FEASIBLE"
+    gap = round(1 - placed / ub, 6) if ub else 0.0
+    # A block's stage cut by its safety-net time limit makes the result machine-dependent.
+    cut = sorted({f"{b['block']}:{stage}" for b in blocks
+                  for stage in b.get("time_limit_reached_in", [])})
     summary: dict[str, Any] = {
         "scenario": inst.scenario.name,
         "students": int(st.n),
@@ -181,10 +186,13 @@ def national_summary(nat: National, allocation: np.ndarray, academies: dict[str,
         "priority_placed_full": prio_placed,
         "by_kind": {k: int((kind == k).sum()) for k in KINDS},
         "upper_bound_full": ub,
-        "gap": round(1 - placed / ub, 6) if ub else 0.0,
+        "gap": gap,
         "upper_bound_priority_full": ub_prio,
         "priority_gap": round(1 - prio_placed / ub_prio, 6) if ub_prio else 0.0,
         "solver_status": status,
+        "status_text": status_text(status, gap, bool(cut), inst.scenario.output.language),
+        "depends_on_machine_speed": bool(cut),
+        **({"time_limit_reached_in": cut} if cut else {}),
         "bounds": {
             "national_flow": {k: bound[k] for k in ("upper_bound_full",
                                                     "upper_bound_priority_full")},

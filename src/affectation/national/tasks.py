@@ -177,6 +177,7 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
         "solve_seconds": round(solved - started, 3),
         "bound_alone_seconds": round(time.perf_counter() - solved, 3),
         "timings": solution.timings, "search": solution.search,
+        "time_limit_reached_in": list(solution.stopped_by_time_limit),
     }
     save_arrays(folder / "allocation.npz", pupils=pupils, allocation=allocation)
     save_json(folder / "outcome.json", outcome)

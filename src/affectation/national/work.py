@@ -45,8 +45,9 @@ class NationalSettings:
     - `exact`: run the engine's HiGHS stages (the whole model of blocks up to 1,500 pupils,
       `engine.mip`; levels 1-2 of blocks of 1,500 to 4,000, `engine.exact`). Off by default:
       up to 30 s a block for ~0.5 % more placed at scale 0.1 (none at scale 1, where blocks
-      are larger), and their wall-clock limits make a block's result depend on the machine's
-      speed; without them small blocks are solved whole by CP-SAT (deterministic time).
+      are larger); without them small blocks are solved whole by CP-SAT. Either way every
+      stage runs on a work budget (`engine.budget`): the result does not depend on the
+      machine's speed unless the time limit, a safety net, cuts a stage.
     """
 
     pairs_per_block: int = 40_000_000
