@@ -8,7 +8,8 @@ per lycée of ``../shared/data/national/lycees.csv`` when present, else the popu
 2. for each worker count, runs ``affectation national SCENARIO --out OUT --workers N`` in a
    subprocess and measures its wall time end to end and the **peak memory of the whole
    process tree** (driver, Dask scheduler, nannies and workers: the sum of their resident
-   sets, sampled every 0.5 s with psutil, a dependency of Dask); the load average before;
+   sets, sampled every 0.5 s with psutil, a dependency of Dask) and the peak of any one
+   process (a worker's); the load average before;
 3. checks the national union with ``affectation check SCENARIO OUT/assignments.csv``;
 4. reads ``summary.json``: placed, the proven bound (national flow and sum of the blocks
    alone), the gap, the time of every phase and of every block's solve.
@@ -59,13 +60,15 @@ def load_average() -> str:
 
 
 class TreeMemory:
-    """Peak of the summed resident memory of a process and its descendants."""
+    """Peak of the summed resident memory of a process and its descendants, and the peak of
+    any one of them (a Dask worker's, in practice: the driver holds little)."""
 
     def __init__(self, pid: int) -> None:
         import psutil
 
         self.root = psutil.Process(pid)
         self.peak = 0
+        self.peak_one = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -81,18 +84,21 @@ class TreeMemory:
                 break
             for p in procs:
                 with contextlib.suppress(psutil.Error):
-                    total += p.memory_info().rss
+                    rss = p.memory_info().rss
+                    total += rss
+                    self.peak_one = max(self.peak_one, rss)
             self.peak = max(self.peak, total)
             self.stop.wait(0.5)
 
-    def finish(self) -> float:
+    def finish(self) -> tuple[float, float]:
         self.stop.set()
         self.thread.join()
-        return self.peak / 2**20
+        return self.peak / 2**20, self.peak_one / 2**20
 
 
-def run(cmd: list[str], log: Path | None = None) -> tuple[int, float, float]:
-    """(exit status, wall seconds, peak tree memory MB) of one command."""
+def run(cmd: list[str], log: Path | None = None) -> tuple[int, float, tuple[float, float]]:
+    """(exit status, wall seconds, (peak tree memory MB, peak of one process MB)) of one
+    command."""
     started = time.perf_counter()
     err = open(log, "w", encoding="utf-8") if log else subprocess.DEVNULL  # noqa: SIM115
     try:
@@ -101,7 +107,7 @@ def run(cmd: list[str], log: Path | None = None) -> tuple[int, float, float]:
         process.wait()
         peak = memory.finish()
     finally:
-        if log:
+        if not isinstance(err, int):
             err.close()
     return process.returncode, time.perf_counter() - started, peak
 
@@ -171,9 +177,9 @@ def main() -> int:
             out = base / f"out-{scale:g}-{n}"
             load = load_average()
             print(f"[{scale:g} x {n}] load {load}", file=sys.stderr, flush=True)
-            status, wall, peak = run([*cli, "national", str(scenario / "scenario.toml"),
-                                      "--out", str(out), "--workers", str(n)],
-                                     log=base / f"progress-{scale:g}-{n}.txt")
+            status, wall, (peak, peak_one) = run(
+                [*cli, "national", str(scenario / "scenario.toml"), "--out", str(out),
+                 "--workers", str(n)], log=base / f"progress-{scale:g}-{n}.txt")
             if status:
                 print(f"national run failed ({status}), see progress-{scale:g}-{n}.txt",
                       file=sys.stderr)
@@ -192,6 +198,7 @@ def main() -> int:
                 "ratio": round(s["placed_full"] / s["upper_bound_full"], 5),
                 "priority": f"{s['priority_placed_full']}/{s['upper_bound_priority_full']}",
                 "wall_s": round(wall, 1), "peak_mb": round(peak),
+                "peak_one_process_mb": round(peak_one),
                 "valid": check == 0, "check_s": round(check_s, 1),
                 "load_before": load, "generate_s": round(gen_s, 1),
                 **{f"t_{k}": t[k] for k in ("read", "survey", "coordination", "blocks",
