@@ -141,7 +141,7 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
                        name=f"{inst.scenario.name}-{block.code}", extra_exclusions=extra)
     reach = local_reach(rows, pupils, sub.local_offer, capacity)
     scenario_solver = inst.scenario.solver
-    time_limit = max(scenario_solver.time_limit_s,
+    time_limit = max(scenario_solver.time_limit_s, spec.settings.min_block_time_limit_s,
                      spec.settings.seconds_per_pair * reach.n_pairs)
     settings = SolveSettings(time_limit_s=round(time_limit, 3), seed=scenario_solver.seed,
                              workers=scenario_solver.workers)

@@ -36,9 +36,13 @@ class NationalSettings:
       reachable pair (`engine.bound`).
     - `coordination_arcs`: each pupil's nearest offers in the coordination flow.
     - `bound_arcs`: each pupil's nearest offers loaded first in the national bound's flows.
-    - Time limit of a block's solve: the scenario's, or `seconds_per_pair` times its pairs
-      when longer (a large block needs its slower stages: `engine.solve`; the limit is a
-      margin for slow machines, a fast one ends earlier).
+    - Time limit of a block's solve: the largest of the scenario's, `min_block_time_limit_s`
+      and `seconds_per_pair` times its pairs (a large block needs its slower stages:
+      `engine.solve` chooses them from the limit, never from the clock). Every stage runs on
+      a work budget, so the limit is only the engine's safety net: a block ends when its
+      work is done. The floor keeps that net out of the way on a loaded machine or a busy
+      cluster (at the scenario's 60 s, blocks of 2,500 pupils were cut on a 2-core machine
+      at load 12, and their results then depended on its speed).
     - `windows`: re-solve the border windows; `window_passes`: their move search's budget.
     - `cores_per_block`: threads of a block's compiled kernels (the CP-SAT workers are the
       scenario's `[solver] workers`, HiGHS runs on one thread).
@@ -56,6 +60,7 @@ class NationalSettings:
     coordination_arcs: int = 16
     bound_arcs: int = 32
     seconds_per_pair: float = 10e-6
+    min_block_time_limit_s: float = 900.0
     windows: bool = True
     window_passes: int = 100
     cores_per_block: int = 1
