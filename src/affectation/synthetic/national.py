@@ -173,7 +173,7 @@ def national_scenario_toml(name: str, seed: int = 0) -> str:
                   f"detour = {p.detour:.2f}", f"access_minutes = {p.access_minutes:.1f}",
                   f"max_minutes = {p.max_minutes:.1f}"]
     lines += ["", "[rules]", "split_two_week_offers = false", "", "[solver]",
-              "time_limit_s = 60", f"seed = {seed}", ""]
+              "time_limit_s = 600", f"seed = {seed}", ""]
     return "\n".join(lines)
 
 
