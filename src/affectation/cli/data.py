@@ -6,11 +6,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from affectation.cli.common import check_options, check_output_file, fail_input, reserve_output
+from affectation.cli.profile_options import profile_from_options, profile_options
 from affectation.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -38,10 +39,12 @@ if TYPE_CHECKING:
                                                           dir_okay=False), default=None,
               help="Avec --national : effectifs réels par lycée (CSV : uai, seconde_gt_2022, "
                    "ips_gt, sector, lat, lon, commune) au lieu du modèle de population.")
+@profile_options
 def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool, national: bool,
-             academies: str | None, lycees_csv: Path | None) -> None:
+             academies: str | None, lycees_csv: Path | None, **profile_values: Any) -> None:
     """Génère un scénario réaliste (géographie réelle, données synthétiques) : normand par
-    défaut, national avec --national."""
+    défaut, selon un profil d'instance (--profile et les options qui le modifient) ; national
+    avec --national."""
     import math
 
     from affectation.domain.params import MAX_SEED
@@ -69,7 +72,12 @@ def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool, national: 
             if code not in known:
                 problems.append(Problem("--academies", "un code d'académie ("
                                         + ", ".join(sorted(known)) + ")", value=code))
+    if national and (profile_values.get("profile") not in (None, "bundled") or any(
+            value is not None for key, value in profile_values.items() if key != "profile")):
+        problems.append(Problem("--profile", "les profils d'instance ne s'appliquent qu'au "
+                                "scénario normand (sans --national)"))
     check_options(problems)
+    profile = profile_from_options(profile_values)
     per_unit = 90_000_000 if national else 4_000_000
     reserve_output(out_dir, "generate", needed_bytes=int(per_unit * scale) + 1_000_000)
     counts: dict[str, int | float]
@@ -82,7 +90,7 @@ def generate(out_dir: Path, scale: float, seed: int, with_gtfs: bool, national: 
     else:
         from affectation.synthetic.scenario import scenario_files
 
-        texts, counts = scenario_files(scale=scale, seed=seed)
+        texts, counts = scenario_files(scale=scale, seed=seed, profile=profile)
     files: dict[str, str | bytes] = dict(texts)
     sizes: dict[str, int] = {}
     if with_gtfs:

@@ -29,9 +29,13 @@ Model, in short (constants below):
 - Travel modes (``MODES``): car 60 km/h, public 32 km/h, bike 16, walk 5, all
   with a 1.3 detour; car is more frequent in small communes.
 
+Instance profiles (``synthetic.profiles``) turn the knobs above: seats per pupil, the
+capacity distribution, one-week offers, reserved offers, pairs, conventions, mode shares,
+speeds and limits, priority pupils, how clustered offers are. With the bundled profile (the
+default) the draws are exactly those of the calibrated generator.
+
 Length: one generator (pupils, offers, employers, conventions) sharing its random stream in a
-fixed order, so that a seed gives the same bytes; the instance profiles (engine issue) are
-the place to split it.
+fixed order, so that a seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import pandas as pd
 from pyproj import Geod
 
 from affectation.geodata import load_communes, load_lycees
+from affectation.synthetic.profiles import BUNDLED, CAPACITY_MAX, Profile, profile_problems
 
 __all__ = [
     "FILES",
@@ -59,6 +64,7 @@ __all__ = [
     "build_scenario",
     "conventions_table",
     "count_reachable_pairs",
+    "modes_of",
     "generate_scenario",
     "csv_text",
     "is_private",
@@ -136,6 +142,15 @@ MODES: dict[str, Mode] = {
 }
 
 
+def modes_of(profile: Profile) -> dict[str, Mode]:
+    """The crowfly modes of a profile: its speeds and limits, the bundled detours and
+    access times."""
+    return {name: Mode(speed_kmh=profile.modes[name].speed_kmh, detour=base.detour,
+                       access_minutes=base.access_minutes,
+                       max_minutes=profile.modes[name].max_minutes)
+            for name, base in MODES.items()}
+
+
 @dataclass
 class GeneratedScenario:
     """The tables of a generated scenario, before writing."""
@@ -144,6 +159,7 @@ class GeneratedScenario:
     students: pd.DataFrame
     offers: pd.DataFrame
     conventions: pd.DataFrame
+    profile: Profile = BUNDLED
 
     def counts(self) -> dict[str, int | float]:
         """Small summary: rows, pupils to place, seats, pairs, conventions."""
@@ -173,15 +189,17 @@ def generate_scenario(
     seed: int = 0,
     *,
     files: Collection[str] | None = None,
+    profile: Profile | None = None,
 ) -> dict[str, int | float]:
     """Write a synthetic Normandy scenario into ``out_dir`` and return its counts.
 
     ``scale`` multiplies pupils and offers (1 = the real académie); the same
     ``scale`` and ``seed`` give byte-identical files. ``files`` restricts the
     files written (names from ``FILES``; default: all four); when
-    ``conventions.csv`` is not written, ``scenario.toml`` does not name it.
+    ``conventions.csv`` is not written, ``scenario.toml`` does not name it. ``profile``: the
+    instance profile (default: the bundled one).
     """
-    texts, counts = scenario_files(scale, seed, files=files)
+    texts, counts = scenario_files(scale, seed, files=files, profile=profile)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for fname, text in texts.items():
@@ -189,7 +207,8 @@ def generate_scenario(
     return counts
 
 
-def scenario_files(scale: float = 1.0, seed: int = 0, *, files: Collection[str] | None = None
+def scenario_files(scale: float = 1.0, seed: int = 0, *, files: Collection[str] | None = None,
+                   profile: Profile | None = None
                    ) -> tuple[dict[str, str], dict[str, int | float]]:
     """The texts of the scenario's files (name -> text, see ``generate_scenario``) and its
     counts, for a caller that writes them itself (the command line, atomically)."""
@@ -197,20 +216,25 @@ def scenario_files(scale: float = 1.0, seed: int = 0, *, files: Collection[str] 
     unknown = wanted - set(FILES)
     if unknown:
         raise ValueError(f"unknown files {sorted(unknown)}; expected some of {FILES}")
-    scen = build_scenario(scale, seed)
+    scen = build_scenario(scale, seed, profile)
     tables = {"students.csv": scen.students, "offers.csv": scen.offers,
               "conventions.csv": scen.conventions}
     texts = {fname: csv_text(table) for fname, table in tables.items() if fname in wanted}
     if "scenario.toml" in wanted:
         texts["scenario.toml"] = scenario_toml(scen.name, conventions="conventions.csv" in wanted,
-                                               seed=0)
+                                               seed=0, profile=scen.profile)
     return texts, scen.counts()
 
 
-def build_scenario(scale: float = 1.0, seed: int = 0) -> GeneratedScenario:
+def build_scenario(scale: float = 1.0, seed: int = 0,
+                   profile: Profile | None = None) -> GeneratedScenario:
     """Build the scenario's tables in memory (what ``generate_scenario`` writes)."""
     if not (scale > 0 and math.isfinite(scale)):
         raise ValueError(f"scale must be a positive number, not {scale!r}")
+    profile = BUNDLED if profile is None else profile
+    bad = profile_problems(profile)
+    if bad:
+        raise ValueError(f"invalid profile {profile.name!r}: {bad}")
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
     rng_students, rng_offers, rng_conventions, rng_employers = streams
     communes = load_communes()
@@ -218,17 +242,24 @@ def build_scenario(scale: float = 1.0, seed: int = 0) -> GeneratedScenario:
     lycees = lycees[lycees.teaches_gt == 1].reset_index(drop=True)
     sector_w = sector_weights()
 
-    students = _make_students(communes, lycees, scale, sector_w, rng_students)
+    students = _make_students(communes, lycees, scale, sector_w, rng_students, profile)
     offers = _make_offers(communes, scale, len(students[students.status == ""]),
-                          sector_w, rng_offers, rng_employers)
-    conventions = _make_conventions(students, offers, rng_conventions)
-    name = "normandie-2026" if scale == 1 else f"normandie-2026-scale-{scale:g}"
-    return GeneratedScenario(name, students, offers, conventions)
+                          sector_w, rng_offers, rng_employers, profile)
+    conventions = _make_conventions(students, offers, rng_conventions, profile, scale)
+    name = "normandie-2026" if profile == BUNDLED else f"normandie-2026-{profile.name}"
+    if scale != 1:
+        name += f"-scale-{scale:g}"
+    return GeneratedScenario(name, students, offers, conventions, profile)
 
 
-def scenario_toml(name: str, conventions: bool = True, seed: int = 0) -> str:
-    """The ``scenario.toml`` text (v1 keys only) with the calibrated modes."""
-    lines = [
+def scenario_toml(name: str, conventions: bool = True, seed: int = 0,
+                  profile: Profile | None = None) -> str:
+    """The ``scenario.toml`` text (v1 keys only) with the profile's modes (default: the
+    calibrated ones); a profile other than the bundled one is named in a comment."""
+    profile = BUNDLED if profile is None else profile
+    lines = [] if profile == BUNDLED else [
+        f"# Profil d'instance : {profile.name} ({profile.describe()})"]
+    lines += [
         "[scenario]",
         f'name = "{name}"',
         "weeks = [" + ", ".join(f'"{w}"' for w in WEEKS) + "]",
@@ -241,7 +272,7 @@ def scenario_toml(name: str, conventions: bool = True, seed: int = 0) -> str:
     if conventions:
         lines.append('conventions = "conventions.csv"')
     lines += ["", "[travel]", 'model = "crowfly"', 'default_mode = "public"']
-    for mode, p in MODES.items():
+    for mode, p in modes_of(profile).items():
         lines += [
             "",
             f"[travel.modes.{mode}]",
@@ -374,21 +405,34 @@ def _catchment(communes: pd.DataFrame, lycees: pd.DataFrame) -> tuple[np.ndarray
 
 
 def _draw_modes(rng: np.random.Generator, home_pop: np.ndarray,
-                mean_log_pop: float) -> np.ndarray:
-    """Travel modes: car more likely in small communes, others in fixed proportions."""
-    p_car = np.clip(MODE_SHARES["car"] + CAR_SLOPE * (mean_log_pop - np.log10(home_pop)),
-                    0.08, 0.60)
-    rest = 1.0 - MODE_SHARES["car"]
-    p_public = (1 - p_car) * MODE_SHARES["public"] / rest
-    p_bike = (1 - p_car) * MODE_SHARES["bike"] / rest
+                mean_log_pop: float, shares: dict[str, float] | None = None) -> np.ndarray:
+    """Travel modes: car more likely in small communes, others in fixed proportions.
+
+    The car share's clip (0.08-0.60 bundled) follows a profile's car share."""
+    shares = MODE_SHARES if shares is None else shares
+    car = shares["car"]
+    lo, hi = (0.08, 0.60) if car == MODE_SHARES["car"] else (max(0.0, car - 0.22),
+                                                               min(0.95, car + 0.30))
+    p_car = np.clip(car + CAR_SLOPE * (mean_log_pop - np.log10(home_pop)), lo, hi)
+    rest = 1.0 - car
+    p_public = (1 - p_car) * shares["public"] / rest
+    p_bike = (1 - p_car) * shares["bike"] / rest
     u = rng.random(len(home_pop))
     return np.where(u < p_car, "car",
                     np.where(u < p_car + p_public, "public",
                              np.where(u < p_car + p_public + p_bike, "bike", "walk")))
 
 
+def _school_rates(rng: np.random.Generator, mean: float, n: int) -> np.ndarray:
+    """Each lycée's share of priority pupils ~ Beta(3, 3 (1 - mean) / mean)."""
+    if mean <= 0:
+        return np.zeros(n)
+    return rng.beta(3.0, 3.0 * (1 - mean) / mean, size=n)
+
+
 def _make_students(communes: pd.DataFrame, lycees: pd.DataFrame, scale: float,
-                   sector_w: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+                   sector_w: np.ndarray, rng: np.random.Generator,
+                   profile: Profile = BUNDLED) -> pd.DataFrame:
     pop = communes.population.to_numpy(float)
     share, _ = _catchment(communes, lycees)
     gathered = (share * pop[:, None]).sum(axis=0)  # population per lycée
@@ -405,21 +449,24 @@ def _make_students(communes: pd.DataFrame, lycees: pd.DataFrame, scale: float,
         home_c[start:start + n] = rng.choice(len(pop), size=n, p=w / w.sum())
         school[start:start + n] = j
         start += n
-    return pupils_table(communes, home_c, school, lycees.uai.to_numpy(), sector_w, rng)
+    return pupils_table(communes, home_c, school, lycees.uai.to_numpy(), sector_w, rng,
+                        profile=profile)
 
 
 def pupils_table(communes: pd.DataFrame, home_c: np.ndarray, school: np.ndarray,
                  uai: np.ndarray, sector_w: np.ndarray, rng: np.random.Generator, *,
                  school_rate: np.ndarray | None = None,
                  home_jitter: tuple[float, float, float, float] | None = None,
-                 id_prefix: str = "E", mean_log_pop: float | None = None) -> pd.DataFrame:
+                 id_prefix: str = "E", mean_log_pop: float | None = None,
+                 profile: Profile = BUNDLED) -> pd.DataFrame:
     """The pupils' table from their home communes and schools (indices into ``uai``).
 
     Draws, in this order from ``rng``: homes around the communes' centroids, travel modes,
     own travel limits, the schools' priority rates (``Beta(3, 12)`` unless ``school_rate``
     gives them), priority, preferred sectors and status; then shuffles the rows so that ids do
     not reveal the school. ``mean_log_pop``: the population-weighted mean of log10 population
-    the car share is centred on (default: over ``communes``).
+    the car share is centred on (default: over ``communes``). ``profile``: the mode shares and
+    the priority share (default: the bundled ones).
     """
     pop = communes.population.to_numpy(float)
     n_total = len(home_c)
@@ -429,14 +476,14 @@ def pupils_table(communes: pd.DataFrame, home_c: np.ndarray, school: np.ndarray,
 
     if mean_log_pop is None:
         mean_log_pop = float((pop * np.log10(pop)).sum() / pop.sum())
-    mode = _draw_modes(rng, pop[home_c], mean_log_pop)
+    mode = _draw_modes(rng, pop[home_c], mean_log_pop, profile.mode_shares)
 
     has_max = rng.random(n_total) < MAX_MINUTES_SHARE
     max_val = rng.choice(MAX_MINUTES_VALUES, size=n_total, p=MAX_MINUTES_PROBS)
     max_minutes = np.where(has_max, max_val.astype(str), "")
 
     if school_rate is None:
-        school_rate = rng.beta(3.0, 3.0 * (1 - PRIORITY_MEAN) / PRIORITY_MEAN, size=len(uai))
+        school_rate = _school_rates(rng, profile.priority_share, len(uai))
     priority = (rng.random(n_total) < school_rate[school]).astype(np.int64)
 
     pref_p = sector_w ** 0.5 / (sector_w ** 0.5).sum()  # pupils' tastes are flatter
@@ -550,24 +597,28 @@ def _pick_nearby(rng: np.random.Generator, anchors: np.ndarray, communes: pd.Dat
 
 def _make_offers(communes: pd.DataFrame, scale: float, n_to_place: int,
                  sector_w: np.ndarray, rng: np.random.Generator,
-                 rng_emp: np.random.Generator) -> pd.DataFrame:
-    return offers_table(communes, max(2, round(OFFERS_AT_SCALE_1 * scale)), n_to_place,
-                        sector_w, rng, rng_emp)
+                 rng_emp: np.random.Generator, profile: Profile = BUNDLED) -> pd.DataFrame:
+    n = max(2, round(OFFERS_AT_SCALE_1 * scale))
+    n_pairs = None if profile.pairs is None else min(round(profile.pairs * scale), n // 4)
+    return offers_table(communes, n, n_to_place, sector_w, rng, rng_emp, profile=profile,
+                        n_pairs=n_pairs)
 
 
 def offers_table(communes: pd.DataFrame, n: int, n_to_place: int, sector_w: np.ndarray,
                  rng: np.random.Generator, rng_emp: np.random.Generator, *,
                  jitter: tuple[float, float, float, float] | None = None,
-                 id_prefix: str = "O", pair_prefix: str = "P") -> pd.DataFrame:
-    """``n`` offers in ``communes`` (drawn with weight population^1.15), their capacities tuned
-    so that two-week-equivalent seats are ``SEATS_PER_PUPIL * n_to_place``; pairs, periods,
-    reserved offers, sectors, withdrawn offers and employers as described in the module
-    docstring. ``jitter``: the spread around the communes' centroids (default
-    ``OFFER_JITTER``)."""
+                 id_prefix: str = "O", pair_prefix: str = "P", profile: Profile = BUNDLED,
+                 n_pairs: int | None = None) -> pd.DataFrame:
+    """``n`` offers in ``communes`` (drawn with weight population^clustering), their capacities
+    tuned so that two-week-equivalent seats are ``profile.seats_per_pupil * n_to_place``;
+    pairs (``n_pairs``, default the bundled share), periods, reserved offers, sectors,
+    withdrawn offers and employers as described in the module docstring. ``jitter``: the
+    spread around the communes' centroids (default ``OFFER_JITTER``)."""
     pop = communes.population.to_numpy(float)
-    town_w = pop ** OFFER_TOWN_EXPONENT
+    town_w = pop ** profile.clustering
     town_p = town_w / town_w.sum()
-    n_pairs = round(PAIRED_SHARE * n / 2)
+    if n_pairs is None:
+        n_pairs = round(PAIRED_SHARE * n / 2)
     n_single = n - 2 * n_pairs
 
     single_c = rng.choice(len(pop), size=n_single, p=town_p)
@@ -579,17 +630,13 @@ def offers_table(communes: pd.DataFrame, n: int, n_to_place: int, sector_w: np.n
                        communes.lat.to_numpy()[commune], pop[commune],
                        OFFER_JITTER if jitter is None else jitter)
 
-    # Capacity: 1-2 mostly; 3-6 (public services, big firms) more likely in towns.
-    log_pop = np.log10(pop[commune])
-    p_big = np.clip(0.07 + 0.045 * (log_pop - 2.5), 0.04, 0.30)
-    big = rng.random(n) < p_big
-    capacity = np.where(big, rng.choice([3, 4, 5, 6], size=n, p=[0.40, 0.25, 0.15, 0.20]),
-                        rng.choice([1, 2], size=n, p=[0.47, 0.53]))
+    capacity = _draw_capacity(rng, np.log10(pop[commune]), profile.capacities)
     capacity[paired] = np.minimum(capacity[paired], 3)
     withdrawn = (rng.random(n) < WITHDRAWN_SHARE) & ~paired
     capacity[withdrawn] = 0
 
-    period = rng.choice(3, size=n, p=PERIOD_PROBS)
+    one_week = profile.one_week_share
+    period = rng.choice(3, size=n, p=(1.0 - one_week, one_week / 2, one_week / 2))
     pair_idx = np.flatnonzero(paired).reshape(-1, 2)
     split = rng.random(n_pairs) < 0.15  # complementary weeks: one offer each week
     first_week = rng.integers(1, 3, size=n_pairs)
@@ -597,9 +644,10 @@ def offers_table(communes: pd.DataFrame, n: int, n_to_place: int, sector_w: np.n
     period[pair_idx[:, 1]] = np.where(split, 3 - first_week, 0)
 
     capacity = _tune_capacity(rng, capacity, period, paired, withdrawn,
-                              SEATS_PER_PUPIL * n_to_place)
+                              profile.seats_per_pupil * n_to_place,
+                              CAPACITY_MAX[profile.capacities])
 
-    reserved = (rng.random(n) < RESERVED_SHARE).astype(np.int64)
+    reserved = (rng.random(n) < profile.reserved_share).astype(np.int64)
     sector_p = sector_w / sector_w.sum()
     sector = np.array([f"s{k}" for k in rng.choice(N_SECTORS, size=n, p=sector_p) + 1])
     # min_group on ~30 % of pairs: 2 or 3 on one offer, maybe another value on the other.
@@ -636,8 +684,31 @@ def offers_table(communes: pd.DataFrame, n: int, n_to_place: int, sector_w: np.n
     return df
 
 
+def _draw_capacity(rng: np.random.Generator, log_pop: np.ndarray, kind: str) -> np.ndarray:
+    """Capacities before tuning, by kind (``profiles.CAPACITY_KINDS``); big offers (public
+    services, big firms) are more likely in towns (``log_pop``: log10 of the commune's
+    population)."""
+    n = len(log_pop)
+    if kind == "small":
+        big = rng.random(n) < np.clip(0.02 + 0.01 * (log_pop - 2.5), 0.01, 0.06)
+        return np.where(big, rng.choice([3, 4], size=n, p=[0.75, 0.25]),
+                        rng.choice([1, 2], size=n, p=[0.55, 0.45]))
+    if kind == "heavy-tail":
+        big = rng.random(n) < np.clip(0.18 + 0.06 * (log_pop - 2.5), 0.10, 0.50)
+        sizes = np.arange(3, 11)
+        p = sizes ** -1.6
+        return np.where(big, rng.choice(sizes, size=n, p=p / p.sum()),
+                        rng.choice([1, 2], size=n, p=[0.45, 0.55]))
+    # "standard" (bundled): 1-2 mostly; 3-6 more likely in towns.
+    p_big = np.clip(0.07 + 0.045 * (log_pop - 2.5), 0.04, 0.30)
+    big = rng.random(n) < p_big
+    return np.where(big, rng.choice([3, 4, 5, 6], size=n, p=[0.40, 0.25, 0.15, 0.20]),
+                    rng.choice([1, 2], size=n, p=[0.47, 0.53]))
+
+
 def _tune_capacity(rng: np.random.Generator, capacity: np.ndarray, period: np.ndarray,
-                   paired: np.ndarray, withdrawn: np.ndarray, target: float) -> np.ndarray:
+                   paired: np.ndarray, withdrawn: np.ndarray, target: float,
+                   max_capacity: int = 6) -> np.ndarray:
     """Raise or lower capacities one unit at a time until seats reach ``target``.
 
     Seats count two-week equivalents: capacity for period 0, half for one week.
@@ -649,7 +720,7 @@ def _tune_capacity(rng: np.random.Generator, capacity: np.ndarray, period: np.nd
     i = 0
     while seats < target - 0.5 and i < 4 * len(order):
         k = order[i % len(order)]
-        if not withdrawn[k] and capacity[k] < (3 if paired[k] else 6):
+        if not withdrawn[k] and capacity[k] < (3 if paired[k] else max_capacity):
             capacity[k] += 1
             seats += value[k]
         i += 1
@@ -690,13 +761,16 @@ def _employers(rng: np.random.Generator, communes: pd.DataFrame, commune: np.nda
 # --------------------------------------------------------------------------
 
 def _make_conventions(students: pd.DataFrame, offers: pd.DataFrame,
-                      rng: np.random.Generator) -> pd.DataFrame:
-    return conventions_table(students, offers, rng)
+                      rng: np.random.Generator, profile: Profile = BUNDLED,
+                      scale: float = 1.0) -> pd.DataFrame:
+    return conventions_table(students, offers, rng, profile=profile, scale=scale)
 
 
 def conventions_table(students: pd.DataFrame, offers: pd.DataFrame,
-                      rng: np.random.Generator) -> pd.DataFrame:
-    """Signed conventions for ~3 % of the pupils to place, all valid.
+                      rng: np.random.Generator, *, profile: Profile = BUNDLED,
+                      scale: float = 1.0) -> pd.DataFrame:
+    """Signed conventions for ~3 % of the pupils to place (or the profile's count at scale
+    1, times ``scale``), all valid.
 
     Each is an open, non-paired offer within the pupil's travel limit (exact
     geodesic crowfly minutes), reserved only for priority pupils, and within
@@ -704,7 +778,11 @@ def conventions_table(students: pd.DataFrame, offers: pd.DataFrame,
     """
     geod = Geod(ellps="WGS84")
     to_place = np.flatnonzero(students.status.to_numpy() == "")
-    target = round(CONVENTION_SHARE * len(to_place))
+    if profile.conventions is None:
+        target = round(CONVENTION_SHARE * len(to_place))
+    else:
+        target = min(round(profile.conventions * scale), len(to_place))
+    modes = modes_of(profile)
     cand = rng.permutation(to_place)
     cap = offers.capacity.to_numpy()
     period = offers.period.to_numpy()
@@ -724,7 +802,7 @@ def conventions_table(students: pd.DataFrame, offers: pd.DataFrame,
     for i in cand:
         if len(rows) >= target:
             break
-        mode = MODES[s_mode[i]]
+        mode = modes[s_mode[i]]
         limit = min(mode.max_minutes, float(s_max[i])) if s_max[i] != "" else mode.max_minutes
         reach = mode.reach_km(limit)
         sx, sy = _to_km(s_lon[i], s_lat[i])
