@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import REPO
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from affectation.cli import main
 from affectation.synthetic import scenario as gen
@@ -71,8 +73,8 @@ def test_bundled_profile_is_the_bundled_generator(tmp_path: Path) -> None:
 def test_each_profile_keeps_its_promises(built: dict[str, gen.GeneratedScenario]) -> None:
     stats = {name: _stats(scen) for name, scen in built.items()}
     base = stats["bundled"]
-    for name, st in stats.items():
-        assert st["seats_per_pupil"] == pytest.approx(PROFILES[name].seats_per_pupil,
+    for name, figures in stats.items():
+        assert figures["seats_per_pupil"] == pytest.approx(PROFILES[name].seats_per_pupil,
                                                       abs=0.01), name
     # Capacity distributions.
     assert base["max_capacity"] <= 6 and base["small_share"] > 0.75
@@ -182,3 +184,25 @@ def test_cli_bad_profile_values(tmp_path: Path, args: list[str], message: str) -
     assert message in res.output
     assert "Traceback" not in res.output
     assert not out.exists()
+
+
+@settings(max_examples=8, deadline=None)
+@given(seats=st.floats(0.8, 1.15), kind=st.sampled_from(["standard", "small", "heavy-tail"]),
+       one_week=st.floats(0.0, 0.6), pairs=st.integers(0, 400),
+       conventions=st.integers(0, 2000), seed=st.integers(0, 1000))
+def test_any_valid_profile_keeps_its_promises(seats: float, kind: str, one_week: float,
+                                              pairs: int, conventions: int,
+                                              seed: int) -> None:
+    """Whatever the knobs within their ranges: the seats, the capacity bound, the pairs and
+    the conventions asked for (conventions only fewer when no valid seat is left)."""
+    scale = 0.02
+    profile = replace(BUNDLED, name="any", seats_per_pupil=seats, capacities=kind,
+                      one_week_share=one_week, pairs=pairs, conventions=conventions)
+    scen = build_scenario(scale, seed, profile)
+    counts = scen.counts()
+    assert counts["seats_two_weeks"] / counts["students_to_place"] == pytest.approx(
+        seats, abs=0.01)
+    assert scen.offers.capacity.max() <= {"standard": 6, "small": 4, "heavy-tail": 10}[kind]
+    assert counts["pairs"] == round(pairs * scale)
+    assert counts["conventions"] <= round(conventions * scale)
+    assert counts["conventions"] >= min(round(conventions * scale), 5)
