@@ -4,6 +4,8 @@ The engine must hold on every plausible campaign, not only on the profile it was
 (issue 14). For each instance (profile x seed, see ``affectation generate --profile``) this
 script:
 
+0. solves a tiny scenario first, unmeasured, so that the kernels compiled on first use (and
+   cached beside the source snapshot) do not weigh on the first measured instance;
 1. generates the scenario with ``affectation generate --out DIR --scale S --seed K --profile P``
    (``--gtfs`` for a profile written ``NAME+gtfs``: the timetable model for public transport),
    in a subprocess; the bundled scenario is ``scenarios/normandie`` at scale 1, else
@@ -117,6 +119,18 @@ def speed_index(given: float | None) -> float | None:
         return float(res.stdout.strip().splitlines()[-1])
     except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
         return None
+
+
+def warm_up(work: Path) -> None:
+    """Solve a tiny scenario, unmeasured: the compiled kernels are cached beside the source
+    (a fresh snapshot has none), so that the first measured instance does not pay the
+    compilation the others do not."""
+    folder = work / "warm-up"
+    for cmd in ([*CLI, "generate", "--out", str(folder / "s"), "--scale", "0.01"],
+                [*CLI, "solve", str(folder / "s" / "scenario.toml"), "--out",
+                 str(folder / "r"), "--time-limit", "30"]):
+        run_measured(cmd, timeout_s=1800)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_instance(inst: Instance, work: Path, time_limit: float | None, check: bool,
@@ -383,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         configure_children(work, [src_dir])
     load_avg = load_average()
     load = " ".join(f"{x:.2f}" for x in load_avg) if load_avg else "?"
+    print("warm-up (compiling the kernels, unmeasured)...", file=sys.stderr, flush=True)
+    warm_up(work)
     index = speed_index(args.speed_index)
     print(f"speed index {index}, load {load}", file=sys.stderr, flush=True)
     info = machine_info()
