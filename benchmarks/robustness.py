@@ -334,7 +334,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--gtfs-seeds", default="0",
                    help="seeds of the +gtfs profiles (default only 0: they are slow)")
     p.add_argument("--time-limit", type=float, default=None,
-                   help="passed to solve (default: the scenario's, 60 s)")
+                   help="passed to solve (default: the scenario's time limit)")
     p.add_argument("--no-check", action="store_true", help="skip affectation check")
     p.add_argument("--speed-index", type=float, default=None,
                    help="the machine's speed index (default: measured with "
