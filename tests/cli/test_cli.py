@@ -146,3 +146,11 @@ def test_generate_rejects_non_positive_scale(tmp_path: Path) -> None:
     result = invoke("generate", "--out", tmp_path / "g", "--scale", "0")
     assert result.exit_code == 2
     assert not (tmp_path / "g").exists()
+
+
+def test_generate_refuses_a_profile_with_national(tmp_path: Path) -> None:
+    result = invoke("generate", "--national", "--scale", "0.001", "--out", tmp_path / "g",
+                    "--profile", "scarce")
+    assert result.exit_code == 2
+    assert "--profile" in result.output and "sans --national" in result.output
+    assert not (tmp_path / "g").exists()
