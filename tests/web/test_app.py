@@ -250,3 +250,117 @@ def test_a_departement_coordinator_sees_only_its_schools_and_pupils(client_for: 
     calvados = client_for("coord-14")
     assert calvados.get(f"/etablissement/{SCHOOL_B}").status_code == 200
     assert f'href="/etablissement/{SCHOOL_A}"' in calvados.get("/coordination").text
+
+
+def _agreement_ids(html_text: str) -> list[str]:
+    return re.findall(r'data-convention="(\d+)"', html_text)
+
+
+def test_a_school_downloads_its_own_pupils_agreement_and_nobody_else_does(
+        client_for: Client, site: str) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    engine = db.connect(site)
+    with db.writing(engine) as conn:
+        queries.save_details(conn, "people", [{"student_id": "S1", "last_name": "Lefèvre",
+                                               "first_name": "Éloïse"}])
+    engine.dispose()
+    a = client_for("lycee-a")
+    page = a.get("/eleve/S1")
+    (aid,) = _agreement_ids(page.text)
+    url = f"/eleve/S1/convention/{aid}.pdf"
+    assert f'href="{url}"' in page.text
+    response = a.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert "Lefèvre" not in response.headers["content-disposition"]
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Lefèvre" in text and "Éloïse" in text
+    # Another school, the coordinator (no names), the analyst; another pupil's id in the URL.
+    assert client_for("lycee-b").get(url).status_code == 404
+    coordinator = client_for("coord")
+    assert coordinator.get(url).status_code == 404
+    assert f'href="{url}"' not in coordinator.get("/eleve/S1").text
+    assert client_for("analyste").get(url).status_code == 403
+    assert client_for(None).get(url, follow_redirects=False).status_code == 303
+    other = _agreement_ids(client_for("lycee-b").get("/eleve/S6").text)[0]
+    assert a.get(f"/eleve/S1/convention/{other}.pdf").status_code == 404
+    assert a.get(f"/eleve/S6/convention/{other}.pdf").status_code == 404
+
+
+def _sign(client: Any, pupil: str, agreement: str, role: str, csrf: str | None,
+          date: str = "2026-05-12") -> Any:
+    data = {"agreement": agreement, "role": role, "date": date, "mode": "papier"}
+    if csrf is not None:
+        data["csrf"] = csrf
+    return client.post(f"/eleve/{pupil}/signature", data=data, follow_redirects=False)
+
+
+def _signatures(url: str) -> list[tuple[Any, ...]]:
+    engine = db.connect(url)
+    with db.reading(engine) as conn:
+        rows = [tuple(r) for r in conn.exec_driver_sql(
+            "SELECT agreement_id, role, signed_on, mode FROM signature"
+            " ORDER BY agreement_id, role")]
+    engine.dispose()
+    return rows
+
+
+def test_a_school_records_the_four_signatures_and_a_fifth_is_refused(
+        client_for: Client, site: str) -> None:
+    a = client_for("lycee-a")
+    page = a.get("/eleve/S1")
+    (aid,) = _agreement_ids(page.text)
+    csrf = csrf_of(page.text)
+    assert _sign(a, "S1", aid, "eleve", None).status_code == 403
+    assert _sign(a, "S1", aid, "eleve", "forged").status_code == 403
+    assert _signatures(site) == []
+    response = _sign(a, "S1", aid, "eleve", csrf)
+    assert response.status_code == 303, response.text
+    after = a.get(response.headers["location"]).text
+    assert "Signature enregistrée" in after
+    assert re.search(r"<td>A</td><td>semaines 1 et 2</td><td>envoyée</td>"
+                     r"<td class=\"n\">1/4</td><td>l&#39;élève le 12/05/2026 \(papier\)</td>",
+                     after), after
+    again = _sign(a, "S1", aid, "eleve", csrf, "2026-05-13")
+    assert again.status_code == 422
+    assert "déjà signée par l&#39;élève (le 12/05/2026)" in again.text
+    for role in ("etablissement", "employeur", "representant_legal"):
+        assert _sign(a, "S1", aid, role, csrf).status_code == 303
+    assert agreements(site)[("S1", "A")] == (True, True, "signee")
+    assert "signée par les quatre parties" in a.get("/eleve/S1?message=signee").text
+    fifth = _sign(a, "S1", aid, "employeur", csrf)
+    assert fifth.status_code == 422 and "Signature non enregistrée" in fifth.text
+    assert len(_signatures(site)) == 4
+    bad_date = _sign(a, "S1", aid, "eleve", csrf, "demain")
+    assert bad_date.status_code == 422 and "illisible" in bad_date.text
+
+
+def test_signatures_are_refused_elsewhere_and_on_a_cancelled_agreement(
+        client_for: Client, site: str) -> None:
+    b = client_for("lycee-b")
+    aid = _agreement_ids(b.get("/eleve/S6").text)[0]
+    a = client_for("lycee-a")
+    csrf_a = csrf_of(a.get("/etablissement").text)
+    # Another school's pupil, or its agreement under one's own pupil: as if absent.
+    assert _sign(a, "S6", aid, "eleve", csrf_a).status_code == 404
+    assert _sign(a, "S1", aid, "eleve", csrf_a).status_code == 422
+    for login, status in (("coord", 404), ("analyste", 403)):
+        other = client_for(login)
+        token = csrf_of(other.get("/coordination" if login == "coord" else "/analyse").text)
+        assert _sign(other, "S6", aid, "eleve", token).status_code == status
+    assert 'id="signature"' not in client_for("coord").get("/eleve/S6").text
+    assert _signatures(site) == []
+    engine = db.connect(site)
+    with db.writing(engine) as conn:
+        queries.cancel(conn, "S6", None, "test", "test")
+    engine.dispose()
+    page = b.get("/eleve/S6")
+    assert 'id="signature"' not in page.text  # nothing left to sign
+    refused = _sign(b, "S6", aid, "eleve", csrf_of(page.text))
+    assert refused.status_code == 422
+    assert "convention annulée : elle ne peut pas être signée" in refused.text
+    assert _signatures(site) == []

@@ -27,8 +27,22 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from affectation.domain.agreement import ROLES, STATE_LABELS
+from affectation.documents.batch import file_name
+from affectation.documents.pdf import agreement_pdf
+from affectation.domain.agreement import (
+    CANCELLED,
+    MODES,
+    ROLES,
+    STATE_LABELS,
+    TransitionError,
+    check_signature,
+)
+from affectation.domain.agreement import (
+    ROLE_LABELS as SIGNER_LABELS,
+)
+from affectation.errors import InputError
 from affectation.store import db, queries
+from affectation.store.sheets import parse_date
 from affectation.views.environment import environment
 from affectation.views.formatting import fr_int, fr_num, fr_pct
 from affectation.views.report import (
@@ -377,9 +391,14 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
                     "minutes": fr_num(x.minutes), "free": " / ".join(str(f) for f in x.free),
                     "possible": x.moves is not None,
                     "moves": moved_own, "key": placement.key_of(snap, x)})
-        agreements = [{"offer": d["offer_id"], "weeks": _weeks_text(d["weeks"]),
+        agreements = [{"id": d["id"], "offer": d["offer_id"], "weeks": _weeks_text(d["weeks"]),
                        "state": STATE_LABELS.get(d["state"], d["state"]),
-                       "signatures": len(d["signatures"])} for d in details]
+                       "live": d["state"] != CANCELLED,
+                       "signatures": len(d["signatures"]),
+                       "signed": [{"role": SIGNER_LABELS.get(g["role"], g["role"]),
+                                   "on": g["signed_on"].strftime("%d/%m/%Y"),
+                                   "mode": MODE_LABELS.get(g["mode"], g["mode"])}
+                                  for g in d["signatures"]]} for d in details]
         name = " ".join(x for x in (row.get("last_name"), row.get("first_name")) if x) \
             if names else ""
         return _page(request, "eleve.html", status, student_id=student_id, uai=uai,
@@ -387,7 +406,11 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
                      class_name=row.get("class_name") or "" if names else "",
                      story=story, offers=offers, agreements=agreements,
                      revision=snap.revision, notice=notice, error=error,
-                     can_place=may(actor, "change_pupil", Pupil(student_id, uai)))
+                     can_place=may(actor, "change_pupil", Pupil(student_id, uai)),
+                     can_download=may(actor, "download_agreement", Pupil(student_id, uai)),
+                     can_sign=may(actor, "record_signature", Pupil(student_id, uai)),
+                     signer_labels=SIGNER_LABELS, mode_labels=MODE_LABELS,
+                     today=queries.now().date().isoformat())
 
     @app.post("/eleve/{student_id}/placer", response_class=HTMLResponse)
     async def place(request: Request, student_id: str) -> Response:
@@ -432,6 +455,80 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
             return pupil_view(request, actor, student_id, error=exc.message,
                               status=409 if exc.conflict else 422)
         return RedirectResponse(f"/eleve/{quote(student_id)}?message=place", status_code=303)
+
+    # ------------------------------------------------------------------ agreements
+
+    @app.get("/eleve/{student_id}/convention/{agreement_id}.pdf")
+    def agreement_document(request: Request, student_id: str, agreement_id: int) -> Response:
+        """The pupil's pre-filled agreement (PDF): the pupil's own school only (the family's
+        details are inside); anyone else gets 404, as if it did not exist."""
+        actor = signed_in(request)
+        row = pupil_of(actor, student_id)
+        if not may(actor, "download_agreement", Pupil(student_id, row["school_uai"])):
+            raise NotFound()
+        with db.reading(engine) as conn:
+            if queries.agreement_owner(conn, agreement_id) != (student_id, row["school_uai"]):
+                raise NotFound()
+            try:
+                docs = queries.agreement_documents(conn, ids=[agreement_id])
+            except InputError as exc:  # personal data purged
+                return _page(request, "erreur.html", 410, title="Convention indisponible",
+                             message=str(exc))
+        if not docs:  # a cancelled agreement has no document
+            raise NotFound()
+        name = file_name(docs[0], "pdf").rsplit("/", 1)[-1]
+        return Response(agreement_pdf(docs[0]), media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.post("/eleve/{student_id}/signature", response_class=HTMLResponse)
+    async def signature(request: Request, student_id: str) -> Response:
+        actor = await run_in_threadpool(signed_in, request)
+        form = await posted(request, actor)
+        return await run_in_threadpool(record_signature, request, actor, student_id, form)
+
+    def record_signature(request: Request, actor: Actor, student_id: str,
+                         form: dict[str, str]) -> Response:
+        """One party's signature on one of the pupil's agreements, through the store's
+        `record_signatures` (the same transitions and refusals as `campaign record`)."""
+        row = pupil_of(actor, student_id)
+        if not may(actor, "record_signature", Pupil(student_id, row["school_uai"])):
+            raise NotFound()
+        try:
+            message = _signature(actor, student_id, form)
+        except _Refused as exc:
+            return pupil_view(request, actor, student_id,
+                              error=f"Signature non enregistrée : {exc}", status=422)
+        return RedirectResponse(f"/eleve/{quote(student_id)}?message={message}",
+                                status_code=303)
+
+    def _signature(actor: Actor, student_id: str, form: dict[str, str]) -> str:
+        from affectation.store.queries import SignatureRow, record_signatures
+
+        role, mode = form.get("role", ""), form.get("mode", "papier")
+        if role not in ROLES:
+            raise _Refused("choisissez la partie qui signe.")
+        if mode not in MODES:
+            raise _Refused("choisissez le mode de signature.")
+        on = parse_date(form.get("date", ""))
+        if on is None:
+            raise _Refused(f"date « {form.get('date', '')} » illisible (attendu : "
+                           "AAAA-MM-JJ ou JJ/MM/AAAA).")
+        with db.writing(engine) as conn:
+            details = {str(d["id"]): d for d in queries.agreement_details(conn, student_id)}
+            ag = details.get(form.get("agreement", ""))
+            if ag is None:
+                raise _Refused("cette convention n'est pas celle de cet élève.")
+            try:
+                check_signature(ag["state"], role, {
+                    g["role"]: g["signed_on"].strftime("%d/%m/%Y") for g in ag["signatures"]})
+            except TransitionError as exc:
+                raise _Refused(f"{exc}.") from None
+            report = record_signatures(
+                conn, [SignatureRow(1, student_id, role, on, mode, ag["offer_id"],
+                                    ag["weeks"][0])], "formulaire web", actor.who)
+            if report.rejected:  # changed between the read and the write: nothing written
+                raise _Refused(f"{report.rejected[0].expected}.")
+        return "signee" if report.completed else "signature"
 
     # ------------------------------------------------------------------ coordination
 
@@ -501,7 +598,15 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
 PROGRESS_COLUMNS = [Column("semaine"), Column("proposées", True), Column("envoyées", True),
                     Column("signées", True), Column("annulées", True),
                     Column("signées (cumul)", True)]
-NOTICES = {"place": "Placement enregistré : la convention proposée apparaît ci-dessous."}
+NOTICES = {"place": "Placement enregistré : la convention proposée apparaît ci-dessous.",
+           "signature": "Signature enregistrée.",
+           "signee": "Signature enregistrée : la convention est désormais signée par les "
+                     "quatre parties."}
+MODE_LABELS = {"papier": "papier", "electronique": "électronique", "hors_outil": "hors outil"}
+
+
+class _Refused(Exception):
+    """A signature the form or the agreement's lifecycle refuses (French message)."""
 
 
 def _notice(key: str) -> str:

@@ -3,7 +3,7 @@ resource?" Every route asks here (through `require`), never decides by itself.
 
 Roles:
 - `school` (a school's staff): its own pupils only: their list, pages, names, agreements
-  (download, send, signatures) and placements ("placer ici" when every pupil the placement
+  (download, send, record signatures) and placements ("placer ici" when every pupil the placement
   moves is one of its own);
 - `coordinator` (the académie's team, or a département's when the account has one: then
   only the schools of that département, by the UAI's first digits, and their pupils):
@@ -32,6 +32,7 @@ Action = Literal[
     "move_pupil",        # move a pupil to free a seat for another
     "view_names",        # names and class of a pupil
     "download_agreement",  # the pre-filled agreement (family's details inside)
+    "record_signature",  # a party's signature on one of the pupil's agreements
     "export_pupils",     # a school's pupil list as CSV or XLSX (names inside)
     "run_repair",        # start a repair of the whole campaign
     "search_pupils",     # look a pupil up by id across schools
@@ -113,7 +114,7 @@ def may(actor: Actor | None, action: Action, resource: Resource = CAMPAIGN) -> b
         return isinstance(resource, School) and (coordinator or _own(actor, resource))
     if action in ("view_pupil", "change_pupil", "move_pupil"):
         return isinstance(resource, Pupil) and (coordinator or _own(actor, resource))
-    if action in ("view_names", "download_agreement", "export_pupils"):
+    if action in ("view_names", "download_agreement", "record_signature", "export_pupils"):
         return _own(actor, resource)
     if action in ("run_repair", "search_pupils"):  # the whole campaign's coordinators only
         return role == COORDINATOR and actor.department is None \
