@@ -27,10 +27,19 @@ def serve(store_url: str, host: str, port: int, secure_cookies: bool) -> None:
     """Servir les pages web de la campagne STORE_URL (base de la campagne : URL, fichier
     SQLite ou scénario). Secret des sessions : variable AFFECTATION_WEB_SECRET (sinon un
     secret tiré au démarrage : les sessions ne survivent pas à un redémarrage)."""
+    import numba
     import uvicorn
 
+    import affectation.travel.kernels  # noqa: F401 - sets its fork-safe layer on import
     from affectation.store import db as store_db
     from affectation.web.app import create_app
+
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        # The pages run in a thread pool, so the parallel kernels are launched from several
+        # threads at once: numba's workqueue layer (travel.kernels' fork-safe fallback when
+        # TBB is absent) aborts the whole process on that. The server never forks: a
+        # thread-safe layer (TBB, else OpenMP) runs them.
+        numba.config.THREADING_LAYER = "threadsafe"  # type: ignore[attr-defined]
 
     engine = open_store(store_url)
     engine.dispose()
