@@ -390,6 +390,9 @@ def create_app(store_url: str, secret: str, *, secure_cookies: bool = False,
                     "weeks": placement.WEEK_TEXT.get(x.weeks, x.weeks),
                     "minutes": fr_num(x.minutes), "free": " / ".join(str(f) for f in x.free),
                     "possible": x.moves is not None,
+                    # The school may not move another school's pupil: no button that the
+                    # POST would refuse, the coordination applies such a suggestion.
+                    "foreign": insight.FOREIGN in moved_own,
                     "moves": moved_own, "key": placement.key_of(snap, x)})
         agreements = [{"id": d["id"], "offer": d["offer_id"], "weeks": _weeks_text(d["weeks"]),
                        "state": STATE_LABELS.get(d["state"], d["state"]),
