@@ -15,9 +15,10 @@ pupil, an offer and a convention are drawn the same way in both:
 - Pupils per lycée: by default, ``NATIONAL_PUPILS_2022 * scale`` pupils shared among the
   lycées teaching seconde GT by the Normandy generator's gravity model (each commune's
   population split among the lycées within 25 km with the kernel ``exp(-d / 5 km)``, private
-  lycées weighing 0.4). With ``lycees_csv`` (the ministry's 2022 head-counts per lycée, e.g.
-  ``../shared/data/national/lycees.csv``; columns ``uai``, ``seconde_gt_2022``, ``ips_gt``,
-  ``sector``, ``lat``, ``lon``, ``commune``), each lycée gets its real count times ``scale``
+  lycées weighing 0.4). With ``lycees_csv`` (the ministry's 2022 head-counts per lycée, a file
+  the user gives (the benchmarks pass the copy of the project's shared data); columns ``uai``,
+  ``seconde_gt_2022``, ``ips_gt``, ``sector``, ``lat``, ``lon``, ``commune``), each lycée
+  gets its real count times ``scale``
   (largest remainder: the national total is exact), at its real position, and its share of
   priority pupils follows its social index ``ips_gt`` (``priority_rate``).
 - Homes: for each lycée, communes within 25 km drawn with weight population x the commune's
