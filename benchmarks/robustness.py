@@ -198,7 +198,8 @@ def run_instance(inst: Instance, work: Path, time_limit: float | None, check: bo
     for stage, seconds in (s.get("timings") or {}).items():
         row[f"t_{stage}"] = seconds
     search = s.get("search") or {}
-    for key in ("neighbourhoods", "improved", "bound_rounds", "start_placed_full"):
+    for key in ("neighbourhoods", "improved", "bound_rounds", "start_placed_full",
+                "territory_neighbourhoods", "territory_improved", "territory_placed_gain"):
         row[f"search_{key}"] = search.get(key)
     return m
 
@@ -253,7 +254,8 @@ def stage_table(measures: list[Measure]) -> str:
     for m in measures:
         stages += [k for k in m.row if k.startswith("t_") and k not in stages]
     head = ["instance", "summary wall (s)", *[s[2:] for s in stages], "CPU (s)",
-            "others' cores", "start placed", "neighbourhoods (improved)", "bound rounds",
+            "others' cores", "start placed", "CP-SAT neighbourhoods (improved)",
+            "HiGHS territories (improved, placed +)", "bound rounds",
             "load 1 min"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in measures:
@@ -263,6 +265,9 @@ def stage_table(measures: list[Measure]) -> str:
             num(r.get("cpu_s")), num(r.get("others_cores"), 2),
             num(r.get("search_start_placed_full")),
             f"{num(r.get('search_neighbourhoods'))} ({num(r.get('search_improved'))})",
+            f"{num(r.get('search_territory_neighbourhoods'))} "
+            f"({num(r.get('search_territory_improved'))}, "
+            f"+{num(r.get('search_territory_placed_gain'))})",
             num(r.get("search_bound_rounds")),
             num(r.get("load_1min"), 2)]) + " |")
     return "\n".join(lines)

@@ -49,9 +49,11 @@ STAGES: dict[str, tuple[str, object]] = {
     "exact": ("résolution exacte (HiGHS)", _placed),
     "equity": ("équité entre groupes", None),
     "moves": ("chaînes de déplacements", _placed),
+    "territories": ("voisinages exacts (HiGHS)", lambda f: f"{number(f['neighbourhoods'])} "
+                                                          f"voisinage(s), "
+                                                          f"{number(f['improved'])} "
+                                                          f"amélioré(s) ; {_placed(f)}"),
     "polish": ("finitions (secteurs, trajets)", _placed),
-    "lp_bound": ("borne fine (relaxation linéaire)",
-                 lambda f: f"{number(f['upper_bound_full_lp'])} élèves au plus"),
     "keep": ("placements conservés", lambda f: f"{number(f['kept'])} élèves gardent leur "
                                                "place"),
     "free_seats": ("places libres", _placed),
@@ -67,8 +69,8 @@ NOTES = {
                   "la machine ; une limite plus longue (--time-limit) le rendrait "
                   "reproductible",
 }
-STEP_LABELS = {"search": "voisinages", "moves": "passes", "run": "résolutions",
-               "site": "sites"}
+STEP_LABELS = {"search": "voisinages", "territories": "voisinages", "moves": "passes",
+               "run": "résolutions", "site": "sites"}
 
 
 class ConsoleProgress(Progress):

@@ -2,7 +2,9 @@
 
     travel times -> proven bounds -> candidates -> flow-based start
         -> CP-SAT neighbourhood search -> (levels 1-2 exactly, a few thousand pupils)
-        -> fill free seats -> chains of moves -> polish (sectors, travel)
+        -> fill free seats -> chains of moves
+        -> HiGHS on territory-sized neighbourhoods (large instances)
+        -> polish (sectors, travel)
 
 The flow-based start is valid, so there is always an allocation to write. `solver_status`:
 `OPTIMAL` when HiGHS or CP-SAT proved the whole model (every pupil, every reachable offer)
@@ -48,6 +50,7 @@ from affectation.engine.polish import polish
 from affectation.engine.search import SearchSettings, improve
 from affectation.engine.seats import fill_free_seats, place_by_one_move
 from affectation.engine.start import StartInputs, greedy_allocation, initial_allocation
+from affectation.engine.territory import Territory, TerritoryStats, territory_search
 from affectation.timing import Laps, Progress
 from affectation.travel.reach import PupilTravel, Reach, pupil_travel, reachable
 
@@ -71,6 +74,10 @@ class SolveSettings:
     search: SearchSettings = field(default_factory=SearchSettings)
     # The three-layer bound is sometimes tighter but slower: computed up to this many pairs.
     three_layer_max_pairs: int = 3_000_000
+    # HiGHS on territory-sized neighbourhoods after the chains of moves, on instances not
+    # solved whole or exactly (`territory`): the exchanges that need many pupils to change kind
+    # at once, which neither CP-SAT's neighbourhoods nor the chains find at scale.
+    territory: Territory = field(default_factory=Territory)
     # Passes of the chains of moves after the search (`moves.place_by_moves`).
     move_passes: int = 100
     # Levels 1-2 solved exactly (`exact`) above the whole-model MIP's size, up to this many
@@ -164,6 +171,7 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     lap("search", placed_full=lexicographic_score(instance, allocation)[1],
         neighbourhoods=stats.neighbourhoods, improved=stats.improved)
     exact: dict[str, float | int | str] = {}
+    exact_proven = False
     to_place = int(st.to_place.sum())
     if (search.mip_pupils < to_place <= settings.exact_max_pupils and not hurried
             and rate_level(instance) != "before_total"):
@@ -171,6 +179,7 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
                                    settings.exact_limits, settings.seed,
                                    settings.exact_max_columns)
         exact = outcome.info
+        exact_proven = bool(outcome.info.get("exact_optimal"))
         if outcome.allocation is not None:
             allocation = outcome.allocation
         lap("exact", placed_full=lexicographic_score(instance, allocation)[1])
@@ -187,6 +196,19 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         settings.move_passes, convert=not instance.scenario.rules.split_two_week_offers,
         deadline=deadline, step=lambda done, total: report.step("moves", done, total))
     lap("moves", placed_full=lexicographic_score(instance, allocation)[1])
+    territories = TerritoryStats()
+    moved = lexicographic_score(instance, allocation)
+    territory_gain = 0
+    if (not whole and not exact_proven and not stats.proved_optimal
+            and (moved[0], moved[1]) != (bound_priority.value, bound.value)):
+        territory = dataclasses.replace(settings.territory, seed=settings.seed)
+        allocation, territories = territory_search(
+            instance, roles, reach, allowed, allocation, territory, deadline,
+            step=lambda done, total: report.step("territories", done, total),
+            priority_first=moved[0] < bound_priority.value)
+        territory_gain = lexicographic_score(instance, allocation)[1] - moved[1]
+        lap("territories", placed_full=moved[1] + territory_gain,
+            neighbourhoods=territories.neighbourhoods, improved=territories.improved)
     allocation = polish(instance, roles, cands, reach, allocation)
     # The polish may free one-week seats (a split becoming a single): offer them again.
     allocation = fill_free_seats(instance, roles, reach, cands.extension, allocation)
@@ -212,6 +234,9 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         "whole_model_proved_optimal": int(stats.proved_optimal),
         "whole_model_solver": stats.whole_model_solver,
         "bound_rounds": bound.rounds,
+        "territory_neighbourhoods": territories.neighbourhoods,
+        "territory_improved": territories.improved,
+        "territory_placed_gain": territory_gain,
         **exact,
     }
     return Solution(
