@@ -1,18 +1,18 @@
 """Solving: from validated data to an allocation, within a time budget.
 
     travel times -> proven bounds -> candidates -> flow-based start
-        -> CP-SAT neighbourhood search -> (levels 1-2 exactly, a few thousand pupils)
+        -> CP-SAT neighbourhood search (up to 4,000 pupils to place)
+        -> (levels 1-2 exactly, a few thousand pupils)
         -> fill free seats -> chains of moves
-        -> HiGHS on territory-sized neighbourhoods (large instances)
+        -> HiGHS on territory-sized neighbourhoods (instances not solved whole or exactly)
         -> polish (sectors, travel)
 
 The flow-based start is valid, so there is always an allocation to write. `solver_status`:
 `OPTIMAL` when HiGHS or CP-SAT proved the whole model (every pupil, every reachable offer)
 optimal for levels 1-4 of the objective, or when the pupils placed for both weeks, and the
 priority pupils among them, equal their proven upper bounds (levels 1-2 then proven optimal);
-`FALLBACK` when the CP-SAT search could not run a single neighbourhood in the time left (the
-result is the flow-based allocation, or the greedy one when the time limit is below what the
-flows need for an instance of this size); `FEASIBLE` otherwise.
+`FALLBACK` only when the greedy allocation replaced the flows (the time limit is below what
+the flows need for an instance of this size); `FEASIBLE` otherwise.
 
 Determinism: every stage is deterministic (flows, single-worker CP-SAT with a fixed seed and a
 deterministic time limit per neighbourhood, a fixed budget of neighbourhoods) and which stages
@@ -47,7 +47,7 @@ from affectation.engine.mip import HighsLimits
 from affectation.engine.moves import place_by_moves
 from affectation.engine.objective import rate_level
 from affectation.engine.polish import polish
-from affectation.engine.search import SearchSettings, improve
+from affectation.engine.search import SearchSettings, SearchStats, improve
 from affectation.engine.seats import fill_free_seats, place_by_one_move
 from affectation.engine.start import StartInputs, greedy_allocation, initial_allocation
 from affectation.engine.territory import Territory, TerritoryStats, territory_search
@@ -166,13 +166,18 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
                              keep_week=allocation, flow_arcs=arcs)
     lap("candidates")
     search = dataclasses.replace(settings.search, seed=settings.seed, workers=settings.workers)
-    allocation, stats = improve(instance, roles, cands, allocation, deadline, search,
-                                step=lambda done, total: report.step("search", done, total))
-    lap("search", placed_full=lexicographic_score(instance, allocation)[1],
-        neighbourhoods=stats.neighbourhoods, improved=stats.improved)
+    to_place = int(st.to_place.sum())
+    stats = SearchStats()
+    # Above the size levels 1-2 are solved exactly at, HiGHS territories (after the chains of
+    # moves) replace CP-SAT's neighbourhoods: on every scale-1 profile of
+    # `benchmarks/robustness.py` CP-SAT ran its 2 neighbourhoods (6-10 s) and improved none.
+    if whole or to_place <= settings.exact_max_pupils:
+        allocation, stats = improve(instance, roles, cands, allocation, deadline, search,
+                                    step=lambda done, total: report.step("search", done, total))
+        lap("search", placed_full=lexicographic_score(instance, allocation)[1],
+            neighbourhoods=stats.neighbourhoods, improved=stats.improved)
     exact: dict[str, float | int | str] = {}
     exact_proven = False
-    to_place = int(st.to_place.sum())
     if (search.mip_pupils < to_place <= settings.exact_max_pupils and not hurried
             and rate_level(instance) != "before_total"):
         outcome = exact_placements(instance, roles, reach, allowed, allocation, deadline,

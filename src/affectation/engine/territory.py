@@ -46,12 +46,12 @@ class Territory:
     # Measured on the constrained profile at scale 1 after the chains of moves (gap 52
     # pupils): 30 neighbourhoods of 200 pupils with 15 options each placed 18 more in 18 s,
     # each proven optimal; of 300 pupils, 21 more in 46 s; of 600 pupils, 20 more in 105 s
-    # for 10 neighbourhoods.
+    # for 10 neighbourhoods. 30 of 200 cost 20-40 s at speed index 12.5 on the profiles.
     pupils: int = 200
     options: int = 15
     limits: HighsLimits = field(default_factory=lambda: HighsLimits(nodes=50,
                                                                      iterations=400_000))
-    neighbourhoods: int = 40
+    neighbourhoods: int = 30
     seed: int = 0
 
 
