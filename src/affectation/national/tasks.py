@@ -145,9 +145,8 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
                      spec.settings.seconds_per_pair * reach.n_pairs)
     settings = SolveSettings(time_limit_s=round(time_limit, 3), seed=scenario_solver.seed,
                              workers=scenario_solver.workers)
-    if not spec.settings.exact:
-        settings = replace(settings, exact_max_pupils=0,
-                           search=replace(settings.search, mip_pupils=0))
+    settings = block_settings(settings, spec.settings, int(sub.instance.students.to_place.sum()),
+                              int(reach.n_pairs))
     survey_digest = load_json(work / "survey" / block.code / "marker.json")["digest"]
     digest = instance_digest(sub.instance, "solve", survey_digest, settings, spec.settings)
     folder = work / "blocks" / block.code
@@ -155,6 +154,14 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
         outcome: dict[str, Any] = load_json(folder / "outcome.json")
         return {**outcome, "reused": True}
     solution = solve(sub.instance, settings, reach=reach)
+    if settings.exact_max_pupils and not solution.search.get("exact_optimal", 0) \
+            and settings.search.max_neighbourhoods == 0:
+        # HiGHS did not prove levels 1-2 within its work budget: the engine's default path
+        # (neighbourhoods) instead; a function of the instance only, never of the clock.
+        settings = block_settings(settings, replace(spec.settings, exact_levels=False),
+                                  int(sub.instance.students.to_place.sum()),
+                                  int(reach.n_pairs))
+        solution = solve(sub.instance, settings, reach=reach)
     solved = time.perf_counter()
     allocation = np.where(solution.allocation >= 0, sub.offers[np.maximum(
         solution.allocation, 0)], -1)
@@ -183,6 +190,31 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
     save_json(folder / "outcome.json", outcome)
     write_marker(folder, digest)
     return {**outcome, "reused": False}
+
+
+def block_settings(settings: SolveSettings, national: NationalSettings, to_place: int,
+                   pairs: int) -> SolveSettings:
+    """The engine's settings for a block of `to_place` pupils and `pairs` pairs.
+
+    - `exact_levels` and a block within `exact_max_pupils` and `exact_max_columns` (pairs,
+      about its columns): levels 1-2 proven optimal by HiGHS (`engine.exact`: seconds for a
+      block of 500 pupils) in place of the CP-SAT search (a whole model of up to 800 pupils
+      at a deterministic time of 5, 40-130 s a block on this machine, and not always
+      optimal); the chains of moves and the polish still run after it.
+    - `exact` (`--exact`): the engine's own HiGHS stages (the whole CP-SAT model translated
+      for HiGHS up to 1,500 pupils, then levels 1-2 up to 4,000).
+    - else neither: CP-SAT only.
+    """
+    if national.exact:
+        return settings
+    fits = (national.exact_levels and to_place <= national.exact_max_pupils
+            and pairs <= national.exact_max_columns)
+    if fits:
+        return replace(settings, exact_max_pupils=national.exact_max_pupils,
+                       exact_max_columns=national.exact_max_columns,
+                       search=replace(settings.search, mip_pupils=0, whole_model_pupils=0,
+                                      max_neighbourhoods=0))
+    return replace(settings, exact_max_pupils=0, search=replace(settings.search, mip_pupils=0))
 
 
 def pair_exclusions(nat: Any, rows: Reach, pupils: np.ndarray, pair_academy: np.ndarray
