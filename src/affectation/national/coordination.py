@@ -290,3 +290,48 @@ def _pair_academies(nat: National, blocks: list[Block], reaching: np.ndarray,
         order = sorted(range(len(b.academies)), key=lambda i: (-signed[i], -flow[i], -home[i], i))
         out[q] = b.academies[order[0]]
     return out
+
+
+def reshare(nat: National, blocks: list[Block], shares: Shares, allocation: np.ndarray,
+            need: np.ndarray) -> tuple[Shares, list[str]]:
+    """New shares after the blocks were solved, and the blocks whose shares grew.
+
+    Each block keeps, of every border offer outside a mutualised pair, the seats its pupils
+    use (the more taken week); the seats no block uses go to the blocks with pupils not
+    placed for both weeks who have the offer in their rows, in proportion to those pupils
+    (largest remainder, ties to the first block in code order). An offer nobody still needs
+    keeps its shares. Every block's allocation stays within its new shares, so only the
+    blocks whose shares grew need solving again. `need[k, o]`: pupils of block k not placed
+    for both weeks with offer o in their rows (`missing_by_offer`)."""
+    inst = nat.instance
+    of = inst.offers
+    n_o = of.n
+    index = {b.code: k for k, b in enumerate(blocks)}
+    quota = np.zeros((len(blocks), n_o), dtype=np.int64)
+    listed = np.zeros((len(blocks), n_o), dtype=bool)
+    for code, k in index.items():
+        quota[k, shares.offers[code]] = shares.quotas[code]
+        listed[k, shares.offers[code]] = True
+    used = np.zeros((len(blocks), n_o), dtype=np.int64)
+    for k, b in enumerate(blocks):
+        mine = allocation[nat.block_pupils(b)]
+        weeks = np.zeros((n_o, 2), dtype=np.int64)
+        for w in (0, 1):
+            o = mine[:, w]
+            np.add.at(weeks[:, w], o[o >= 0], 1)
+        used[k] = weeks.max(axis=1)
+    need = np.where(listed, need, 0)
+    free = of.capacity.astype(np.int64) - used.sum(axis=0)
+    shared = listed.sum(axis=0) >= 2
+    todo = np.flatnonzero(shared & (of.pair < 0) & (free > 0) & (need.sum(axis=0) > 0))
+    new = quota.copy()
+    for o in todo:
+        who = np.flatnonzero(listed[:, o])
+        base = used[who, o]
+        extra = largest_remainder(need[who, o].astype(float), int(free[o]))
+        new[who, o] = base + extra
+    grew = sorted(b.code for k, b in enumerate(blocks) if (new[k] > quota[k]).any())
+    quotas = {code: new[k, shares.offers[code]] for code, k in index.items()}
+    stats = {**shares.stats, "reshared_offers": int(len(todo)),
+             "reshared_seats": int(free[todo].sum()) if len(todo) else 0}
+    return Shares(dict(shares.offers), quotas, shares.pair_academy, stats), grew

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from affectation.io.atomic import mark_folder, reserve_output_dir, write_files
-from affectation.national.coordination import Rows, coordinate
+from affectation.national.coordination import Rows, coordinate, reshare
 from affectation.national.data import Block, National, read_national
 from affectation.national.folders import FolderSpec, academy_folder, folder_shares
 from affectation.national.outputs import (
@@ -51,8 +51,10 @@ from affectation.national.windows import run_windows
 from affectation.national.work import (
     WORK,
     NationalSettings,
+    blocks_dir,
     load_arrays,
     load_json,
+    load_shares,
     save_arrays,
     save_json,
     save_national,
@@ -143,6 +145,10 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
         timings["blocks"] = round(time.perf_counter() - lap, 3)
         allocation = _block_allocations(work, nat, blocks)
         lap = time.perf_counter()
+        allocation, outcomes, reshared = _reshare_rounds(client, work, nat, blocks, allocation,
+                                                        outcomes, settings, resume, say, sizes)
+        timings["reshare"] = round(time.perf_counter() - lap, 3)
+        lap = time.perf_counter()
         windows: dict[str, Any] = {"rounds": 0, "windows": 0, "pupils_placed_more": 0}
         if settings.windows:
             allocation, windows = run_windows(client, work, nat, blocks, allocation, settings,
@@ -168,7 +174,7 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
     timings["folders_seconds"] = {a: academies[a].pop("seconds") for a in academies}
     timings["total"] = round(time.perf_counter() - started, 3)
     timings["workers"] = cluster.scheduler or cluster.workers
-    extra = {"coordination": shares.stats, "windows": windows,
+    extra = {"coordination": shares.stats, "reshare": reshared, "windows": windows,
              "settings": dataclasses.asdict(settings),
              "offers_shared_beyond_capacity": academies_overcommitted(work)}
     summary = national_summary(nat, allocation, academies, outcomes, bound, extra, timings)
@@ -184,6 +190,65 @@ def _block_allocations(work: Path, nat: National, blocks: list[Block]) -> np.nda
         data = load_arrays(work / "blocks" / b.code / "allocation.npz")
         allocation[data["pupils"]] = data["allocation"]
     return allocation
+
+
+def missing_by_offer(work: Path, nat: National, blocks: list[Block], allocation: np.ndarray
+                     ) -> np.ndarray:
+    """(blocks, offers): pupils of each block not placed for both weeks who have the offer
+    in their rows."""
+    st = nat.instance.students
+    n_o = nat.instance.offers.n
+    missing = st.to_place & (allocation < 0).any(axis=1)
+    need = np.zeros((len(blocks), n_o), dtype=np.int64)
+    for k, b in enumerate(blocks):
+        data = load_arrays(work / "survey" / b.code / "rows.npz")
+        owner = np.repeat(data["pupils"], data["lengths"])
+        offer = data["offer"][missing[owner]].astype(np.int64)
+        need[k] = np.bincount(offer, minlength=n_o)
+    return need
+
+
+def _reshare_rounds(client: Any, work: Path, nat: National, blocks: list[Block],
+                    allocation: np.ndarray, outcomes: list[dict[str, Any]],
+                    settings: NationalSettings, resume: bool, say: Progress,
+                    sizes: dict[str, int]) -> tuple[np.ndarray, list[dict[str, Any]],
+                                                    dict[str, Any]]:
+    """Rounds of `coordination.reshare`: the border seats the blocks left free go to the
+    blocks whose pupils miss them, and those blocks are solved again; a block's new result
+    is kept when it places at least as many priority pupils, then pupils for both weeks,
+    then for one week (else it keeps its allocation, within its new shares too)."""
+    outcomes = list(outcomes)
+    position = {b.code: k for k, b in enumerate(blocks)}
+    info: dict[str, Any] = {"rounds": 0, "blocks_solved": 0, "blocks_improved": 0,
+                            "pupils_placed_more": 0, "seconds": {}}
+    for r in range(1, settings.reshare_rounds + 1):
+        need = missing_by_offer(work, nat, blocks, allocation)
+        shares, grew = reshare(nat, blocks, load_shares(work, r - 1), allocation, need)
+        save_shares(work, shares, r)
+        if not grew:
+            break
+        chosen = [b for b in blocks if b.code in grew]
+        say(f"parts frontalières redistribuées (tour {r}) : "
+            f"{french_int(shares.stats['reshared_seats'])} place(s) libre(s) de "
+            f"{french_int(shares.stats['reshared_offers'])} offre(s), {len(chosen)} bloc(s) "
+            f"recalculé(s)")
+        results = _run_blocks(client, solve_block, [
+            BlockSpec(str(work), b, settings, resume, r) for b in chosen], chosen, say,
+            "blocs", _block_line, priority=sizes)
+        info["rounds"] = r
+        for b, result in zip(chosen, results, strict=True):
+            info["blocks_solved"] += 1
+            info["seconds"][f"{b.code}:{r}"] = result["seconds"]
+            old = outcomes[position[b.code]]
+            key = ("priority_placed_full", "placed_full", "placed_partial")
+            if tuple(result[k] for k in key) < tuple(old[k] for k in key):
+                continue
+            data = load_arrays(blocks_dir(work, r) / b.code / "allocation.npz")
+            allocation[data["pupils"]] = data["allocation"]
+            info["blocks_improved"] += int(result["placed_full"] > old["placed_full"])
+            info["pupils_placed_more"] += result["placed_full"] - old["placed_full"]
+            outcomes[position[b.code]] = {**result, "reshare_round": r}
+    return allocation, outcomes, info
 
 
 def academies_overcommitted(work: Path) -> int:

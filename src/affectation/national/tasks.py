@@ -34,6 +34,7 @@ from affectation.engine.solve import SolveSettings, solve
 from affectation.national.data import Block, instance_digest, local_reach, sub_instance
 from affectation.national.work import (
     NationalSettings,
+    blocks_dir,
     load_arrays,
     load_json,
     load_national,
@@ -65,6 +66,7 @@ class BlockSpec:
     block: Block
     settings: NationalSettings
     resume: bool = False
+    round: int = 0
 
 
 # --------------------------------------------------------------------------
@@ -131,7 +133,7 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
     st, of = inst.students, inst.offers
     block = spec.block
     rows = load_rows(work, block.code, st.n)
-    shares = load_shares(work)
+    shares = load_shares(work, spec.round)
     pupils = nat.block_pupils(block)
     capacity = shares.capacity(block.code, of.capacity)
     in_rows = sorted_unique(rows.offer.astype(np.int64))
@@ -149,7 +151,7 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
                               int(reach.n_pairs))
     survey_digest = load_json(work / "survey" / block.code / "marker.json")["digest"]
     digest = instance_digest(sub.instance, "solve", survey_digest, settings, spec.settings)
-    folder = work / "blocks" / block.code
+    folder = blocks_dir(work, spec.round) / block.code
     if spec.resume and marker_matches(folder, digest):
         outcome: dict[str, Any] = load_json(folder / "outcome.json")
         return {**outcome, "reused": True}
@@ -165,7 +167,11 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
     solved = time.perf_counter()
     allocation = np.where(solution.allocation >= 0, sub.offers[np.maximum(
         solution.allocation, 0)], -1)
-    bound, bound_priority = _alone_bound(nat, rows, pupils)
+    if spec.round == 0:
+        bound, bound_priority = _alone_bound(nat, rows, pupils)
+    else:  # the same pupils and offers at full capacity: round 0's
+        first = load_json(blocks_dir(work) / block.code / "outcome.json")
+        bound, bound_priority = first["upper_bound_full"], first["upper_bound_priority_full"]
     sub_st = sub.instance.students
     score = lexicographic_score(sub.instance, solution.allocation)
     full = (solution.allocation >= 0).all(axis=1) & sub_st.to_place

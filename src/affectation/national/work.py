@@ -43,6 +43,8 @@ class NationalSettings:
       work is done. The floor keeps that net out of the way on a loaded machine or a busy
       cluster (at the scenario's 60 s, blocks of 2,500 pupils were cut on a 2-core machine
       at load 12, and their results then depended on its speed).
+    - `reshare_rounds`: rounds of border seats left free by the blocks given to the blocks
+      whose pupils miss them, those blocks solved again (`coordination.reshare`).
     - `windows`: re-solve the border windows; `window_passes`: their move search's budget.
     - `cores_per_block`: threads of a block's compiled kernels (the CP-SAT workers are the
       scenario's `[solver] workers`, HiGHS runs on one thread).
@@ -65,6 +67,7 @@ class NationalSettings:
     bound_arcs: int = 32
     seconds_per_pair: float = 10e-6
     min_block_time_limit_s: float = 900.0
+    reshare_rounds: int = 1
     windows: bool = True
     window_passes: int = 100
     cores_per_block: int = 1
@@ -156,20 +159,30 @@ def load_rows(work: Path, block: str, n_students: int) -> Reach:
                  capped=capped)
 
 
-def save_shares(work: Path, shares: Shares) -> None:
+def _shares_name(round_: int) -> str:
+    return "shares" if round_ == 0 else f"shares-{round_}"
+
+
+def blocks_dir(work: Path, round_: int = 0) -> Path:
+    """Where the block solves of a round write (round 0: the coordination's shares; round r:
+    the shares redistributed after round r - 1, `coordination.reshare`)."""
+    return Path(work) / ("blocks" if round_ == 0 else f"blocks-{round_}")
+
+
+def save_shares(work: Path, shares: Shares, round_: int = 0) -> None:
     arrays: dict[str, np.ndarray] = {"pair_academy": shares.pair_academy.astype(str)}
     for code in shares.offers:
         arrays[f"offers:{code}"] = shares.offers[code]
         arrays[f"quotas:{code}"] = shares.quotas[code]
-    save_arrays(Path(work) / "shares.npz", **arrays)
-    save_json(Path(work) / "shares.json", shares.stats)
+    save_arrays(Path(work) / f"{_shares_name(round_)}.npz", **arrays)
+    save_json(Path(work) / f"{_shares_name(round_)}.json", shares.stats)
 
 
-def load_shares(work: Path) -> Shares:
-    data = load_arrays(Path(work) / "shares.npz")
+def load_shares(work: Path, round_: int = 0) -> Shares:
+    data = load_arrays(Path(work) / f"{_shares_name(round_)}.npz")
     offers = {k.split(":", 1)[1]: v for k, v in data.items() if k.startswith("offers:")}
     quotas = {k.split(":", 1)[1]: v for k, v in data.items() if k.startswith("quotas:")}
-    stats = load_json(Path(work) / "shares.json")
+    stats = load_json(Path(work) / f"{_shares_name(round_)}.json")
     return Shares(offers, quotas, data["pair_academy"].astype(object), stats)
 
 
