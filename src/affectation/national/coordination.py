@@ -293,7 +293,7 @@ def _pair_academies(nat: National, blocks: list[Block], reaching: np.ndarray,
 
 
 def reshare(nat: National, blocks: list[Block], shares: Shares, allocation: np.ndarray,
-            need: np.ndarray) -> tuple[Shares, list[str]]:
+            need: np.ndarray, takers: list[str] | None = None) -> tuple[Shares, list[str]]:
     """New shares after the blocks were solved, and the blocks whose shares grew.
 
     Each block keeps, of every border offer outside a mutualised pair, the seats its pupils
@@ -301,7 +301,8 @@ def reshare(nat: National, blocks: list[Block], shares: Shares, allocation: np.n
     placed for both weeks who have the offer in their rows, in proportion to those pupils
     (largest remainder, ties to the first block in code order). An offer nobody still needs
     keeps its shares. Every block's allocation stays within its new shares, so only the
-    blocks whose shares grew need solving again. `need[k, o]`: pupils of block k not placed
+    blocks whose shares grew need solving again; `takers`, when given, are the only blocks
+    that may receive seats. `need[k, o]`: pupils of block k not placed
     for both weeks with offer o in their rows (`missing_by_offer`)."""
     inst = nat.instance
     of = inst.offers
@@ -321,6 +322,8 @@ def reshare(nat: National, blocks: list[Block], shares: Shares, allocation: np.n
             np.add.at(weeks[:, w], o[o >= 0], 1)
         used[k] = weeks.max(axis=1)
     need = np.where(listed, need, 0)
+    if takers is not None:  # only these blocks may receive seats (and be solved again)
+        need[[index[c] for c in index if c not in set(takers)]] = 0
     free = of.capacity.astype(np.int64) - used.sum(axis=0)
     shared = listed.sum(axis=0) >= 2
     todo = np.flatnonzero(shared & (of.pair < 0) & (free > 0) & (need.sum(axis=0) > 0))

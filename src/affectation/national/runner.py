@@ -223,7 +223,12 @@ def _reshare_rounds(client: Any, work: Path, nat: National, blocks: list[Block],
                             "pupils_placed_more": 0, "seconds": {}}
     for r in range(1, settings.reshare_rounds + 1):
         need = missing_by_offer(work, nat, blocks, allocation)
-        shares, grew = reshare(nat, blocks, load_shares(work, r - 1), allocation, need)
+        # Only blocks on the HiGHS path take part (a few seconds each to solve again).
+        fast = [b.code for b, o in zip(blocks, outcomes, strict=True)
+                if settings.exact_levels and o["students_to_place"] <= settings.exact_max_pupils
+                and o["pairs"] <= settings.exact_max_columns]
+        shares, grew = reshare(nat, blocks, load_shares(work, r - 1), allocation, need,
+                               fast)
         save_shares(work, shares, r)
         if not grew:
             break

@@ -44,7 +44,8 @@ class NationalSettings:
       cluster (at the scenario's 60 s, blocks of 2,500 pupils were cut on a 2-core machine
       at load 12, and their results then depended on its speed).
     - `reshare_rounds`: rounds of border seats left free by the blocks given to the blocks
-      whose pupils miss them, those blocks solved again (`coordination.reshare`).
+      whose pupils miss them, those blocks solved again (`coordination.reshare`) when they
+      are on the HiGHS path (a few seconds each); the others keep their shares.
     - `windows`: re-solve the border windows; `window_passes`: their move search's budget.
     - `cores_per_block`: threads of a block's compiled kernels (the CP-SAT workers are the
       scenario's `[solver] workers`, HiGHS runs on one thread).
@@ -52,8 +53,10 @@ class NationalSettings:
       pairs has its levels 1-2 (priority pupils, then pupils placed for both weeks) proven
       optimal by HiGHS (`engine.exact`) instead of a CP-SAT search: at scale 0.02, 0.1-2.6 s
       a block where the whole-model CP-SAT took 20-65 s and placed 9 fewer pupils in all.
-      When HiGHS does not prove them within its work budget, the block is solved again on
-      the CP-SAT path (`tasks.block_settings`).
+      HiGHS's time grows faster than its columns (scale 0.05, loaded machine: 79,000
+      columns 40 s, 163,000 130 s, 217,000 200 s), hence the cap on pairs; larger blocks
+      take the CP-SAT neighbourhoods. When HiGHS does not prove levels 1-2 within its work
+      budget, the block is solved again on the CP-SAT path (`tasks.block_settings`).
     - `exact`: run the engine's own HiGHS stages instead (the whole CP-SAT model translated
       for HiGHS up to 1,500 pupils, `engine.mip`; levels 1-2 up to 4,000, `engine.exact`).
       Either way every stage runs on a work budget (`engine.budget`): the result does not
@@ -74,7 +77,7 @@ class NationalSettings:
     exact: bool = False
     exact_levels: bool = True
     exact_max_pupils: int = 4_000
-    exact_max_columns: int = 400_000
+    exact_max_columns: int = 120_000
 
     def candidates(self, pupils: int) -> int:
         per = self.pairs_per_block // max(pupils, 1)
