@@ -18,7 +18,7 @@ It prints a Markdown table (metrics in rows, runs in columns, targets alongside)
 speed-up from 1 to 2 workers, and an **estimate of the time on 8 and 32 workers** from the
 measured task times of the 1-worker run (each task's seconds on one core): the serial phases
 (reading, coordination, national tables) plus, for each parallel phase (survey, block solves,
-windows, folders), the makespan of its tasks scheduled longest first on P workers (LPT; the
+reshare, windows, folders), the makespan of its tasks scheduled longest first on P workers (LPT; the
 longest task bounds it from below). Writes ``national.md`` and ``national.csv`` into ``--out``.
 Targets (printed, never asserted): scale 0.1 <= 5 min, scale 1 <= 45 min on 2 workers,
 placed >= 99 % of the proven bound, speed-up 1 -> 2 workers >= 1.7.
@@ -132,8 +132,9 @@ def estimate(summary: dict[str, Any], work: Path, workers: int) -> float:
     windows = t["windows"] / max(1, summary["windows"]["rounds"]) if summary["windows"][
         "rounds"] else 0.0
     rounds = summary["windows"]["rounds"]
-    return (serial + lpt(survey, workers) + lpt(blocks, workers) + rounds * windows
-            + lpt(folders, workers))
+    reshare = list(t.get("reshare_seconds", {}).values())
+    return (serial + lpt(survey, workers) + lpt(blocks, workers) + lpt(reshare, workers)
+            + rounds * windows + lpt(folders, workers))
 
 
 def load_json(path: Path) -> Any:
@@ -201,8 +202,10 @@ def main() -> int:
                 "peak_one_process_mb": round(peak_one),
                 "valid": check == 0, "check_s": round(check_s, 1),
                 "load_before": load, "generate_s": round(gen_s, 1),
-                **{f"t_{k}": t[k] for k in ("read", "survey", "coordination", "blocks",
-                                            "windows", "folders", "tables")},
+                **{f"t_{k}": t.get(k, "") for k in ("read", "survey", "coordination",
+                                                    "blocks", "reshare", "windows",
+                                                    "folders", "tables")},
+                "reshare_gain": s.get("reshare", {}).get("pupils_placed_more", ""),
                 "longest_block": f"{longest[0]} {longest[1]:.0f} s",
                 "windows_gain": s["windows"]["pupils_placed_more"],
                 "border_offers": s["coordination"]["border_offers"],

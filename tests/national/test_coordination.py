@@ -82,3 +82,10 @@ def test_reshare_keeps_every_block_within_its_shares(tmp_path: Path) -> None:
         needy = listed[:, o] & (need[:, o] > 0)
         assert (quota[needy, o] - used[needy, o]).sum() == free[o]
         assert (quota[~needy & listed[:, o], o] == used[~needy & listed[:, o], o]).all()
+    # Only the takers may receive seats (the others keep what they use, or their shares).
+    taker = grew[0]
+    limited, grew_limited = reshare(nat, blocks, before, allocation, need, [taker])
+    assert grew_limited == [taker]
+    for b in blocks:
+        if b.code != taker:
+            assert (limited.quotas[b.code] <= before.quotas[b.code]).all()

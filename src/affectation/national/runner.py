@@ -144,6 +144,7 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
         bound_future = outcomes.pop()
         timings["blocks"] = round(time.perf_counter() - lap, 3)
         allocation = _block_allocations(work, nat, blocks)
+        timings["blocks_seconds"] = {b["block"]: b["seconds"] for b in outcomes}
         lap = time.perf_counter()
         allocation, outcomes, reshared = _reshare_rounds(client, work, nat, blocks, allocation,
                                                         outcomes, settings, resume, say, sizes)
@@ -170,7 +171,7 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
         Path(out_dir) / "flux_academies.csv": csv_text(flux_table(nat, allocation)),
     }
     timings["tables"] = round(time.perf_counter() - lap, 3)
-    timings["blocks_seconds"] = {b["block"]: b["seconds"] for b in outcomes}
+    timings["reshare_seconds"] = reshared.pop("seconds")
     timings["folders_seconds"] = {a: academies[a].pop("seconds") for a in academies}
     timings["total"] = round(time.perf_counter() - started, 3)
     timings["workers"] = cluster.scheduler or cluster.workers
@@ -223,10 +224,11 @@ def _reshare_rounds(client: Any, work: Path, nat: National, blocks: list[Block],
                             "pupils_placed_more": 0, "seconds": {}}
     for r in range(1, settings.reshare_rounds + 1):
         need = missing_by_offer(work, nat, blocks, allocation)
-        # Only blocks on the HiGHS path take part (a few seconds each to solve again).
+        # Only small blocks on the HiGHS path take part (a few seconds each to solve again).
+        most = min(settings.exact_max_columns, settings.reshare_max_pairs)
         fast = [b.code for b, o in zip(blocks, outcomes, strict=True)
                 if settings.exact_levels and o["students_to_place"] <= settings.exact_max_pupils
-                and o["pairs"] <= settings.exact_max_columns]
+                and o["pairs"] <= most]
         shares, grew = reshare(nat, blocks, load_shares(work, r - 1), allocation, need,
                                fast)
         save_shares(work, shares, r)

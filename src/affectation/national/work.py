@@ -44,8 +44,10 @@ class NationalSettings:
       cluster (at the scenario's 60 s, blocks of 2,500 pupils were cut on a 2-core machine
       at load 12, and their results then depended on its speed).
     - `reshare_rounds`: rounds of border seats left free by the blocks given to the blocks
-      whose pupils miss them, those blocks solved again (`coordination.reshare`) when they
-      are on the HiGHS path (a few seconds each); the others keep their shares.
+      whose pupils miss them, those blocks solved again (`coordination.reshare`), only
+      blocks on the HiGHS path with at most `reshare_max_pairs` pairs (a few seconds each:
+      at scale 0.05, solving blocks of 60,000-105,000 pairs again cost 200 s of tasks for
+      2 more placed); the others keep their shares.
     - `windows`: re-solve the border windows; `window_passes`: their move search's budget.
     - `cores_per_block`: threads of a block's compiled kernels (the CP-SAT workers are the
       scenario's `[solver] workers`, HiGHS runs on one thread).
@@ -71,6 +73,7 @@ class NationalSettings:
     seconds_per_pair: float = 10e-6
     min_block_time_limit_s: float = 900.0
     reshare_rounds: int = 1
+    reshare_max_pairs: int = 40_000
     windows: bool = True
     window_passes: int = 100
     cores_per_block: int = 1
