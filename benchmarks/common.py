@@ -38,6 +38,21 @@ GENERATE_CODE = (
 CHILD_ENV: dict[str, str] = dict(os.environ, PYTHONUNBUFFERED="1")
 CHILD_CWD: Path | None = None
 
+# The command line in a child process (the parent never imports `affectation`).
+AFFECTATION = [sys.executable, "-c", "from affectation.cli import main; main()"]
+
+
+def run_affectation(*args: str, stdin: str | None = None) -> None:
+    """One `affectation` command, its duration on stderr; exits with its stderr on failure."""
+    started = time.perf_counter()
+    proc = subprocess.run([*AFFECTATION, *args], capture_output=True, text=True, input=stdin,
+                          check=False)
+    if proc.returncode != 0:
+        sys.exit(f"affectation {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    print(f"  {time.perf_counter() - started:7.2f} s  affectation {' '.join(args)[:80]}",
+          file=sys.stderr)
+
+
 def configure_children(cwd: Path, pythonpath: list[Path]) -> None:
     """Run every later child in `cwd`, with `pythonpath` ahead of the inherited one."""
     global CHILD_CWD

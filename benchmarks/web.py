@@ -31,30 +31,21 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from common import run_affectation
+
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO = REPO / "scenarios" / "normandie" / "scenario.toml"
 CACHE = REPO / "benchmarks" / ".cache" / "campaign-solve"
 RESULTS = REPO / "benchmarks" / "results" / "web.md"
-AFFECTATION = [sys.executable, "-c", "from affectation.cli import main; main()"]
 SPEED_INDEX = REPO.parent / "shared" / "tools" / "speed-index"
 PASSWORD = "banc-d-essai-web"
 TARGETS = {"school list": 0.2, "pupil page, first view": 1.5, "coordinator home": 1.0}
 
 
-def run(*args: str, stdin: str | None = None) -> None:
-    started = time.perf_counter()
-    proc = subprocess.run([*AFFECTATION, *args], capture_output=True, text=True, input=stdin,
-                          check=False)
-    if proc.returncode != 0:
-        sys.exit(f"affectation {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    print(f"  {time.perf_counter() - started:7.2f} s  affectation {' '.join(args)[:80]}",
-          file=sys.stderr)
-
-
 def solved(seconds: int) -> Path:
     if not (CACHE / "assignments.csv").is_file():
         print("solving the bundled scenario once (cached)...", file=sys.stderr)
-        run("solve", str(SCENARIO), "--out", str(CACHE), "--time-limit", str(seconds))
+        run_affectation("solve", str(SCENARIO), "--out", str(CACHE), "--time-limit", str(seconds))
     return CACHE
 
 
@@ -120,16 +111,16 @@ def main() -> None:
         scenario = work / "scenario"
         shutil.copytree(SCENARIO.parent, scenario)
         url = f"sqlite:///{work / 'campagne.sqlite'}"
-        run("campaign", "init", str(scenario / "scenario.toml"), "--db", url)
+        run_affectation("campaign", "init", str(scenario / "scenario.toml"), "--db", url)
         from affectation.synthetic.people import write_details
 
         details = write_details(scenario, work / "details", seed=0)
-        run("campaign", "people", str(details["people"]), "--db", url)
-        run("campaign", "load", str(result), "--db", url)
+        run_affectation("campaign", "people", str(details["people"]), "--db", url)
+        run_affectation("campaign", "load", str(result), "--db", url)
         uai, pupils = school_near(300)
-        run("users", "add", "ecole", "--role", "school", "--school", uai, "--db", url,
+        run_affectation("users", "add", "ecole", "--role", "school", "--school", uai, "--db", url,
             stdin=PASSWORD + "\n")
-        run("users", "add", "coord", "--role", "coordinator", "--db", url,
+        run_affectation("users", "add", "coord", "--role", "coordinator", "--db", url,
             stdin=PASSWORD + "\n")
         base, server, thread = serve(url)
         school = logged_in(base, "ecole")

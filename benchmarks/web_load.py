@@ -39,9 +39,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import AFFECTATION, run_affectation
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "web-load.md"
-AFFECTATION = [sys.executable, "-c", "from affectation.cli import main; main()"]
 SPEED_INDEX = REPO.parent / "shared" / "tools" / "speed-index"
 PASSWORD = "banc-d-essai-charge"
 UNPLACED = re.compile(r'<tr data-eleve="([^"]+)">(?:(?!</tr>).)*class="sans"')
@@ -50,23 +51,13 @@ FORM = re.compile(r'name="key" value="([^"]+)"><input type="hidden" name="revisi
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-def run(*args: str, stdin: str | None = None) -> None:
-    started = time.perf_counter()
-    proc = subprocess.run([*AFFECTATION, *args], capture_output=True, text=True, input=stdin,
-                          check=False)
-    if proc.returncode != 0:
-        sys.exit(f"affectation {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    print(f"  {time.perf_counter() - started:7.2f} s  affectation {' '.join(args)[:80]}",
-          file=sys.stderr)
-
-
 def campaign(work: Path, scale: float, seed: int, solve_seconds: int, drop: float,
              users: int) -> tuple[Path, str, list[str]]:
     """The scenario, the store's URL and the `users` schools with the most pupils to place."""
     scenario = work / "scenario"
-    run("generate", "--out", str(scenario), "--scale", str(scale), "--seed", str(seed))
-    run("solve", str(scenario / "scenario.toml"), "--out", str(work / "run"), "--time-limit",
-        str(solve_seconds))
+    run_affectation("generate", "--out", str(scenario), "--scale", str(scale), "--seed", str(seed))
+    run_affectation("solve", str(scenario / "scenario.toml"), "--out", str(work / "run"),
+                    "--time-limit", str(solve_seconds))
     path = work / "run" / "assignments.csv"
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -82,19 +73,19 @@ def campaign(work: Path, scale: float, seed: int, solve_seconds: int, drop: floa
         writer.writerows(rows)
     (work / "run" / "summary.json").unlink(missing_ok=True)  # no longer this result's
     url = f"sqlite:///{work / 'campagne.sqlite'}"
-    run("campaign", "init", str(scenario / "scenario.toml"), "--db", url)
+    run_affectation("campaign", "init", str(scenario / "scenario.toml"), "--db", url)
     from affectation.synthetic.people import write_details
 
     details = write_details(scenario, work / "details", seed=seed)
-    run("campaign", "people", str(details["people"]), "--db", url)
-    run("campaign", "load", str(work / "run"), "--db", url)
+    run_affectation("campaign", "people", str(details["people"]), "--db", url)
+    run_affectation("campaign", "load", str(work / "run"), "--db", url)
     unplaced = Counter(r["school_id"] for r in rows if r["kind"] == "unplaced")
     schools = [uai for uai, _ in sorted(unplaced.items(), key=lambda kv: (-kv[1], kv[0]))]
     if len(schools) < users:
         sys.exit(f"only {len(schools)} schools with unplaced pupils for {users} users")
     for i, uai in enumerate(schools[:users]):
-        run("users", "add", f"ecole{i:02d}", "--role", "school", "--school", uai, "--db", url,
-            stdin=PASSWORD + "\n")
+        run_affectation("users", "add", f"ecole{i:02d}", "--role", "school", "--school", uai,
+                        "--db", url, stdin=PASSWORD + "\n")
     return scenario, url, schools[:users]
 
 
