@@ -200,9 +200,9 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         instance, reach, roles, allocation, np.zeros(st.n, dtype=bool), "after_total",
         settings.move_passes, convert=not instance.scenario.rules.split_two_week_offers,
         deadline=deadline, step=lambda done, total: report.step("moves", done, total))
-    lap("moves", placed_full=lexicographic_score(instance, allocation)[1])
-    territories = TerritoryStats()
     moved = lexicographic_score(instance, allocation)
+    lap("moves", placed_full=moved[1])
+    territories = TerritoryStats()
     territory_gain = 0
     if (not whole and not exact_proven and not stats.proved_optimal
             and (moved[0], moved[1]) != (bound_priority.value, bound.value)):
