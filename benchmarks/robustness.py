@@ -134,7 +134,7 @@ def warm_up(work: Path) -> None:
 
 
 def run_instance(inst: Instance, work: Path, time_limit: float | None, check: bool,
-                 index: float | None) -> Measure:
+                 index: float | None, lp_bound: bool = False) -> Measure:
     m = Measure(inst)
     row = m.row
     row.update(profile=inst.profile, seed=inst.seed, scale=inst.scale,
@@ -161,6 +161,8 @@ def run_instance(inst: Instance, work: Path, time_limit: float | None, check: bo
     cmd = [*CLI, "solve", str(toml), "--out", str(out)]
     if time_limit is not None:
         cmd += ["--time-limit", f"{time_limit:g}"]
+    if lp_bound:
+        cmd.append("--lp-bound")
     print(f"[{inst.tag}] {' '.join(cmd[3:])}", file=sys.stderr, flush=True)
     solve = run_measured(cmd, timeout_s=3600)
     row["solve_exit"] = solve.returncode
@@ -195,6 +197,8 @@ def run_instance(inst: Instance, work: Path, time_limit: float | None, check: bo
     row["ratio"] = round(pf / ub, 6) if pf is not None and ub else None
     pp, pb = s.get("priority_placed_full"), s.get("upper_bound_priority_full")
     row["priority_at_bound"] = (pp == pb) if pp is not None and pb is not None else None
+    for key, value in (s.get("bounds") or {}).items():
+        row[key] = value
     for stage, seconds in (s.get("timings") or {}).items():
         row[f"t_{stage}"] = seconds
     search = s.get("search") or {}
@@ -273,6 +277,27 @@ def stage_table(measures: list[Measure]) -> str:
     return "\n".join(lines)
 
 
+def bounds_table(measures: list[Measure]) -> str:
+    """The flow and LP bounds side by side: how much of the gap is the bounds' slack (what
+    the LP takes off the flow bound) and how much is the engine's (what is left)."""
+    head = ["instance", "placed", "flow bound", "LP bound", "gap to the flow bound",
+            "bounds' slack (flow - LP)", "engine's gap (best bound - placed)",
+            "priority placed", "priority flow bound", "priority LP bound", "LP bound (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in measures:
+        r = m.row
+        flow, lp = r.get("flow_upper_bound_full"), r.get("lp_upper_bound_full")
+        placed = r.get("placed_full")
+        if flow is None or lp is None or placed is None:
+            continue
+        lines.append("| " + " | ".join([
+            m.instance.tag, num(placed), num(flow), num(lp), num(flow - placed),
+            num(max(flow - lp, 0)), num(min(flow, lp) - placed),
+            num(r.get("priority_placed_full")), num(r.get("flow_upper_bound_priority_full")),
+            num(r.get("lp_upper_bound_priority_full")), num(r.get("t_lp_bound"), 1)]) + " |")
+    return "\n".join(lines)
+
+
 def summary_lines(measures: list[Measure]) -> list[str]:
     rows = [m.row for m in measures if m.row.get("gap") is not None]
     if not rows:
@@ -315,6 +340,8 @@ def write_outputs(measures: list[Measure], path_md: Path, title: str, info: dict
         "## Results", "", main_table(measures), "",
         "## Stages (seconds, from summary.json)", "", stage_table(measures), "",
     ]
+    if any(m.row.get("lp_upper_bound_full") is not None for m in measures):
+        parts += ["## Flow bound and LP bound", "", bounds_table(measures), ""]
     failures = [e for m in measures for e in m.errors]
     if failures:
         parts += ["## Failures", "", "```", *failures, "```", ""]
@@ -341,6 +368,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--time-limit", type=float, default=None,
                    help="passed to solve (default: the scenario's time limit)")
     p.add_argument("--no-check", action="store_true", help="skip affectation check")
+    p.add_argument("--lp-bound", action="store_true",
+                   help="solve with --lp-bound: the LP bound beside the flow bound "
+                        "(tables into robustness-lp*.md)")
     p.add_argument("--speed-index", type=float, default=None,
                    help="the machine's speed index (default: measured with "
                         f"{SPEED_INDEX_TOOL} when present)")
@@ -372,7 +402,8 @@ def _run_all(instances: list[Instance], work: Path, args: argparse.Namespace,
     measures: list[Measure] = []
     for inst in instances:
         try:
-            m = run_instance(inst, work, args.time_limit, not args.no_check, index)
+            m = run_instance(inst, work, args.time_limit, not args.no_check, index,
+                             args.lp_bound)
         except Exception as exc:  # report it and go on with the other instances
             m = Measure(inst, {"profile": inst.profile, "seed": inst.seed,
                                "scale": inst.scale}, False, [f"{inst.tag}: {exc!r}"])
@@ -417,12 +448,16 @@ def main(argv: list[str] | None = None) -> int:
                 seeds = args.gtfs_seed_list if profile.endswith("+gtfs") else args.seed_list
                 instances += [Instance(profile, seed, args.scale) for seed in seeds]
             suffix = "" if args.scale == 1 else f"-scale-{args.scale:g}"
+            if args.lp_bound:
+                suffix = "-lp" + suffix
             path = args.out / f"robustness{suffix}.md"
             title = f"Robustness over instance profiles, scale {args.scale:g}"
             profiles = _run_all(instances, work, args, index, path, title, info, load)
             measures += profiles
             written.append((profiles, path, title))
             print(main_table(measures))
+            if args.lp_bound:
+                print(bounds_table(measures))
             print("\n".join(summary_lines(measures)))
             print(f"written: {path} and {path.with_suffix('.csv')}", file=sys.stderr)
         if args.scaling:

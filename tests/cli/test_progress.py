@@ -241,3 +241,22 @@ def test_wall_seconds_count_from_the_command_start(tmp_path: Path, command: str,
     assert 1000.0 <= summary["wall_seconds"] <= 1000.0 + elapsed
     # After the audit and the indicators: more than the sum of the stages the summary times.
     assert summary["wall_seconds"] - 1000.0 >= sum(summary["timings"].values()) - 0.01
+
+
+def test_lp_bound_is_reported_beside_the_flow_bound(tmp_path: Path) -> None:
+    """`solve --lp-bound`: its stage line, both bounds in the summary, the smaller one as
+    `upper_bound_full`; without the option, neither."""
+    path = _scenario(tmp_path)
+    result = _invoke("solve", path, "--out", tmp_path / "lp", "--lp-bound")
+    assert any(line.startswith("borne par relaxation linéaire : 4 élèves au plus, dont 1 "
+                               "prioritaires (") for line in _lines(result.stderr)), result.stderr
+    summary = json.loads((tmp_path / "lp" / "summary.json").read_text(encoding="utf-8"))
+    bounds = summary["bounds"]
+    assert set(bounds) == {"flow_upper_bound_full", "flow_upper_bound_priority_full",
+                           "lp_upper_bound_full", "lp_upper_bound_priority_full"}
+    assert summary["upper_bound_full"] == min(bounds["flow_upper_bound_full"],
+                                              bounds["lp_upper_bound_full"]) == 4
+    plain = _invoke("solve", path, "--out", tmp_path / "plain", "--quiet")
+    assert "relaxation" not in plain.stderr
+    assert "bounds" not in json.loads((tmp_path / "plain" / "summary.json").read_text(
+        encoding="utf-8"))

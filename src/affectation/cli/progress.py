@@ -54,6 +54,10 @@ STAGES: dict[str, tuple[str, object]] = {
                                                           f"{number(f['improved'])} "
                                                           f"amélioré(s) ; {_placed(f)}"),
     "polish": ("finitions (secteurs, trajets)", _placed),
+    "lp_bound": ("borne par relaxation linéaire", lambda f: f"{number(f['lp_bound_full'])} "
+                                                            "élèves au plus, dont "
+                                                            f"{number(f['lp_bound_priority_full'])}"
+                                                            " prioritaires"),
     "keep": ("placements conservés", lambda f: f"{number(f['kept'])} élèves gardent leur "
                                                "place"),
     "free_seats": ("places libres", _placed),

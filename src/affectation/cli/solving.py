@@ -4,6 +4,7 @@ files it gets back and prints a short summary in French."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -36,9 +37,13 @@ if TYPE_CHECKING:
 @click.option("--seed", type=int, default=None, help="Graine (défaut : scénario).")
 @click.option("--xlsx", is_flag=True, default=False,
               help="Écrit aussi tous les tableaux dans un classeur resultats.xlsx.")
+@click.option("--lp-bound", is_flag=True, default=False,
+              help="Calcule aussi la borne par relaxation linéaire (génération de colonnes), "
+                   "à côté de la borne par flots : dit quelle part de l'écart vient de la "
+                   "borne et quelle part de l'allocation.")
 @quiet_option
 def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
-          seed: int | None, xlsx: bool, quiet: bool) -> None:
+          seed: int | None, xlsx: bool, lp_bound: bool, quiet: bool) -> None:
     """Résout SCENARIO et écrit assignments.csv et summary.json (l'avancement de chaque étape
     s'affiche sur la sortie d'erreur, sauf avec --quiet)."""
     from affectation.domain.params import option_problems
@@ -56,6 +61,7 @@ def solve(scenario: Path, out_dir: Path | None, time_limit: float | None,
     except InputError as exc:
         fail_input(exc)
     settings = SolveSettings.from_scenario(instance.scenario.solver, time_limit, seed)
+    settings = dataclasses.replace(settings, lp_bound=lp_bound)
     run = solve_instance(instance, settings, started, progress=progress)
     _write(out, run.files, progress, xlsx=xlsx, command="solve", inputs=[scenario])
     s = run.summary

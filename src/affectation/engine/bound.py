@@ -689,7 +689,7 @@ def _dead_pairs(instance: Instance, seats: np.ndarray, joined: np.ndarray) -> np
     return (pairs.min_group > 0) & (np.minimum(seats, joiners) < pairs.min_group) & ~signed
 
 
-def _open_allowed(instance: Instance, reach: Reach, allowed: np.ndarray
+def open_allowed(instance: Instance, reach: Reach, allowed: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """`allowed` without the offers of pairs that never open (`closed_pair_offers`), and
     those offers, computed once per mask (cached on `reach`, read-only), so that the flows of
@@ -722,7 +722,7 @@ def full_placement_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
     """
     if student_mask is None:
         student_mask = instance.students.to_place
-    allowed, closed = _open_allowed(instance, reach, allowed)
+    allowed, closed = open_allowed(instance, reach, allowed)
     beyond = _beyond(instance, reach, closed)
     if instance.scenario.rules.split_two_week_offers:
         bound, arcs = three_layer_bound(instance, reach, allowed, student_mask, beyond)

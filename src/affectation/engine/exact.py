@@ -55,10 +55,12 @@ class _Columns:
 
 
 def _columns(instance: Instance, roles: OfferRoles, reach: Reach,
-             allowed: np.ndarray) -> _Columns:
-    """Every reachable, usable option of the pupils to place (no pruning)."""
+             allowed: np.ndarray, mask: np.ndarray | None = None) -> _Columns:
+    """Every reachable, usable option of the pupils to place (no pruning); of the pupils of
+    `mask` only when given."""
     fixed = instance.fixed
-    free_both, _, half = instance.signed_groups(instance.students.to_place)
+    free_both, _, half = instance.signed_groups(
+        instance.students.to_place if mask is None else mask)
     pupil = reach.student_of_pair().astype(np.int64)
     offer = reach.offer.astype(np.int64)
     single = np.flatnonzero(allowed & roles.single[offer] & free_both[pupil])
@@ -85,22 +87,34 @@ def _columns(instance: Instance, roles: OfferRoles, reach: Reach,
         missing=(np.concatenate(m_p), np.concatenate(m_o), np.concatenate(m_w)))
 
 
-def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
-                     allocation: np.ndarray, deadline: Deadline,
-                     limits: HighsLimits = DEFAULT_LIMITS, seed: int = 0,
-                     max_columns: int | None = None) -> ExactOutcome:
-    """Levels 1-2 solved by HiGHS from `allocation` (the MIP start) within `limits`; the new
-    allocation holds the signed weeks and the placements for both weeks only. Nothing is
-    solved (and `info` is empty) when the model would have more than `max_columns` columns."""
-    st, of, pairs = instance.students, instance.offers, instance.pairs
-    n_s, n_o = st.n, of.n
-    cols = _columns(instance, roles, reach, allowed)
-    if max_columns is not None and cols.count() > max_columns:
-        return ExactOutcome(None, {})
-    rem = np.maximum(instance.seats_left_by_conventions(), 0)
-    weight = float(n_s + 1)
-    # Rows: offer-weeks (2 n_o), pupils (n_s), split balances (n_s), pairs (2 per pair).
+@dataclass(frozen=True, eq=False)
+class _Model:
+    """The model's columns given column-wise (objective, entries per column, their rows and
+    values) and its row bounds; the gated pairs' open columns come last."""
+
+    cost: np.ndarray
+    counts: np.ndarray
+    index: np.ndarray
+    values: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    gated: np.ndarray
+
+
+def _rows(instance: Instance) -> tuple[int, int, int, int]:
+    """First row of the pupils, of the split balances and of the pairs; the number of rows.
+    Rows: offer-weeks (2 n_o), pupils (n_s), split balances (n_s), pairs (2 per pair)."""
+    n_s, n_o = instance.students.n, instance.offers.n
     r_pupil, r_balance, r_pair = 2 * n_o, 2 * n_o + n_s, 2 * n_o + 2 * n_s
+    return r_pupil, r_balance, r_pair, r_pair + 2 * instance.pairs.n
+
+
+def _column_block(instance: Instance, cols: _Columns, value: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The columns of `cols` in the model's order (families as in `_Columns`): objective
+    (`value` of the pupil placed for both weeks), entries per column, rows and values."""
+    pairs = instance.pairs
+    r_pupil, r_balance, r_pair, _ = _rows(instance)
     rows: list[np.ndarray] = []
     vals: list[np.ndarray] = []
     cost: list[np.ndarray] = []
@@ -116,32 +130,44 @@ def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowe
         cost.append(objective)
         start.append(np.full(k, len(entries), dtype=np.int64))
 
-    def placed(pupil: np.ndarray) -> np.ndarray:
-        return 1.0 + weight * st.priority[pupil]
-
     s, o = cols.single
-    add([(2 * o, 1.0), (2 * o + 1, 1.0), (r_pupil + s, 1.0)], placed(s))
+    add([(2 * o, 1.0), (2 * o + 1, 1.0), (r_pupil + s, 1.0)], value[s])
     s, k, d = cols.pair
     a, b = pairs.offers[k, d], pairs.offers[k, 1 - d]
     add([(2 * a, 1.0), (2 * b + 1, 1.0), (r_pupil + s, 1.0), (r_pair + 2 * k, 1.0),
-         (r_pair + 2 * k + 1, 1.0)], placed(s))
+         (r_pair + 2 * k + 1, 1.0)], value[s])
     (s1, o1), (s2, o2) = cols.stays
-    add([(2 * o1, 1.0), (r_pupil + s1, 1.0), (r_balance + s1, 1.0)], placed(s1))
+    add([(2 * o1, 1.0), (r_pupil + s1, 1.0), (r_balance + s1, 1.0)], value[s1])
     add([(2 * o2 + 1, 1.0), (r_balance + s2, -1.0)], np.zeros(len(s2)))
     s, o, w = cols.missing
-    add([(2 * o + w, 1.0), (r_pupil + s, 1.0)], placed(s))
+    add([(2 * o + w, 1.0), (r_pupil + s, 1.0)], value[s])
+    return (np.concatenate(cost), np.concatenate(start), np.concatenate(rows),
+            np.concatenate(vals))
+
+
+def _model(instance: Instance, cols: _Columns, value: np.ndarray) -> _Model:
+    """The model over `cols` (see the module docstring), `value` per pupil placed."""
+    pairs = instance.pairs
+    n_s = instance.students.n
+    rem = np.maximum(instance.seats_left_by_conventions(), 0)
+    r_pupil, r_balance, r_pair, n_rows = _rows(instance)
+    cost, counts, index, values = _column_block(instance, cols, value)
     # A pair with a minimum group and no signed pupil is open or closed (a column): members
     # <= n_s * open (its seats cap each direction already), members >= min_group * open. A
     # pair holding signed pupils is open: its members reach the minimum with them.
     signed = pair_counts(instance, instance.fixed)
     gated = np.flatnonzero((pairs.min_group > 0) & (signed == 0))
-    add([(r_pair + 2 * gated, -float(n_s)),
-         (r_pair + 2 * gated + 1, -pairs.min_group[gated].astype(np.float64))],
-        np.zeros(len(gated)))
-    n_rows = r_pair + 2 * pairs.n
+    k = len(gated)
+    cost = np.concatenate([cost, np.zeros(k)])
+    counts = np.concatenate([counts, np.full(k, 2, dtype=np.int64)])
+    index = np.concatenate([index, np.stack([r_pair + 2 * gated, r_pair + 2 * gated + 1],
+                                            axis=1).reshape(-1)])
+    values = np.concatenate([values, np.stack(
+        [np.full(k, -float(n_s)), -pairs.min_group[gated].astype(np.float64)],
+        axis=1).reshape(-1)])
     lower = np.full(n_rows, -highspy.kHighsInf)
     upper = np.full(n_rows, highspy.kHighsInf)
-    upper[:2 * n_o] = rem.reshape(-1)
+    upper[:r_pupil] = rem.reshape(-1)
     upper[r_pupil:r_balance] = 1.0
     lower[r_balance:r_pair] = upper[r_balance:r_pair] = 0.0
     upper[r_pair + 2 * gated] = 0.0
@@ -149,17 +175,29 @@ def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowe
     need = np.maximum(pairs.min_group - signed, 0).astype(np.float64)
     opened = np.flatnonzero((signed > 0) & (need > 0))
     lower[r_pair + 2 * opened + 1] = need[opened]
-    values = np.concatenate(vals)
-    index = np.concatenate(rows)
-    counts = np.concatenate(start)
-    n_cols = len(counts)
+    return _Model(cost, counts, index, values, lower, upper, gated)
 
-    highs = solve_binary_columns(np.concatenate(cost), counts, index, values, lower, upper,
-                                 _start(instance, cols, allocation, gated), limits, deadline,
-                                 seed, "exact")
+
+def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
+                     allocation: np.ndarray, deadline: Deadline,
+                     limits: HighsLimits = DEFAULT_LIMITS, seed: int = 0,
+                     max_columns: int | None = None) -> ExactOutcome:
+    """Levels 1-2 solved by HiGHS from `allocation` (the MIP start) within `limits`; the new
+    allocation holds the signed weeks and the placements for both weeks only. Nothing is
+    solved (and `info` is empty) when the model would have more than `max_columns` columns."""
+    st = instance.students
+    cols = _columns(instance, roles, reach, allowed)
+    if max_columns is not None and cols.count() > max_columns:
+        return ExactOutcome(None, {})
+    weight = float(st.n + 1)
+    model = _model(instance, cols, 1.0 + weight * st.priority)
+    highs = solve_binary_columns(model.cost, model.counts, model.index, model.values,
+                                 model.lower, model.upper,
+                                 _start(instance, cols, allocation, model.gated), limits,
+                                 deadline, seed, "exact")
     optimal = highs.getModelStatus() in (highspy.HighsModelStatus.kOptimal,
                                          highspy.HighsModelStatus.kModelEmpty)
-    info: dict[str, Any] = {"exact_columns": n_cols, "exact_optimal": int(optimal),
+    info: dict[str, Any] = {"exact_columns": len(model.counts), "exact_optimal": int(optimal),
                             "exact_nodes": int(highs.getInfo().mip_node_count)}
     if not optimal:
         return ExactOutcome(None, info)

@@ -6,6 +6,7 @@
         -> fill free seats -> chains of moves
         -> HiGHS on territory-sized neighbourhoods (instances not solved whole or exactly)
         -> polish (sectors, travel)
+        -> (with `lp_bound`: the LP bound beside the flow bounds)
 
 The flow-based start is valid, so there is always an allocation to write. `solver_status`:
 `OPTIMAL` when HiGHS or CP-SAT proved the whole model (every pupil, every reachable offer)
@@ -43,6 +44,7 @@ from affectation.engine.candidates import (
 )
 from affectation.engine.equity import level_groups, levelling_summary
 from affectation.engine.exact import exact_placements
+from affectation.engine.lp_bound import LpSettings, lp_bound
 from affectation.engine.mip import HighsLimits
 from affectation.engine.moves import place_by_moves
 from affectation.engine.objective import rate_level
@@ -86,6 +88,11 @@ class SolveSettings:
     exact_max_pupils: int = 4_000
     exact_max_columns: int = 250_000
     exact_limits: HighsLimits = field(default_factory=HighsLimits)
+    # A second proven bound, the LP relaxation of `exact`'s model by column generation
+    # (`lp_bound`), beside the flow bounds: off by default (it costs about what the flow
+    # bounds do again); the smaller bound is the one reported and tested against.
+    lp_bound: bool = False
+    lp: LpSettings = field(default_factory=LpSettings)
 
     @classmethod
     def from_scenario(cls, params: SolverParams, time_limit_s: float | None = None,
@@ -114,6 +121,8 @@ class Solution:
     # machine); `fallback`: the greedy allocation replaced the flows (time limit too short).
     stopped_by_time_limit: tuple[str, ...] = ()
     fallback: bool = False
+    # Each bound apart when the LP bound was computed: {"flow": (all, priority), "lp": ...}.
+    bounds: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def solve(instance: Instance, settings: SolveSettings, progress: Progress | None = None,
@@ -221,7 +230,18 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     allocation = place_by_one_move(instance, roles, reach, allowed, allocation)
     score = lexicographic_score(instance, allocation)
     lap("polish", placed_full=score[1], priority_placed_full=score[0])
-    at_bounds = score[0] == bound_priority.value and score[1] == bound.value
+    upper, upper_priority = bound.value, bound_priority.value
+    bounds: dict[str, tuple[int, int]] = {}
+    if settings.lp_bound and not reach.any_capped and not hurried:
+        lp_all = lp_bound(instance, roles, reach, allowed, st.to_place, settings.lp,
+                          allocation)
+        lp_priority = lp_bound(instance, roles, reach, allowed, st.to_place & st.priority,
+                               settings.lp, allocation)
+        bounds = {"flow": (upper, upper_priority), "lp": (lp_all.value, lp_priority.value)}
+        upper, upper_priority = min(upper, lp_all.value), min(upper_priority, lp_priority.value)
+        lap("lp_bound", lp_bound_full=lp_all.value, lp_bound_priority_full=lp_priority.value,
+            rounds=lp_all.rounds + lp_priority.rounds)
+    at_bounds = score[0] == upper_priority and score[1] == upper
     # With the max-min level above level 2, reaching the bounds no longer proves optimality.
     if stats.proved_optimal or (at_bounds and rate_level(instance) != "before_total"):
         status = "OPTIMAL"
@@ -247,8 +267,8 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     return Solution(
         allocation=allocation,
         status=status,
-        upper_bound_full=bound.value,
-        upper_bound_priority_full=bound_priority.value,
+        upper_bound_full=upper,
+        upper_bound_priority_full=upper_priority,
         reach=reach,
         travel=travel,
         roles=roles,
@@ -258,4 +278,5 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         cpu_seconds=laps.cpu,
         stopped_by_time_limit=tuple(deadline.stages) if deadline.fired else (),
         fallback=not flows,
+        bounds=bounds,
     )

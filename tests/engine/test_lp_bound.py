@@ -1,0 +1,122 @@
+"""The LP bound (`lp_bound`): never below the optimum, at any round; the LP's value when
+converged; only on a whole reach."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import highspy
+import numpy as np
+import pytest
+from conftest import brute_force, make_scenario, random_case
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from affectation.domain.instance import Instance
+from affectation.engine.bound import open_allowed
+from affectation.engine.candidates import allowed_pairs, offer_roles
+from affectation.engine.exact import _columns, _model
+from affectation.engine.lp_bound import LpSettings, lp_bound
+from affectation.engine.mip import quiet_highs
+from affectation.synthetic.scenario import generate_scenario
+from affectation.travel.loading import load_instance
+from affectation.travel.reach import nearest_reach, reachable
+
+FAST = settings(deadline=None, database=None, max_examples=60,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@st.composite
+def cases(draw: Any) -> dict[str, Any]:
+    case = random_case(draw, n_students=(1, 7), n_offers=(1, 5))
+    case["_lp"] = LpSettings(first_options=draw(st.sampled_from([1, 2, 4])),
+                             added_options=draw(st.sampled_from([1, 4])),
+                             rounds=draw(st.sampled_from([1, 2, 30])))
+    case["_start"] = draw(st.sampled_from(["none", "signed", "best"]))
+    return case
+
+
+@FAST
+@given(case=cases())
+def test_lp_bound_never_below_the_exhaustive_optimum(case: dict[str, Any]) -> None:
+    """At any budget (one round: the first master only, far from converged) and whichever
+    allocation chooses the seats to price (none: all; the signed weeks alone; an optimum),
+    the bound on every pupil, and on the priority pupils alone, is at least the exhaustive
+    optimum and at most the pupils themselves."""
+    lp_settings = case.pop("_lp")
+    start = case.pop("_start")
+    with tempfile.TemporaryDirectory() as tmp:
+        inst = load_instance(make_scenario(Path(tmp), **case))
+    reach = reachable(inst)
+    allowed, roles = allowed_pairs(inst, reach), offer_roles(inst)
+    pupils = inst.students.to_place
+    priority = pupils & inst.students.priority
+    best_full, best_allocation = brute_force(inst, key=(1,))
+    best_priority, _ = brute_force(inst, key=(0,))
+    allocation = {"none": None, "signed": inst.fixed.copy(), "best": best_allocation}[start]
+    full = lp_bound(inst, roles, reach, allowed, pupils, lp_settings, allocation)
+    prio = lp_bound(inst, roles, reach, allowed, priority, lp_settings, allocation)
+    assert best_full[0] <= full.value <= int(pupils.sum()), (full, best_full)
+    assert best_priority[0] <= prio.value <= int(priority.sum()), (prio, best_priority)
+
+
+def _full_lp(inst: Instance, mask: np.ndarray) -> float:
+    """The LP relaxation of `exact`'s model over every option, solved directly."""
+    reach = reachable(inst)
+    allowed, _ = open_allowed(inst, reach, allowed_pairs(inst, reach))
+    cols = _columns(inst, offer_roles(inst), reach, allowed, mask)
+    model = _model(inst, cols, mask.astype(np.float64))
+    highs = quiet_highs()
+    lp = highspy.HighsLp()
+    n_cols, n_rows = len(model.counts), len(model.lower)
+    lp.num_col_, lp.num_row_ = n_cols, n_rows
+    lp.col_cost_ = model.cost
+    lp.col_lower_, lp.col_upper_ = np.zeros(n_cols), np.ones(n_cols)
+    lp.row_lower_, lp.row_upper_ = model.lower, model.upper
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
+    lp.a_matrix_.start_ = np.r_[0, np.cumsum(model.counts)].astype(np.int32)
+    lp.a_matrix_.index_ = model.index.astype(np.int32)
+    lp.a_matrix_.value_ = model.values
+    highs.passModel(lp)
+    highs.run()
+    _, signed_both, _ = inst.signed_groups(mask)
+    return float(highs.getInfo().objective_function_value) + int(signed_both.sum())
+
+
+@pytest.fixture(scope="module")
+def generated() -> Instance:
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_scenario(Path(tmp) / "g", scale=0.03, seed=5)
+        return load_instance(Path(tmp) / "g" / "scenario.toml")
+
+
+def test_converged_bound_is_the_floor_of_the_lp_over_every_option(generated: Instance) -> None:
+    """From one option per pupil and family, column generation ends on the LP of the whole
+    model: its bound is that LP's floor, and it never exceeds the flow bound's pupils."""
+    inst = generated
+    reach = reachable(inst)
+    allowed, roles = allowed_pairs(inst, reach), offer_roles(inst)
+    mask = inst.students.to_place
+    out = lp_bound(inst, roles, reach, allowed, mask,
+                   LpSettings(first_options=1, added_options=2, rounds=100))
+    whole = _full_lp(inst, mask)
+    assert out.converged
+    assert out.rounds > 1
+    assert out.columns < out.options
+    assert out.value == int(np.floor(whole + 1e-6))
+    assert out.lp_value <= whole + 1e-6
+    assert out.value <= int(mask.sum())
+
+
+def test_lp_bound_refuses_a_capped_reach(generated: Instance) -> None:
+    """A capped reach leaves options out that the pricing would have to see."""
+    inst = generated
+    reach = nearest_reach(inst, 2)
+    assert reach.any_capped
+    with pytest.raises(ValueError):
+        lp_bound(inst, offer_roles(inst), reach, allowed_pairs(inst, reach),
+                 inst.students.to_place)
