@@ -47,12 +47,11 @@ from affectation.domain.territory import (
 )
 from affectation.engine.bound import placeable_pupils, three_layer_bound
 from affectation.engine.candidates import allowed_pairs
+from affectation.engine.group_bound import group_three_layer_bound
 from affectation.travel.reach import Reach, exact_minutes, restrict_reach
 
 COLUMNS = ("group_type", "group", "label", "students", "placed_full", "placed_partial",
            "unplaced", "rate_full", "median_minutes", "p90_minutes", "upper_bound_full")
-# A group's bound is first tried on each pupil's nearest pairs only (see `GroupBounds`).
-FIRST_TRY_PAIRS = 48
 
 
 class GroupBounds:
@@ -73,14 +72,15 @@ class GroupBounds:
     `bound` may need many rounds (13 s for Seine-Maritime), while the parts stay fast (a
     département is made of EPCI groups, already bounded).
 
-    Three shortcuts give the same values faster. When the audited allocation places every
+    Two shortcuts give the same values faster. When the audited allocation places every
     placeable pupil of a group for both weeks, that is the group's bound: no valid allocation
     exceeds the bound and none places more than the placeable pupils (at scale 1, 206 of the
-    225 flows). Else a group's flow is first tried on its pupils' `FIRST_TRY_PAIRS` nearest
-    pairs only: a flow of that smaller network is a flow of the full one, so when it places
-    every pupil it is the maximum. And a part of an EPCI whose bound is all its placeable
-    pupils has all its own placeable pupils as bound (the EPCI's flow, restricted to the
-    part's pupils), with no flow to compute.
+    225 flows). And a part of an EPCI whose bound is all its placeable pupils has all its own
+    placeable pupils as bound (the EPCI's flow, restricted to the part's pupils), with no flow
+    to compute. The other flows are built from the reach's rows by compiled passes
+    (`engine.group_bound`), nothing in the size of the group's pairs: on profile `scarce` an
+    EPCI of 3,600 pupils has 6.6 M pairs within its nearest seats, of which its flow loads a
+    few hundred thousand.
     """
 
     def __init__(self, instance: Instance, reach: Reach, epci: np.ndarray,
@@ -114,16 +114,15 @@ class GroupBounds:
             if self.placed is not None and self.placed[pupils].all():
                 value = len(pupils)
             elif len(pupils):
-                lengths = self.nearest_seats(pupils)
-                # No flow exceeds the pupils: a smaller network placing them all is the maximum.
-                value = self._flow(pupils, np.minimum(lengths, FIRST_TRY_PAIRS))
-                if value < len(pupils) and (lengths > FIRST_TRY_PAIRS).any():
-                    value = self._flow(pupils, lengths)
+                value = self._flow(pupils, self.nearest_seats(pupils))
             self._cache[key] = value
         return self._cache[key]
 
     def _flow(self, pupils: np.ndarray, lengths: np.ndarray) -> int:
         """The three-layer max flow of `pupils` on their first `lengths` pairs."""
+        if self.reach.capped is None or not self.reach.capped[pupils].any():
+            return group_three_layer_bound(self.instance, self.reach, self.allowed, pupils,
+                                           lengths)
         sub, idx = restrict_reach(self.reach, pupils, lengths)
         mask = np.zeros(self.instance.students.n, dtype=bool)
         mask[pupils] = True
