@@ -1,6 +1,7 @@
 """The group bound built from the reach's rows equals `three_layer_bound` on the restricted
 reach: random groups and row prefixes of small random instances, with the arcs loaded first,
-the arcs added per round and the round limit small enough that every path of the loop runs."""
+the arcs added per round and the round limit small enough that every path of the loop runs.
+The greedy witness that a group can be placed whole never says so wrongly."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 import affectation.engine.group_bound as group_module
 from affectation.engine.bound import three_layer_bound
 from affectation.engine.candidates import allowed_pairs
-from affectation.engine.group_bound import group_three_layer_bound
+from affectation.engine.group_bound import group_places_every_pupil, group_three_layer_bound
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import Reach, reachable, restrict_reach
 
@@ -82,3 +83,78 @@ def test_group_bound_refuses_a_capped_reach(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         group_three_layer_bound(inst, capped, allowed_pairs(inst, capped), np.array([0]),
                                 np.diff(reach.indptr)[:1])
+
+
+def _random_seed(inst: Any, reach: Reach, allowed: np.ndarray, pupils: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Offers of a random valid allocation of some of `pupils` for both weeks (-1 else):
+    signed weeks kept, usable reachable offers in the weeks they run, seats respected."""
+    seats = inst.offers.seats.copy()
+    seed = np.full((len(pupils), 2), -1, dtype=np.int64)
+    for k in rng.permutation(len(pupils)):
+        if rng.integers(3) == 0:
+            continue
+        p = pupils[k]
+        lo, hi = reach.indptr[p], reach.indptr[p + 1]
+        chosen = []
+        for w in (0, 1):
+            o = inst.fixed[p, w]
+            if o < 0:
+                ok = [int(reach.offer[i]) for i in range(lo, hi)
+                      if allowed[i] and inst.offers.open_week[reach.offer[i], w]]
+                o = int(rng.choice(ok)) if ok else -1
+            chosen.append(o)
+        if min(chosen) >= 0 and all(seats[o, w] > 0 for w, o in enumerate(chosen)):
+            for w, o in enumerate(chosen):
+                seats[o, w] -= 1
+            seed[k] = chosen
+    return seed
+
+
+@settings(FAST, max_examples=60)
+@given(drawn=case_and_groups())
+def test_greedy_witness_only_when_every_pupil_can_be_placed(
+        drawn: tuple[dict[str, Any], int]) -> None:
+    """The greedy witness answers yes only when the group's maximum flow places every pupil,
+    and always when the seeded allocation already places them all."""
+    case, seed_value = drawn
+    with tempfile.TemporaryDirectory() as tmp:
+        inst = load_instance(make_scenario(Path(tmp), **case))
+    reach = reachable(inst)
+    allowed = allowed_pairs(inst, reach)
+    rng = np.random.default_rng(seed_value)
+    to_place = np.flatnonzero(inst.students.to_place)
+    row = np.diff(reach.indptr)
+    for _ in range(4):
+        pupils = np.sort(rng.choice(to_place, int(rng.integers(1, len(to_place) + 1)),
+                                    replace=False))
+        seed = _random_seed(inst, reach, allowed, pupils, rng)
+        if rng.integers(2):
+            seed[:] = -1  # no allocation: the greedy alone
+        found = group_places_every_pupil(inst, reach, allowed, pupils, seed)
+        if found:
+            assert _restricted_flow(inst, reach, allowed, pupils, row[pupils]) == len(pupils)
+        if (seed >= 0).all():
+            assert found
+
+
+def test_greedy_witness_cases(tmp_path: Path) -> None:
+    """Two pupils and one seat: no witness; two seats: one, the second pupil taking the seat
+    the first (seeded) pupil leaves; a signed week's seat counts for the group."""
+    students = [{"student_id": f"S{i}", **near(0.001 * i)} for i in range(2)]
+    offers = [{"offer_id": "A", **near(0.002), "capacity": 1},
+              {"offer_id": "B", **near(0.02), "capacity": 1}]
+    inst = load_instance(make_scenario(tmp_path, students, offers))
+    reach = reachable(inst)
+    allowed = allowed_pairs(inst, reach)
+    pupils = np.arange(2)
+    a, b = (list(inst.offers.ids).index(x) for x in ("A", "B"))
+    none = np.full((2, 2), -1)
+    assert group_places_every_pupil(inst, reach, allowed, pupils, none)
+    assert group_places_every_pupil(inst, reach, allowed, pupils, np.array([[-1, -1], [a, a]]))
+    assert not group_places_every_pupil(inst, reach, allowed, pupils,
+                                        np.array([[a, a], [a, b]]))  # A overused in week 1
+    one = load_instance(make_scenario(tmp_path, students, offers[:1], folder="one"))
+    reach1 = reachable(one)
+    assert not group_places_every_pupil(one, reach1, allowed_pairs(one, reach1), pupils, none)
+    assert group_places_every_pupil(one, reach1, allowed_pairs(one, reach1), pupils[:1], none)

@@ -111,6 +111,54 @@ def group_three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarra
         added *= ARCS_GROWTH
 
 
+def group_places_every_pupil(instance: Instance, reach: Reach, allowed: np.ndarray,
+                             pupils: np.ndarray, seed: np.ndarray) -> bool:
+    """Whether a flow of the three-layer network of `pupils` (on their whole rows) that
+    places every one of them is found greedily: a witness that the group's bound is its
+    number of pupils, with no maximum flow to compute.
+
+    `seed` (pupils, 2): the offers of a valid allocation for the pupils it places both weeks
+    (-1 for the others), a flow of the network for those pupils alone; each other pupil then
+    takes, in each week, its signed offer or else its nearest usable offer with a seat that
+    the group has not taken yet. False when some pupil finds none (the group may still be
+    placed whole: then only a maximum flow tells)."""
+    of = instance.offers
+    used = np.zeros((of.n, 2), dtype=np.int64)
+    return bool(_greedy_places_all(reach.indptr, reach.offer, allowed,
+                                   np.ascontiguousarray(of.open_week),
+                                   np.ascontiguousarray(of.seats), instance.fixed[pupils],
+                                   np.ascontiguousarray(seed, dtype=np.int64),
+                                   np.asarray(pupils, dtype=np.int64), used))
+
+
+@numba.njit(cache=True)
+def _greedy_places_all(indptr: np.ndarray, offer: np.ndarray, allowed: np.ndarray,
+                       open_w: np.ndarray, seats: np.ndarray, signed: np.ndarray,
+                       seed: np.ndarray, pupils: np.ndarray, used: np.ndarray) -> bool:
+    """See `group_places_every_pupil`; `used` (offers, 2) counts the group's seats taken."""
+    for k in range(len(pupils)):
+        if seed[k, 0] >= 0:
+            for w in range(2):
+                used[seed[k, w], w] += 1
+                if used[seed[k, w], w] > seats[seed[k, w], w]:
+                    return False
+    for k in range(len(pupils)):
+        if seed[k, 0] >= 0:
+            continue
+        for w in range(2):
+            o = signed[k, w]
+            if o < 0:
+                for i in range(indptr[pupils[k]], indptr[pupils[k] + 1]):
+                    j = offer[i]
+                    if allowed[i] and open_w[j, w] and used[j, w] < seats[j, w]:
+                        o = j
+                        break
+            if o < 0 or used[o, w] >= seats[o, w]:
+                return False
+            used[o, w] += 1
+    return True
+
+
 @numba.njit(cache=True)
 def _usable_offers(indptr: np.ndarray, offer: np.ndarray, allowed: np.ndarray,
                    open_w: np.ndarray, free: np.ndarray, pupils: np.ndarray,
