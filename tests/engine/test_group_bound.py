@@ -1,7 +1,7 @@
 """The group bound built from the reach's rows equals `three_layer_bound` on the restricted
 reach: random groups and row prefixes of small random instances, with the arcs loaded first,
 the arcs added per round and the round limit small enough that every path of the loop runs.
-The greedy witness that a group can be placed whole never says so wrongly."""
+The witness that a group can be placed whole is found exactly when it can."""
 
 from __future__ import annotations
 
@@ -113,10 +113,10 @@ def _random_seed(inst: Any, reach: Reach, allowed: np.ndarray, pupils: np.ndarra
 
 @settings(FAST, max_examples=60)
 @given(drawn=case_and_groups())
-def test_greedy_witness_only_when_every_pupil_can_be_placed(
+def test_witness_exactly_when_every_pupil_can_be_placed(
         drawn: tuple[dict[str, Any], int]) -> None:
-    """The greedy witness answers yes only when the group's maximum flow places every pupil,
-    and always when the seeded allocation already places them all."""
+    """The witness is found exactly when the group's maximum flow places every pupil, from a
+    random valid allocation of some of them or from none."""
     case, seed_value = drawn
     with tempfile.TemporaryDirectory() as tmp:
         inst = load_instance(make_scenario(Path(tmp), **case))
@@ -132,29 +132,32 @@ def test_greedy_witness_only_when_every_pupil_can_be_placed(
         if rng.integers(2):
             seed[:] = -1  # no allocation: the greedy alone
         found = group_places_every_pupil(inst, reach, allowed, pupils, seed)
-        if found:
-            assert _restricted_flow(inst, reach, allowed, pupils, row[pupils]) == len(pupils)
-        if (seed >= 0).all():
-            assert found
+        whole = _restricted_flow(inst, reach, allowed, pupils, row[pupils]) == len(pupils)
+        assert found == whole
 
 
-def test_greedy_witness_cases(tmp_path: Path) -> None:
-    """Two pupils and one seat: no witness; two seats: one, the second pupil taking the seat
-    the first (seeded) pupil leaves; a signed week's seat counts for the group."""
-    students = [{"student_id": f"S{i}", **near(0.001 * i)} for i in range(2)]
-    offers = [{"offer_id": "A", **near(0.002), "capacity": 1},
-              {"offer_id": "B", **near(0.02), "capacity": 1}]
+def test_witness_cases(tmp_path: Path) -> None:
+    """Two pupils and one seat: no witness; two seats: one, also when the seeded pupil holds
+    the only seat the other reaches (it moves to the other seat); an overused seed: none."""
+    students = [{"student_id": "S0", **near(0, -0.07)}, {"student_id": "S1", **near()}]
+    offers = [{"offer_id": "A", **near(0, -0.03), "capacity": 1},
+              {"offer_id": "B", **near(0, 0.06), "capacity": 1}]
     inst = load_instance(make_scenario(tmp_path, students, offers))
     reach = reachable(inst)
-    allowed = allowed_pairs(inst, reach)
-    pupils = np.arange(2)
     a, b = (list(inst.offers.ids).index(x) for x in ("A", "B"))
-    none = np.full((2, 2), -1)
-    assert group_places_every_pupil(inst, reach, allowed, pupils, none)
-    assert group_places_every_pupil(inst, reach, allowed, pupils, np.array([[-1, -1], [a, a]]))
-    assert not group_places_every_pupil(inst, reach, allowed, pupils,
-                                        np.array([[a, a], [a, b]]))  # A overused in week 1
+    s0, s1 = (list(inst.students.ids).index(x) for x in ("S0", "S1"))
+    assert list(reach.row(s0)[0]) == [a] and sorted(reach.row(s1)[0]) == sorted([a, b])
+    allowed = allowed_pairs(inst, reach)
+    pupils = np.array(sorted([s0, s1]))
+    seeded = np.full((2, 2), -1)
+    assert group_places_every_pupil(inst, reach, allowed, pupils, seeded)
+    seeded[list(pupils).index(s1)] = a  # S1 on A: S0 reaches A only
+    assert group_places_every_pupil(inst, reach, allowed, pupils, seeded)
+    seeded[list(pupils).index(s0)] = [a, b]  # A twice in week 1
+    assert not group_places_every_pupil(inst, reach, allowed, pupils, seeded)
     one = load_instance(make_scenario(tmp_path, students, offers[:1], folder="one"))
     reach1 = reachable(one)
+    none = np.full((2, 2), -1)
     assert not group_places_every_pupil(one, reach1, allowed_pairs(one, reach1), pupils, none)
-    assert group_places_every_pupil(one, reach1, allowed_pairs(one, reach1), pupils[:1], none)
+    assert group_places_every_pupil(one, reach1, allowed_pairs(one, reach1), pupils[:1],
+                                    none[:1])

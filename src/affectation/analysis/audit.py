@@ -74,16 +74,16 @@ class GroupBounds:
 
     Two shortcuts give the same values faster. A flow that places every placeable pupil of a
     group, on their whole rows, proves that number is its bound (no flow places more, and the
-    pruned network's maximum is the whole one's); one is often found greedily
-    (`engine.group_bound.group_places_every_pupil`): the audited allocation's placements of
-    the group's pupils for both weeks, then each other pupil's nearest seat left in each week
-    (at scale 1 on profile `scarce`, 118 of the 211 groups that needed a flow; most of the
-    others are EPCIs where seats are scarce). And a part of an EPCI whose bound is all its
-    placeable pupils has all its own placeable pupils as bound (the EPCI's flow, restricted to
-    the part's pupils), with no flow to compute. The other flows are built from the reach's
-    rows by compiled passes (`engine.group_bound`), nothing in the size of the group's pairs:
-    on profile `scarce` an EPCI of 3,600 pupils has 6.6 M pairs within its nearest seats, of
-    which its flow loads a few hundred thousand.
+    pruned network's maximum is the whole one's). Such a flow is two matchings of the pupils
+    to seats, one per week, each found from the audited allocation's placements of the
+    group's pupils by augmenting paths (`engine.group_bound.group_places_every_pupil`): at
+    scale 1 on profile `scarce`, 203 of the 211 groups that needed a flow are bounded so; a
+    flow remains where the group cannot be placed whole or the paths grow long. And a part of
+    an EPCI whose bound is all its placeable pupils has all its own placeable pupils as bound
+    (the EPCI's flow, restricted to the part's pupils), with no flow to compute. The other
+    flows are built from the reach's rows by compiled passes (`engine.group_bound`), nothing
+    in the size of the group's pairs: on profile `scarce` an EPCI of 3,600 pupils has 6.6 M
+    pairs within its nearest seats, of which its flow loads a few hundred thousand.
     """
 
     def __init__(self, instance: Instance, reach: Reach, epci: np.ndarray,

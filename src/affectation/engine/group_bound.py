@@ -31,6 +31,10 @@ from affectation.engine.bound import (
 )
 from affectation.travel.reach import Reach
 
+# The alternating paths of `group_places_every_pupil` scan at most this many pairs per pupil
+# of the group (then the maximum flow decides): a bound on their cost where they fail.
+AUGMENT_PAIRS_PER_PUPIL = 2_000
+
 
 def group_three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
                             pupils: np.ndarray, lengths: np.ndarray) -> int:
@@ -113,50 +117,136 @@ def group_three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarra
 
 def group_places_every_pupil(instance: Instance, reach: Reach, allowed: np.ndarray,
                              pupils: np.ndarray, seed: np.ndarray) -> bool:
-    """Whether a flow of the three-layer network of `pupils` (on their whole rows) that
-    places every one of them is found greedily: a witness that the group's bound is its
-    number of pupils, with no maximum flow to compute.
+    """Whether the three-layer network of `pupils` (on their whole rows) has a flow that
+    places every one of them, when found by augmenting paths (see below): a witness that the
+    group's bound is its number of pupils, with no maximum flow to compute.
 
-    `seed` (pupils, 2): the offers of a valid allocation for the pupils it places both weeks
-    (-1 for the others), a flow of the network for those pupils alone; each other pupil then
-    takes, in each week, its signed offer or else its nearest usable offer with a seat that
-    the group has not taken yet. False when some pupil finds none (the group may still be
-    placed whole: then only a maximum flow tells)."""
+    Such a flow is a placement of every pupil in week 1 and one in week 2, each week's seats
+    respected, and the two weeks are independent: each is a bipartite matching of the pupils
+    to the seats of that week (a signed week has its signed offer as only arc). `seed`
+    (pupils, 2): the offers of a valid allocation for the pupils it places both weeks (-1 for
+    the others), the matchings' start; each other pupil takes its nearest seat left, else an
+    alternating path (breadth-first over the rows: pupils move to other seats of theirs to
+    free one). When a matching covering every pupil exists such a path always exists, so the
+    answer is False only when no flow places every pupil, or when the paths have scanned more
+    than `AUGMENT_PAIRS_PER_PUPIL` pairs per pupil of the group (then the flow decides)."""
     of = instance.offers
-    used = np.zeros((of.n, 2), dtype=np.int64)
-    return bool(_greedy_places_all(reach.indptr, reach.offer, allowed,
+    pupils = np.asarray(pupils, dtype=np.int64)
+    budget = AUGMENT_PAIRS_PER_PUPIL * max(1, len(pupils))
+    return bool(_place_every_pupil(reach.indptr, reach.offer, allowed,
                                    np.ascontiguousarray(of.open_week),
                                    np.ascontiguousarray(of.seats), instance.fixed[pupils],
-                                   np.ascontiguousarray(seed, dtype=np.int64),
-                                   np.asarray(pupils, dtype=np.int64), used))
+                                   np.ascontiguousarray(seed, dtype=np.int64), pupils, budget))
 
 
 @numba.njit(cache=True)
-def _greedy_places_all(indptr: np.ndarray, offer: np.ndarray, allowed: np.ndarray,
+def _place_every_pupil(indptr: np.ndarray, offer: np.ndarray, allowed: np.ndarray,
                        open_w: np.ndarray, seats: np.ndarray, signed: np.ndarray,
-                       seed: np.ndarray, pupils: np.ndarray, used: np.ndarray) -> bool:
-    """See `group_places_every_pupil`; `used` (offers, 2) counts the group's seats taken."""
-    for k in range(len(pupils)):
-        if seed[k, 0] >= 0:
-            for w in range(2):
-                used[seed[k, w], w] += 1
-                if used[seed[k, w], w] > seats[seed[k, w], w]:
+                       seed: np.ndarray, pupils: np.ndarray, budget: int) -> bool:
+    """See `group_places_every_pupil`: each week's matching, from the seed, then the nearest
+    seat left, then alternating paths; False as soon as a pupil cannot be matched."""
+    n_p, n_o = len(pupils), len(seats)
+    assign = np.full(n_p, -1, dtype=np.int64)
+    used = np.zeros(n_o, dtype=np.int64)
+    # The pupils matched to each offer: a doubly linked list per offer.
+    head = np.full(n_o, -1, dtype=np.int64)
+    nxt = np.full(n_p, -1, dtype=np.int64)
+    prv = np.full(n_p, -1, dtype=np.int64)
+    # Breadth-first search state, stamped per search instead of cleared.
+    seen_offer = np.zeros(n_o, dtype=np.int64)
+    seen_pupil = np.zeros(n_p, dtype=np.int64)
+    from_pupil = np.zeros(n_o, dtype=np.int64)  # the pupil whose row reached the offer
+    queue = np.empty(n_p, dtype=np.int64)
+    stamp = 0
+    for w in range(2):
+        head[:] = -1
+        used[:] = 0
+        assign[:] = -1
+        for k in range(n_p):
+            if seed[k, 0] >= 0:
+                _match(k, seed[k, w], assign, used, head, nxt, prv)
+                if used[seed[k, w]] > seats[seed[k, w], w]:
                     return False
-    for k in range(len(pupils)):
-        if seed[k, 0] >= 0:
-            continue
-        for w in range(2):
+        for k in range(n_p):
+            if assign[k] >= 0:
+                continue
             o = signed[k, w]
             if o < 0:
                 for i in range(indptr[pupils[k]], indptr[pupils[k] + 1]):
                     j = offer[i]
-                    if allowed[i] and open_w[j, w] and used[j, w] < seats[j, w]:
+                    if allowed[i] and open_w[j, w] and used[j] < seats[j, w]:
                         o = j
                         break
-            if o < 0 or used[o, w] >= seats[o, w]:
+            if o >= 0 and used[o] < seats[o, w]:
+                _match(k, o, assign, used, head, nxt, prv)
+        for u in range(n_p):
+            if assign[u] >= 0:
+                continue
+            stamp += 1
+            queue[0], seen_pupil[u] = u, stamp
+            size, pos, free = 1, 0, -1
+            while pos < size and free < 0:
+                v = queue[pos]
+                pos += 1
+                lo, hi = indptr[pupils[v]], indptr[pupils[v] + 1]
+                if signed[v, w] >= 0:
+                    lo, hi = 0, 1  # the signed offer only (read below, not from the row)
+                for i in range(lo, hi):
+                    budget -= 1
+                    if budget < 0:
+                        return False
+                    j = signed[v, w]
+                    if j < 0:
+                        j = offer[i]
+                        if not (allowed[i] and open_w[j, w]):
+                            continue
+                    if seen_offer[j] == stamp:
+                        continue
+                    seen_offer[j], from_pupil[j] = stamp, v
+                    if used[j] < seats[j, w]:
+                        free = j
+                        break
+                    x = head[j]
+                    while x >= 0:
+                        if seen_pupil[x] != stamp:
+                            seen_pupil[x] = stamp
+                            queue[size] = x
+                            size += 1
+                        x = nxt[x]
+            if free < 0:
                 return False
-            used[o, w] += 1
+            # Each pupil on the path moves to the offer its row reached; the last one, u,
+            # joins; the seat taken is the free one.
+            j = free
+            while True:
+                v = from_pupil[j]
+                before = assign[v]
+                _match(v, j, assign, used, head, nxt, prv)
+                if v == u:
+                    break
+                j = before
     return True
+
+
+@numba.njit(cache=True)
+def _match(k: int, o: int, assign: np.ndarray, used: np.ndarray, head: np.ndarray,
+           nxt: np.ndarray, prv: np.ndarray) -> None:
+    """Match pupil `k` to offer `o`, leaving the offer it had (if any)."""
+    before = assign[k]
+    if before >= 0:
+        used[before] -= 1
+        if prv[k] >= 0:
+            nxt[prv[k]] = nxt[k]
+        else:
+            head[before] = nxt[k]
+        if nxt[k] >= 0:
+            prv[nxt[k]] = prv[k]
+    assign[k] = o
+    used[o] += 1
+    prv[k], nxt[k] = -1, head[o]
+    if head[o] >= 0:
+        prv[head[o]] = k
+    head[o] = k
 
 
 @numba.njit(cache=True)
