@@ -266,14 +266,14 @@ def test_group_bounds_never_below_the_group_alone_optimum(case: dict[str, Any]) 
             assert bound["non prioritaire"] >= best[0], (bound, best)
 
 
-@pytest.mark.parametrize("first_try", [1, 3, 48])
+@pytest.mark.parametrize("first_arcs", [1, 3, 24])
 @pytest.mark.parametrize("offers_count", [8, 60])
 def test_group_bound_shortcuts_equal_full_flows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                first_try: int, offers_count: int) -> None:
-    """The first try on the nearest pairs, and the parts of an EPCI whose bound is all its
-    placeable pupils, give the values of the full flows (few offers: EPCIs below their size;
-    many: at it)."""
-    monkeypatch.setattr("affectation.analysis.audit.FIRST_TRY_PAIRS", first_try)
+                                                first_arcs: int, offers_count: int) -> None:
+    """The group flows built from the rows (whatever arcs they load first), and the parts of
+    an EPCI whose bound is all its placeable pupils, give the values of the full flows (few
+    offers: EPCIs below their size; many: at it)."""
+    monkeypatch.setattr("affectation.engine.group_bound.INITIAL_ARCS_PER_PUPIL", first_arcs)
     rng = np.random.default_rng(5)
     students = [{"student_id": f"S{i}", **near(*rng.uniform(-0.03, 0.03, 2).round(4)),
                  "priority": bool(rng.integers(2))} for i in range(30)]

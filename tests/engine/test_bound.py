@@ -219,3 +219,27 @@ def test_bound_on_a_capped_reach_never_below_exhaustive_optimum(case: dict[str, 
     best_full, _ = brute_force(inst, key=(1,))
     b = _capped_bounds(inst, 1)
     assert min(b.values()) >= best_full[0], (b, best_full)
+
+
+@pytest.mark.parametrize("share", [0.02, 0.3, 1.0])
+def test_usable_roles_reads_rows_until_every_role_is_found(generated: dict[bool, Instance],
+                                                           share: float) -> None:
+    """The roles found per pupil (a row read until all three are found) are those of every
+    pair of the row, whatever the share of offers having each role."""
+    inst = generated[True]
+    reach = reachable(inst)
+    allowed = allowed_pairs(inst, reach)
+    rng = np.random.default_rng(int(share * 100))
+    ok = [rng.random(inst.offers.n) < share for _ in range(3)]
+    single = np.zeros(inst.students.n, dtype=bool)
+    stay = np.zeros((inst.students.n, 2), dtype=bool)
+    bound_module._usable_roles(reach.indptr, reach.offer, allowed, *ok, single, stay)
+    student = reach.student_of_pair()
+    expected = []
+    for role in ok:
+        found = np.zeros(inst.students.n, dtype=bool)
+        found[student[allowed & role[reach.offer]]] = True
+        expected.append(found)
+    assert (single == expected[0]).all()
+    assert (stay == np.stack(expected[1:], axis=1)).all()
+    assert single.any()

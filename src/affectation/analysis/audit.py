@@ -47,12 +47,11 @@ from affectation.domain.territory import (
 )
 from affectation.engine.bound import placeable_pupils, three_layer_bound
 from affectation.engine.candidates import allowed_pairs
+from affectation.engine.group_bound import group_places_every_pupil, group_three_layer_bound
 from affectation.travel.reach import Reach, exact_minutes, restrict_reach
 
 COLUMNS = ("group_type", "group", "label", "students", "placed_full", "placed_partial",
            "unplaced", "rate_full", "median_minutes", "p90_minutes", "upper_bound_full")
-# A group's bound is first tried on each pupil's nearest pairs only (see `GroupBounds`).
-FIRST_TRY_PAIRS = 48
 
 
 class GroupBounds:
@@ -73,23 +72,29 @@ class GroupBounds:
     `bound` may need many rounds (13 s for Seine-Maritime), while the parts stay fast (a
     département is made of EPCI groups, already bounded).
 
-    Three shortcuts give the same values faster. When the audited allocation places every
-    placeable pupil of a group for both weeks, that is the group's bound: no valid allocation
-    exceeds the bound and none places more than the placeable pupils (at scale 1, 206 of the
-    225 flows). Else a group's flow is first tried on its pupils' `FIRST_TRY_PAIRS` nearest
-    pairs only: a flow of that smaller network is a flow of the full one, so when it places
-    every pupil it is the maximum. And a part of an EPCI whose bound is all its placeable
-    pupils has all its own placeable pupils as bound (the EPCI's flow, restricted to the
-    part's pupils), with no flow to compute.
+    Two shortcuts give the same values faster. A flow that places every placeable pupil of a
+    group, on their whole rows, proves that number is its bound (no flow places more, and the
+    pruned network's maximum is the whole one's). Such a flow is two matchings of the pupils
+    to seats, one per week, each found from the audited allocation's placements of the
+    group's pupils by augmenting paths (`engine.group_bound.group_places_every_pupil`): at
+    scale 1 on profile `scarce`, 203 of the 211 groups that needed a flow are bounded so; a
+    flow remains where the group cannot be placed whole or the paths grow long. And a part of
+    an EPCI whose bound is all its placeable pupils has all its own placeable pupils as bound
+    (the EPCI's flow, restricted to the part's pupils), with no flow to compute. The other
+    flows are built from the reach's rows by compiled passes (`engine.group_bound`), nothing
+    in the size of the group's pairs: on profile `scarce` an EPCI of 3,600 pupils has 6.6 M
+    pairs within its nearest seats, of which its flow loads a few hundred thousand.
     """
 
     def __init__(self, instance: Instance, reach: Reach, epci: np.ndarray,
-                 placed: np.ndarray | None = None) -> None:
+                 allocation: np.ndarray | None = None) -> None:
         self.instance = instance
-        # Pupils an actual allocation places for both weeks (None: unknown): a group whose
-        # placeable pupils are all placed has them all as its bound, with no flow (no bound
-        # is below what a valid allocation achieves, none above the placeable pupils).
-        self.placed = placed
+        # The offers of the pupils a valid allocation places for both weeks (-1 for the
+        # others; None: no allocation known): a flow of every group's network for them.
+        self.seed: np.ndarray | None = None
+        if allocation is not None:
+            both = np.all(allocation >= 0, axis=1)
+            self.seed = np.where(both[:, None], allocation, -1)
         self.reach = reach
         self.allowed = allowed_pairs(instance, reach)
         self.can_place = placeable_pupils(instance, reach)
@@ -111,19 +116,19 @@ class GroupBounds:
         if key not in self._cache:
             pupils = pupils[self.can_place[pupils]]
             value = 0
-            if self.placed is not None and self.placed[pupils].all():
+            if self.seed is not None and group_places_every_pupil(
+                    self.instance, self.reach, self.allowed, pupils, self.seed[pupils]):
                 value = len(pupils)
             elif len(pupils):
-                lengths = self.nearest_seats(pupils)
-                # No flow exceeds the pupils: a smaller network placing them all is the maximum.
-                value = self._flow(pupils, np.minimum(lengths, FIRST_TRY_PAIRS))
-                if value < len(pupils) and (lengths > FIRST_TRY_PAIRS).any():
-                    value = self._flow(pupils, lengths)
+                value = self._flow(pupils, self.nearest_seats(pupils))
             self._cache[key] = value
         return self._cache[key]
 
     def _flow(self, pupils: np.ndarray, lengths: np.ndarray) -> int:
         """The three-layer max flow of `pupils` on their first `lengths` pairs."""
+        if self.reach.capped is None or not self.reach.capped[pupils].any():
+            return group_three_layer_bound(self.instance, self.reach, self.allowed, pupils,
+                                           lengths)
         sub, idx = restrict_reach(self.reach, pupils, lengths)
         mask = np.zeros(self.instance.students.n, dtype=bool)
         mask[pupils] = True
@@ -174,8 +179,7 @@ def fairness_table(instance: Instance, allocation: np.ndarray, reach: Reach,
     names = group_labels(territory_communes(instance))
     members = np.flatnonzero(st.to_place)
     split = {t: split_groups(groups[t], members, t) for t in GROUP_TYPES}
-    bounds = GroupBounds(instance, reach, groups["epci"].astype(str),
-                         np.isin(kind, FULL_KINDS))
+    bounds = GroupBounds(instance, reach, groups["epci"].astype(str), allocation)
     # EPCI groups first: the bounds of larger groups are built from theirs.
     order = ["epci", *(t for t in GROUP_TYPES if t != "epci")]
     upper = {(t, g): bounds(t, pupils) for t in order for g, pupils in split[t].items()}

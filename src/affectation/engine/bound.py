@@ -785,7 +785,8 @@ def _usable_roles(indptr: np.ndarray, offer: np.ndarray, allowed: np.ndarray,
                   single_ok: np.ndarray, week1_ok: np.ndarray, week2_ok: np.ndarray,
                   single: np.ndarray, stay: np.ndarray) -> None:
     """Per pupil: some allowed pair of its row at an offer of each role (single, week-1 stay,
-    week-2 stay) with a seat left."""
+    week-2 stay) with a seat left. A row is read until all three are found (most pupils find
+    them among their nearest offers)."""
     for p in range(len(indptr) - 1):
         for i in range(indptr[p], indptr[p + 1]):
             if allowed[i]:
@@ -796,6 +797,8 @@ def _usable_roles(indptr: np.ndarray, offer: np.ndarray, allowed: np.ndarray,
                     stay[p, 0] = True
                 if week2_ok[o]:
                     stay[p, 1] = True
+                if single[p] and stay[p, 0] and stay[p, 1]:
+                    break
 
 
 def placeable_pupils(instance: Instance, reach: Reach) -> np.ndarray:
