@@ -75,6 +75,8 @@ class LpBound:
     rounds: int
     columns: int
     options: int
+    # The proven bound after each round (it only goes down).
+    history: tuple[int, ...] = ()
 
 
 @numba.njit(cache=True)
@@ -265,6 +267,7 @@ def lp_bound(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.nd
     lp_value = 0.0
     converged = False
     rounds = 0
+    history: list[int] = []
     while rounds < settings.rounds:
         rounds += 1
         highs.run()
@@ -277,6 +280,7 @@ def lp_bound(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.nd
                          model.lower, model.upper)
         values = prices.option_values(instance, cols, value)
         best = min(best, _lagrangian(instance, cols, values, prices, model.gated))
+        history.append(min(cap, math.floor(best + 1e-6) + constant))
         if math.floor(best + 1e-6) <= math.floor(lp_value + n_free + 1e-6):
             # The master is below the LP over every option: no round can prove less.
             converged = True
@@ -303,5 +307,5 @@ def lp_bound(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.nd
     total = sum(int(c.sum()) for c in chosen)
     if not math.isfinite(best):
         return LpBound(cap, lp_value, False, rounds, total, n_options)
-    proven = min(cap, math.floor(best + 1e-6) + constant)
-    return LpBound(proven, lp_value + n_free + constant, converged, rounds, total, n_options)
+    return LpBound(history[-1], lp_value + n_free + constant, converged, rounds, total,
+                   n_options, tuple(history))

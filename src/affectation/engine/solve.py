@@ -232,6 +232,7 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     lap("polish", placed_full=score[1], priority_placed_full=score[0])
     upper, upper_priority = bound.value, bound_priority.value
     bounds: dict[str, tuple[int, int]] = {}
+    lp_info: dict[str, float | int | str] = {}
     if settings.lp_bound and not reach.any_capped and not hurried:
         lp_all = lp_bound(instance, roles, reach, allowed, st.to_place, settings.lp,
                           allocation)
@@ -241,6 +242,11 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         upper, upper_priority = min(upper, lp_all.value), min(upper_priority, lp_priority.value)
         lap("lp_bound", lp_bound_full=lp_all.value, lp_bound_priority_full=lp_priority.value,
             rounds=lp_all.rounds + lp_priority.rounds)
+        lp_info = {"lp_rounds": lp_all.rounds, "lp_converged": int(lp_all.converged),
+                   "lp_columns": lp_all.columns, "lp_options": lp_all.options,
+                   "lp_value": round(lp_all.lp_value, 3),
+                   "lp_priority_rounds": lp_priority.rounds,
+                   "lp_priority_converged": int(lp_priority.converged)}
     at_bounds = score[0] == upper_priority and score[1] == upper
     # With the max-min level above level 2, reaching the bounds no longer proves optimality.
     if stats.proved_optimal or (at_bounds and rate_level(instance) != "before_total"):
@@ -263,6 +269,7 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         "territory_improved": territories.improved,
         "territory_placed_gain": territory_gain,
         **exact,
+        **lp_info,
     }
     return Solution(
         allocation=allocation,
