@@ -73,9 +73,7 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
         if solution.upper_bound_priority_full else 0.0
     )
     if solution.bounds:
-        summary["bounds"] = {
-            f"{name}_{key}": values[i] for name, values in solution.bounds.items()
-            for i, key in enumerate(("upper_bound_full", "upper_bound_priority_full"))}
+        summary["bounds"] = dict(solution.bounds)
     summary["solver_status"] = solution.status
     summary["status_text"] = status_text(solution.status, summary["gap"],
                                          bool(solution.stopped_by_time_limit),

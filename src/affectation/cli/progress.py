@@ -58,6 +58,9 @@ STAGES: dict[str, tuple[str, object]] = {
                                                             "élèves au plus, dont "
                                                             f"{number(f['lp_bound_priority_full'])}"
                                                             " prioritaires"),
+    "lp_bound_priority": ("borne par relaxation linéaire des prioritaires",
+                          lambda f: f"{number(f['lp_bound_priority_full'])} prioritaires au "
+                                    "plus"),
     "keep": ("placements conservés", lambda f: f"{number(f['kept'])} élèves gardent leur "
                                                "place"),
     "free_seats": ("places libres", _placed),

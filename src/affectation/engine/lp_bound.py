@@ -24,6 +24,9 @@ side equals the LP's value; before, it is above it by at most what the missing c
 add. The bound reported is the floor of the smallest such value (objective values are whole
 pupils), never more than the pupils themselves.
 
+For a subset of the pupils (the priority pupils), the pairs' minimum-group rows are dropped:
+the other pupils may fill a pair, so only the seats bind the masked ones.
+
 Work is budgeted in rounds and simplex iterations, never in seconds: the same inputs give the
 same bound on any machine.
 """
@@ -239,6 +242,12 @@ def lp_bound(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.nd
     model = _model(instance, _subset(cols, chosen), value)
     r_pupil = 2 * instance.offers.n
     model.upper[:r_pupil][~scarce.reshape(-1)] = highspy.kHighsInf
+    if (instance.students.to_place & ~mask).any():
+        # Pupils outside the mask may fill a pair up to its minimum group: its rows, which
+        # count the masked pupils only, must not hold (a pair's seats stay in its offers').
+        r_pair = _rows(instance)[2]
+        model.lower[r_pair:] = -highspy.kHighsInf
+        model.upper[r_pair:] = highspy.kHighsInf
     n_free = int((mask & free).sum())
     highs = quiet_highs()
     highs.setOptionValue("threads", 1)
