@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import highspy
 import numpy as np
 import pytest
 from conftest import brute_force, make_scenario, random_case
@@ -19,7 +18,7 @@ from affectation.engine.bound import open_allowed
 from affectation.engine.candidates import allowed_pairs, offer_roles
 from affectation.engine.exact import _columns, _model
 from affectation.engine.lp_bound import LpSettings, lp_bound
-from affectation.engine.mip import quiet_highs
+from affectation.engine.mip import column_lp, quiet_highs
 from affectation.synthetic.scenario import generate_scenario
 from affectation.travel.loading import load_instance
 from affectation.travel.reach import nearest_reach, reachable
@@ -69,18 +68,8 @@ def _full_lp(inst: Instance, mask: np.ndarray) -> float:
     cols = _columns(inst, offer_roles(inst), reach, allowed, mask)
     model = _model(inst, cols, mask.astype(np.float64))
     highs = quiet_highs()
-    lp = highspy.HighsLp()
-    n_cols, n_rows = len(model.counts), len(model.lower)
-    lp.num_col_, lp.num_row_ = n_cols, n_rows
-    lp.col_cost_ = model.cost
-    lp.col_lower_, lp.col_upper_ = np.zeros(n_cols), np.ones(n_cols)
-    lp.row_lower_, lp.row_upper_ = model.lower, model.upper
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
-    lp.a_matrix_.start_ = np.r_[0, np.cumsum(model.counts)].astype(np.int32)
-    lp.a_matrix_.index_ = model.index.astype(np.int32)
-    lp.a_matrix_.value_ = model.values
+    lp = column_lp(model.cost, model.counts, model.index, model.values, model.lower,
+                   model.upper)
     highs.passModel(lp)
     highs.run()
     _, signed_both, _ = inst.signed_groups(mask)

@@ -46,7 +46,7 @@ from affectation.engine.bound import open_allowed
 from affectation.engine.candidates import OfferRoles, rank_within_student
 from affectation.engine.exact import _column_block, _Columns, _columns, _model, _rows
 from affectation.engine.exact import _families as _used_columns
-from affectation.engine.mip import quiet_highs
+from affectation.engine.mip import column_lp, quiet_highs
 from affectation.travel.reach import Reach
 
 # Reduced costs below this are the simplex's tolerance, not a column worth adding.
@@ -258,19 +258,8 @@ def lp_bound(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.nd
     highs.setOptionValue("presolve", "off")
     highs.setOptionValue("solver", settings.first_solver)
     highs.setOptionValue("simplex_strategy", 4)
-    lp = highspy.HighsLp()
-    n_cols, n_rows = len(model.counts), len(model.lower)
-    lp.num_col_, lp.num_row_ = n_cols, n_rows
-    lp.col_cost_ = model.cost
-    lp.col_lower_ = np.zeros(n_cols)
-    lp.col_upper_ = np.ones(n_cols)
-    lp.row_lower_, lp.row_upper_ = model.lower, model.upper
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
-    lp.a_matrix_.start_ = np.r_[0, np.cumsum(model.counts)].astype(np.int32)
-    lp.a_matrix_.index_ = model.index.astype(np.int32)
-    lp.a_matrix_.value_ = model.values
+    lp = column_lp(model.cost, model.counts, model.index, model.values, model.lower,
+                   model.upper)
     highs.passModel(lp)
     best = math.inf
     lp_value = 0.0

@@ -181,13 +181,10 @@ def stopped_by_clock(highs: highspy.Highs, deadline: Deadline, stage: str) -> No
         deadline.fire(stage)
 
 
-def solve_binary_columns(cost: np.ndarray, counts: np.ndarray, index: np.ndarray,
-                         values: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                         start: np.ndarray, limits: HighsLimits, deadline: Deadline, seed: int,
-                         stage: str) -> highspy.Highs:
-    """Maximise `cost` over 0-1 columns given column-wise (`counts` entries per column, their
-    row `index` and `values`) within the row bounds, from the feasible `start`; the HiGHS run
-    is returned for its status and solution. Shared by the exact solve and the territories."""
+def column_lp(cost: np.ndarray, counts: np.ndarray, index: np.ndarray, values: np.ndarray,
+              lower: np.ndarray, upper: np.ndarray) -> highspy.HighsLp:
+    """The LP maximising `cost` over columns in [0, 1] given column-wise (`counts` entries per
+    column, their row `index` and `values`) within the row bounds."""
     n_cols, n_rows = len(counts), len(lower)
     lp = highspy.HighsLp()
     lp.num_col_ = n_cols
@@ -204,7 +201,18 @@ def solve_binary_columns(cost: np.ndarray, counts: np.ndarray, index: np.ndarray
     lp.a_matrix_.start_ = np.r_[0, np.cumsum(counts)].astype(np.int32)
     lp.a_matrix_.index_ = index.astype(np.int32)
     lp.a_matrix_.value_ = values
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
+    return lp
+
+
+def solve_binary_columns(cost: np.ndarray, counts: np.ndarray, index: np.ndarray,
+                         values: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                         start: np.ndarray, limits: HighsLimits, deadline: Deadline, seed: int,
+                         stage: str) -> highspy.Highs:
+    """Maximise `cost` over 0-1 columns given column-wise (`counts` entries per column, their
+    row `index` and `values`) within the row bounds, from the feasible `start`; the HiGHS run
+    is returned for its status and solution. Shared by the exact solve and the territories."""
+    lp = column_lp(cost, counts, index, values, lower, upper)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * len(counts)
     highs = quiet_highs()
     configure(highs, limits, deadline, seed)
     highs.passModel(lp)
