@@ -64,8 +64,12 @@ def run_windows(client: Any, work: Path, nat: National, blocks: list[Block],
     for r, edges in enumerate(rounds, start=1):
         save_arrays(work / "windows" / "current.npz", allocation=allocation)
         specs = _round_files(work, nat, r, edges, windows, allocation, settings)
+        # The largest window first: it is the round's longest task (Île-de-France's), and
+        # the small ones fill the other workers meanwhile.
+        size = {spec.name: len(windows[edge]) for edge, spec in zip(edges, specs, strict=True)}
         futures = {client.submit(solve_window, spec, key=f"window-{r}-{spec.name}",
-                                 pure=False): spec for spec in specs}
+                                 pure=False, priority=size[spec.name]): spec
+                   for spec in sorted(specs, key=lambda sp: (-size[sp.name], sp.name))}
         results: dict[str, dict[str, Any]] = {}
         for future in as_completed(list(futures)):
             results[futures[future].name] = future.result()
