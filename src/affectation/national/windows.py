@@ -198,9 +198,12 @@ def _window_offers(work: Path, nat: National, edge: tuple[str, str], pupils: np.
     parts = [allocation[pupils].ravel()]
     for code in edge:
         data = load_arrays(work / "survey" / code / "rows.npz")
-        owner = np.repeat(data["pupils"], data["lengths"])
-        keep = is_member(owner, pupils)
-        parts.append(data["offer"][keep].astype(np.int64))
+        lengths = data["lengths"]
+        keep = is_member(data["pupils"], pupils)  # by pupil, not by pair: 350 times fewer
+        length = lengths[keep]
+        start = (np.cumsum(lengths) - lengths)[keep]
+        within = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+        parts.append(data["offer"][np.repeat(start, length) + within].astype(np.int64))
     offers = sorted_unique(np.concatenate(parts))
     return offers[offers >= 0]
 
