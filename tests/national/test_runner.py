@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from distributed import Client
 
 from affectation.analysis.check import check_files
 from affectation.engine.solve import SolveSettings
@@ -41,8 +42,18 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_two(small: Path, tmp_path_factory: pytest.TempPathFactory) -> NationalRun:
     out = tmp_path_factory.mktemp("run-two") / "out"
     lines: list[str] = []
-    run = run_national(small, out, Cluster(workers=2), progress=lines.append)
+    submitted: list[tuple[str, int]] = []
+    submit = Client.submit
+
+    def record(self: Client, *args: Any, **kwargs: Any) -> Any:
+        submitted.append((str(kwargs.get("key")), int(kwargs.get("priority", 0))))
+        return submit(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "submit", record)
+        run = run_national(small, out, Cluster(workers=2), progress=lines.append)
     run.summary["_lines"] = lines
+    run.summary["_submitted"] = submitted
     return run
 
 
@@ -71,6 +82,26 @@ def test_progress_line_per_block(run_two: NationalRun) -> None:
             and "dossier" not in line]
     assert len(done) == len(ACADEMIES)
     assert all(line.startswith(f"[{k + 1}/{len(ACADEMIES)}]") for k, line in enumerate(done))
+
+
+def test_tasks_submitted_longest_first(run_two: NationalRun) -> None:
+    """The national bound is submitted before the blocks (it runs beside them, not after
+    them, holding a worker through the windows); the folders and each round's windows
+    largest first, so that the longest task never starts last."""
+    keys = [key for key, _ in run_two.summary["_submitted"]]
+    first_block = min(k for k, key in enumerate(keys) if key.startswith("solve_block-"))
+    assert keys.index("national-bound") < first_block
+    folders = [key.removeprefix("folder-") for key in keys if key.startswith("folder-")]
+    pupils = {a: run_two.summary["academies"][a]["students"] for a in folders}
+    assert sorted(folders) == sorted(ACADEMIES)
+    assert folders == sorted(folders, key=lambda a: (-pupils[a], a))
+    windows = [(key.split("-")[1], priority) for key, priority in run_two.summary["_submitted"]
+               if key.startswith("window-")]
+    assert windows
+    for r in {r for r, _ in windows}:
+        sizes = [priority for r_, priority in windows if r_ == r]
+        assert all(size > 0 for size in sizes)
+        assert sizes == sorted(sizes, reverse=True)
 
 
 def test_union_and_every_folder_valid(run_two: NationalRun, small: Path) -> None:

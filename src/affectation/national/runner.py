@@ -2,8 +2,9 @@
 
     read and check every académie's inputs (nothing runs on a bad input)
     -> survey (one task per block: each pupil's nearest offers)
+    -> the national bound (one task, on the rows only: it runs during the two next phases)
     -> coordination (here: one flow shares the border seats between blocks)
-    -> block solves (one task per block) and the national bound (one task)
+    -> block solves (one task per block, the largest first)
     -> border windows re-solved, everything else fixed (rounds of parallel tasks)
     -> académie folders (one task per académie) -> national tables (here)
 
@@ -127,6 +128,11 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
                                     f"{r['candidates']} offres par élève au plus",
             priority={b.code: len(nat.block_pupils(b)) for b in blocks})
         timings["survey"] = round(time.perf_counter() - lap, 3)
+        # The national bound needs the rows only: it runs while the driver coordinates and
+        # then beside the blocks, not after them (a worker held by it through the windows
+        # and folders left those phases one worker).
+        bound_future = client.submit(national_bound, BoundSpec(
+            str(work), tuple(blocks), settings, resume), key="national-bound", pure=False)
         lap = time.perf_counter()
         shares = _coordinate(work, nat, blocks)
         save_shares(work, shares)
@@ -137,11 +143,7 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
         sizes = {b.code: s["pairs"] for b, s in zip(blocks, surveys, strict=True)}
         outcomes = _run_blocks(client, solve_block, [
             BlockSpec(str(work), b, settings, resume) for b in blocks], blocks, say,
-            "blocs", _block_line, priority=sizes,
-            then=lambda: client.submit(national_bound, BoundSpec(
-                str(work), tuple(blocks), settings, resume), key="national-bound",
-                pure=False, priority=-1))
-        bound_future = outcomes.pop()
+            "blocs", _block_line, priority=sizes)
         timings["blocks"] = round(time.perf_counter() - lap, 3)
         allocation = _block_allocations(work, nat, blocks)
         timings["blocks_seconds"] = {b["block"]: b["seconds"] for b in outcomes}
@@ -171,6 +173,7 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
         Path(out_dir) / "flux_academies.csv": csv_text(flux_table(nat, allocation)),
     }
     timings["tables"] = round(time.perf_counter() - lap, 3)
+    timings["bound_seconds"] = bound["seconds"]
     timings["reshare_seconds"] = reshared.pop("seconds")
     timings["folders_seconds"] = {a: academies[a].pop("seconds") for a in academies}
     timings["total"] = round(time.perf_counter() - started, 3)
@@ -283,9 +286,13 @@ def _write_folders(client: Any, work: Path, nat: National, blocks: list[Block],
     save_arrays(work / "folders" / "shares.npz", **arrays)
     save_json(work / "folders" / "shares.json", {"overcommitted": overcommitted})
     academies = sorted(listed)
+    # The largest académies first (Île-de-France's, with their own bounds, take the
+    # longest): none is left to run alone at the end while the other workers idle.
+    pupils = {a: int((nat.student_academy == a).sum()) for a in academies}
     futures = {client.submit(academy_folder, FolderSpec(
         str(work), a, block_of[a], str(out_dir / a), settings, resume),
-        key=f"folder-{a}", pure=False): a for a in academies}
+        key=f"folder-{a}", pure=False, priority=pupils[a]): a
+        for a in sorted(academies, key=lambda a: (-pupils[a], a))}
     results: dict[str, Any] = {}
     for done, future in enumerate(as_completed(list(futures)), start=1):
         a = futures[future]
@@ -305,11 +312,10 @@ def _block_line(block: Block, r: dict[str, Any]) -> str:
 def _run_blocks(client: Any, fn: Callable[[BlockSpec], dict[str, Any]],
                 specs: list[BlockSpec], blocks: list[Block], say: Progress, what: str,
                 line: Callable[[Block, dict[str, Any]], str],
-                priority: dict[str, int] | None = None,
-                then: Callable[[], Any] | None = None) -> list[Any]:
-    """Run `fn` on every spec, the largest (`priority`) submitted first, then `then()` (its
-    future is appended to the results); a progress line per finished block (completion
-    order); the results in block order. Blocks that fail are named together at the end."""
+                priority: dict[str, int] | None = None) -> list[Any]:
+    """Run `fn` on every spec, the largest (`priority`) submitted first; a progress line per
+    finished block (completion order); the results in block order. Blocks that fail are
+    named together at the end."""
     from distributed import as_completed
 
     futures = {}
@@ -318,7 +324,6 @@ def _run_blocks(client: Any, fn: Callable[[BlockSpec], dict[str, Any]],
         key = f"{fn.__name__}-{spec.block.code}"
         futures[client.submit(fn, spec, key=key, pure=False,
                               priority=weight.get(spec.block.code, 0))] = spec.block
-    extra = then() if then is not None else None
     results: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     done = 0
@@ -337,10 +342,7 @@ def _run_blocks(client: Any, fn: Callable[[BlockSpec], dict[str, Any]],
     if failed:
         raise BlockFailed("blocs en échec : " + ", ".join(
             f"{code} ({why})" for code, why in sorted(failed.items())))
-    out: list[Any] = [results[b.code] for b in blocks]
-    if then is not None:
-        out.append(extra)
-    return out
+    return [results[b.code] for b in blocks]
 
 
 def _coordinate(work: Path, nat: National, blocks: list[Block]) -> Any:

@@ -237,8 +237,17 @@ def pair_exclusions(nat: Any, rows: Reach, pupils: np.ndarray, pair_academy: np.
     idx = np.repeat(rows.indptr[pupils] - offsets, lengths) + np.arange(int(lengths.sum()))
     offer = rows.offer[idx].astype(np.int64)
     k = of.pair[offer]
-    held = np.where(k >= 0, pair_academy[np.maximum(k, 0)], "")
-    bad = (held != "") & (held != nat.student_academy[owner])
+    # Académies as integer codes (-1: a pair held by none): comparing strings element-wise
+    # over Île-de-France's millions of pairs took seconds.
+    names = sorted({str(a) for a in pair_academy.tolist()}
+                   | {str(a) for a in nat.student_academy[pupils].tolist()})
+    code = {a: i for i, a in enumerate(names)}
+    pair_code = np.array([code[str(a)] if a != "" else -1 for a in pair_academy.tolist()],
+                         dtype=np.int64)
+    pupil_code = np.array([code[str(a)] for a in nat.student_academy[pupils].tolist()],
+                          dtype=np.int64)
+    held = np.where(k >= 0, pair_code[np.maximum(k, 0)], -1)
+    bad = (held >= 0) & (held != np.repeat(pupil_code, lengths))
     s, q = owner[bad], k[bad]
     # A pupil's own signed pair stays open to it.
     conv = inst.conventions
