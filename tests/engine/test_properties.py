@@ -163,3 +163,23 @@ def test_tiny_instances_with_a_pair_solved_to_optimum(case: dict[str, Any]) -> N
     """The same with one mutualised pair (sometimes with a minimum group)."""
     got, best = _tiny_check(case)
     assert got == best, f"solver {got} < optimum {best}"
+
+
+# Found by hypothesis (CI seed 198348258): HiGHS reported the whole model's optimum (S1
+# extending its signed offer to week 2) while its solution was still the MIP start (S1 split).
+HALF_SIGNED_EXTENDS = {
+    "students": [{"student_id": f"S{i}", **near()} for i in range(4)],
+    "offers": [{"offer_id": "O0", "capacity": 3, "period": 0, **near()},
+               {"offer_id": "O1", "capacity": 1, "period": 0, **near()},
+               {"offer_id": "O2", "capacity": 1, "period": 2, **near()}],
+    "conventions": [{"student_id": "S0", "offer_id": "O0", "week": ""},
+                    {"student_id": "S1", "offer_id": "O0", "week": "1"}],
+    "rules": {"split_two_week_offers": False},
+}
+
+
+def test_whole_model_optimum_is_the_solution_highs_proves(tmp_path: Path) -> None:
+    """The half-signed pupil stays at its signed offer (no split): the exhaustive optimum."""
+    _, inst, sol = _solve(HALF_SIGNED_EXTENDS, tmp_path)
+    best, _ = brute_force(inst)
+    assert score_of(inst, sol.allocation) == best == (0, 4, 0, 0)

@@ -308,4 +308,10 @@ def solve_mip(instance: Instance, built: Built, hood: Neighbourhood, allocation:
         return MipOutcome(None, False, info)
     x = np.asarray(highs.getSolution().col_value)
     new = read_allocation(_Values(x), built, instance, allocation, hood)
-    return MipOutcome(new, model_status == highspy.HighsModelStatus.kOptimal, info)
+    # HiGHS (1.16) may report the optimum's objective while its solution is still the MIP
+    # start (seen on a 4-pupil model solved at the root): only a solution worth the objective
+    # HiGHS proves is its optimum.
+    worth = float(cost @ (x > 0.5)) + offset
+    proved = (model_status == highspy.HighsModelStatus.kOptimal
+              and abs(worth - info_h.objective_function_value) < 0.5)
+    return MipOutcome(new, proved, info)
