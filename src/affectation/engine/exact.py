@@ -197,6 +197,11 @@ def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowe
                                  deadline, seed, "exact")
     optimal = highs.getModelStatus() in (highspy.HighsModelStatus.kOptimal,
                                          highspy.HighsModelStatus.kModelEmpty)
+    if optimal and len(model.counts):
+        # HiGHS may report the optimum's objective with the MIP start as its solution (see
+        # `mip.solve_mip`): proven only when the solution is worth it.
+        x = np.asarray(highs.getSolution().col_value) > 0.5
+        optimal = abs(float(model.cost @ x) - highs.getInfo().objective_function_value) < 0.5
     info: dict[str, Any] = {"exact_columns": len(model.counts), "exact_optimal": int(optimal),
                             "exact_nodes": int(highs.getInfo().mip_node_count)}
     if not optimal:
