@@ -89,8 +89,8 @@ class SolveSettings:
     exact_max_columns: int = 250_000
     exact_limits: HighsLimits = field(default_factory=HighsLimits)
     # A second proven bound, the LP relaxation of `exact`'s model by column generation
-    # (`lp_bound`), beside the flow bounds: off by default (it costs about what the flow
-    # bounds do again); the smaller bound is the one reported and tested against.
+    # (`lp_bound`), beside the flow bounds: off by default (5-75 s at scale 0.3, minutes a
+    # round at scale 1); the smaller bound is the one reported and tested against.
     lp_bound: bool = False
     # Without `lp_bound`: the LP bound of the priority pupils alone when they end below their
     # flow bound (the full LP is the costly one).
