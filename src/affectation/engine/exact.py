@@ -28,7 +28,12 @@ from affectation.domain.allocation import lexicographic_score, pair_counts
 from affectation.domain.instance import Instance
 from affectation.engine.budget import Deadline
 from affectation.engine.candidates import OfferRoles, extensions, pair_options
-from affectation.engine.mip import DEFAULT_LIMITS, HighsLimits, solve_binary_columns
+from affectation.engine.mip import (
+    DEFAULT_LIMITS,
+    HighsLimits,
+    solution_is_its_objective,
+    solve_binary_columns,
+)
 from affectation.travel.reach import Reach
 
 
@@ -198,10 +203,7 @@ def exact_placements(instance: Instance, roles: OfferRoles, reach: Reach, allowe
     optimal = highs.getModelStatus() in (highspy.HighsModelStatus.kOptimal,
                                          highspy.HighsModelStatus.kModelEmpty)
     if optimal and len(model.counts):
-        # HiGHS may report the optimum's objective with the MIP start as its solution (see
-        # `mip.solve_mip`): proven only when the solution is worth it.
-        x = np.asarray(highs.getSolution().col_value) > 0.5
-        optimal = abs(float(model.cost @ x) - highs.getInfo().objective_function_value) < 0.5
+        optimal = solution_is_its_objective(highs, model.cost)
     info: dict[str, Any] = {"exact_columns": len(model.counts), "exact_optimal": int(optimal),
                             "exact_nodes": int(highs.getInfo().mip_node_count)}
     if not optimal:

@@ -175,6 +175,15 @@ def configure(highs: highspy.Highs, limits: HighsLimits, deadline: Deadline, see
     highs.setOptionValue("time_limit", float(deadline.left()))
 
 
+def solution_is_its_objective(highs: highspy.Highs, cost: np.ndarray,
+                              offset: float = 0.0) -> bool:
+    """Whether the 0-1 solution HiGHS returns is worth the objective it reports. HiGHS (1.16)
+    may report the optimum's objective while its solution is still the MIP start (seen on a
+    4-pupil model solved at the root): only a solution worth it is the proven optimum."""
+    x = np.asarray(highs.getSolution().col_value) > 0.5
+    return abs(float(cost @ x) + offset - highs.getInfo().objective_function_value) < 0.5
+
+
 def stopped_by_clock(highs: highspy.Highs, deadline: Deadline, stage: str) -> None:
     """Record on `deadline` when HiGHS stopped at its wall-clock limit (the safety net)."""
     if highs.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
@@ -308,10 +317,6 @@ def solve_mip(instance: Instance, built: Built, hood: Neighbourhood, allocation:
         return MipOutcome(None, False, info)
     x = np.asarray(highs.getSolution().col_value)
     new = read_allocation(_Values(x), built, instance, allocation, hood)
-    # HiGHS (1.16) may report the optimum's objective while its solution is still the MIP
-    # start (seen on a 4-pupil model solved at the root): only a solution worth the objective
-    # HiGHS proves is its optimum.
-    worth = float(cost @ (x > 0.5)) + offset
     proved = (model_status == highspy.HighsModelStatus.kOptimal
-              and abs(worth - info_h.objective_function_value) < 0.5)
+              and solution_is_its_objective(highs, cost, offset))
     return MipOutcome(new, proved, info)
