@@ -238,38 +238,33 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     bounds: dict[str, int] = {}
     lp_info: dict[str, float | int | str] = {}
     lp_ready = not reach.any_capped and not hurried
-    if (settings.priority_lp_bound and not settings.lp_bound and lp_ready
-            and score[0] < upper_priority):
-        # Priority pupils below their flow bound: the LP on them alone (a few seconds at
-        # scale 1) often proves the flow bound's slack (constrained profile, scale 1: 8,079
-        # placed, flow bound 8,080, LP bound 8,079).
+    # With `lp_bound`, both LP bounds; without, the priority pupils' alone when they end below
+    # their flow bound (a few seconds at scale 1: constrained profile, 8,079 placed, flow
+    # bound 8,080, LP bound 8,079).
+    if lp_ready and (settings.lp_bound
+                     or (settings.priority_lp_bound and score[0] < upper_priority)):
+        bounds = {"flow_upper_bound_full": upper,
+                  "flow_upper_bound_priority_full": upper_priority}
         lp_priority = lp_bound(instance, roles, reach, allowed, st.to_place & st.priority,
                                settings.lp, allocation)
-        bounds = {"flow_upper_bound_full": upper,
-                  "flow_upper_bound_priority_full": upper_priority,
-                  "lp_upper_bound_priority_full": lp_priority.value}
+        bounds["lp_upper_bound_priority_full"] = lp_priority.value
         upper_priority = min(upper_priority, lp_priority.value)
-        lap("lp_bound_priority", lp_bound_priority_full=lp_priority.value,
-            rounds=lp_priority.rounds)
         lp_info = {"lp_priority_rounds": lp_priority.rounds,
                    "lp_priority_converged": int(lp_priority.converged)}
-    if settings.lp_bound and lp_ready:
-        lp_all = lp_bound(instance, roles, reach, allowed, st.to_place, settings.lp,
-                          allocation)
-        lp_priority = lp_bound(instance, roles, reach, allowed, st.to_place & st.priority,
-                               settings.lp, allocation)
-        bounds = {"flow_upper_bound_full": upper,
-                  "flow_upper_bound_priority_full": upper_priority,
-                  "lp_upper_bound_full": lp_all.value,
-                  "lp_upper_bound_priority_full": lp_priority.value}
-        upper, upper_priority = min(upper, lp_all.value), min(upper_priority, lp_priority.value)
-        lap("lp_bound", lp_bound_full=lp_all.value, lp_bound_priority_full=lp_priority.value,
-            rounds=lp_all.rounds + lp_priority.rounds)
-        lp_info = {"lp_rounds": lp_all.rounds, "lp_converged": int(lp_all.converged),
-                   "lp_columns": lp_all.columns, "lp_options": lp_all.options,
-                   "lp_value": round(lp_all.lp_value, 3),
-                   "lp_priority_rounds": lp_priority.rounds,
-                   "lp_priority_converged": int(lp_priority.converged)}
+        if settings.lp_bound:
+            lp_all = lp_bound(instance, roles, reach, allowed, st.to_place, settings.lp,
+                              allocation)
+            bounds["lp_upper_bound_full"] = lp_all.value
+            upper = min(upper, lp_all.value)
+            lp_info.update({"lp_rounds": lp_all.rounds, "lp_converged": int(lp_all.converged),
+                            "lp_columns": lp_all.columns, "lp_options": lp_all.options,
+                            "lp_value": round(lp_all.lp_value, 3)})
+            lap("lp_bound", lp_bound_full=lp_all.value,
+                lp_bound_priority_full=lp_priority.value,
+                rounds=lp_all.rounds + lp_priority.rounds)
+        else:
+            lap("lp_bound_priority", lp_bound_priority_full=lp_priority.value,
+                rounds=lp_priority.rounds)
     at_bounds = score[0] == upper_priority and score[1] == upper
     # With the max-min level above level 2, reaching the bounds no longer proves optimality.
     if stats.proved_optimal or (at_bounds and rate_level(instance) != "before_total"):
