@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import affectation.engine.group_bound as group_module
+from affectation.domain.instance import Instance
 from affectation.engine.bound import three_layer_bound
 from affectation.engine.candidates import allowed_pairs
 from affectation.engine.group_bound import group_places_every_pupil, group_three_layer_bound
@@ -47,19 +48,24 @@ def _restricted_flow(inst: Any, reach: Reach, allowed: np.ndarray, pupils: np.nd
     return three_layer_bound(inst, sub, allowed[idx], mask)[0].value
 
 
+def _drawn_instance(drawn: tuple[dict[str, Any], int]) -> tuple[
+        Instance, Reach, np.ndarray, np.random.Generator, np.ndarray, np.ndarray]:
+    """The drawn case's instance, reach, usable pairs, a generator from the drawn seed, the
+    pupils to place and each pupil's row length."""
+    case, seed = drawn
+    with tempfile.TemporaryDirectory() as tmp:
+        inst = load_instance(make_scenario(Path(tmp), **case))
+    reach = reachable(inst)
+    return (inst, reach, allowed_pairs(inst, reach), np.random.default_rng(seed),
+            np.flatnonzero(inst.students.to_place), np.diff(reach.indptr))
+
+
 @pytest.mark.parametrize("loop", LOOPS)
 @settings(FAST, max_examples=25)
 @given(drawn=case_and_groups())
 def test_group_bound_equals_three_layer_bound_on_restricted_reach(
         drawn: tuple[dict[str, Any], int], loop: tuple[int, int, int]) -> None:
-    case, seed = drawn
-    with tempfile.TemporaryDirectory() as tmp:
-        inst = load_instance(make_scenario(Path(tmp), **case))
-    reach = reachable(inst)
-    allowed = allowed_pairs(inst, reach)
-    rng = np.random.default_rng(seed)
-    to_place = np.flatnonzero(inst.students.to_place)
-    row = np.diff(reach.indptr)
+    inst, reach, allowed, rng, to_place, row = _drawn_instance(drawn)
     first, added, rounds = loop
     with mock.patch.multiple(group_module, INITIAL_ARCS_PER_PUPIL=first,
                              ARCS_ADDED_PER_ROUND=added, MAX_ROUNDS=rounds):
@@ -117,14 +123,7 @@ def test_witness_exactly_when_every_pupil_can_be_placed(
         drawn: tuple[dict[str, Any], int]) -> None:
     """The witness is found exactly when the group's maximum flow places every pupil, from a
     random valid allocation of some of them or from none."""
-    case, seed_value = drawn
-    with tempfile.TemporaryDirectory() as tmp:
-        inst = load_instance(make_scenario(Path(tmp), **case))
-    reach = reachable(inst)
-    allowed = allowed_pairs(inst, reach)
-    rng = np.random.default_rng(seed_value)
-    to_place = np.flatnonzero(inst.students.to_place)
-    row = np.diff(reach.indptr)
+    inst, reach, allowed, rng, to_place, row = _drawn_instance(drawn)
     for _ in range(4):
         pupils = np.sort(rng.choice(to_place, int(rng.integers(1, len(to_place) + 1)),
                                     replace=False))
