@@ -209,6 +209,39 @@ def test_bounds_on_a_capped_reach_equal_those_on_every_pair(
             assert capped == full
 
 
+def test_pairs_beyond_capped_rows_are_checked_in_a_logarithmic_number_of_rounds(
+        generated: dict[bool, Instance], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each cut check beyond capped rows takes twice as many pairs per pupil as the check
+    before it in the same flow, and the second flow of the shared-pupil bound starts from the
+    pairs the first found: checks stay logarithmic in the row lengths left out."""
+    inst = generated[False]
+    asked: list[int] = []
+    crossing = bound_module._Beyond.crossing
+
+    def spy(self: Any, families: Any, side: Any, added: Any, per_pupil: int = 32) -> Any:
+        asked.append(per_pupil)
+        return crossing(self, families, side, added, per_pupil)
+
+    monkeypatch.setattr(bound_module._Beyond, "crossing", spy)
+    reach = nearest_reach(inst, 1)
+    got = full_placement_bound(inst, reach, allowed_pairs(inst, reach), offer_roles(inst))[0]
+    flows = [[]]  # per_pupil of each check, split where a new flow starts over at 32
+    for per in asked:
+        if per == bound_module.ARCS_BEYOND_PER_ROUND and flows[-1]:
+            flows.append([])
+        flows[-1].append(per)
+    assert len(flows) == 2, asked
+    for checks in flows:
+        first = bound_module.ARCS_BEYOND_PER_ROUND
+        assert checks == [first * bound_module.ARCS_GROWTH ** i for i in range(len(checks))]
+        assert len(checks) <= 2 + int(np.ceil(np.log2(max(inst.offers.n / first, 1))))
+    # The second flow found less than the first: it started from the first's pairs.
+    assert len(flows[1]) <= len(flows[0]), flows
+    # One offer per row: a capped pupil may enter without a single or pair option (see
+    # above), a relaxation of one pupil at most here.
+    assert _bounds(inst)["full"] <= got.value <= _bounds(inst)["full"] + 1
+
+
 @settings(FAST, max_examples=40)
 @given(case=tiny())
 def test_bound_on_a_capped_reach_never_below_exhaustive_optimum(case: dict[str, Any]) -> None:

@@ -39,7 +39,7 @@ each would rebuild it and the proof would be spread over several files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -68,7 +68,10 @@ ARCS_ADDED_PER_ROUND = 4
 # what the cut needs (a profile with large offers in towns needed 31 rounds ending on every
 # arc with a constant 4: 11 rounds and 1.1 M arcs instead).
 ARCS_GROWTH = 2
-# Pairs beyond a capped reach's rows added per pupil and round (nearest first).
+# Pairs beyond a capped reach's rows added per pupil at the first round that checks them
+# (nearest first), times `ARCS_GROWTH` at each such round after it: a dense capped block
+# (Ile-de-France at national scale 1, 2.5 billion reachable pairs) otherwise took hundreds of
+# rounds of 32, each enumerating the pairs again and solving a flow of tens of millions of arcs.
 ARCS_BEYOND_PER_ROUND = 32
 
 
@@ -116,6 +119,10 @@ class _Family:
     pupil_node: np.ndarray
     offer_node: np.ndarray
     into_pupil: bool
+    # What the arcs are ("single", "week0", "week1", "pair0", "pair1"), the same in every
+    # network of a bound: the pairs one flow found beyond the rows are loaded from the start
+    # of the next flow of the same `_Beyond` ("": never shared).
+    kind: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,12 +133,34 @@ class _Beyond:
     instance: Instance
     reach: Reach
     closed: np.ndarray
+    # Pairs (pupil, offer) found crossing a cut so far, by family kind (see `_Family`).
+    found: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+
+    def known(self, families: tuple[_Family, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The arcs of `families` for the pairs earlier flows found beyond the rows (each
+        a real arc of the network: a reachable pair, usable, at an open offer)."""
+        tails, heads = [], []
+        for fam in families:
+            for s, o in self.found.get(fam.kind, []) if fam.kind else []:
+                pn, on = fam.pupil_node[s], fam.offer_node[o]
+                ok = (pn >= 0) & (on >= 0)
+                pn, on = pn[ok], on[ok]
+                tails.append(on if fam.into_pupil else pn)
+                heads.append(pn if fam.into_pupil else on)
+        if not tails:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        # One arc per (tail, head): the flows of a bound may have found the same pair.
+        n = max(int(np.max(np.concatenate(tails + heads), initial=0)) + 1, 1)
+        key = sorted_unique(np.concatenate(tails) * n + np.concatenate(heads))
+        return key // n, key % n
 
     def crossing(self, families: tuple[_Family, ...], side: np.ndarray,
-                 added: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 added: np.ndarray, per_pupil: int = ARCS_BEYOND_PER_ROUND
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """Arcs of `families` from the source side (`side`) to the sink side that are not
-        among `added` (keys `tail * n_nodes + head`, sorted), each pupil's
-        `ARCS_BEYOND_PER_ROUND` nearest per family."""
+        among `added` (keys `tail * n_nodes + head`, sorted), each pupil's `per_pupil`
+        nearest per family."""
         n_nodes = len(side)
         tails, heads = [], []
         for fam in families:
@@ -151,7 +180,9 @@ class _Beyond:
                         & ~is_member(t * n_nodes + h, added))
 
             s, o, _ = pairs_beyond(self.instance, self.reach, pupils, offers,
-                                   per_pupil=ARCS_BEYOND_PER_ROUND, keep=wanted)
+                                   per_pupil=per_pupil, keep=wanted)
+            if fam.kind and len(s):
+                self.found.setdefault(fam.kind, []).append((s, o))
             pn, on = fam.pupil_node[s], fam.offer_node[o]
             tails.append(on if fam.into_pupil else pn)
             heads.append(pn if fam.into_pupil else on)
@@ -192,7 +223,7 @@ def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
         chosen = net.opt_rank < INITIAL_ARCS_PER_PUPIL
     else:
         chosen = (net.opt_rank < SEEDED_ARCS_PER_PUPIL) | seed
-    rounds = 0
+    rounds = checks = 0
     added = ARCS_ADDED_PER_ROUND
     extra_t = extra_h = np.zeros(0, dtype=np.int64)
     while True:
@@ -211,7 +242,9 @@ def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
         side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
         crossing = ~chosen & side[net.opt_tails] & ~side[net.opt_heads]
         if not crossing.any():
-            bt, bh = _crossing_beyond(beyond, families, side, extra_t, extra_h, net.n_nodes)
+            bt, bh = _crossing_beyond(beyond, families, side, extra_t, extra_h, net.n_nodes,
+                                      checks)
+            checks += 1
             if len(bt):
                 extra_t = np.concatenate([extra_t, bt])
                 extra_h = np.concatenate([extra_h, bh])
@@ -229,14 +262,17 @@ def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
 
 
 def _crossing_beyond(beyond: _Beyond | None, families: tuple[_Family, ...], side: np.ndarray,
-                     extra_t: np.ndarray, extra_h: np.ndarray, n_nodes: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
+                     extra_t: np.ndarray, extra_h: np.ndarray, n_nodes: int,
+                     checks: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The arcs a capped reach left out that cross the cut `side` and are not loaded yet
-    (`extra_t`, `extra_h`); empty when the reach is whole."""
+    (`extra_t`, `extra_h`), each pupil's nearest `ARCS_BEYOND_PER_ROUND * ARCS_GROWTH **
+    checks` per family (`checks`: how many such checks came before); empty when the reach
+    is whole."""
     if beyond is None or not families:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    return beyond.crossing(families, side, np.sort(extra_t * n_nodes + extra_h))
+    per_pupil = ARCS_BEYOND_PER_ROUND * ARCS_GROWTH ** min(checks, 24)
+    return beyond.crossing(families, side, np.sort(extra_t * n_nodes + extra_h), per_pupil)
 
 
 def _pupil_arcs(reach: Reach, mask: np.ndarray
@@ -436,14 +472,14 @@ def shared_pupil_bound(instance: Instance, reach: Reach, allowed: np.ndarray,
         paired_offer = of.pair >= 0
         families = (
             _Family(_nodes(free_both & capped, p_out), _nodes(roles.single, o0),
-                    into_pupil=False),
+                    into_pupil=False, kind="single"),
             _Family(_nodes((free_both | half) & (fixed[:, a] < 0) & capped, p_in),
-                    _nodes(roles.week[a], o1), into_pupil=True),
+                    _nodes(roles.week[a], o1), into_pupil=True, kind=f"week{a}"),
             _Family(_nodes((free_both | half) & (fixed[:, b] < 0) & capped, p_out),
-                    _nodes(roles.week[b], o2), into_pupil=False),
+                    _nodes(roles.week[b], o2), into_pupil=False, kind=f"week{b}"),
             *(_Family(_nodes(free_both & capped, p_out),
                       _nodes(paired_offer, dn + 2 * of.pair[offers_all] + direction),
-                      into_pupil=False) for direction in (0, 1)),
+                      into_pupil=False, kind=f"pair{direction}") for direction in (0, 1)),
         )
     bound, chosen = _certified_role_flow(info, reach, nodes, fixed_net, p_out + n_s,
                                          student_mask, seed, beyond, families)
@@ -595,18 +631,26 @@ def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
     added when they cross the cut)."""
     chosen = np.zeros(reach.n_pairs, dtype=bool) if seed is None else seed.copy()
     limit = INITIAL_ARCS_PER_PUPIL if seed is None else SEEDED_ARCS_PER_PUPIL
+    if beyond is not None and families:
+        # Capped rows are short already (a pupil's nearest offers): loading them whole costs
+        # one larger flow where growing them took up to `MAX_ROUNDS` (Ile-de-France at
+        # national scale 1: 28 rounds of 3-5 s each, then every arc at round 30 anyway).
+        limit = reach.n_pairs
     mask = np.ascontiguousarray(mask)
     _first_arcs(reach.indptr, info.role, info.rank, mask, limit, chosen)
     pupil_of = reach.student_of_pair()
     ft, fh, fc = fixed_net
-    rounds = 0
+    rounds = checks = 0
     added = ARCS_ADDED_PER_ROUND
     # The loaded arcs' ends, extended each round by the arcs just loaded only.
     t_all, h_all = ft, fh
     loaded = np.zeros(reach.n_pairs, dtype=bool)
-    # Arcs beyond a capped reach's rows, loaded once they crossed a cut.
+    # Arcs beyond a capped reach's rows, loaded once they crossed a cut (of this flow, or of
+    # an earlier flow of the same bound).
     extra_t = extra_h = np.zeros(0, dtype=np.int64)
-    beyond_t = beyond_h = extra_t
+    if beyond is not None and families:
+        extra_t, extra_h = beyond.known(families)
+    beyond_t, beyond_h = extra_t, extra_h
     while True:
         rounds += 1
         new_idx = np.flatnonzero(chosen & ~loaded)
@@ -629,7 +673,8 @@ def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
                             nodes.t_base, nodes.h_base, side, added, chosen)
         if new == 0:
             beyond_t, beyond_h = _crossing_beyond(beyond, families, side, extra_t, extra_h,
-                                                  n_nodes)
+                                                  n_nodes, checks)
+            checks += 1
             if len(beyond_t):
                 extra_t = np.concatenate([extra_t, beyond_t])
                 extra_h = np.concatenate([extra_h, beyond_h])
