@@ -27,7 +27,11 @@ A reach may itself be capped (`travel.reach.nearest_reach`: each pupil's nearest
 for the densest territories, where every reachable pair would not fit in memory). The cut is
 then also checked against the pairs the rows leave out (`_Beyond`): they are computed again
 from the positions, only between the pupils and the offers on the two sides of the cut that
-an arc could cross (`travel.reach.pairs_beyond`), and the crossing ones are added as above.
+an arc could cross (`travel.reach.pairs_beyond`), and the crossing ones are added: each
+pupil's 32 nearest at a flow's first such check, twice as many at each check after it, so that
+a dense territory needs a few checks, not hundreds. A capped row is short already: it is
+loaded whole from the start. The two flows of the shared-pupil bound share what the checks
+found (`_Beyond.found`): the second starts from the first's pairs beyond the rows.
 Where the rows may miss a pupil's mutualised pairs, the bounds give the pupil every pair one
 of whose offers it reaches (more arcs: still a bound), and never close a pair such a pupil
 might join.
