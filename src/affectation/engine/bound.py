@@ -77,6 +77,9 @@ ARCS_GROWTH = 2
 # (Ile-de-France at national scale 1: 25 M pairs beyond its rows crossed a cut) otherwise takes
 # many checks of 32, each enumerating the pairs again and solving a flow of 40-60 M arcs.
 ARCS_BEYOND_PER_ROUND = 32
+# ... up to this many: the national bound at scale 1 (555,684 pupils in rows of 32) grew to
+# 142 M arcs and 17.4 GB in one process with no ceiling, on a 24 GB machine.
+ARCS_BEYOND_MAX_PER_ROUND = 256
 
 
 @dataclass(frozen=True)
@@ -270,12 +273,13 @@ def _crossing_beyond(beyond: _Beyond | None, families: tuple[_Family, ...], side
                      checks: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The arcs a capped reach left out that cross the cut `side` and are not loaded yet
     (`extra_t`, `extra_h`), each pupil's nearest `ARCS_BEYOND_PER_ROUND * ARCS_GROWTH **
-    checks` per family (`checks`: how many such checks came before); empty when the reach
-    is whole."""
+    checks` per family (`checks`: how many such checks came before), at most
+    `ARCS_BEYOND_MAX_PER_ROUND`; empty when the reach is whole."""
     if beyond is None or not families:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    per_pupil = ARCS_BEYOND_PER_ROUND * ARCS_GROWTH ** min(checks, 24)
+    per_pupil = min(ARCS_BEYOND_PER_ROUND * ARCS_GROWTH ** min(checks, 24),
+                    ARCS_BEYOND_MAX_PER_ROUND)
     return beyond.crossing(families, side, np.sort(extra_t * n_nodes + extra_h), per_pupil)
 
 
