@@ -212,8 +212,9 @@ def test_bounds_on_a_capped_reach_equal_those_on_every_pair(
 def test_pairs_beyond_capped_rows_are_checked_in_a_logarithmic_number_of_rounds(
         generated: dict[bool, Instance], monkeypatch: pytest.MonkeyPatch) -> None:
     """Each cut check beyond capped rows takes twice as many pairs per pupil as the check
-    before it in the same flow (up to a ceiling), and the second flow of the shared-pupil bound starts from the
-    pairs the first found: checks stay logarithmic in the row lengths left out."""
+    before it in the same flow (up to a ceiling), and the second flow of the shared-pupil
+    bound starts from the pairs the first found: checks stay logarithmic in the row lengths
+    left out."""
     inst = generated[False]
     asked: list[int] = []
     crossing = bound_module._Beyond.crossing
