@@ -30,8 +30,7 @@ from the positions, only between the pupils and the offers on the two sides of t
 an arc could cross (`travel.reach.pairs_beyond`), and the crossing ones are added: each
 pupil's 32 nearest at a flow's first such check, twice as many at each check after it (up to
 256), so that a dense territory needs a few checks (Ile-de-France at scale 1, measured before
-the ceiling: 9, then 2 for
-the bound's second flow). A capped row is short already: it is
+the ceiling: 9, then 2 for the bound's second flow). A capped row is short already: it is
 loaded whole from the start. The two flows of the shared-pupil bound share what the checks
 found (`_Beyond.found`): the second starts from the first's pairs beyond the rows.
 Where the rows may miss a pupil's mutualised pairs, the bounds give the pupil every pair one
