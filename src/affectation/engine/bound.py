@@ -145,9 +145,11 @@ class _Beyond:
     # Pairs (pupil, offer) found crossing a cut so far, by family kind (see `_Family`).
     found: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
 
-    def known(self, families: tuple[_Family, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """The arcs of `families` for the pairs earlier flows found beyond the rows (each
-        a real arc of the network: a reachable pair, usable, at an open offer)."""
+    def known(self, families: tuple[_Family, ...], n_nodes: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """The arcs of `families` (a network of `n_nodes`) for the pairs earlier flows found
+        beyond the rows (each a real arc of the network: a reachable pair, usable, at an
+        open offer)."""
         tails, heads = [], []
         for fam in families:
             for s, o in self.found.get(fam.kind, []) if fam.kind else []:
@@ -160,9 +162,8 @@ class _Beyond:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         # One arc per (tail, head): the flows of a bound may have found the same pair.
-        n = max(int(np.max(np.concatenate(tails + heads), initial=0)) + 1, 1)
-        key = sorted_unique(np.concatenate(tails) * n + np.concatenate(heads))
-        return key // n, key % n
+        key = sorted_unique(np.concatenate(tails) * n_nodes + np.concatenate(heads))
+        return key // n_nodes, key % n_nodes
 
     def crossing(self, families: tuple[_Family, ...], side: np.ndarray,
                  added: np.ndarray, per_pupil: int = ARCS_BEYOND_PER_ROUND
@@ -280,8 +281,7 @@ def _crossing_beyond(beyond: _Beyond | None, families: tuple[_Family, ...], side
     if beyond is None or not families:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    per_pupil = min(ARCS_BEYOND_PER_ROUND * ARCS_GROWTH ** min(checks, 24),
-                    ARCS_BEYOND_MAX_PER_ROUND)
+    per_pupil = min(ARCS_BEYOND_PER_ROUND * ARCS_GROWTH ** checks, ARCS_BEYOND_MAX_PER_ROUND)
     return beyond.crossing(families, side, np.sort(extra_t * n_nodes + extra_h), per_pupil)
 
 
@@ -659,7 +659,7 @@ def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
     # an earlier flow of the same bound).
     extra_t = extra_h = np.zeros(0, dtype=np.int64)
     if beyond is not None and families:
-        extra_t, extra_h = beyond.known(families)
+        extra_t, extra_h = beyond.known(families, n_nodes)
     beyond_t, beyond_h = extra_t, extra_h
     while True:
         rounds += 1
