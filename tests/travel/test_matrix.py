@@ -106,3 +106,18 @@ def test_matrix_table_rejects_unknown_keys_and_modes(tmp_path: Path) -> None:
         load_instance(path)
     text = str(err.value)
     assert "travel.matrix.file_x" in text and "travel.matrix.modes" in text
+
+
+def test_minutes_of_covered_and_uncovered_pupils_in_one_call(tmp_path: Path) -> None:
+    """One call mixing pupils the matrix covers and pupils it does not (the geodesic is
+    computed for the latter only) gives each pair the minutes of its own model, in order."""
+    path = matrix_scenario(tmp_path, "14118,14047,35.5\n", STUDENTS, OFFERS)
+    instance = load_instance(path)
+    students = np.array([1, 0, 1, 0, 0, 1])
+    offers = np.array([0, 0, 1, 1, 2, 2])
+    got = exact_minutes(instance, students, offers)
+    one_by_one = [exact_minutes(instance, np.array([s]), np.array([o]))[0]
+                  for s, o in zip(students, offers, strict=True)]
+    assert got.tolist() == one_by_one
+    assert got[[1, 3, 4]].tolist() == [35.5, np.inf, 35.5]
+    assert got[0] == pytest.approx(crowfly_minutes(*CAEN, *BAYEUX, CAR), abs=1e-9)

@@ -122,13 +122,17 @@ def exact_minutes(instance: Instance, students: np.ndarray, offers: np.ndarray,
     timetable or matrix model for the pupils whose mode it covers (inf = unreachable)."""
     travel = travel or pupil_travel(instance)
     st, of = instance.students, instance.offers
-    km = geodesic_km(st.lat[students], st.lon[students], of.lat[offers], of.lon[offers])
-    minutes = travel.minutes(students, km)
+    students, offers = np.asarray(students), np.asarray(offers)
     table = model_minutes(instance)
-    if table is not None and len(minutes):
-        students = np.asarray(students)
-        covered = table.origin_of_student[students] >= 0
-        minutes[covered] = table.lookup(students[covered], np.asarray(offers)[covered])
+    if table is None or not len(students):
+        km = geodesic_km(st.lat[students], st.lon[students], of.lat[offers], of.lon[offers])
+        return travel.minutes(students, km)
+    # The geodesic only where the model does not answer: it is the costly part.
+    covered = table.origin_of_student[students] >= 0
+    minutes = np.empty(len(students), dtype=np.float64)
+    minutes[covered] = table.lookup(students[covered], offers[covered])
+    s, o = students[~covered], offers[~covered]
+    minutes[~covered] = travel.minutes(s, geodesic_km(st.lat[s], st.lon[s], of.lat[o], of.lon[o]))
     return minutes
 
 
