@@ -18,11 +18,14 @@ Its LP relaxation is nearly integral, so HiGHS proves most neighbourhoods optima
 few nodes; it runs on one thread with a seed and a node budget (`mip.HighsLimits`), and the
 number of neighbourhoods is a budget too: the same inputs give the same result on any machine.
 A neighbourhood's allocation is kept only when it is strictly better on levels 1-4.
+Neighbourhoods that share no pupil and no offer are solved at once, on threads (a wave, see
+`territory_search`): which ones share a wave follows from the data, never from the cores.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +56,10 @@ class Territory:
                                                                      iterations=400_000))
     neighbourhoods: int = 30
     seed: int = 0
+    # Neighbourhoods solved at once when they share no pupil and no offer (a wave): the same
+    # result on any number of cores, each being solved from the allocation before its wave.
+    concurrent: int = 4
+    lookahead: int = 12
 
 
 @dataclass
@@ -61,6 +68,7 @@ class TerritoryStats:
     improved: int = 0
     optimal: int = 0
     columns: int = 0
+    waves: int = 0
 
 
 BOTH, SPLIT1, SPLIT2, ONE_WEEK, OTHER_WEEK = range(5)
@@ -117,12 +125,42 @@ def _pupil_pairs(reach: Reach, pupils: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return idx, np.repeat(pupils, lengths)
 
 
+@dataclass
+class _Built:
+    """A neighbourhood's model, ready for HiGHS: its columns (`solve_binary_columns`'s
+    arguments), what they place, and its footprint (freed pupils, offers it may change)."""
+
+    pupils: np.ndarray
+    kept: np.ndarray
+    pupil_col: np.ndarray
+    w1_col: np.ndarray
+    w2_col: np.ndarray
+    model: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                 np.ndarray]  # cost, counts, rows, values, lower, upper, start
+    units: np.ndarray
+
+
 def solve_territory(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
                     allocation: np.ndarray, free: np.ndarray, settings: Territory,
                     deadline: Deadline, options: PairOption | None = None
                     ) -> tuple[np.ndarray, dict[str, Any]]:
     """Re-allocate the `free` pupils (mask; their signed weeks stay) exactly, the others kept;
     returns the allocation (unchanged unless strictly better on levels 1-4) and statistics."""
+    built = _build(instance, roles, reach, allowed, allocation, free, settings, options)
+    if built is None:
+        return allocation, {"columns": 0, "optimal": 1, "improved": 0}
+    new, info = _run(built, settings, deadline)
+    if new is not None and lexicographic_score(instance, new) > lexicographic_score(
+            instance, allocation):
+        info["improved"] = 1
+        return new, info
+    return allocation, info
+
+
+def _build(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
+           allocation: np.ndarray, free: np.ndarray, settings: Territory,
+           options: PairOption | None) -> _Built | None:
+    """The model of re-allocating the `free` pupils with the others kept (None: nobody)."""
     st, of, pairs, fixed = instance.students, instance.offers, instance.pairs, instance.fixed
     free = free & st.to_place & (fixed < 0).any(axis=1)
     kept = allocation.copy()
@@ -133,7 +171,7 @@ def solve_territory(instance: Instance, roles: OfferRoles, reach: Reach, allowed
     pupils = np.flatnonzero(free)
     n_f = len(pupils)
     if n_f == 0:
-        return allocation, {"columns": 0, "optimal": 1, "improved": 0}
+        return None
     local = np.full(st.n, -1, dtype=np.int64)
     local[pupils] = np.arange(n_f)
     w_prio, w_full, w_partial, w_split, _ = level_weights(n_f)
@@ -229,26 +267,37 @@ def solve_territory(instance: Instance, roles: OfferRoles, reach: Reach, allowed
                              for p, r in zip(m.pupil, m.rows, strict=True)]
                             + [np.full(len(gated), 2, dtype=np.int64)])
     cost = np.concatenate(m.cost + [np.zeros(len(gated))])
-    n_cols = len(counts)
-    highs = solve_binary_columns(cost, counts, rows, vals, lower, upper,
-                                 _start(instance, allocation, pupil_col, w1_col, w2_col, m, gated),
+    start = _start(instance, allocation, pupil_col, w1_col, w2_col, m, gated)
+    # The offers the model may change: its columns' and the freed pupils' current ones, each
+    # with its pair (a pair's minimum group ties both offers); as units, an offer or a pair.
+    touched = np.concatenate([w1_col, w2_col, allocation[pupils].reshape(-1)])
+    touched = touched[touched >= 0]
+    units = np.unique(np.where(of.pair[touched] >= 0, n_o + of.pair[touched], touched))
+    return _Built(pupils=pupils, kept=kept, pupil_col=pupil_col, w1_col=w1_col, w2_col=w2_col,
+                  model=(cost, counts, rows, vals, lower, upper, start), units=units)
+
+
+def _run(built: _Built, settings: Territory, deadline: Deadline
+         ) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """HiGHS on a built neighbourhood: the allocation it found (None: none) and statistics.
+    HiGHS releases the GIL, so neighbourhoods of a wave run on threads."""
+    cost, counts, rows, values, lower, upper, start = built.model
+    highs = solve_binary_columns(cost, counts, rows, values, lower, upper, start,
                                  settings.limits, deadline, settings.seed, "search")
     status = highs.getModelStatus()
-    info: dict[str, Any] = {"columns": n_cols,
+    info: dict[str, Any] = {"columns": len(counts),
                             "optimal": int(status == highspy.HighsModelStatus.kOptimal),
                             "nodes": int(highs.getInfo().mip_node_count), "improved": 0}
     if highs.getInfo().primal_solution_status != 2:
-        return allocation, info
+        return None, info
+    pupil_col, w1_col, w2_col = built.pupil_col, built.w1_col, built.w2_col
     x = np.asarray(highs.getSolution().col_value)[:len(pupil_col)] > 0.5
-    new = kept.copy()
+    new = built.kept.copy()
     take1 = x & (w1_col >= 0)
     take2 = x & (w2_col >= 0)
     new[pupil_col[take1], 0] = w1_col[take1]
     new[pupil_col[take2], 1] = w2_col[take2]
-    if lexicographic_score(instance, new) > lexicographic_score(instance, allocation):
-        info["improved"] = 1
-        return new, info
-    return allocation, info
+    return new, info
 
 
 def _in_rows(reach: Reach, allowed: np.ndarray, pupils: np.ndarray, offers: np.ndarray
@@ -298,7 +347,14 @@ def territory_search(instance: Instance, roles: OfferRoles, reach: Reach, allowe
     allowed offer (priority pupils first unless `priority_first` is false, e.g. when they are
     all at their bound; each pupil once: a pupil freed by an earlier neighbourhood is not a
     centre again), up to `settings.neighbourhoods`; the safety-net `deadline` is checked
-    between them."""
+    between waves.
+
+    The neighbourhoods are known before any is solved (a centre no earlier neighbourhood
+    frees keeps its placement). They are solved in order, in waves of up to
+    `settings.concurrent` that share no freed pupil and no offer (`_Built.units`): each of a
+    wave is built from the allocation before the wave and solved on its own thread, then
+    their results are applied in order, each kept only if strictly better, as one by one.
+    Which neighbourhoods form a wave follows from the data alone, never from the cores."""
     st, fixed = instance.students, instance.fixed
     stats = TerritoryStats()
     movable = st.to_place & (fixed < 0).any(axis=1)
@@ -313,24 +369,61 @@ def territory_search(instance: Instance, roles: OfferRoles, reach: Reach, allowe
     has_option = np.bincount(reach.student_of_pair()[allowed], minlength=st.n) > 0
     missing = movable & (allocation < 0).any(axis=1) & has_option
     centres = st.priority_first(missing) if priority_first else np.flatnonzero(missing)
+    plans: list[np.ndarray] = []
     for centre in centres:
-        if stats.neighbourhoods >= settings.neighbourhoods:
+        if len(plans) >= settings.neighbourhoods:
             break
-        if covered[centre] or not (allocation[centre] < 0).any():
+        if covered[centre]:
             continue
-        if deadline.passed("search"):
-            break
         d2 = (x[movable_idx] - x[centre]) ** 2 + (y[movable_idx] - y[centre]) ** 2
         nearest = movable_idx[np.argsort(d2, kind="stable")[: settings.pupils]]
-        free = np.zeros(st.n, dtype=bool)
-        free[nearest] = True
         covered[nearest] = True
-        allocation, info = solve_territory(instance, roles, reach, allowed, allocation, free,
-                                           settings, deadline, options)
-        stats.neighbourhoods += 1
-        stats.improved += info["improved"]
-        stats.optimal += info["optimal"]
-        stats.columns += info["columns"]
-        if step is not None:
-            step(stats.neighbourhoods, settings.neighbourhoods)
+        plans.append(nearest)
+    width = max(1, settings.concurrent)
+    pending = list(range(len(plans)))
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        while pending:
+            if deadline.passed("search"):
+                break
+            wave: list[_Built | None] = []
+            chosen: list[int] = []
+            pupils_in = np.zeros(0, dtype=np.int64)
+            units_in = np.zeros(0, dtype=np.int64)
+            for k in pending[:settings.lookahead]:
+                if len(chosen) == width:
+                    break
+                if chosen and np.intersect1d(pupils_in, plans[k]).size:
+                    continue
+                free = np.zeros(st.n, dtype=bool)
+                free[plans[k]] = True
+                built = _build(instance, roles, reach, allowed, allocation, free, settings,
+                               options)
+                if chosen and built is not None and np.intersect1d(units_in, built.units).size:
+                    continue
+                wave.append(built)
+                chosen.append(k)
+                pupils_in = np.union1d(pupils_in, plans[k])
+                if built is not None:
+                    units_in = np.union1d(units_in, built.units)
+            pending = [k for k in pending if k not in chosen]
+            runs = [None if b is None else pool.submit(_run, b, settings, deadline)
+                    for b in wave]
+            for built, run in zip(wave, runs, strict=True):
+                info: dict[str, Any] = {"columns": 0, "optimal": 1, "improved": 0}
+                if built is not None and run is not None:
+                    new, info = run.result()
+                    if new is not None:
+                        merged = allocation.copy()
+                        merged[built.pupils] = new[built.pupils]
+                        if lexicographic_score(instance, merged) > lexicographic_score(
+                                instance, allocation):
+                            allocation = merged
+                            info["improved"] = 1
+                stats.neighbourhoods += 1
+                stats.improved += info["improved"]
+                stats.optimal += info["optimal"]
+                stats.columns += info["columns"]
+                if step is not None:
+                    step(stats.neighbourhoods, settings.neighbourhoods)
+            stats.waves += 1
     return allocation, stats
