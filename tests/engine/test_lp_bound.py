@@ -109,3 +109,32 @@ def test_lp_bound_refuses_a_capped_reach(generated: Instance) -> None:
     with pytest.raises(ValueError):
         lp_bound(inst, offer_roles(inst), reach, allowed_pairs(inst, reach),
                  inst.students.to_place)
+
+
+def test_priority_lp_bound_runs_beside_the_territories(tmp_path: Path) -> None:
+    """Priority pupils below their flow bound after the chains of moves (constrained profile,
+    scale 0.1): `solve` prices them by the LP on a thread beside the territories, from the
+    chains' allocation. The bound is reported, between the priority pupils placed and the
+    flow bound, and two runs agree."""
+    from affectation.domain.allocation import lexicographic_score
+    from affectation.engine.search import SearchSettings
+    from affectation.engine.solve import SolveSettings, solve
+    from affectation.engine.territory import Territory
+    from affectation.synthetic.profiles import PROFILES
+
+    generate_scenario(tmp_path / "c", scale=0.1, seed=0, profile=PROFILES["constrained"])
+    inst = load_instance(tmp_path / "c" / "scenario.toml")
+    settings_ = SolveSettings(
+        time_limit_s=120, exact_max_pupils=0,
+        search=SearchSettings(whole_model_pupils=0, mip_pupils=0, max_neighbourhoods=0),
+        territory=Territory(neighbourhoods=4, pupils=100))
+    first = solve(inst, settings_)
+    priority = lexicographic_score(inst, first.allocation)[0]
+    lp = first.bounds["lp_upper_bound_priority_full"]
+    assert priority <= lp <= first.bounds["flow_upper_bound_priority_full"]
+    assert priority < first.bounds["flow_upper_bound_priority_full"]
+    assert first.upper_bound_priority_full == lp
+    assert "lp_priority_seconds" in first.search
+    again = solve(inst, settings_)
+    assert again.bounds == first.bounds
+    assert np.array_equal(again.allocation, first.allocation)

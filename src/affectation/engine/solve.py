@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,7 +45,7 @@ from affectation.engine.candidates import (
 )
 from affectation.engine.equity import level_groups, levelling_summary
 from affectation.engine.exact import exact_placements
-from affectation.engine.lp_bound import LpSettings, lp_bound
+from affectation.engine.lp_bound import LpBound, LpSettings, lp_bound
 from affectation.engine.mip import HighsLimits
 from affectation.engine.moves import place_by_moves
 from affectation.engine.objective import rate_level
@@ -127,6 +128,15 @@ class Solution:
     # Each bound apart when an LP bound was computed (`flow_upper_bound_full`,
     # `lp_upper_bound_full`, and the same for the priority pupils; the LP ones computed).
     bounds: dict[str, int] = field(default_factory=dict)
+
+
+def _timed_lp_bound(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
+                    mask: np.ndarray, lp: LpSettings, allocation: np.ndarray
+                    ) -> tuple[LpBound, float]:
+    """`lp_bound` and its own seconds (it may run beside another stage)."""
+    started = time.perf_counter()
+    value = lp_bound(instance, roles, reach, allowed, mask, lp, allocation)
+    return value, time.perf_counter() - started
 
 
 def solve(instance: Instance, settings: SolveSettings, progress: Progress | None = None,
@@ -215,6 +225,20 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         deadline=deadline, step=lambda done, total: report.step("moves", done, total))
     moved = lexicographic_score(instance, allocation)
     lap("moves", placed_full=moved[1])
+    upper, upper_priority = bound.value, bound_priority.value
+    lp_ready = not reach.any_capped and not hurried
+    # Without `lp_bound`, the priority pupils' LP bound is needed only when they end below
+    # their flow bound (a few seconds at scale 1: constrained profile, 8,079 placed, flow bound
+    # 8,080, LP bound 8,079). It is started from the chains' allocation on a thread of its
+    # own, beside the territories (HiGHS releases the GIL), and its value used only if the
+    # final allocation is still below the flow bound: the same value on any machine.
+    background = ThreadPoolExecutor(max_workers=1)
+    early_priority_lp: Future[tuple[LpBound, float]] | None = None
+    if lp_ready and not settings.lp_bound and settings.priority_lp_bound \
+            and moved[0] < upper_priority:
+        early_priority_lp = background.submit(_timed_lp_bound, instance, roles, reach, allowed,
+                                              st.to_place & st.priority, settings.lp,
+                                              allocation)
     territories = TerritoryStats()
     territory_gain = 0
     if (not whole and not exact_proven and not stats.proved_optimal
@@ -234,23 +258,26 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     allocation = place_by_one_move(instance, roles, reach, allowed, allocation)
     score = lexicographic_score(instance, allocation)
     lap("polish", placed_full=score[1], priority_placed_full=score[0])
-    upper, upper_priority = bound.value, bound_priority.value
     bounds: dict[str, int] = {}
     lp_info: dict[str, float | int | str] = {}
-    lp_ready = not reach.any_capped and not hurried
+    early = None if early_priority_lp is None else early_priority_lp.result()
+    background.shutdown()
     # With `lp_bound`, both LP bounds; without, the priority pupils' alone when they end below
-    # their flow bound (a few seconds at scale 1: constrained profile, 8,079 placed, flow
-    # bound 8,080, LP bound 8,079).
-    if lp_ready and (settings.lp_bound
-                     or (settings.priority_lp_bound and score[0] < upper_priority)):
+    # their flow bound.
+    if lp_ready and (settings.lp_bound or (early is not None and score[0] < upper_priority)):
         bounds = {"flow_upper_bound_full": upper,
                   "flow_upper_bound_priority_full": upper_priority}
-        lp_priority = lp_bound(instance, roles, reach, allowed, st.to_place & st.priority,
-                               settings.lp, allocation)
+        if early is None:
+            lp_priority, lp_seconds = _timed_lp_bound(instance, roles, reach, allowed,
+                                                      st.to_place & st.priority, settings.lp,
+                                                      allocation)
+        else:
+            lp_priority, lp_seconds = early
         bounds["lp_upper_bound_priority_full"] = lp_priority.value
         upper_priority = min(upper_priority, lp_priority.value)
         lp_info = {"lp_priority_rounds": lp_priority.rounds,
-                   "lp_priority_converged": int(lp_priority.converged)}
+                   "lp_priority_converged": int(lp_priority.converged),
+                   "lp_priority_seconds": round(lp_seconds, 3)}
         if settings.lp_bound:
             lp_all = lp_bound(instance, roles, reach, allowed, st.to_place, settings.lp,
                               allocation)
@@ -285,6 +312,7 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         "bound_rounds": bound.rounds,
         "territory_neighbourhoods": territories.neighbourhoods,
         "territory_improved": territories.improved,
+        "territory_waves": territories.waves,
         "territory_placed_gain": territory_gain,
         **exact,
         **lp_info,
