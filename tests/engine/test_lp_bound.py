@@ -111,10 +111,10 @@ def test_lp_bound_refuses_a_capped_reach(generated: Instance) -> None:
                  inst.students.to_place)
 
 
-def test_priority_lp_bound_runs_beside_the_territories(tmp_path: Path) -> None:
-    """Priority pupils below their flow bound after the chains of moves (constrained profile,
-    scale 0.1): `solve` prices them by the LP on a thread beside the territories, from the
-    chains' allocation. The bound is reported, between the priority pupils placed and the
+def test_priority_lp_bound_runs_beside_the_next_stages(tmp_path: Path) -> None:
+    """Priority pupils below their flow bound after the start (constrained profile, scale
+    0.1): `solve` prices them by the LP on a thread beside the next stages, from the start's
+    allocation. The bound is reported, between the priority pupils placed and the
     flow bound, and two runs agree."""
     from affectation.domain.allocation import lexicographic_score
     from affectation.engine.search import SearchSettings

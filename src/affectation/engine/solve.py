@@ -180,6 +180,20 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     allocation = initial_allocation(problem) if flows else greedy_allocation(problem)
     start_score = lexicographic_score(instance, allocation)
     lap("start", placed_full=start_score[1], priority_placed_full=start_score[0])
+    upper, upper_priority = bound.value, bound_priority.value
+    lp_ready = not reach.any_capped and not hurried
+    # Without `lp_bound`, the priority pupils' LP bound is needed only when they end below
+    # their flow bound (a few seconds at scale 1: constrained profile, 8,079 placed, flow bound
+    # 8,080, LP bound 8,079). It is started from the start's allocation on a thread of its
+    # own, beside the next stages (its HiGHS solves release the GIL), and its value used only
+    # if the final allocation is still below the flow bound: the same value on any machine.
+    background = ThreadPoolExecutor(max_workers=1)
+    early_priority_lp: Future[tuple[LpBound, float]] | None = None
+    if lp_ready and not settings.lp_bound and settings.priority_lp_bound \
+            and start_score[0] < upper_priority:
+        early_priority_lp = background.submit(_timed_lp_bound, instance, roles, reach, allowed,
+                                              st.to_place & st.priority, settings.lp,
+                                              allocation)
 
     # A small instance is searched whole, over every reachable offer: its optimum is exact.
     whole = int(st.to_place.sum()) <= max(settings.search.whole_model_pupils,
@@ -225,20 +239,6 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         deadline=deadline, step=lambda done, total: report.step("moves", done, total))
     moved = lexicographic_score(instance, allocation)
     lap("moves", placed_full=moved[1])
-    upper, upper_priority = bound.value, bound_priority.value
-    lp_ready = not reach.any_capped and not hurried
-    # Without `lp_bound`, the priority pupils' LP bound is needed only when they end below
-    # their flow bound (a few seconds at scale 1: constrained profile, 8,079 placed, flow bound
-    # 8,080, LP bound 8,079). It is started from the chains' allocation on a thread of its
-    # own, beside the territories (HiGHS releases the GIL), and its value used only if the
-    # final allocation is still below the flow bound: the same value on any machine.
-    background = ThreadPoolExecutor(max_workers=1)
-    early_priority_lp: Future[tuple[LpBound, float]] | None = None
-    if lp_ready and not settings.lp_bound and settings.priority_lp_bound \
-            and moved[0] < upper_priority:
-        early_priority_lp = background.submit(_timed_lp_bound, instance, roles, reach, allowed,
-                                              st.to_place & st.priority, settings.lp,
-                                              allocation)
     territories = TerritoryStats()
     territory_gain = 0
     if (not whole and not exact_proven and not stats.proved_optimal
@@ -313,6 +313,7 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
         "territory_neighbourhoods": territories.neighbourhoods,
         "territory_improved": territories.improved,
         "territory_waves": territories.waves,
+        "lp_priority_started": int(early_priority_lp is not None),
         "territory_placed_gain": territory_gain,
         **exact,
         **lp_info,
