@@ -198,7 +198,8 @@ def main() -> int:
                 "to_place": s["students_to_place"], "placed_full": s["placed_full"],
                 "upper_bound_full": s["upper_bound_full"],
                 "bound_national_flow": s["bounds"]["national_flow"]["upper_bound_full"],
-                "bound_sum_blocks": s["bounds"]["sum_of_blocks_alone"]["upper_bound_full"],
+                "bound_sum_blocks": s["bounds"].get("sum_of_blocks_alone", {}).get(
+                    "upper_bound_full"),
                 "ratio": round(s["placed_full"] / s["upper_bound_full"], 5),
                 "priority": f"{s['priority_placed_full']}/{s['upper_bound_priority_full']}",
                 "wall_s": round(wall, 1), "peak_mb": round(peak),

@@ -23,6 +23,7 @@ from distributed import Client
 from affectation.analysis.check import check_files
 from affectation.engine.solve import SolveSettings
 from affectation.national.runner import Cluster, NationalRun, run_national
+from affectation.national.work import NationalSettings
 from affectation.pipeline.run import solve_instance
 from affectation.synthetic.national import generate_national
 from affectation.travel.loading import load_instance
@@ -121,6 +122,12 @@ def test_union_and_every_folder_valid(run_two: NationalRun, small: Path) -> None
                                         / summary["upper_bound_full"], 6)
     assert sorted(summary["academies"]) == ACADEMIES
     assert summary["placed_full"] == sum(a["placed_full"] for a in summary["academies"].values())
+    # By default the blocks' bounds are the engine's with their shares; only the national
+    # flow bounds the country.
+    assert list(summary["bounds"]) == ["national_flow"]
+    assert {b["upper_bound_kind"] for b in summary["blocks"].values()} == {"shares"}
+    for block in summary["blocks"].values():
+        assert block["placed_full"] <= block["upper_bound_full"]
     assert (out / "flux_academies.csv").read_text(encoding="utf-8").startswith(
         "academy,host_academy,pupils,weeks\n")
     indicators = (out / "indicators.csv").read_text(encoding="utf-8").splitlines()
@@ -179,10 +186,12 @@ def test_resume_after_a_killed_run(run_two: NationalRun, small: Path, tmp_path: 
 
 def test_whole_country_at_scale_0005(tmp_path: Path) -> None:
     """Every académie (Paris, Créteil and Versailles one block) on 2 workers: valid at every
-    border, each académie's folder valid on its own, pupils placed across académies."""
+    border, each académie's folder valid on its own, pupils placed across académies; with
+    the blocks' bounds alone, the national flow's bound is never above their sum."""
     generate_national(tmp_path / "france", scale=0.005, seed=0)
     scenario = tmp_path / "france" / "scenario.toml"
-    run = run_national(scenario, tmp_path / "out", Cluster(workers=2))
+    run = run_national(scenario, tmp_path / "out", Cluster(workers=2),
+                       NationalSettings(block_bounds_alone=True))
     out = run.out_dir
     assert check_files(scenario, out / "assignments.csv") == []
     for academy in ("paris", "creteil", "versailles", "corse", "lille"):
@@ -193,7 +202,13 @@ def test_whole_country_at_scale_0005(tmp_path: Path) -> None:
     assert len(summary["blocks"]) == 28
     assert summary["blocks"]["ile-de-france"]["academies"] == ["creteil", "paris", "versailles"]
     assert 0 < summary["placed_full"] <= summary["upper_bound_full"]
-    assert summary["upper_bound_full"] <= summary["bounds"]["sum_of_blocks_alone"][
-        "upper_bound_full"]
+    alone = summary["bounds"]["sum_of_blocks_alone"]
+    assert summary["upper_bound_full"] == summary["bounds"]["national_flow"]["upper_bound_full"]
+    assert summary["upper_bound_full"] <= alone["upper_bound_full"]
+    assert summary["upper_bound_priority_full"] <= alone["upper_bound_priority_full"]
+    assert {b["upper_bound_kind"] for b in summary["blocks"].values()} == {"alone"}
+    for academy in ("corse", "lille"):
+        folder = json.loads((out / academy / "results" / "summary.json").read_text("utf-8"))
+        assert folder["placed_full"] <= folder["upper_bound_full"]
     flux = (out / "flux_academies.csv").read_text(encoding="utf-8").splitlines()
     assert len(flux) > 1

@@ -364,7 +364,7 @@ def academy_folder(spec: FolderSpec) -> dict[str, Any]:
     roles = offer_roles(instance)
     ist = instance.students
     outcome = load_json(work / "blocks" / spec.block / "outcome.json")
-    if len(outcome["academies"]) == 1:
+    if len(outcome["academies"]) == 1 and outcome["upper_bound_kind"] == "alone":
         # The block's bound alone (every offer it reaches at full capacity) bounds the
         # folder, whose offers hold a share of those seats at most.
         bound_value = int(outcome["upper_bound_full"])

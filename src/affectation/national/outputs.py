@@ -166,10 +166,15 @@ def national_summary(nat: National, allocation: np.ndarray, academies: dict[str,
     full = np.isin(kind, FULL_KINDS)
     placed = int(full.sum())
     prio_placed = int((full & st.priority).sum())
-    sum_blocks = int(sum(b["upper_bound_full"] for b in blocks))
-    sum_blocks_prio = int(sum(b["upper_bound_priority_full"] for b in blocks))
-    ub = min(int(bound["upper_bound_full"]), sum_blocks)
-    ub_prio = min(int(bound["upper_bound_priority_full"]), sum_blocks_prio)
+    ub, ub_prio = int(bound["upper_bound_full"]), int(bound["upper_bound_priority_full"])
+    bounds = {"national_flow": {"upper_bound_full": ub, "upper_bound_priority_full": ub_prio}}
+    if blocks and all(b["upper_bound_kind"] == "alone" for b in blocks):
+        # Each block with every offer it reaches at full capacity: their sum bounds too.
+        sum_blocks = int(sum(b["upper_bound_full"] for b in blocks))
+        sum_blocks_prio = int(sum(b["upper_bound_priority_full"] for b in blocks))
+        bounds["sum_of_blocks_alone"] = {"upper_bound_full": sum_blocks,
+                                         "upper_bound_priority_full": sum_blocks_prio}
+        ub, ub_prio = min(ub, sum_blocks), min(ub_prio, sum_blocks_prio)
     status = "OPTIMAL" if (placed, prio_placed) == (ub, ub_prio) else "FEASIBLE"
     gap = round(1 - placed / ub, 6) if ub else 0.0
     # A block's stage cut by its safety-net time limit makes the result machine-dependent.
@@ -193,17 +198,13 @@ def national_summary(nat: National, allocation: np.ndarray, academies: dict[str,
         "status_text": status_text(status, gap, bool(cut), inst.scenario.output.language),
         "depends_on_machine_speed": bool(cut),
         **({"time_limit_reached_in": cut} if cut else {}),
-        "bounds": {
-            "national_flow": {k: bound[k] for k in ("upper_bound_full",
-                                                    "upper_bound_priority_full")},
-            "sum_of_blocks_alone": {"upper_bound_full": sum_blocks,
-                                    "upper_bound_priority_full": sum_blocks_prio},
-        },
+        "bounds": bounds,
         "academies": academies,
         "blocks": {b["block"]: {k: b[k] for k in (
             "name", "academies", "students_to_place", "placed_full", "priority_placed_full",
-            "upper_bound_full", "upper_bound_priority_full", "upper_bound_full_shares",
-            "solver_status", "pairs", "capped", "offers", "time_limit_s")} for b in blocks},
+            "upper_bound_full", "upper_bound_priority_full", "upper_bound_kind",
+            "upper_bound_full_shares", "solver_status", "pairs", "capped", "offers",
+            "time_limit_s")} for b in blocks},
         **extra,
         "wall_seconds": timings.get("total", 0.0),
         "timings": timings,

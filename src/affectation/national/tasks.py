@@ -9,8 +9,9 @@ oversubscribes its cores, and no result depends on which worker ran it.
 - `survey_block`: each pupil's nearest reachable offers (`travel.reach.nearest_reach`), the
   rows every later phase uses.
 - `solve_block`: the block alone with its shares of the border offers (`engine.solve` on its
-  rows), and its proven bound counting every border offer it reaches whole (valid
-  nationally: the sum over blocks bounds the country).
+  rows: its bound is the engine's, with those shares); with `block_bounds_alone`, also its
+  proven bound counting every border offer it reaches whole (valid nationally: the sum over
+  blocks bounds the country).
 - `national_bound`: one proven bound for the whole country (the flows of `engine.bound` on
   every pupil at once, their cuts checked against every reachable pair): it is what pricing
   the border seats (a Lagrangian relaxation of their capacities) would converge to.
@@ -167,9 +168,15 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
     solved = time.perf_counter()
     allocation = np.where(solution.allocation >= 0, sub.offers[np.maximum(
         solution.allocation, 0)], -1)
-    if spec.round == 0:
+    if not spec.settings.block_bounds_alone:
+        bound_kind = "shares"
+        bound = int(solution.upper_bound_full)
+        bound_priority = int(solution.upper_bound_priority_full)
+    elif spec.round == 0:
+        bound_kind = "alone"
         bound, bound_priority = _alone_bound(nat, rows, pupils)
     else:  # the same pupils and offers at full capacity: round 0's
+        bound_kind = "alone"
         first = load_json(blocks_dir(work) / block.code / "outcome.json")
         bound, bound_priority = first["upper_bound_full"], first["upper_bound_priority_full"]
     sub_st = sub.instance.students
@@ -182,6 +189,7 @@ def solve_block(spec: BlockSpec) -> dict[str, Any]:
         "placed_full": int(full.sum()), "priority_placed_full": score[0],
         "placed_partial": score[2],
         "upper_bound_full": bound, "upper_bound_priority_full": bound_priority,
+        "upper_bound_kind": bound_kind,
         "upper_bound_full_shares": int(solution.upper_bound_full),
         "solver_status": solution.status, "time_limit_s": settings.time_limit_s,
         "pairs": int(reach.n_pairs), "capped": int(np.asarray(reach.capped).sum()),

@@ -59,6 +59,12 @@ class NationalSettings:
       columns 40 s, 163,000 130 s, 217,000 200 s), hence the cap on pairs; larger blocks
       take the CP-SAT neighbourhoods. When HiGHS does not prove levels 1-2 within its work
       budget, the block is solved again on the CP-SAT path (`tasks.block_settings`).
+    - `block_bounds_alone`: also prove each block's bound with every offer it reaches at
+      full capacity (valid whatever the other blocks do; their sum is a second national
+      bound). Off by default: the national flow's bound is tighter (scale 1: 500,301 against
+      527,406), and these bounds cost 960 s of the scale-1 run's 4,351 s of tasks, 588 s of
+      them in Île-de-France's block, the critical path. Without them a block's bound is the
+      engine's with its shares, and each académie's folder proves its own.
     - `exact`: run the engine's own HiGHS stages instead (the whole CP-SAT model translated
       for HiGHS up to 1,500 pupils, `engine.mip`; levels 1-2 up to 4,000, `engine.exact`).
       Either way every stage runs on a work budget (`engine.budget`): the result does not
@@ -81,6 +87,7 @@ class NationalSettings:
     exact_levels: bool = True
     exact_max_pupils: int = 4_000
     exact_max_columns: int = 120_000
+    block_bounds_alone: bool = False
 
     def candidates(self, pupils: int) -> int:
         per = self.pairs_per_block // max(pupils, 1)
