@@ -218,7 +218,12 @@ def block_settings(settings: SolveSettings, national: NationalSettings, to_place
     - `exact` (`--exact`): the engine's own HiGHS stages (the whole CP-SAT model translated
       for HiGHS up to 1,500 pupils, then levels 1-2 up to 4,000).
     - else neither: CP-SAT only.
+
+    The territories' waves take `cores_per_block` threads (`Territory.concurrent`): a
+    setting, never the machine's cores, so the block's result stays the same anywhere.
     """
+    settings = replace(settings, territory=replace(settings.territory,
+                                                   concurrent=national.cores_per_block))
     if national.exact:
         return settings
     fits = (national.exact_levels and to_place <= national.exact_max_pupils

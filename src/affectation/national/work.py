@@ -49,8 +49,8 @@ class NationalSettings:
       at scale 0.05, solving blocks of 60,000-105,000 pairs again cost 200 s of tasks for
       2 more placed); the others keep their shares.
     - `windows`: re-solve the border windows; `window_passes`: their move search's budget.
-    - `cores_per_block`: threads of a block's compiled kernels (the CP-SAT workers are the
-      scenario's `[solver] workers`, HiGHS runs on one thread).
+    - `cores_per_block`: threads of a block's compiled kernels and of its territories' waves
+      (the CP-SAT workers are the scenario's `[solver] workers`, each HiGHS run one thread).
     - `exact_levels`: a block of at most `exact_max_pupils` pupils and `exact_max_columns`
       pairs has its levels 1-2 (priority pupils, then pupils placed for both weeks) proven
       optimal by HiGHS (`engine.exact`) instead of a CP-SAT search: at scale 0.02, 0.1-2.6 s
