@@ -33,8 +33,12 @@ def test_small_blocks_take_the_exact_path() -> None:
         assert large.search.max_neighbourhoods == base.search.max_neighbourhoods
     off = block_settings(base, replace(national, exact_levels=False), 500, 20_000)
     assert off.exact_max_pupils == 0 and off.search.whole_model_pupils > 0
-    # --exact: the engine's own HiGHS stages, untouched.
-    assert block_settings(base, replace(national, exact=True), 500, 20_000) == base
+    # --exact: the engine's own HiGHS stages, untouched but for the territories' waves,
+    # which take the block's cores, never the machine's.
+    exact = block_settings(base, replace(national, exact=True, cores_per_block=3), 500, 20_000)
+    assert exact == replace(base, territory=replace(base.territory, concurrent=3))
+    assert {block_settings(base, national, p, q).territory.concurrent
+            for p, q in ((500, 20_000), (10_000, 10**6))} == {national.cores_per_block}
 
 
 @pytest.fixture(scope="module")
