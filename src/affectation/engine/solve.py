@@ -187,13 +187,14 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     # 8,080, LP bound 8,079). It is started from the start's allocation on a thread of its
     # own, beside the next stages (its HiGHS solves release the GIL), and its value used only
     # if the final allocation is still below the flow bound: the same value on any machine.
+    # It reads its own copy: the later stages must not change what it prices.
     background = ThreadPoolExecutor(max_workers=1)
     early_priority_lp: Future[tuple[LpBound, float]] | None = None
     if lp_ready and not settings.lp_bound and settings.priority_lp_bound \
             and start_score[0] < upper_priority:
         early_priority_lp = background.submit(_timed_lp_bound, instance, roles, reach, allowed,
                                               st.to_place & st.priority, settings.lp,
-                                              allocation)
+                                              allocation.copy())
 
     # A small instance is searched whole, over every reachable offer: its optimum is exact.
     whole = int(st.to_place.sum()) <= max(settings.search.whole_model_pupils,
