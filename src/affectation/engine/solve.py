@@ -188,10 +188,11 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     # own, beside the next stages (its HiGHS solves release the GIL), and its value used only
     # if the final allocation is still below the flow bound: the same value on any machine.
     # It reads its own copy: the later stages must not change what it prices.
-    background = ThreadPoolExecutor(max_workers=1)
+    background: ThreadPoolExecutor | None = None
     early_priority_lp: Future[tuple[LpBound, float]] | None = None
     if lp_ready and not settings.lp_bound and settings.priority_lp_bound \
             and start_score[0] < upper_priority:
+        background = ThreadPoolExecutor(max_workers=1)
         early_priority_lp = background.submit(_timed_lp_bound, instance, roles, reach, allowed,
                                               st.to_place & st.priority, settings.lp,
                                               allocation.copy())
@@ -261,8 +262,10 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
     lap("polish", placed_full=score[1], priority_placed_full=score[0])
     bounds: dict[str, int] = {}
     lp_info: dict[str, float | int | str] = {}
-    early = None if early_priority_lp is None else early_priority_lp.result()
-    background.shutdown()
+    early = None
+    if background is not None and early_priority_lp is not None:
+        early = early_priority_lp.result()
+        background.shutdown()
     # With `lp_bound`, both LP bounds; without, the priority pupils' alone when they end below
     # their flow bound.
     if lp_ready and (settings.lp_bound or (early is not None and score[0] < upper_priority)):

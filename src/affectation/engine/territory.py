@@ -149,11 +149,20 @@ def solve_territory(instance: Instance, roles: OfferRoles, reach: Reach, allowed
     built = _build(instance, roles, reach, allowed, allocation, free, settings, options)
     if built is None:
         return allocation, {"columns": 0, "optimal": 1, "improved": 0}
-    new, info = _run(built, settings, deadline)
-    if new is not None and lexicographic_score(instance, new) > lexicographic_score(
-            instance, allocation):
+    return _apply(instance, allocation, built, *_run(built, settings, deadline))
+
+
+def _apply(instance: Instance, allocation: np.ndarray, built: _Built, new: np.ndarray | None,
+           info: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """`allocation` with the freed pupils placed as in `new` when that is strictly better on
+    levels 1-4 (`info["improved"]` then 1), else unchanged."""
+    if new is None:
+        return allocation, info
+    merged = allocation.copy()
+    merged[built.pupils] = new[built.pupils]
+    if lexicographic_score(instance, merged) > lexicographic_score(instance, allocation):
         info["improved"] = 1
-        return new, info
+        return merged, info
     return allocation, info
 
 
@@ -382,43 +391,16 @@ def territory_search(instance: Instance, roles: OfferRoles, reach: Reach, allowe
     width = max(1, settings.concurrent)
     pending = list(range(len(plans)))
     with ThreadPoolExecutor(max_workers=width) as pool:
-        while pending:
-            if deadline.passed("search"):
-                break
-            wave: list[_Built | None] = []
-            chosen: list[int] = []
-            pupils_in = np.zeros(0, dtype=np.int64)
-            units_in = np.zeros(0, dtype=np.int64)
-            for k in pending[:settings.lookahead]:
-                if len(chosen) == width:
-                    break
-                if chosen and np.intersect1d(pupils_in, plans[k]).size:
-                    continue
-                free = np.zeros(st.n, dtype=bool)
-                free[plans[k]] = True
-                built = _build(instance, roles, reach, allowed, allocation, free, settings,
-                               options)
-                if chosen and built is not None and np.intersect1d(units_in, built.units).size:
-                    continue
-                wave.append(built)
-                chosen.append(k)
-                pupils_in = np.union1d(pupils_in, plans[k])
-                if built is not None:
-                    units_in = np.union1d(units_in, built.units)
+        while pending and not deadline.passed("search"):
+            chosen, wave = _wave(instance, roles, reach, allowed, allocation, settings, options,
+                                 plans, pending[:settings.lookahead], width)
             pending = [k for k in pending if k not in chosen]
             runs = [None if b is None else pool.submit(_run, b, settings, deadline)
                     for b in wave]
             for built, run in zip(wave, runs, strict=True):
                 info: dict[str, Any] = {"columns": 0, "optimal": 1, "improved": 0}
                 if built is not None and run is not None:
-                    new, info = run.result()
-                    if new is not None:
-                        merged = allocation.copy()
-                        merged[built.pupils] = new[built.pupils]
-                        if lexicographic_score(instance, merged) > lexicographic_score(
-                                instance, allocation):
-                            allocation = merged
-                            info["improved"] = 1
+                    allocation, info = _apply(instance, allocation, built, *run.result())
                 stats.neighbourhoods += 1
                 stats.improved += info["improved"]
                 stats.optimal += info["optimal"]
@@ -427,3 +409,32 @@ def territory_search(instance: Instance, roles: OfferRoles, reach: Reach, allowe
                     step(stats.neighbourhoods, settings.neighbourhoods)
             stats.waves += 1
     return allocation, stats
+
+
+def _wave(instance: Instance, roles: OfferRoles, reach: Reach, allowed: np.ndarray,
+          allocation: np.ndarray, settings: Territory, options: PairOption | None,
+          plans: list[np.ndarray], candidates: list[int], width: int
+          ) -> tuple[list[int], list[_Built | None]]:
+    """The next wave: the first of `candidates` (plans' indices, in order), then each next
+    one that shares no freed pupil and no offer with those taken, up to `width`; the indices
+    taken and their models, built from `allocation`."""
+    chosen: list[int] = []
+    wave: list[_Built | None] = []
+    pupils_in = np.zeros(0, dtype=np.int64)
+    units_in = np.zeros(0, dtype=np.int64)
+    for k in candidates:
+        if len(chosen) == width:
+            break
+        if chosen and np.intersect1d(pupils_in, plans[k]).size:
+            continue
+        free = np.zeros(instance.students.n, dtype=bool)
+        free[plans[k]] = True
+        built = _build(instance, roles, reach, allowed, allocation, free, settings, options)
+        if chosen and built is not None and np.intersect1d(units_in, built.units).size:
+            continue
+        chosen.append(k)
+        wave.append(built)
+        pupils_in = np.union1d(pupils_in, plans[k])
+        if built is not None:
+            units_in = np.union1d(units_in, built.units)
+    return chosen, wave

@@ -124,13 +124,12 @@ def exact_minutes(instance: Instance, students: np.ndarray, offers: np.ndarray,
     st, of = instance.students, instance.offers
     students, offers = np.asarray(students), np.asarray(offers)
     table = model_minutes(instance)
-    if table is None or not len(students):
-        km = geodesic_km(st.lat[students], st.lon[students], of.lat[offers], of.lon[offers])
-        return travel.minutes(students, km)
-    # The geodesic only where the model does not answer: it is the costly part.
-    covered = table.origin_of_student[students] >= 0
     minutes = np.empty(len(students), dtype=np.float64)
-    minutes[covered] = table.lookup(students[covered], offers[covered])
+    covered = np.zeros(len(students), dtype=bool)
+    if table is not None and len(students):
+        covered = table.origin_of_student[students] >= 0
+        minutes[covered] = table.lookup(students[covered], offers[covered])
+    # The geodesic only where the model does not answer: it is the costly part.
     s, o = students[~covered], offers[~covered]
     minutes[~covered] = travel.minutes(s, geodesic_km(st.lat[s], st.lon[s], of.lat[o], of.lon[o]))
     return minutes
