@@ -210,6 +210,9 @@ def main() -> int:
                                                     "blocks", "reshare", "windows",
                                                     "folders", "tables")},
                 "t_bound_task": t.get("bound_seconds", ""),
+                # A worker killed mid-task (out of memory): its task ran twice.
+                "workers_lost": "; ".join(",".join(w["tasks"]) or "-"
+                                          for w in t.get("workers_lost", [])) or "0",
                 "reshare_gain": s.get("reshare", {}).get("pupils_placed_more", ""),
                 "longest_block": f"{longest[0]} {longest[1]:.0f} s",
                 "windows_gain": s["windows"]["pupils_placed_more"],

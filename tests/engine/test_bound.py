@@ -279,3 +279,28 @@ def test_usable_roles_reads_rows_until_every_role_is_found(generated: dict[bool,
     assert (single == expected[0]).all()
     assert (stay == np.stack(expected[1:], axis=1)).all()
     assert single.any()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 12).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1),
+                                   st.integers(0, 5)), min_size=1, max_size=40))))
+def test_max_flow_cut_gives_the_max_flow_and_a_cut_of_that_capacity(
+        case: tuple[int, list[tuple[int, int, int]]]) -> None:
+    """The shared max-flow step (int32 nodes for OR-Tools, the solver freed on return): its
+    value is networkx's, and the source side it returns is a cut of exactly that capacity."""
+    n, arcs = case
+    arcs = [(t, h, c) for t, h, c in arcs if t != h]
+    tails = np.array([a[0] for a in arcs], dtype=np.int64)
+    heads = np.array([a[1] for a in arcs], dtype=np.int64)
+    caps = np.array([a[2] for a in arcs], dtype=np.int64)
+    value, side = bound_module._max_flow_cut(tails, heads, caps, n)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(n))
+    for t, h, c in arcs:
+        old = graph.get_edge_data(t, h, {"capacity": 0})["capacity"]
+        graph.add_edge(t, h, capacity=old + c)
+    assert value == nx.maximum_flow_value(graph, 0, 1)
+    assert side[0] and not side[1]
+    crossing = side[tails] & ~side[heads] if len(arcs) else np.zeros(0, dtype=bool)
+    assert int(caps[crossing].sum()) == value

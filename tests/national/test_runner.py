@@ -85,6 +85,36 @@ def test_progress_line_per_block(run_two: NationalRun) -> None:
     assert all(line.startswith(f"[{k + 1}/{len(ACADEMIES)}]") for k, line in enumerate(done))
 
 
+def test_no_worker_lost_in_a_normal_run(run_two: NationalRun) -> None:
+    assert run_two.summary["timings"]["workers_lost"] == []
+    assert not any("processus de calcul" in line for line in run_two.summary["_lines"])
+
+
+def test_a_killed_worker_is_reported_with_the_task_it_ran(tmp_path: Path) -> None:
+    """A worker killed mid-task (as the system kills a process when memory runs out): Dask
+    runs the task again elsewhere and `workers_lost` names the worker and the task."""
+    from affectation.national.runner import _client, workers_lost
+
+    marker = tmp_path / "killed-once"
+
+    def dies_once(path: str) -> int:  # nested: sent to the workers by value
+        import os
+        import signal
+        from pathlib import Path as P
+        if not P(path).exists():
+            P(path).write_text("x")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return 42
+
+    with _client(Cluster(workers=2)) as client:
+        assert workers_lost(client) == []
+        assert client.submit(dies_once, str(marker), key="dies-once", pure=False).result() == 42
+        lost = workers_lost(client)
+    assert len(lost) == 1
+    assert lost[0]["tasks"] == ["dies-once"]
+    assert lost[0]["worker"].startswith("tcp://127.0.0.1:")
+
+
 def test_tasks_submitted_longest_first(run_two: NationalRun) -> None:
     """The national bound is submitted before the blocks (it runs beside them, not after
     them, holding a worker through the windows); the folders and each round's windows

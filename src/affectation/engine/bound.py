@@ -192,7 +192,9 @@ class _Beyond:
             s, o, _ = pairs_beyond(self.instance, self.reach, pupils, offers,
                                    per_pupil=per_pupil, keep=wanted)
             if fam.kind and len(s):
-                self.found.setdefault(fam.kind, []).append((s, o))
+                # int32: the national bound keeps over 100 M of them for its second flow.
+                self.found.setdefault(fam.kind, []).append((s.astype(np.int32),
+                                                            o.astype(np.int32)))
             pn, on = fam.pupil_node[s], fam.offer_node[o]
             tails.append(on if fam.into_pupil else pn)
             heads.append(pn if fam.into_pupil else on)
@@ -221,6 +223,32 @@ def _nodes(mask: np.ndarray, first: int | np.ndarray) -> np.ndarray:
     return np.where(mask, node, -1).astype(np.int64)
 
 
+# Node indices as OR-Tools takes them: int64 arrays would be copied to int32 at every flow, and
+# the national bound's arcs (135 M at scale 1) take half the memory as int32.
+NODE = np.int32
+
+
+def _max_flow_cut(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, n_nodes: int,
+                  source: int = 0, sink: int = 1) -> tuple[int, np.ndarray]:
+    """The max flow's value and its minimum cut's source side (a mask over the nodes).
+
+    The solver object (about 63 bytes an arc once solved) is freed on return, before the
+    caller checks the cut against the omitted arcs or builds the next network: holding it
+    through both put the national bound over 16 GB at scale 1, beside a block's solve."""
+    if n_nodes >= np.iinfo(NODE).max:
+        raise ValueError(f"too many nodes for a max flow: {n_nodes}")
+    flow = max_flow.SimpleMaxFlow()
+    flow.add_arcs_with_capacity(np.asarray(tails, dtype=NODE), np.asarray(heads, dtype=NODE),
+                                np.asarray(caps, dtype=np.int64))
+    status = flow.solve(source, sink)
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"max flow failed with status {status}")
+    side = np.zeros(n_nodes, dtype=bool)
+    side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
+    side[source] = True  # also when no arc leaves it (OR-Tools then knows no such node)
+    return int(flow.optimal_flow()), side
+
+
 def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
                         seed: np.ndarray | None = None, beyond: _Beyond | None = None,
                         families: tuple[_Family, ...] = ()) -> tuple[Bound, np.ndarray]:
@@ -235,31 +263,26 @@ def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
         chosen = (net.opt_rank < SEEDED_ARCS_PER_PUPIL) | seed
     rounds = checks = 0
     added = ARCS_ADDED_PER_ROUND
-    extra_t = extra_h = np.zeros(0, dtype=np.int64)
+    extra_t = extra_h = np.zeros(0, dtype=NODE)
     while True:
         rounds += 1
-        flow = max_flow.SimpleMaxFlow()
-        t = np.concatenate([net.tails, net.opt_tails[chosen], extra_t])
-        h = np.concatenate([net.heads, net.opt_heads[chosen], extra_h])
+        t = np.concatenate([net.tails, net.opt_tails[chosen], extra_t]).astype(NODE)
+        h = np.concatenate([net.heads, net.opt_heads[chosen], extra_h]).astype(NODE)
         c = np.concatenate([net.caps, np.ones(int(chosen.sum()) + len(extra_t),
                                               dtype=np.int64)])
-        flow.add_arcs_with_capacity(t, h, c)
-        status = flow.solve(source, sink)
-        if status != flow.OPTIMAL:
-            raise RuntimeError(f"max flow failed with status {status}")
-        value = int(flow.optimal_flow())
-        side = np.zeros(net.n_nodes, dtype=bool)
-        side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
+        value, side = _max_flow_cut(t, h, c, net.n_nodes, source, sink)
+        n_arcs = len(t)
+        del t, h, c
         crossing = ~chosen & side[net.opt_tails] & ~side[net.opt_heads]
         if not crossing.any():
             bt, bh = _crossing_beyond(beyond, families, side, extra_t, extra_h, net.n_nodes,
                                       checks)
             checks += 1
             if len(bt):
-                extra_t = np.concatenate([extra_t, bt])
-                extra_h = np.concatenate([extra_h, bh])
+                extra_t = np.concatenate([extra_t, bt.astype(NODE)])
+                extra_h = np.concatenate([extra_h, bh.astype(NODE)])
                 continue
-            return Bound(value=value, rounds=rounds, arcs=len(t)), chosen
+            return Bound(value=value, rounds=rounds, arcs=n_arcs), chosen
         if rounds >= MAX_ROUNDS:
             chosen = np.ones_like(chosen)
             continue
@@ -282,7 +305,9 @@ def _crossing_beyond(beyond: _Beyond | None, families: tuple[_Family, ...], side
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     per_pupil = min(ARCS_BEYOND_PER_ROUND * ARCS_GROWTH ** checks, ARCS_BEYOND_MAX_PER_ROUND)
-    return beyond.crossing(families, side, np.sort(extra_t * n_nodes + extra_h), per_pupil)
+    added = extra_t.astype(np.int64) * n_nodes + extra_h
+    added.sort()
+    return beyond.crossing(families, side, added, per_pupil)
 
 
 def _pupil_arcs(reach: Reach, mask: np.ndarray
@@ -653,13 +678,14 @@ def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
     rounds = checks = 0
     added = ARCS_ADDED_PER_ROUND
     # The loaded arcs' ends, extended each round by the arcs just loaded only.
-    t_all, h_all = ft, fh
+    t_all, h_all = ft.astype(NODE), fh.astype(NODE)
     loaded = np.zeros(reach.n_pairs, dtype=bool)
     # Arcs beyond a capped reach's rows, loaded once they crossed a cut (of this flow, or of
     # an earlier flow of the same bound).
-    extra_t = extra_h = np.zeros(0, dtype=np.int64)
+    extra_t = extra_h = np.zeros(0, dtype=NODE)
     if beyond is not None and families:
-        extra_t, extra_h = beyond.known(families, n_nodes)
+        known_t, known_h = beyond.known(families, n_nodes)
+        extra_t, extra_h = known_t.astype(NODE), known_h.astype(NODE)
     beyond_t, beyond_h = extra_t, extra_h
     while True:
         rounds += 1
@@ -667,18 +693,12 @@ def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
         loaded |= chosen
         t_new, h_new = nodes.ends(pupil_of[new_idx].astype(np.int64),
                                   reach.offer[new_idx].astype(np.int64), info.role[new_idx])
-        t_all = np.concatenate([t_all, t_new, beyond_t])
-        h_all = np.concatenate([h_all, h_new, beyond_h])
+        t_all = np.concatenate([t_all, t_new.astype(NODE), beyond_t])
+        h_all = np.concatenate([h_all, h_new.astype(NODE), beyond_h])
+        del t_new, h_new
         beyond_t = beyond_h = extra_t[:0]
-        flow = max_flow.SimpleMaxFlow()
-        flow.add_arcs_with_capacity(t_all, h_all,
-                                    np.r_[fc, np.ones(len(t_all) - len(fc), dtype=np.int64)])
-        status = flow.solve(0, 1)
-        if status != flow.OPTIMAL:
-            raise RuntimeError(f"max flow failed with status {status}")
-        value = int(flow.optimal_flow())
-        side = np.zeros(n_nodes, dtype=bool)
-        side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
+        value, side = _max_flow_cut(
+            t_all, h_all, np.r_[fc, np.ones(len(t_all) - len(fc), dtype=np.int64)], n_nodes)
         new = _add_crossing(reach.indptr, reach.offer, info.role, mask, nodes.on_pupil,
                             nodes.t_base, nodes.h_base, side, added, chosen)
         if new == 0:
@@ -686,6 +706,7 @@ def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
                                                   n_nodes, checks)
             checks += 1
             if len(beyond_t):
+                beyond_t, beyond_h = beyond_t.astype(NODE), beyond_h.astype(NODE)
                 extra_t = np.concatenate([extra_t, beyond_t])
                 extra_h = np.concatenate([extra_h, beyond_h])
                 continue

@@ -163,6 +163,10 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
                                    settings, resume, say)
         timings["folders"] = round(time.perf_counter() - lap, 3)
         bound = bound_future.result()
+        lost = workers_lost(client)
+    for gone in lost:
+        say(f"attention : un processus de calcul s'est arrêté en cours de tâche (mémoire "
+            f"épuisée ?) ; tâche(s) relancée(s) sur un autre : {', '.join(gone['tasks'])}")
     lap = time.perf_counter()
     folders = {a: Path(out_dir) / a for a in academies}
     union = union_assignments(nat, folders)
@@ -178,6 +182,7 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
     timings["folders_seconds"] = {a: academies[a].pop("seconds") for a in academies}
     timings["total"] = round(time.perf_counter() - started, 3)
     timings["workers"] = cluster.scheduler or cluster.workers
+    timings["workers_lost"] = lost
     extra = {"coordination": shares.stats, "reshare": reshared, "windows": windows,
              "settings": dataclasses.asdict(settings),
              "offers_shared_beyond_capacity": academies_overcommitted(work)}
@@ -302,6 +307,19 @@ def _write_folders(client: Any, work: Path, nat: National, blocks: list[Block],
             f"{french_int(r['placed_full'])} placés sur {french_int(r['students_to_place'])}, "
             f"borne {french_int(r['upper_bound_full'])}")
     return {a: results[a] for a in academies}
+
+
+def workers_lost(client: Any) -> list[dict[str, Any]]:
+    """Workers that left the cluster unexpectedly (killed, e.g. by the system when memory ran
+    out), each with the tasks it was running: Dask runs those again on another worker, so the
+    result is the same, but the run took longer and the user must know why."""
+    lost = []
+    for _stamp, msg in client.get_events("all"):
+        if isinstance(msg, dict) and msg.get("action") == "remove-worker" \
+                and not msg.get("expected", False):
+            lost.append({"worker": str(msg.get("worker", "")),
+                         "tasks": sorted(str(k) for k in msg.get("processing-tasks", ()))})
+    return lost
 
 
 def _block_line(block: Block, r: dict[str, Any]) -> str:
