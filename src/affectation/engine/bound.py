@@ -61,7 +61,7 @@ from affectation.engine.candidates import (
     rank_within_student,
     usable,
 )
-from affectation.travel.reach import Reach, is_member, pairs_beyond, sorted_unique
+from affectation.travel.reach import Reach, pairs_beyond, sorted_unique
 
 INITIAL_ARCS_PER_PUPIL = 24
 # With a seed (the arcs of a related flow) far fewer nearest arcs are needed to start.
@@ -166,15 +166,16 @@ class _Beyond:
         return key // n_nodes, key % n_nodes
 
     def crossing(self, families: tuple[_Family, ...], side: np.ndarray,
-                 added: np.ndarray, per_pupil: int = ARCS_BEYOND_PER_ROUND
+                 added: _Loaded, per_pupil: int = ARCS_BEYOND_PER_ROUND
                  ) -> tuple[np.ndarray, np.ndarray]:
         """Arcs of `families` from the source side (`side`) to the sink side that are not
-        among `added` (keys `tail * n_nodes + head`, sorted), each pupil's `per_pupil`
-        nearest per family."""
-        n_nodes = len(side)
+        among `added`, each pupil's `per_pupil` nearest per family."""
         tails, heads = [], []
         for fam in families:
             has_p, has_o = fam.pupil_node >= 0, fam.offer_node >= 0
+            if has_p.any() and has_o.any() \
+                    and fam.pupil_node[has_p].min() <= fam.offer_node[has_o].max():
+                raise ValueError("pupil nodes must come after offer nodes (see _Loaded)")
             p_side = side[np.maximum(fam.pupil_node, 0)]
             o_side = side[np.maximum(fam.offer_node, 0)]
             if fam.into_pupil:
@@ -184,10 +185,13 @@ class _Beyond:
             if not pupils.any() or not offers.any():
                 continue
             def wanted(s: np.ndarray, o: np.ndarray, fam: _Family = fam) -> np.ndarray:
-                pn, on = fam.pupil_node[s], fam.offer_node[o]
-                t, h = (on, pn) if fam.into_pupil else (pn, on)
-                return (usable(self.instance, s, o) & ~self.closed[o]
-                        & ~is_member(t * n_nodes + h, added))
+                ok = usable(self.instance, s, o) & ~self.closed[o]
+                idx = np.flatnonzero(ok)
+                fresh = np.empty(len(idx), dtype=bool)
+                _not_loaded(fam.pupil_node[s[idx]], fam.offer_node[o[idx]], added.indptr,
+                            added.offer, fresh)
+                ok[idx] = fresh
+                return ok
 
             s, o, _ = pairs_beyond(self.instance, self.reach, pupils, offers,
                                    per_pupil=per_pupil, keep=wanted)
@@ -202,6 +206,48 @@ class _Beyond:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         return np.concatenate(tails), np.concatenate(heads)
+
+
+@dataclass(frozen=True, eq=False)
+class _Loaded:
+    """The arcs beyond the rows loaded so far, by pupil node (a CSR over the nodes): the offer
+    nodes of pupil node p are `offer[indptr[p]:indptr[p + 1]]`, sorted.
+
+    Every such arc joins a pupil node and an offer node, and the pupil layers come after
+    every offer layer in each network of this module: the larger end is the pupil. A check
+    asks, for each pair it enumerates, whether its arc is loaded: a binary search within the
+    pupil's few loaded arcs (a search in one sorted array of 100 M keys, the national bound's,
+    took 100 s of its checks in cache misses)."""
+
+    indptr: np.ndarray
+    offer: np.ndarray
+
+
+def _loaded_by_pupil(tails: np.ndarray, heads: np.ndarray, n_nodes: int) -> _Loaded:
+    key = np.maximum(tails, heads).astype(np.int64)
+    key *= n_nodes
+    key += np.minimum(tails, heads)
+    key.sort()
+    indptr = np.searchsorted(key, np.arange(n_nodes + 1, dtype=np.int64) * n_nodes)
+    return _Loaded(indptr=indptr.astype(np.int64), offer=(key % n_nodes).astype(np.int32))
+
+
+@numba.njit(cache=True)
+def _not_loaded(pupil: np.ndarray, offer: np.ndarray, indptr: np.ndarray,
+                loaded: np.ndarray, out: np.ndarray) -> None:
+    """out[i]: the arc between pupil node `pupil[i]` and offer node `offer[i]` is not among
+    the loaded ones (`_Loaded`)."""
+    for i in range(len(pupil)):
+        end = indptr[pupil[i] + 1]
+        lo, hi = indptr[pupil[i]], end
+        x = offer[i]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if loaded[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[i] = not (lo < end and loaded[lo] == x)
 
 
 def _beyond(instance: Instance, reach: Reach, closed: np.ndarray | None = None
@@ -305,9 +351,8 @@ def _crossing_beyond(beyond: _Beyond | None, families: tuple[_Family, ...], side
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     per_pupil = min(ARCS_BEYOND_PER_ROUND * ARCS_GROWTH ** checks, ARCS_BEYOND_MAX_PER_ROUND)
-    added = extra_t.astype(np.int64) * n_nodes + extra_h
-    added.sort()
-    return beyond.crossing(families, side, added, per_pupil)
+    return beyond.crossing(families, side, _loaded_by_pupil(extra_t, extra_h, n_nodes),
+                           per_pupil)
 
 
 def _pupil_arcs(reach: Reach, mask: np.ndarray

@@ -140,3 +140,26 @@ def unpack_keys(keys: np.ndarray, offer: np.ndarray, deci: np.ndarray) -> None:
     for i in numba.prange(len(keys)):
         offer[i] = keys[i] & 0xFFFFFF
         deci[i] = (keys[i] >> 24) & 0xFFFF
+
+
+@numba.njit(cache=True)
+def outside_rows(keys: np.ndarray, indptr: np.ndarray, row_offer: np.ndarray,
+                 scratch: np.ndarray, out: np.ndarray) -> None:
+    """out[i]: packed key `keys[i]` (sorted by pupil) is not a pair of its pupil's row
+    (`row_offer[indptr[p]:indptr[p + 1]]`). Each pupil's row is marked in `scratch` (one
+    flag per offer, all False on entry and on return) while its keys are read: no sorted
+    copy of the rows, no binary search."""
+    n = len(keys)
+    i = 0
+    while i < n:
+        pupil = keys[i] >> 40
+        j = i
+        while j < n and (keys[j] >> 40) == pupil:
+            j += 1
+        for r in range(indptr[pupil], indptr[pupil + 1]):
+            scratch[row_offer[r]] = True
+        for k in range(i, j):
+            out[k] = not scratch[keys[k] & 0xFFFFFF]
+        for r in range(indptr[pupil], indptr[pupil + 1]):
+            scratch[row_offer[r]] = False
+        i = j

@@ -346,21 +346,17 @@ class _Beyond:
     per_pupil: int | None
 
     def trim(self, keys: np.ndarray) -> np.ndarray:
+        from affectation.travel.kernels import outside_rows
+
         if not len(keys):
             return keys
         keys = np.sort(keys)
-        s, o = keys >> 40, keys & 0xFFFFFF
-        starts = np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1]
-        part = s[starts]
-        indptr = self.reach.indptr
-        lengths = indptr[part + 1] - indptr[part]
-        offsets = np.r_[0, np.cumsum(lengths)[:-1]]
-        idx = np.repeat(indptr[part] - offsets, lengths) + np.arange(int(lengths.sum()))
-        have = np.sort(np.repeat(part, lengths) * self.n_offers
-                       + self.reach.offer[idx].astype(np.int64))
-        new = ~is_member(s * self.n_offers + o, have)
+        new = np.empty(len(keys), dtype=bool)
+        outside_rows(keys, self.reach.indptr, self.reach.offer,
+                     np.zeros(self.n_offers, dtype=bool), new)
         if self.keep is not None and new.any():
-            new[new] = self.keep(s[new], o[new])
+            s, o = keys[new] >> 40, keys[new] & 0xFFFFFF
+            new[new] = self.keep(s, o)
         keys = keys[new]
         if self.per_pupil is not None and len(keys):
             keys = keys[_rank_in_runs(keys >> 40) < self.per_pupil]
