@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import numpy as np
 from affectation.io.atomic import mark_folder, reserve_output_dir, write_files
 from affectation.national.coordination import Rows, coordinate, reshare
 from affectation.national.data import Block, National, read_national
+from affectation.national.dispatch import Task, run_tasks
 from affectation.national.folders import FolderSpec, academy_folder, folder_shares
 from affectation.national.outputs import (
     csv_text,
@@ -133,6 +134,7 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
         # and folders left those phases one worker).
         bound_future = client.submit(national_bound, BoundSpec(
             str(work), tuple(blocks), settings, resume), key="national-bound", pure=False)
+        busy = (bound_future,)  # its worker takes no other task until it ends
         lap = time.perf_counter()
         shares = _coordinate(work, nat, blocks)
         save_shares(work, shares)
@@ -143,24 +145,25 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
         sizes = {b.code: s["pairs"] for b, s in zip(blocks, surveys, strict=True)}
         outcomes = _run_blocks(client, solve_block, [
             BlockSpec(str(work), b, settings, resume) for b in blocks], blocks, say,
-            "blocs", _block_line, priority=sizes)
+            "blocs", _block_line, priority=sizes, busy=busy)
         timings["blocks"] = round(time.perf_counter() - lap, 3)
         allocation = _block_allocations(work, nat, blocks)
         timings["blocks_seconds"] = {b["block"]: b["seconds"] for b in outcomes}
         lap = time.perf_counter()
         allocation, outcomes, reshared = _reshare_rounds(client, work, nat, blocks, allocation,
-                                                        outcomes, settings, resume, say, sizes)
+                                                        outcomes, settings, resume, say, sizes,
+                                                        busy)
         timings["reshare"] = round(time.perf_counter() - lap, 3)
         lap = time.perf_counter()
         windows: dict[str, Any] = {"rounds": 0, "windows": 0, "pupils_placed_more": 0}
         if settings.windows:
             allocation, windows = run_windows(client, work, nat, blocks, allocation, settings,
-                                              resume, say)
+                                              resume, say, busy)
         timings["windows"] = round(time.perf_counter() - lap, 3)
         save_arrays(work / "allocation.npz", allocation=allocation)
         lap = time.perf_counter()
         academies = _write_folders(client, work, nat, blocks, allocation, Path(out_dir),
-                                   settings, resume, say)
+                                   settings, resume, say, busy)
         timings["folders"] = round(time.perf_counter() - lap, 3)
         bound = bound_future.result()
         lost = workers_lost(client)
@@ -220,8 +223,8 @@ def missing_by_offer(work: Path, nat: National, blocks: list[Block], allocation:
 def _reshare_rounds(client: Any, work: Path, nat: National, blocks: list[Block],
                     allocation: np.ndarray, outcomes: list[dict[str, Any]],
                     settings: NationalSettings, resume: bool, say: Progress,
-                    sizes: dict[str, int]) -> tuple[np.ndarray, list[dict[str, Any]],
-                                                    dict[str, Any]]:
+                    sizes: dict[str, int], busy: Sequence[Any] = ()
+                    ) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
     """Rounds of `coordination.reshare`: the border seats the blocks left free go to the
     blocks whose pupils miss them, and those blocks are solved again; a block's new result
     is kept when it places at least as many priority pupils, then pupils for both weeks,
@@ -249,7 +252,7 @@ def _reshare_rounds(client: Any, work: Path, nat: National, blocks: list[Block],
             f"recalculé(s)")
         results = _run_blocks(client, solve_block, [
             BlockSpec(str(work), b, settings, resume, r) for b in chosen], chosen, say,
-            "blocs", _block_line, priority=sizes)
+            "blocs", _block_line, priority=sizes, busy=busy)
         info["rounds"] = r
         for b, result in zip(chosen, results, strict=True):
             info["blocks_solved"] += 1
@@ -272,10 +275,10 @@ def academies_overcommitted(work: Path) -> int:
 
 def _write_folders(client: Any, work: Path, nat: National, blocks: list[Block],
                    allocation: np.ndarray, out_dir: Path, settings: NationalSettings,
-                   resume: bool, say: Progress) -> dict[str, Any]:
-    """Every académie's v1 folder (tasks), in académie order; their summaries."""
-    from distributed import as_completed
-
+                   resume: bool, say: Progress, busy: Sequence[Any] = ()
+                   ) -> dict[str, Any]:
+    """Every académie's v1 folder (tasks, beside the futures of `busy`), in académie order;
+    their summaries."""
     listed: dict[str, np.ndarray] = {}
     block_of = {}
     for b in blocks:
@@ -294,13 +297,12 @@ def _write_folders(client: Any, work: Path, nat: National, blocks: list[Block],
     # The largest académies first (Île-de-France's, with their own bounds, take the
     # longest): none is left to run alone at the end while the other workers idle.
     pupils = {a: int((nat.student_academy == a).sum()) for a in academies}
-    futures = {client.submit(academy_folder, FolderSpec(
-        str(work), a, block_of[a], str(out_dir / a), settings, resume),
-        key=f"folder-{a}", pure=False, priority=pupils[a]): a
-        for a in sorted(academies, key=lambda a: (-pupils[a], a))}
+    tasks = [Task(f"folder-{a}", academy_folder, FolderSpec(
+        str(work), a, block_of[a], str(out_dir / a), settings, resume), pupils[a])
+        for a in sorted(academies, key=lambda a: (-pupils[a], a))]
     results: dict[str, Any] = {}
-    for done, future in enumerate(as_completed(list(futures)), start=1):
-        a = futures[future]
+    for done, (task, future) in enumerate(run_tasks(client, tasks, busy), start=1):
+        a = task.spec.academy
         results[a] = future.result()
         r = results[a]
         say(f"[{done}/{len(academies)}] dossier {nat.academy_names.get(a, a)} : "
@@ -330,23 +332,20 @@ def _block_line(block: Block, r: dict[str, Any]) -> str:
 def _run_blocks(client: Any, fn: Callable[[BlockSpec], dict[str, Any]],
                 specs: list[BlockSpec], blocks: list[Block], say: Progress, what: str,
                 line: Callable[[Block, dict[str, Any]], str],
-                priority: dict[str, int] | None = None) -> list[Any]:
-    """Run `fn` on every spec, the largest (`priority`) submitted first; a progress line per
-    finished block (completion order); the results in block order. Blocks that fail are
-    named together at the end."""
-    from distributed import as_completed
-
-    futures = {}
+                priority: dict[str, int] | None = None, busy: Sequence[Any] = ()
+                ) -> list[Any]:
+    """Run `fn` on every spec, the largest (`priority`) first, beside the futures of `busy`
+    (`dispatch.run_tasks`); a progress line per finished block (completion order); the
+    results in block order. Blocks that fail are named together at the end."""
     weight = priority or {}
-    for spec in sorted(specs, key=lambda sp: (-weight.get(sp.block.code, 0), sp.block.code)):
-        key = f"{fn.__name__}-{spec.block.code}"
-        futures[client.submit(fn, spec, key=key, pure=False,
-                              priority=weight.get(spec.block.code, 0))] = spec.block
+    tasks = [Task(f"{fn.__name__}-{spec.block.code}", fn, spec, weight.get(spec.block.code, 0))
+             for spec in sorted(specs, key=lambda sp: (-weight.get(sp.block.code, 0),
+                                                       sp.block.code))]
     results: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     done = 0
-    for future in as_completed(list(futures)):
-        block = futures[future]
+    for task, future in run_tasks(client, tasks, busy):
+        block = task.spec.block
         done += 1
         try:
             result = future.result()

@@ -18,6 +18,7 @@ result never depends on the number of workers.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 from affectation.domain.allocation import PreviousResult, classify, lexicographic_score
 from affectation.engine.repair import RepairSettings, repair
 from affectation.national.data import Block, National, local_reach, sub_instance
+from affectation.national.dispatch import Task, run_tasks
 from affectation.national.tasks import limit_threads, pair_exclusions
 from affectation.national.work import (
     NationalSettings,
@@ -52,10 +54,9 @@ class WindowSpec:
 
 def run_windows(client: Any, work: Path, nat: National, blocks: list[Block],
                 allocation: np.ndarray, settings: NationalSettings, resume: bool,
-                say: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    """Re-solve every border window (see the module docstring); the new allocation."""
-    from distributed import as_completed
-
+                say: Any, busy: Sequence[Any] = ()) -> tuple[np.ndarray, dict[str, Any]]:
+    """Re-solve every border window (see the module docstring; tasks beside the futures of
+    `busy`); the new allocation."""
     inst = nat.instance
     windows = _windows(work, nat, blocks, allocation)
     rounds = _rounds(list(windows))
@@ -67,12 +68,11 @@ def run_windows(client: Any, work: Path, nat: National, blocks: list[Block],
         # The largest window first: it is the round's longest task (Île-de-France's), and
         # the small ones fill the other workers meanwhile.
         size = {spec.name: len(windows[edge]) for edge, spec in zip(edges, specs, strict=True)}
-        futures = {client.submit(solve_window, spec, key=f"window-{r}-{spec.name}",
-                                 pure=False, priority=size[spec.name]): spec
-                   for spec in sorted(specs, key=lambda sp: (-size[sp.name], sp.name))}
+        tasks = [Task(f"window-{r}-{spec.name}", solve_window, spec, size[spec.name])
+                 for spec in sorted(specs, key=lambda sp: (-size[sp.name], sp.name))]
         results: dict[str, dict[str, Any]] = {}
-        for future in as_completed(list(futures)):
-            results[futures[future].name] = future.result()
+        for task, future in run_tasks(client, tasks, busy):
+            results[task.spec.name] = future.result()
         for spec in specs:  # in window order, never completion order
             data = load_arrays(Path(spec.file).with_suffix(".out.npz"))
             allocation[data["pupils"]] = data["allocation"]
