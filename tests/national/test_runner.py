@@ -21,12 +21,15 @@ import pytest
 from distributed import Client
 
 from affectation.analysis.check import check_files
+from affectation.engine.bound import full_placement_bound
+from affectation.engine.candidates import allowed_pairs, offer_roles
 from affectation.engine.solve import SolveSettings
 from affectation.national.runner import Cluster, NationalRun, run_national
 from affectation.national.work import NationalSettings
 from affectation.pipeline.run import solve_instance
 from affectation.synthetic.national import generate_national
 from affectation.travel.loading import load_instance
+from affectation.travel.reach import reachable
 
 ACADEMIES = ["nantes", "normandie", "orleans-tours", "rennes"]
 TIMING_KEYS = ("wall_seconds", "cpu_seconds", "timings")
@@ -143,6 +146,14 @@ def test_union_and_every_folder_valid(run_two: NationalRun, small: Path) -> None
         assert check_files(folder / "scenario.toml", folder / "results" / "assignments.csv") == []
         summary = json.loads((folder / "results" / "summary.json").read_text(encoding="utf-8"))
         assert summary["placed_full"] <= summary["upper_bound_full"]
+        # Every priority pupil placed: the bound is their number, without a flow; it is
+        # what the flows prove on the folder's full reach.
+        instance = load_instance(folder / "scenario.toml")
+        reach = reachable(instance)
+        st_ = instance.students
+        flows = full_placement_bound(instance, reach, allowed_pairs(instance, reach),
+                                     offer_roles(instance), st_.to_place & st_.priority)[0]
+        assert summary["upper_bound_priority_full"] == flows.value
     summary = run_two.summary
     for key in ("students", "placed_full", "placed_partial", "unplaced", "upper_bound_full",
                 "gap", "solver_status", "status_text", "depends_on_machine_speed", "by_kind",
