@@ -33,7 +33,9 @@ def test_tasks_run_one_per_free_thread_in_order_beside_a_busy_future() -> None:
     # While it runs, one at a time (one thread free).
     during = sorted(span for span in spans.values() if span[0] < long_end - 0.05)
     assert len(during) >= 2
-    assert all(later[0] >= earlier[1] - 0.05 for earlier, later in zip(during, during[1:]))
+    assert all(later[0] >= earlier[1] - 0.05
+               for earlier, later in zip(during, during[1:], strict=False))
     # Once it has ended, both threads: two tasks overlap.
     after = sorted(span for span in spans.values() if span[0] >= long_end - 0.05)
-    assert any(later[0] < earlier[1] - 0.1 for earlier, later in zip(after, after[1:]))
+    assert any(later[0] < earlier[1] - 0.1
+               for earlier, later in zip(after, after[1:], strict=False))
