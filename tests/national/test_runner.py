@@ -113,6 +113,7 @@ def test_a_killed_worker_is_reported_with_the_task_it_ran(tmp_path: Path) -> Non
         assert workers_lost(client) == []
         assert client.submit(dies_once, str(marker), key="dies-once", pure=False).result() == 42
         lost = workers_lost(client)
+        assert workers_lost(client, since=time.time() + 1) == []  # not since then
     assert len(lost) == 1
     assert lost[0]["tasks"] == ["dies-once"]
     assert lost[0]["worker"].startswith("tcp://127.0.0.1:")

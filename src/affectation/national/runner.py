@@ -122,6 +122,7 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
         f"{french_int(nat.instance.offers.n)} offres")
     timings: dict[str, Any] = {"read": round(time.perf_counter() - started, 3)}
     with _client(cluster) as client:
+        since = time.time()
         lap = time.perf_counter()
         surveys = _run_blocks(client, survey_block, [
             BlockSpec(str(work), b, settings, resume) for b in blocks], blocks, say,
@@ -166,7 +167,7 @@ def _run(nat: National, out_dir: Path, cluster: Cluster, settings: NationalSetti
                                    settings, resume, say, busy)
         timings["folders"] = round(time.perf_counter() - lap, 3)
         bound = bound_future.result()
-        lost = workers_lost(client)
+        lost = workers_lost(client, since)
     for gone in lost:
         say(f"attention : un processus de calcul s'est arrêté en cours de tâche (mémoire "
             f"épuisée ?) ; tâche(s) relancée(s) sur un autre : {', '.join(gone['tasks'])}")
@@ -311,13 +312,14 @@ def _write_folders(client: Any, work: Path, nat: National, blocks: list[Block],
     return {a: results[a] for a in academies}
 
 
-def workers_lost(client: Any) -> list[dict[str, Any]]:
-    """Workers that left the cluster unexpectedly (killed, e.g. by the system when memory ran
-    out), each with the tasks it was running: Dask runs those again on another worker, so the
+def workers_lost(client: Any, since: float = 0.0) -> list[dict[str, Any]]:
+    """Workers that left the cluster unexpectedly since `since` (epoch seconds: a shared
+    scheduler keeps the events of earlier runs), killed, e.g., by the system when memory ran
+    out, each with the tasks it was running: Dask runs those again on another worker, so the
     result is the same, but the run took longer and the user must know why."""
     lost = []
-    for _stamp, msg in client.get_events("all"):
-        if isinstance(msg, dict) and msg.get("action") == "remove-worker" \
+    for stamp, msg in client.get_events("all"):
+        if stamp >= since and isinstance(msg, dict) and msg.get("action") == "remove-worker" \
                 and not msg.get("expected", False):
             lost.append({"worker": str(msg.get("worker", "")),
                          "tasks": sorted(str(k) for k in msg.get("processing-tasks", ()))})
