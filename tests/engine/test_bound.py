@@ -294,7 +294,7 @@ def test_max_flow_cut_gives_the_max_flow_and_a_cut_of_that_capacity(
     tails = np.array([a[0] for a in arcs], dtype=np.int64)
     heads = np.array([a[1] for a in arcs], dtype=np.int64)
     caps = np.array([a[2] for a in arcs], dtype=np.int64)
-    value, side = bound_module._max_flow_cut(tails, heads, caps, n)
+    value, side = bound_module.max_flow_cut(tails, heads, caps, n)
     graph = nx.DiGraph()
     graph.add_nodes_from(range(n))
     for t, h, c in arcs:

@@ -274,7 +274,7 @@ def _nodes(mask: np.ndarray, first: int | np.ndarray) -> np.ndarray:
 NODE = np.int32
 
 
-def _max_flow_cut(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, n_nodes: int,
+def max_flow_cut(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, n_nodes: int,
                   source: int = 0, sink: int = 1) -> tuple[int, np.ndarray]:
     """The max flow's value and its minimum cut's source side (a mask over the nodes).
 
@@ -316,7 +316,7 @@ def _certified_max_flow(net: _Network, source: int = 0, sink: int = 1,
         h = np.concatenate([net.heads, net.opt_heads[chosen], extra_h]).astype(NODE)
         c = np.concatenate([net.caps, np.ones(int(chosen.sum()) + len(extra_t),
                                               dtype=np.int64)])
-        value, side = _max_flow_cut(t, h, c, net.n_nodes, source, sink)
+        value, side = max_flow_cut(t, h, c, net.n_nodes, source, sink)
         n_arcs = len(t)
         del t, h, c
         crossing = ~chosen & side[net.opt_tails] & ~side[net.opt_heads]
@@ -742,7 +742,7 @@ def _certified_role_flow(info: _PairRoles, reach: Reach, nodes: _RoleNodes,
         h_all = np.concatenate([h_all, h_new.astype(NODE), beyond_h])
         del t_new, h_new
         beyond_t = beyond_h = extra_t[:0]
-        value, side = _max_flow_cut(
+        value, side = max_flow_cut(
             t_all, h_all, np.r_[fc, np.ones(len(t_all) - len(fc), dtype=np.int64)], n_nodes)
         new = _add_crossing(reach.indptr, reach.offer, info.role, mask, nodes.on_pupil,
                             nodes.t_base, nodes.h_base, side, added, chosen)

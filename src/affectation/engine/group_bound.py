@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from ortools.graph.python import max_flow
 
 from affectation.domain.instance import Instance
 from affectation.engine.bound import (
@@ -33,6 +32,7 @@ from affectation.engine.bound import (
     ARCS_GROWTH,
     INITIAL_ARCS_PER_PUPIL,
     MAX_ROUNDS,
+    max_flow_cut,
 )
 from affectation.travel.reach import Reach
 
@@ -94,16 +94,9 @@ def group_three_layer_bound(instance: Instance, reach: Reach, allowed: np.ndarra
         rounds += 1
         t, h = np.concatenate(tails), np.concatenate(heads)
         c = np.concatenate([*caps, np.ones(len(t) - sum(len(x) for x in caps), dtype=np.int64)])
-        flow = max_flow.SimpleMaxFlow()
-        flow.add_arcs_with_capacity(t, h, c)
-        status = flow.solve(0, 1)
-        if status != flow.OPTIMAL:
-            raise RuntimeError(f"max flow failed with status {status}")
-        value = int(flow.optimal_flow())
+        value, side = max_flow_cut(t, h, c, n_nodes)
         if value == n_p:
             return value
-        side = np.zeros(n_nodes, dtype=np.bool_)
-        side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
         side_offer = np.zeros((of.n, 2), dtype=np.bool_)
         side_offer[offers, 0] = side[o1:o2]
         side_offer[offers, 1] = side[o2:p_in]
