@@ -304,3 +304,22 @@ def test_max_flow_cut_gives_the_max_flow_and_a_cut_of_that_capacity(
     assert side[0] and not side[1]
     crossing = side[tails] & ~side[heads] if len(arcs) else np.zeros(0, dtype=bool)
     assert int(caps[crossing].sum()) == value
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(5, 9), st.integers(0, 4)), max_size=30),
+       st.lists(st.tuples(st.integers(5, 9), st.integers(0, 4)), max_size=30),
+       st.booleans())
+def test_not_loaded_is_set_membership(loaded: list[tuple[int, int]],
+                                      asked: list[tuple[int, int]], into_pupil: bool) -> None:
+    """Loaded arcs in either direction (offer nodes 0-4, pupil nodes 5-9), asked by pupil."""
+    loaded = sorted(set(loaded))
+    pupil = np.array([p for p, _ in loaded], dtype=np.int32)
+    offer = np.array([o for _, o in loaded], dtype=np.int32)
+    tails, heads = (offer, pupil) if into_pupil else (pupil, offer)
+    csr = bound_module._loaded_by_pupil(tails, heads, 10)
+    out = np.empty(len(asked), dtype=bool)
+    bound_module._not_loaded(np.array([p for p, _ in asked], dtype=np.int64),
+                             np.array([o for _, o in asked], dtype=np.int64), csr.indptr,
+                             csr.offer, out)
+    assert out.tolist() == [pair not in set(loaded) for pair in asked]

@@ -1,4 +1,4 @@
-"""The compiled helpers of the cut checks beyond capped rows, against plain Python sets."""
+"""The compiled row check of the cut checks beyond capped rows, against plain Python sets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from affectation.engine.bound import _loaded_by_pupil, _not_loaded
 from affectation.travel.kernels import outside_rows
 
 rows_and_pairs = st.integers(1, 6).flatmap(lambda n_pupils: st.tuples(
@@ -32,21 +31,3 @@ def test_outside_rows_is_set_membership(case: tuple[int, list[list[int]],
     expected = [int(k & 0xFFFFFF) not in set(rows[int(k >> 40)]) for k in keys]
     assert out.tolist() == expected
     assert not scratch.any()  # left clean for the next chunk
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.integers(5, 9), st.integers(0, 4)), max_size=30),
-       st.lists(st.tuples(st.integers(5, 9), st.integers(0, 4)), max_size=30),
-       st.booleans())
-def test_not_loaded_is_set_membership(loaded: list[tuple[int, int]],
-                                      asked: list[tuple[int, int]], into_pupil: bool) -> None:
-    """Loaded arcs in either direction (offer nodes 0-4, pupil nodes 5-9), asked by pupil."""
-    loaded = sorted(set(loaded))
-    pupil = np.array([p for p, _ in loaded], dtype=np.int32)
-    offer = np.array([o for _, o in loaded], dtype=np.int32)
-    tails, heads = (offer, pupil) if into_pupil else (pupil, offer)
-    csr = _loaded_by_pupil(tails, heads, 10)
-    out = np.empty(len(asked), dtype=bool)
-    _not_loaded(np.array([p for p, _ in asked], dtype=np.int64),
-                np.array([o for _, o in asked], dtype=np.int64), csr.indptr, csr.offer, out)
-    assert out.tolist() == [pair not in set(loaded) for pair in asked]

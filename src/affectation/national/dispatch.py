@@ -37,30 +37,22 @@ def run_tasks(client: Any, tasks: Sequence[Task], busy: Sequence[Any] = ()
     waiting = list(tasks)
     others = [f for f in busy if not f.done()]
     finished = as_completed(others)
-    mine: dict[Any, Task] = {}
-    running = 0
+    mine: dict[Any, Task] = {}  # submitted, not yet finished
 
     def fill() -> None:
-        nonlocal running
         threads = sum(client.nthreads().values())
-        taken = running + sum(1 for f in others if not f.done())
+        others_running = sum(1 for f in others if not f.done())
         # At least one in flight: a cluster whose workers have not joined yet still starts.
-        while waiting and (taken < threads or running == 0):
+        while waiting and (len(mine) + others_running < threads or not mine):
             task = waiting.pop(0)
             future = client.submit(task.fn, task.spec, key=task.key, pure=False,
                                    priority=task.priority)
             mine[future] = task
             finished.add(future)
-            running += 1
-            taken += 1
 
     fill()
     for future in finished:
-        if future in mine:
-            running -= 1
-            task = mine.pop(future)
-        else:
-            task = None  # one of `busy` ended: its thread is free
+        task = mine.pop(future, None)  # None: one of `busy` ended, its thread is free
         fill()
         if task is not None:
             yield task, future

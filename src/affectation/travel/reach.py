@@ -330,7 +330,8 @@ def pairs_beyond(instance: Instance, reach: Reach, student_mask: np.ndarray,
     offer_mask = offer_mask & (instance.offers.capacity > 0)
     if not mask.any() or not offer_mask.any():
         return empty, empty, empty
-    trim = _Beyond(reach, max(instance.offers.n, 1), keep, per_pupil)
+    n_offers = max(instance.offers.n, 1)
+    trim = _Beyond(reach, n_offers, keep, per_pupil, np.zeros(n_offers, dtype=bool))
     keys = _pair_keys(instance, travel or pupil_travel(instance), offer_mask, mask, trim)
     return keys >> 40, keys & 0xFFFFFF, (keys >> 24) & 0xFFFF
 
@@ -344,6 +345,8 @@ class _Beyond:
     n_offers: int
     keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
     per_pupil: int | None
+    # One flag per offer for `kernels.outside_rows`, all False between chunks.
+    scratch: np.ndarray
 
     def trim(self, keys: np.ndarray) -> np.ndarray:
         from affectation.travel.kernels import outside_rows
@@ -352,11 +355,10 @@ class _Beyond:
             return keys
         keys = np.sort(keys)
         new = np.empty(len(keys), dtype=bool)
-        outside_rows(keys, self.reach.indptr, self.reach.offer,
-                     np.zeros(self.n_offers, dtype=bool), new)
+        outside_rows(keys, self.reach.indptr, self.reach.offer, self.scratch, new)
         if self.keep is not None and new.any():
-            s, o = keys[new] >> 40, keys[new] & 0xFFFFFF
-            new[new] = self.keep(s, o)
+            kept = keys[new]
+            new[new] = self.keep(kept >> 40, kept & 0xFFFFFF)
         keys = keys[new]
         if self.per_pupil is not None and len(keys):
             keys = keys[_rank_in_runs(keys >> 40) < self.per_pupil]
