@@ -250,14 +250,21 @@ def test_lp_bound_is_reported_beside_the_flow_bound(tmp_path: Path) -> None:
     `upper_bound_full`; without the option, neither."""
     path = _scenario(tmp_path)
     result = _invoke("solve", path, "--out", tmp_path / "lp", "--lp-bound")
-    assert any(line.startswith("borne par relaxation linéaire : 4 élèves au plus, dont 1 "
-                               "prioritaires (") for line in _lines(result.stderr)), result.stderr
     summary = json.loads((tmp_path / "lp" / "summary.json").read_text(encoding="utf-8"))
     bounds = summary["bounds"]
     assert set(bounds) == {"flow_upper_bound_full", "flow_upper_bound_priority_full",
-                           "lp_upper_bound_full", "lp_upper_bound_priority_full"}
+                           "lp_upper_bound_full", "lp_upper_bound_priority_full",
+                           "bound_slack_full", "engine_gap_full"}
     assert summary["upper_bound_full"] == min(bounds["flow_upper_bound_full"],
                                               bounds["lp_upper_bound_full"]) == 4
+    # The gap to the flow bound, split between the bounds' slack and the allocation's share.
+    flow, placed = bounds["flow_upper_bound_full"], summary["placed_full"]
+    assert bounds["bound_slack_full"] == flow - 4
+    assert bounds["engine_gap_full"] == 4 - placed
+    line = (f"borne par relaxation linéaire : 4 élèves au plus (borne par flots : {flow}), "
+            f"dont 1 prioritaires ; écart de {flow - placed} élève(s) à la borne par flots : "
+            f"{flow - 4} dû à cette borne, {4 - placed} à l'allocation (")
+    assert any(x.startswith(line) for x in _lines(result.stderr)), result.stderr
     plain = _invoke("solve", path, "--out", tmp_path / "plain", "--quiet")
     assert "relaxation" not in plain.stderr
     assert "bounds" not in json.loads((tmp_path / "plain" / "summary.json").read_text(

@@ -101,6 +101,22 @@ def test_converged_bound_is_the_floor_of_the_lp_over_every_option(generated: Ins
     assert out.value <= int(mask.sum())
 
 
+def test_an_allocation_leaves_every_seat_priced(generated: Instance) -> None:
+    """An allocation only seeds the first master: with one that fills the signed seats alone,
+    the converged bound is still the floor of the LP over every option, not every pupil who
+    could reach a seat it leaves free."""
+    inst = generated
+    reach = reachable(inst)
+    allowed, roles = allowed_pairs(inst, reach), offer_roles(inst)
+    mask = inst.students.to_place
+    out = lp_bound(inst, roles, reach, allowed, mask,
+                   LpSettings(first_options=1, added_options=2, rounds=100),
+                   inst.fixed.copy())
+    assert out.converged
+    assert out.value == int(np.floor(_full_lp(inst, mask) + 1e-6))
+    assert out.value < int(mask.sum())
+
+
 def test_lp_bound_refuses_a_capped_reach(generated: Instance) -> None:
     """A capped reach leaves options out that the pricing would have to see."""
     inst = generated

@@ -32,6 +32,17 @@ def _placed(f: Mapping[str, float | int | str]) -> str:
     return f"{number(f['placed_full'])} élèves placés deux semaines"
 
 
+def _lp_bound(f: Mapping[str, float | int | str]) -> str:
+    """The LP bound beside the flow bound, and the gap split between the bounds' slack (what
+    the LP takes off the flow bound) and the allocation's share (what is left)."""
+    lp, flow, placed = int(f["lp_bound_full"]), int(f["flow_bound_full"]), int(f["placed_full"])
+    best = min(lp, flow)
+    return (f"{number(lp)} élèves au plus (borne par flots : {number(flow)}), dont "
+            f"{number(f['lp_bound_priority_full'])} prioritaires ; écart de "
+            f"{number(flow - placed)} élève(s) à la borne par flots : {number(flow - best)} "
+            f"dû à cette borne, {number(best - placed)} à l'allocation")
+
+
 # Per stage: its name in French, and how its figures read (None: no figures).
 STAGES: dict[str, tuple[str, object]] = {
     "reading": ("lecture des données", lambda f: f"{number(f['students'])} élèves, "
@@ -54,10 +65,7 @@ STAGES: dict[str, tuple[str, object]] = {
                                                           f"{number(f['improved'])} "
                                                           f"amélioré(s) ; {_placed(f)}"),
     "polish": ("finitions (secteurs, trajets)", _placed),
-    "lp_bound": ("borne par relaxation linéaire", lambda f: f"{number(f['lp_bound_full'])} "
-                                                            "élèves au plus, dont "
-                                                            f"{number(f['lp_bound_priority_full'])}"
-                                                            " prioritaires"),
+    "lp_bound": ("borne par relaxation linéaire", _lp_bound),
     "lp_bound_priority": ("borne par relaxation linéaire des prioritaires",
                           lambda f: f"{number(f['lp_bound_priority_full'])} prioritaires au "
                                     "plus"),

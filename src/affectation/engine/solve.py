@@ -90,8 +90,8 @@ class SolveSettings:
     exact_max_columns: int = 250_000
     exact_limits: HighsLimits = field(default_factory=HighsLimits)
     # A second proven bound, the LP relaxation of `exact`'s model by column generation
-    # (`lp_bound`), beside the flow bounds: off by default (5-75 s at scale 0.3, minutes a
-    # round at scale 1); the smaller bound is the one reported and tested against.
+    # (`lp_bound`), beside the flow bounds: off by default (20-240 s at scale 1); the smaller
+    # bound is the one reported and tested against.
     lp_bound: bool = False
     # Without `lp_bound`: the LP bound of the priority pupils alone when they end below their
     # flow bound (the full LP is the costly one).
@@ -292,6 +292,7 @@ def solve(instance: Instance, settings: SolveSettings, progress: Progress | None
                             "lp_value": round(lp_all.lp_value, 3)})
             lap("lp_bound", lp_bound_full=lp_all.value,
                 lp_bound_priority_full=lp_priority.value,
+                flow_bound_full=bounds["flow_upper_bound_full"], placed_full=score[1],
                 rounds=lp_all.rounds + lp_priority.rounds)
         else:
             lap("lp_bound_priority", lp_bound_priority_full=lp_priority.value,
