@@ -62,7 +62,7 @@ class LpSettings:
     first_options: int = 1
     added_options: int = 4
     rounds: int = 30
-    # The constrained profile at scale 1 takes 75,000; the bundled scenario 7,000.
+    # The constrained profile at scale 1 takes 61,000; the bundled scenario 7,000.
     iterations: int = 400_000
     # The first master from scratch by the interior point method (with crossover: a basis),
     # every later round by the primal simplex from the last basis.
