@@ -12,6 +12,7 @@ from typing import TextIO
 
 import click
 
+from affectation.analysis.result import bounds_split
 from affectation.timing import Progress
 
 
@@ -36,11 +37,12 @@ def _lp_bound(f: Mapping[str, float | int | str]) -> str:
     """The LP bound beside the flow bound, and the gap split between the bounds' slack (what
     the LP takes off the flow bound) and the allocation's share (what is left)."""
     lp, flow, placed = int(f["lp_bound_full"]), int(f["flow_bound_full"]), int(f["placed_full"])
-    best = min(lp, flow)
+    split = bounds_split({"flow_upper_bound_full": flow, "lp_upper_bound_full": lp}, placed)
     return (f"{number(lp)} élèves au plus (borne par flots : {number(flow)}), dont "
             f"{number(f['lp_bound_priority_full'])} prioritaires ; écart de "
-            f"{number(flow - placed)} élève(s) à la borne par flots : {number(flow - best)} "
-            f"dû à cette borne, {number(best - placed)} à l'allocation")
+            f"{number(flow - placed)} élève(s) à la borne par flots : "
+            f"{number(split['bound_slack_full'])} dû à cette borne, "
+            f"{number(split['engine_gap_full'])} à l'allocation")
 
 
 # Per stage: its name in French, and how its figures read (None: no figures).
