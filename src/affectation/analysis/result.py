@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -33,17 +34,18 @@ STATUS_TEXT = {
 }
 
 
-def bounds_split(bounds: dict[str, int], placed: int) -> dict[str, int]:
-    """The flow and LP bounds, and with both for every pupil the gap to the flow bound split
-    in two: `bound_slack_full`, what the LP takes off the flow bound (no allocation could have
-    reached it), and `engine_gap_full`, what is left between the best bound and the pupils
-    placed (what a better allocation might still gain)."""
-    flow, lp = bounds.get("flow_upper_bound_full"), bounds.get("lp_upper_bound_full")
+def bounds_split(bounds: Mapping[str, int], placed: int) -> dict[str, int]:
+    """A copy of the flow and LP bounds, with both for every pupil the gap to the flow bound
+    split in two: `bound_slack_full`, what the LP takes off the flow bound (no allocation
+    could have reached it), and `engine_gap_full`, what is left between the best bound and
+    the pupils placed (what a better allocation might still gain)."""
+    out = dict(bounds)
+    flow, lp = out.get("flow_upper_bound_full"), out.get("lp_upper_bound_full")
     if flow is not None and lp is not None:
         best = min(flow, lp)
-        bounds["bound_slack_full"] = flow - best
-        bounds["engine_gap_full"] = best - placed
-    return bounds
+        out["bound_slack_full"] = flow - best
+        out["engine_gap_full"] = best - placed
+    return out
 
 
 def status_text(status: str, gap: float, clock: bool, language: str = "fr") -> str:
@@ -86,7 +88,7 @@ def make_result(instance: Instance, solution: Solution, seed: int, wall_seconds:
         if solution.upper_bound_priority_full else 0.0
     )
     if solution.bounds:
-        summary["bounds"] = bounds_split(dict(solution.bounds), summary["placed_full"])
+        summary["bounds"] = bounds_split(solution.bounds, summary["placed_full"])
     summary["solver_status"] = solution.status
     summary["status_text"] = status_text(solution.status, summary["gap"],
                                          bool(solution.stopped_by_time_limit),
